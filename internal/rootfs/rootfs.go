@@ -1,0 +1,351 @@
+// Package rootfs builds the default root filesystem that the stages run in
+// when no --rootfs is given. It is set-up, not a lesson: the stages only ask
+// for a directory.
+//
+// The tree is built once, without any network, from what the host already
+// has: busybox when it is installed (a static one preferred), otherwise the
+// host's own binaries and the shared libraries they load. It is cached under
+// /var/lib/cfs/rootfs; a stamp file lists what a complete build holds so
+// that a broken cache is noticed and rebuilt.
+package rootfs
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultDir is where the default root filesystem is cached.
+const DefaultDir = "/var/lib/cfs/rootfs"
+
+// stampName is written last, so a tree without it is an interrupted build.
+const stampName = ".cfs-rootfs.json"
+
+// formatVersion changes whenever the layout changes, so old caches rebuild.
+const formatVersion = 1
+
+// HostTools are copied from the host when busybox is not installed.
+var HostTools = []string{
+	"sh", "bash", "ls", "ps", "cat", "echo", "hostname", "mount", "umount",
+	"ip", "id", "sleep", "mkdir", "rm", "touch", "grep", "sed", "ipcs", "ipcmk",
+	"ipcrm", "kill", "env", "uname", "readlink", "ln", "cp", "mv", "chmod",
+	"stat", "head", "tail", "wc", "true", "false", "test", "pwd", "whoami",
+	"df", "nsenter", "unshare", "ping", "nc", "wget", "lsns", "mknod", "sysctl",
+}
+
+// Source says what a tree was built from.
+type Source struct {
+	Kind string // "busybox" or "host"
+	From string // the busybox binary, or "" for host tools
+}
+
+type stamp struct {
+	Version int      `json:"version"`
+	Source  string   `json:"source"`
+	Files   []string `json:"files"`
+}
+
+// Ensure returns DefaultDir, building it first if it is missing or broken.
+// A message on log says what is built and where; nothing is printed when the
+// cache is good. Two runs racing here take turns on a lock file, and the
+// tree appears by rename, so no run ever sees half a tree.
+func Ensure(log io.Writer) (string, error) {
+	return EnsureAt(DefaultDir, log)
+}
+
+// EnsureAt is Ensure for any cache directory.
+func EnsureAt(dir string, log io.Writer) (string, error) {
+	if Valid(dir) == nil {
+		return dir, nil
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", fmt.Errorf("create %s: %w", parent, err)
+	}
+	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return "", fmt.Errorf("open lock %s.lock: %w", dir, err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return "", fmt.Errorf("lock %s.lock: %w", dir, err)
+	}
+	// Another run may have finished the build while we waited.
+	if Valid(dir) == nil {
+		return dir, nil
+	}
+	src, err := Detect()
+	if err != nil {
+		return "", err
+	}
+	what := "host binaries and their libraries"
+	if src.Kind == "busybox" {
+		what = src.From
+	}
+	if _, err := os.Stat(dir); err == nil {
+		fmt.Fprintf(log, "cfs: the root filesystem in %s is incomplete; rebuilding it from %s\n", dir, what)
+	} else {
+		fmt.Fprintf(log, "cfs: building the default root filesystem in %s from %s (first run only)\n", dir, what)
+	}
+
+	tmp, err := os.MkdirTemp(parent, ".rootfs-build-")
+	if err != nil {
+		return "", fmt.Errorf("create build dir: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := Build(tmp, src); err != nil {
+		return "", err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", err
+	}
+	old := tmp + ".old"
+	if err := os.Rename(dir, old); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("move broken %s aside: %w", dir, err)
+	}
+	defer os.RemoveAll(old)
+	if err := os.Rename(tmp, dir); err != nil {
+		return "", fmt.Errorf("install %s: %w", dir, err)
+	}
+	return dir, nil
+}
+
+// Detect picks the source: busybox if the host has it (static first),
+// else the host's binaries.
+func Detect() (Source, error) {
+	var dynamic string
+	for _, p := range busyboxCandidates() {
+		if fi, err := os.Stat(p); err != nil || fi.IsDir() {
+			continue
+		}
+		deps, err := Deps(p)
+		if err != nil {
+			continue
+		}
+		if len(deps) == 0 {
+			return Source{Kind: "busybox", From: p}, nil
+		}
+		if dynamic == "" {
+			dynamic = p
+		}
+	}
+	if dynamic != "" {
+		return Source{Kind: "busybox", From: dynamic}, nil
+	}
+	if _, err := exec.LookPath("sh"); err != nil {
+		return Source{}, errors.New("no busybox and no sh on this host to build a root filesystem from " +
+			"(install busybox-static, or pass --rootfs DIR)")
+	}
+	return Source{Kind: "host"}, nil
+}
+
+func busyboxCandidates() []string {
+	c := []string{"/bin/busybox", "/usr/bin/busybox", "/sbin/busybox", "/usr/sbin/busybox"}
+	if p, err := exec.LookPath("busybox"); err == nil {
+		c = append([]string{p}, c...)
+	}
+	return c
+}
+
+// Build writes a complete root filesystem from src into the empty dir.
+func Build(dir string, src Source) error {
+	b := builder{root: dir}
+	b.skeleton()
+	switch src.Kind {
+	case "busybox":
+		b.busybox(src.From)
+	case "host":
+		b.hostTools(HostTools)
+	default:
+		return fmt.Errorf("unknown rootfs source %q", src.Kind)
+	}
+	if b.err != nil {
+		return fmt.Errorf("build root filesystem in %s: %w", dir, b.err)
+	}
+	sort.Strings(b.files)
+	data, err := json.MarshalIndent(stamp{Version: formatVersion, Source: src.Kind, Files: b.files}, "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, stampName), data, 0o644)
+}
+
+// Valid reports why dir is not a complete tree built by Build, or nil.
+func Valid(dir string) error {
+	data, err := os.ReadFile(filepath.Join(dir, stampName))
+	if err != nil {
+		return fmt.Errorf("no stamp: %w", err)
+	}
+	var s stamp
+	if err := json.Unmarshal(data, &s); err != nil {
+		return fmt.Errorf("bad stamp: %w", err)
+	}
+	if s.Version != formatVersion {
+		return fmt.Errorf("stamp version %d, want %d", s.Version, formatVersion)
+	}
+	for _, f := range s.Files {
+		if _, err := os.Lstat(filepath.Join(dir, f)); err != nil {
+			return fmt.Errorf("missing %s", f)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "bin/sh")); err != nil || fi.Mode()&0o111 == 0 {
+		return errors.New("no executable /bin/sh")
+	}
+	return nil
+}
+
+type builder struct {
+	root  string
+	files []string // relative paths the stamp records
+	err   error
+}
+
+func (b *builder) fail(err error) {
+	if b.err == nil && err != nil {
+		b.err = err
+	}
+}
+
+// skeleton makes the directories a Linux program expects to find, and the
+// few files in /etc that tools read (the user database, hosts).
+func (b *builder) skeleton() {
+	for _, d := range []string{"bin", "dev", "etc", "home", "proc", "root", "sys", "tmp", "var/tmp", "run", "mnt", "usr/lib", "lib"} {
+		b.fail(os.MkdirAll(filepath.Join(b.root, d), 0o755))
+	}
+	b.fail(os.Chmod(filepath.Join(b.root, "tmp"), 0o777|os.ModeSticky))
+	b.fail(os.Chmod(filepath.Join(b.root, "var/tmp"), 0o777|os.ModeSticky))
+	b.fail(os.Chmod(filepath.Join(b.root, "root"), 0o700))
+	// One directory for programs, as on a merged-/usr system.
+	for _, l := range []struct{ name, target string }{
+		{"sbin", "bin"}, {"usr/bin", "../bin"}, {"usr/sbin", "../bin"},
+	} {
+		b.fail(os.Symlink(l.target, filepath.Join(b.root, l.name)))
+	}
+	b.write("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
+	b.write("etc/group", "root:x:0:\nnogroup:x:65534:\n")
+	b.write("etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+	b.write("etc/hostname", "cfs\n")
+	b.write("etc/os-release", "NAME=\"cfs default rootfs\"\nID=cfs\n")
+}
+
+func (b *builder) write(rel, content string) {
+	b.fail(os.WriteFile(filepath.Join(b.root, rel), []byte(content), 0o644))
+	b.files = append(b.files, rel)
+}
+
+// busybox installs one binary and a link per applet, as its installer does.
+func (b *builder) busybox(path string) {
+	b.copyWithDeps(path, "bin/busybox")
+	out, err := exec.Command(path, "--list").Output()
+	if err != nil {
+		b.fail(fmt.Errorf("%s --list: %w", path, err))
+		return
+	}
+	for _, applet := range strings.Fields(string(out)) {
+		if applet == "busybox" || strings.Contains(applet, "/") {
+			continue
+		}
+		rel := filepath.Join("bin", applet)
+		if err := os.Symlink("busybox", filepath.Join(b.root, rel)); err == nil {
+			b.files = append(b.files, rel)
+		}
+	}
+}
+
+// hostTools copies each tool found on the host into /bin, with the
+// libraries it loads at the same paths as on the host.
+func (b *builder) hostTools(names []string) {
+	for _, name := range names {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			continue
+		}
+		b.copyWithDeps(p, filepath.Join("bin", name))
+	}
+	// glibc loads the user database code at run time (dlopen), so DT_NEEDED
+	// does not name it; id and whoami need it to print "root".
+	for _, d := range librarySearchDirs("/etc/ld.so.conf") {
+		if p := filepath.Join(d, "libnss_files.so.2"); fileExists(p) {
+			b.copyFile(p, strings.TrimPrefix(p, "/"))
+			break
+		}
+	}
+	if !fileExists(filepath.Join(b.root, "bin/sh")) {
+		b.fail(errors.New("the host has no sh to copy"))
+	}
+}
+
+// copyWithDeps copies the binary to rel inside the tree, plus its loader
+// and libraries at their host paths.
+func (b *builder) copyWithDeps(hostPath, rel string) {
+	deps, err := Deps(hostPath)
+	if err != nil {
+		b.fail(err)
+		return
+	}
+	b.copyFile(hostPath, rel)
+	for _, d := range deps {
+		b.copyFile(d, strings.TrimPrefix(d, "/"))
+	}
+}
+
+// copyFile copies the content behind hostPath (following links) to rel.
+func (b *builder) copyFile(hostPath, rel string) {
+	dst := filepath.Join(b.root, rel)
+	if fileExists(dst) {
+		return
+	}
+	b.fail(CopyFile(hostPath, dst))
+	b.files = append(b.files, rel)
+}
+
+// CopyFile copies a regular file's content and permission bits, making the
+// destination's parent directories.
+func CopyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	if err := mkdirParents(dst); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fi.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	return out.Close()
+}
+
+// InstallBinary copies a host binary and everything it loads into root, so
+// that it runs there as rel (tests use it to bring a helper program in).
+func InstallBinary(root, hostPath, rel string) error {
+	b := builder{root: root}
+	b.copyWithDeps(hostPath, rel)
+	return b.err
+}
+
+func mkdirParents(path string) error {
+	return os.MkdirAll(filepath.Dir(path), 0o755)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

@@ -1,0 +1,103 @@
+package stagetest
+
+import (
+	"bufio"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// State is one look at everything on the host that the project could leave
+// behind: mounts, network links, named network namespaces, cgroups, nft
+// tables, files under the state directories, and container processes.
+type State map[string]bool
+
+// Snapshot looks at the host now.
+func Snapshot() State {
+	s := State{}
+	// Mounts, by mount point and type (IDs change, places do not).
+	if f, err := os.Open("/proc/self/mountinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 10 {
+				continue
+			}
+			typ := ""
+			for i, fld := range fields {
+				if fld == "-" && i+1 < len(fields) {
+					typ = fields[i+1]
+				}
+			}
+			s["mount "+fields[4]+" ("+typ+")"] = true
+		}
+		f.Close()
+	}
+	add := func(kind, pattern string) {
+		m, _ := filepath.Glob(pattern)
+		for _, p := range m {
+			s[kind+" "+p] = true
+		}
+	}
+	add("link", "/sys/class/net/*")
+	add("netns", "/run/netns/*")
+	add("cgroup", "/sys/fs/cgroup/cfs*")
+	add("cgroup", "/sys/fs/cgroup/*/cfs*")
+	add("cgroup", "/sys/fs/cgroup/*/*/cfs*")
+	for _, dir := range []string{"/var/lib/cfs", "/run/cfs"} {
+		_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || p == dir {
+				return nil
+			}
+			// The default rootfs is a cache meant to stay; lock files are
+			// reused by every run.
+			if p == rootfsDir {
+				return fs.SkipDir
+			}
+			if strings.HasSuffix(p, ".lock") {
+				return nil
+			}
+			s["state "+p] = true
+			return nil
+		})
+	}
+	if nft, err := exec.LookPath("nft"); err == nil {
+		if out, err := exec.Command(nft, "list", "tables").Output(); err == nil {
+			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				if l != "" {
+					s["nft "+l] = true
+				}
+			}
+		}
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		arg0, _, _ := strings.Cut(string(data), "\x00")
+		if arg0 == "cfs-init" || arg0 == stageArg0 {
+			s[fmt.Sprintf("process %s (%s)", filepath.Base(filepath.Dir(p)), arg0)] = true
+		}
+	}
+	return s
+}
+
+const rootfsDir = "/var/lib/cfs/rootfs"
+
+// NewSince lists what is in s and was not in before, sorted.
+func (s State) NewSince(before State) []string {
+	var out []string
+	for k := range s {
+		if !before[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,273 @@
+// Package stagetest is the test harness the stages share: it runs a stage
+// as a real process (the test binary re-executes itself as the stage),
+// gives tests the container's host PID to look at from outside, and checks
+// that a package's tests leave the host exactly as they found it.
+package stagetest
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"cfs/internal/rootfs"
+
+	"golang.org/x/sys/unix"
+)
+
+// stageArg0 is the name a test gives the test binary when it runs it as the
+// stage; "cfs-init" is the name the stages give themselves when they
+// re-execute as the container's first process.
+const stageArg0 = "cfs-stage"
+
+// IsStage reports whether this test binary was started as the stage (by Run
+// or Start) or as the stage's container process. TestMain then calls the
+// stage's main instead of running tests.
+func IsStage() bool {
+	return os.Args[0] == stageArg0 || os.Args[0] == "cfs-init"
+}
+
+// Options for Main.
+type Options struct {
+	// Rootfs builds the default root filesystem before the leak check's
+	// first look, so the cache a first run creates is not taken for a leak.
+	Rootfs bool
+}
+
+// Main runs the package's tests between two looks at the host and fails
+// the run if anything the project could create is new afterwards.
+func Main(m *testing.M, opt Options) int {
+	if os.Geteuid() != 0 {
+		return m.Run()
+	}
+	if opt.Rootfs {
+		if _, err := rootfs.Ensure(os.Stderr); err != nil {
+			fmt.Fprintf(os.Stderr, "stagetest: %v\n", err)
+			return 1
+		}
+	}
+	before := Snapshot()
+	code := m.Run()
+	if leaks := Snapshot().NewSince(before); len(leaks) > 0 {
+		fmt.Fprintf(os.Stderr, "LEAK: the tests left these on the host:\n  %s\n", strings.Join(leaks, "\n  "))
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+// RequireRoot skips a privileged test when not root, unless
+// CFS_REQUIRE_PRIVILEGED=1 (set by CI), where a skip would hide a failure.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CFS_REQUIRE_PRIVILEGED") == "1" {
+		t.Fatal("this test needs root, and CFS_REQUIRE_PRIVILEGED=1 forbids skipping it")
+	}
+	t.Skip("needs root (run: sudo env \"PATH=$PATH\" go test ./...)")
+}
+
+// Result is what a finished stage run printed and returned.
+type Result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// Run runs the stage with args and stdin to completion.
+func Run(t testing.TB, stdin string, args ...string) Result {
+	t.Helper()
+	p := Start(t, args...)
+	if stdin != "" {
+		_, _ = io.WriteString(p.Stdin, stdin)
+	}
+	p.Stdin.Close()
+	return p.Wait(t)
+}
+
+// Proc is a running stage.
+type Proc struct {
+	Cmd    *exec.Cmd
+	Stdin  io.WriteCloser
+	lines  chan string
+	stdout bytes.Buffer // everything read so far, for Wait
+	stderr bytes.Buffer
+	done   chan struct{}
+}
+
+// Start starts the stage with args; stdout is read line by line by
+// WaitLine. The stage is killed when the test ends, if still running.
+func Start(t testing.TB, args ...string) *Proc {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Proc{lines: make(chan string, 1024), done: make(chan struct{})}
+	p.Cmd = &exec.Cmd{Path: self, Args: append([]string{stageArg0}, args...), Stderr: &p.stderr}
+	p.Stdin, err = p.Cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := p.Cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(p.done)
+		r := bufio.NewReader(out)
+		for {
+			line, err := r.ReadString('\n')
+			if line != "" {
+				p.stdout.WriteString(line)
+				p.lines <- strings.TrimRight(line, "\n")
+			}
+			if err != nil {
+				close(p.lines)
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		if p.Cmd.ProcessState == nil {
+			kids := Children(p.Cmd.Process.Pid)
+			_ = p.Cmd.Process.Kill()
+			_ = p.Cmd.Wait()
+			// The kernel kills the container after the stage (Pdeathsig);
+			// wait for that too, so the next test starts on a clean host.
+			for _, k := range kids {
+				WaitGone(k)
+			}
+		}
+	})
+	return p
+}
+
+// readyTimeout bounds how long a test waits for a line the container
+// should print at once; it is a guard against a hung test, not a delay.
+const readyTimeout = 60 * time.Second
+
+// WaitLine reads stdout until a line equal to want, and fails the test if
+// the stage exits first.
+func (p *Proc) WaitLine(t testing.TB, want string) {
+	t.Helper()
+	timeout := time.After(readyTimeout)
+	for {
+		select {
+		case line, ok := <-p.lines:
+			if !ok {
+				t.Fatalf("stage ended before printing %q; stderr:\n%s", want, p.stderr.String())
+			}
+			if line == want {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no %q from the stage after %v", want, readyTimeout)
+		}
+	}
+}
+
+// NextLine returns the next line the stage prints.
+func (p *Proc) NextLine(t testing.TB) string {
+	t.Helper()
+	select {
+	case line, ok := <-p.lines:
+		if !ok {
+			t.Fatalf("stage ended before printing a line; stderr:\n%s", p.stderr.String())
+		}
+		return line
+	case <-time.After(readyTimeout):
+		t.Fatalf("no line from the stage after %v", readyTimeout)
+	}
+	return ""
+}
+
+// Wait waits for the stage to exit and returns what it printed.
+func (p *Proc) Wait(t testing.TB) Result {
+	t.Helper()
+	for range p.lines { // drain, so the reader can finish
+	}
+	<-p.done
+	err := p.Cmd.Wait()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("wait for stage: %v", err)
+		}
+		ws := ee.Sys().(syscall.WaitStatus)
+		code = ws.ExitStatus()
+		if ws.Signaled() {
+			code = 128 + int(ws.Signal())
+		}
+	}
+	return Result{Stdout: p.stdout.String(), Stderr: p.stderr.String(), Code: code}
+}
+
+// ContainerPID returns the host PID of the stage's child: the container's
+// first process.
+func (p *Proc) ContainerPID(t testing.TB) int {
+	t.Helper()
+	kids := Children(p.Cmd.Process.Pid)
+	if len(kids) != 1 {
+		t.Fatalf("stage %d has children %v, want exactly one", p.Cmd.Process.Pid, kids)
+	}
+	return kids[0]
+}
+
+// Children lists the PIDs whose parent is pid, from every thread's
+// /proc/PID/task/TID/children (a process's children are listed under the
+// thread that forked them).
+func Children(pid int) []int {
+	var kids []int
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, f := range tasks {
+		data, _ := os.ReadFile(f)
+		for _, s := range strings.Fields(string(data)) {
+			if n, err := strconv.Atoi(s); err == nil {
+				kids = append(kids, n)
+			}
+		}
+	}
+	return kids
+}
+
+// WaitGone blocks until process pid has exited. A pidfd becomes readable
+// when its process ends, whoever its parent is (man 2 pidfd_open).
+func WaitGone(pid int) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return // already gone
+	}
+	defer unix.Close(fd)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, int(readyTimeout.Milliseconds())); err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// NS returns the namespace a process is in, as the kernel names it
+// ("uts:[4026531838]"); two processes share a namespace when these match.
+func NS(t testing.TB, pid any, kind string) string {
+	t.Helper()
+	link, err := os.Readlink(fmt.Sprintf("/proc/%v/ns/%s", pid, kind))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return link
+}
