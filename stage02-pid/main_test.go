@@ -1,0 +1,202 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"cfs/internal/stagetest"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestMain(m *testing.M) {
+	if stagetest.IsStage() {
+		main()
+		return
+	}
+	os.Exit(stagetest.Main(m, stagetest.Options{}))
+}
+
+func TestHostnameInside(t *testing.T) {
+	stagetest.RequireRoot(t)
+	hostBefore, err := os.Hostname()
+	require.NoError(t, err)
+
+	r := stagetest.Run(t, "", "--hostname", "box1", "hostname")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Equal(t, "box1\n", r.Stdout)
+
+	hostAfter, err := os.Hostname()
+	require.NoError(t, err)
+	require.Equal(t, hostBefore, hostAfter, "the host's hostname changed")
+}
+
+func TestDefaultHostnameIsAnID(t *testing.T) {
+	stagetest.RequireRoot(t)
+	r := stagetest.Run(t, "", "hostname")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Regexp(t, regexp.MustCompile(`^[0-9a-f]{12}\n$`), r.Stdout)
+	r2 := stagetest.Run(t, "", "hostname")
+	require.NotEqual(t, r.Stdout, r2.Stdout, "two containers got the same generated name")
+}
+
+// From outside, the container's UTS and PID namespaces differ from ours and
+// the others are shared; from inside, the container names the same UTS
+// namespace the host sees.
+func TestNamespacesInsideAndOutside(t *testing.T) {
+	stagetest.RequireRoot(t)
+	p := stagetest.Start(t, "--hostname", "box2", "sh", "-c",
+		"readlink /proc/self/ns/uts; echo ready; read _")
+	inside := p.NextLine(t)
+	p.WaitLine(t, "ready")
+	pid := p.ContainerPID(t)
+
+	outside := stagetest.NS(t, pid, "uts")
+	require.Equal(t, outside, inside)
+	for _, kind := range []string{"uts", "pid"} {
+		require.NotEqual(t, stagetest.NS(t, "self", kind), stagetest.NS(t, pid, kind), "container shares the host's %s namespace", kind)
+	}
+	for _, kind := range []string{"mnt", "net", "ipc", "user"} {
+		require.Equal(t, stagetest.NS(t, "self", kind), stagetest.NS(t, pid, kind), "stage 02 must not create a %s namespace yet", kind)
+	}
+
+	_, _ = p.Stdin.Write([]byte("\n"))
+	require.Equal(t, 0, p.Wait(t).Code)
+}
+
+// Inside, the stage's init is PID 1 and the command is its child. Outside,
+// the same processes have ordinary host PIDs, and the kernel lists both
+// numbers of each in NSpid. (The command is not PID 2: the Go runtime's
+// threads of PID 1 took the numbers in between.)
+func TestPIDOneInsideOrdinaryPIDOutside(t *testing.T) {
+	stagetest.RequireRoot(t)
+	p := stagetest.Start(t, "sh", "-c", "echo $PPID; echo $$; echo ready; read _")
+	require.Equal(t, "1", p.NextLine(t), "the command's parent is not PID 1")
+	commandInside := p.NextLine(t)
+	p.WaitLine(t, "ready")
+	pid := p.ContainerPID(t)
+	require.NotEqual(t, 1, pid)
+	require.Equal(t, []string{strconv.Itoa(pid), "1"}, nspid(t, pid))
+	require.NotEqual(t, stagetest.NS(t, "self", "pid"), stagetest.NS(t, pid, "pid"))
+
+	kids := stagetest.Children(pid)
+	require.Len(t, kids, 1)
+	require.Equal(t, []string{strconv.Itoa(kids[0]), commandInside}, nspid(t, kids[0]))
+
+	_, _ = p.Stdin.Write([]byte("\n"))
+	require.Equal(t, 0, p.Wait(t).Code)
+}
+
+// A process whose parent exits is handed to PID 1; when it exits in turn,
+// only PID 1 can collect it. The orphan here writes its PID and exits at
+// once, after its parent has gone.
+func TestOrphanedZombieIsReaped(t *testing.T) {
+	stagetest.RequireRoot(t)
+	p := stagetest.Start(t, "sh", "-c", `sh -c 'sh -c "echo orphan \$\$" &'; echo ready; read _`)
+	p.WaitLine(t, "ready")
+	pid := p.ContainerPID(t)
+
+	// The orphan exits asynchronously, so wait until no child of the init is
+	// a zombie. A non-reaping init keeps the zombie forever and fails here.
+	require.Eventually(t, func() bool { return len(zombieChildren(pid)) == 0 },
+		10*time.Second, 10*time.Millisecond, "zombies left under PID 1: %v", zombieChildren(pid))
+
+	_, _ = p.Stdin.Write([]byte("\n"))
+	r := p.Wait(t)
+	require.Equal(t, 0, r.Code)
+	require.Contains(t, r.Stdout, "orphan ", "the orphan never ran")
+}
+
+// nspid returns a process's PIDs from the host's namespace inwards.
+func nspid(t *testing.T, pid int) []string {
+	t.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^NSpid:\s+(.*)$`).FindStringSubmatch(string(status))
+	require.NotNil(t, m, "no NSpid in /proc/%d/status", pid)
+	return strings.Fields(m[1])
+}
+
+// zombieChildren lists host PIDs whose parent is ppid and whose state is Z.
+func zombieChildren(ppid int) []string {
+	var z []string
+	files, _ := filepath.Glob("/proc/[0-9]*/status")
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		s := string(data)
+		if strings.Contains(s, fmt.Sprintf("\nPPid:\t%d\n", ppid)) && strings.Contains(s, "\nState:\tZ") {
+			z = append(z, f)
+		}
+	}
+	return z
+}
+
+func TestExitStatus(t *testing.T) {
+	stagetest.RequireRoot(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"success", []string{"true"}, 0},
+		{"exit 3", []string{"sh", "-c", "exit 3"}, 3},
+		{"not found", []string{"no-such-command-cfs"}, 127},
+		{"not executable", []string{"/etc/hostname"}, 126},
+		{"killed by SIGKILL", []string{"sh", "-c", "kill -9 $$"}, 137},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := stagetest.Run(t, "", tc.args...)
+			require.Equal(t, tc.want, r.Code, r.Stderr)
+		})
+	}
+}
+
+func TestSIGTERMReachesTheCommand(t *testing.T) {
+	stagetest.RequireRoot(t)
+	p := stagetest.Start(t, "sh", "-c", "trap 'echo got TERM; kill $!; exit 7' TERM; sleep 1000 & echo ready; wait")
+	p.WaitLine(t, "ready")
+	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
+	r := p.Wait(t)
+	require.Contains(t, r.Stdout, "got TERM")
+	require.Equal(t, 7, r.Code)
+}
+
+func TestBadInputCreatesNothing(t *testing.T) {
+	stagetest.RequireRoot(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		msg  string
+	}{
+		{"empty hostname", []string{"--hostname", "", "true"}, "must not be empty"},
+		{"long hostname", []string{"--hostname", strings.Repeat("a", 65), "true"}, "at most 64"},
+		{"underscore", []string{"--hostname", "bad_name", "true"}, "invalid character"},
+		{"leading hyphen", []string{"--hostname", "-x", "true"}, "must not start"},
+		{"unknown flag", []string{"--no-such-flag", "true"}, "flag provided but not defined"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := stagetest.Run(t, "", tc.args...)
+			require.Equal(t, 2, r.Code)
+			require.Contains(t, r.Stderr, tc.msg)
+			require.Contains(t, r.Stderr, "--help")
+			require.Empty(t, r.Stdout)
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	r := stagetest.Run(t, "", "--help")
+	require.Equal(t, 0, r.Code)
+	require.Contains(t, r.Stdout, "Usage: stage02-pid")
+	require.Contains(t, r.Stdout, "Example:")
+}
