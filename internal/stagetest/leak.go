@@ -81,7 +81,7 @@ func Snapshot() State {
 			continue
 		}
 		arg0, _, _ := strings.Cut(string(data), "\x00")
-		if arg0 == "cfs-init" || arg0 == stageArg0 {
+		if arg0 == "cfs-init" {
 			s[fmt.Sprintf("process %s (%s)", filepath.Base(filepath.Dir(p)), arg0)] = true
 		}
 	}

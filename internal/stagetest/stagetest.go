@@ -23,16 +23,27 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// stageArg0 is the name a test gives the test binary when it runs it as the
-// stage; "cfs-init" is the name the stages give themselves when they
-// re-execute as the container's first process.
-const stageArg0 = "cfs-stage"
+// stageEnv, set to 1, tells a test binary to act as the stage; "cfs-init" is
+// the name the stages give themselves when they re-execute as the
+// container's first process. (An environment variable, not a name, because
+// wrappers such as unshare(1) choose the name of the program they run.)
+const stageEnv = "CFS_TEST_AS_STAGE"
 
 // IsStage reports whether this test binary was started as the stage (by Run
 // or Start) or as the stage's container process. TestMain then calls the
 // stage's main instead of running tests.
 func IsStage() bool {
-	return os.Args[0] == stageArg0 || os.Args[0] == "cfs-init"
+	return os.Getenv(stageEnv) == "1" || os.Args[0] == "cfs-init"
+}
+
+// helperName is the name under which a test installs the test binary in a
+// root filesystem, to run small programs inside a container.
+const helperName = "cfs-helper"
+
+// IsHelper reports whether this test binary runs as the in-container
+// helper; os.Args[1:] then says what to do.
+func IsHelper() bool {
+	return filepath.Base(os.Args[0]) == helperName
 }
 
 // Options for Main.
@@ -109,12 +120,25 @@ type Proc struct {
 // WaitLine. The stage is killed when the test ends, if still running.
 func Start(t testing.TB, args ...string) *Proc {
 	t.Helper()
+	return StartWrapped(t, nil, args...)
+}
+
+// StartWrapped starts the stage through a wrapper command, such as
+// {"unshare", "--mount", "--propagation", "shared"}, that ends by executing
+// the program named in its last argument.
+func StartWrapped(t testing.TB, wrapper []string, args ...string) *Proc {
+	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
+	argv := append(append(append([]string{}, wrapper...), self), args...)
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := &Proc{lines: make(chan string, 1024), done: make(chan struct{})}
-	p.Cmd = &exec.Cmd{Path: self, Args: append([]string{stageArg0}, args...), Stderr: &p.stderr}
+	p.Cmd = &exec.Cmd{Path: path, Args: argv, Stderr: &p.stderr, Env: append(os.Environ(), stageEnv+"=1")}
 	p.Stdin, err = p.Cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -270,4 +294,60 @@ func NS(t testing.TB, pid any, kind string) string {
 		t.Fatal(err)
 	}
 	return link
+}
+
+// RootfsWithHelper copies the default root filesystem into a fresh
+// directory for one test and installs the test binary in it as /cfs-helper
+// (with the libraries it loads), so the test can run its own small programs
+// inside the container. The directory is removed when the test ends.
+func RootfsWithHelper(t testing.TB) string {
+	t.Helper()
+	src, err := rootfs.Ensure(os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "rootfs")
+	if err := CopyTree(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rootfs.InstallBinary(dst, self, helperName); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// CopyTree copies directories, regular files and symlinks from src to dst,
+// keeping permission bits.
+func CopyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+			return os.Chmod(target, info.Mode()&(os.ModePerm|os.ModeSticky))
+		case d.Type()&os.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		case d.Type().IsRegular():
+			return rootfs.CopyFile(p, target)
+		}
+		return nil
+	})
 }
