@@ -1,0 +1,118 @@
+package rootfs
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestDepsOfADynamicBinary(t *testing.T) {
+	sh, err := exec.LookPath("ls")
+	require.NoError(t, err)
+	deps, err := Deps(sh)
+	require.NoError(t, err)
+	require.NotEmpty(t, deps, "ls is dynamically linked on every distribution the course uses")
+	hasLibc := false
+	for _, d := range deps {
+		require.True(t, filepath.IsAbs(d), d)
+		require.FileExists(t, d)
+		hasLibc = hasLibc || strings.HasPrefix(filepath.Base(d), "libc.")
+	}
+	require.True(t, hasLibc, "no libc among %v", deps)
+}
+
+func TestDepsOfAStaticBinary(t *testing.T) {
+	// A Go program built without cgo is static.
+	dir := t.TempDir()
+	src := filepath.Join(dir, "main.go")
+	require.NoError(t, os.WriteFile(src, []byte("package main\nfunc main() {}\n"), 0o644))
+	bin := filepath.Join(dir, "static")
+	cmd := exec.Command("go", "build", "-o", bin, src)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Skipf("no go toolchain to build a static binary: %v %s", err, out)
+	}
+	deps, err := Deps(bin)
+	require.NoError(t, err)
+	require.Empty(t, deps)
+}
+
+func TestLibrarySearchDirsFollowsIncludes(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "conf.d"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ld.so.conf"), []byte("# comment\n/opt/a\ninclude conf.d/*.conf\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "conf.d", "x.conf"), []byte("/opt/b # trailing\n"), 0o644))
+	dirs := librarySearchDirs(filepath.Join(dir, "ld.so.conf"))
+	require.Equal(t, []string{"/opt/a", "/opt/b"}, dirs[:2])
+	require.Contains(t, dirs, "/lib64")
+}
+
+// A tree built from host binaries runs its own sh, ls and cat when
+// chrooted into: the libraries DT_NEEDED names were all copied.
+func TestBuildFromHostBinariesRuns(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "root")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	require.NoError(t, Build(dir, Source{Kind: "host"}))
+	require.NoError(t, Valid(dir))
+	if os.Geteuid() != 0 {
+		t.Skip("chroot needs root to run the built tree")
+	}
+	cmd := exec.Command("/bin/sh", "-c", "ls /bin/sh && cat /etc/hostname && id -u")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: dir}
+	cmd.Dir = "/"
+	cmd.Env = []string{"PATH=/bin"}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Equal(t, "/bin/sh\ncfs\n0\n", string(out))
+}
+
+func TestValidNoticesABrokenTree(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "root")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	require.Error(t, Valid(dir), "an empty directory is not a tree")
+	require.NoError(t, Build(dir, Source{Kind: "host"}))
+	require.NoError(t, Valid(dir))
+	require.NoError(t, os.Remove(filepath.Join(dir, "etc/passwd")))
+	require.ErrorContains(t, Valid(dir), "missing etc/passwd")
+}
+
+// Racing runs build once; a broken cache is rebuilt in place.
+func TestEnsureAtIsAtomicAndRepairs(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache", "rootfs")
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	logs := make([]strings.Builder, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = EnsureAt(dir, &logs[i])
+		}()
+	}
+	wg.Wait()
+	built := 0
+	for i := range errs {
+		require.NoError(t, errs[i])
+		if strings.Contains(logs[i].String(), "building") {
+			built++
+		}
+	}
+	require.Equal(t, 1, built, "the tree was built more than once")
+	require.NoError(t, Valid(dir))
+
+	require.NoError(t, os.Remove(filepath.Join(dir, "bin/sh")))
+	var log strings.Builder
+	_, err := EnsureAt(dir, &log)
+	require.NoError(t, err)
+	require.Contains(t, log.String(), "incomplete; rebuilding")
+	require.NoError(t, Valid(dir))
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), ".rootfs-build-*"))
+	require.Empty(t, left, "temporary build directories left behind")
+}
