@@ -148,6 +148,16 @@ func zombieChildren(ppid int) []string {
 	return z
 }
 
+// On a terminal, the default command is an interactive shell; it must get
+// the terminal, run what is typed, and exit with the status it is given.
+func TestInteractiveShellOnATerminal(t *testing.T) {
+	stagetest.RequireRoot(t)
+	r := stagetest.RunTerminal(t, "echo hi-$((40+2))\nexit 5\n", "--hostname", "tty-box")
+	require.Contains(t, r.Stdout, "hi-42")
+	require.NotContains(t, r.Stdout, "process group")
+	require.Equal(t, 5, r.Code, r.Stdout)
+}
+
 func TestExitStatus(t *testing.T) {
 	stagetest.RequireRoot(t)
 	for _, tc := range []struct {

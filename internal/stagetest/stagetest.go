@@ -225,18 +225,9 @@ func (p *Proc) Wait(t testing.TB) Result {
 	for range p.lines { // drain, so the reader can finish
 	}
 	<-p.done
-	err := p.Cmd.Wait()
-	code := 0
+	code, err := exitCode(p.Cmd.Wait())
 	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("wait for stage: %v", err)
-		}
-		ws := ee.Sys().(syscall.WaitStatus)
-		code = ws.ExitStatus()
-		if ws.Signaled() {
-			code = 128 + int(ws.Signal())
-		}
+		t.Fatalf("wait for stage: %v", err)
 	}
 	return Result{Stdout: p.stdout.String(), Stderr: p.stderr.String(), Code: code}
 }
@@ -350,4 +341,72 @@ func CopyTree(src, dst string) error {
 		}
 		return nil
 	})
+}
+
+// RunTerminal runs the stage on a new pseudo-terminal, as a student does in
+// a terminal window: the stage leads a new session whose controlling
+// terminal is the pty. It types input, and returns all the terminal showed
+// (in Stdout) and the stage's exit status.
+func RunTerminal(t testing.TB, input string, args ...string) Result {
+	t.Helper()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetUint32(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tty, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := &exec.Cmd{
+		Path: self, Args: append([]string{"cfs-stage"}, args...),
+		Env:   append(os.Environ(), stageEnv+"=1", "TERM=dumb"),
+		Stdin: tty, Stdout: tty, Stderr: tty,
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0},
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	var screen bytes.Buffer
+	read := make(chan struct{})
+	go func() {
+		// Reading ends with EIO once no process holds the terminal open.
+		_, _ = io.Copy(&screen, ptmx)
+		close(read)
+	}()
+	_, _ = io.WriteString(ptmx, input)
+	err = cmd.Wait()
+	<-read
+	code, err := exitCode(err)
+	if err != nil {
+		t.Fatalf("wait for stage: %v", err)
+	}
+	return Result{Stdout: screen.String(), Code: code}
+}
+
+func exitCode(err error) (int, error) {
+	if err == nil {
+		return 0, nil
+	}
+	ee, ok := err.(*exec.ExitError)
+	if !ok {
+		return 0, err
+	}
+	ws := ee.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ws.ExitStatus(), nil
 }
