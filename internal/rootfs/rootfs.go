@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -348,4 +349,54 @@ func mkdirParents(path string) error {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// CopyTree copies directories, regular files and symlinks from src to dst,
+// keeping permission bits. When shift is not nil, every copy is chowned to
+// shift(uid, gid) of its original: a user namespace that maps container
+// root to host uid 100000 then sees its files as owned by root. Other file
+// types (devices, sockets, fifos) are skipped: a root filesystem gets its
+// devices from the /dev a stage mounts.
+func CopyTree(src, dst string, shift func(uid, gid int) (int, int)) error {
+	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+			err = os.Chmod(target, info.Mode()&(os.ModePerm|os.ModeSticky|os.ModeSetuid|os.ModeSetgid))
+		case d.Type()&os.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			err = os.Symlink(link, target)
+		case d.Type().IsRegular():
+			err = CopyFile(p, target)
+		default:
+			return nil
+		}
+		if err != nil || shift == nil {
+			return err
+		}
+		st := info.Sys().(*syscall.Stat_t)
+		uid, gid := shift(int(st.Uid), int(st.Gid))
+		if err := os.Lchown(target, uid, gid); err != nil {
+			return err
+		}
+		// chown clears set-user-ID bits; put them back.
+		if d.Type().IsRegular() && info.Mode()&(os.ModeSetuid|os.ModeSetgid) != 0 {
+			return os.Chmod(target, info.Mode()&(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky))
+		}
+		return nil
+	})
 }

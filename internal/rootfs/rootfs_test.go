@@ -116,3 +116,33 @@ func TestEnsureAtIsAtomicAndRepairs(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), ".rootfs-build-*"))
 	require.Empty(t, left, "temporary build directories left behind")
 }
+
+func TestCopyTreeShiftsOwners(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CFS_REQUIRE_PRIVILEGED") == "1" {
+			t.Fatal("needs root to chown, and CFS_REQUIRE_PRIVILEGED=1 forbids skipping")
+		}
+		t.Skip("needs root to chown")
+	}
+	src := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(src, "etc"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(src, "etc", "f"), []byte("x"), 0o4755))
+	require.NoError(t, os.Chmod(filepath.Join(src, "etc", "f"), 0o755|os.ModeSetuid))
+	require.NoError(t, os.Symlink("etc/f", filepath.Join(src, "link")))
+	require.NoError(t, os.Lchown(filepath.Join(src, "link"), 5, 6))
+	dst := filepath.Join(t.TempDir(), "copy")
+	require.NoError(t, CopyTree(src, dst, func(uid, gid int) (int, int) { return uid + 100000, gid + 200000 }))
+
+	owner := func(p string) (uint32, uint32) {
+		var st syscall.Stat_t
+		require.NoError(t, syscall.Lstat(p, &st))
+		return st.Uid, st.Gid
+	}
+	u, g := owner(filepath.Join(dst, "etc", "f"))
+	require.Equal(t, []uint32{100000, 200000}, []uint32{u, g})
+	u, g = owner(filepath.Join(dst, "link"))
+	require.Equal(t, []uint32{100005, 200006}, []uint32{u, g})
+	fi, err := os.Stat(filepath.Join(dst, "etc", "f"))
+	require.NoError(t, err)
+	require.NotZero(t, fi.Mode()&os.ModeSetuid, "chown cleared set-user-ID and the copy did not restore it")
+}

@@ -298,7 +298,7 @@ func RootfsWithHelper(t testing.TB) string {
 		t.Fatal(err)
 	}
 	dst := filepath.Join(t.TempDir(), "rootfs")
-	if err := CopyTree(src, dst); err != nil {
+	if err := rootfs.CopyTree(src, dst, nil); err != nil {
 		t.Fatal(err)
 	}
 	self, err := os.Executable()
@@ -309,38 +309,6 @@ func RootfsWithHelper(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return dst
-}
-
-// CopyTree copies directories, regular files and symlinks from src to dst,
-// keeping permission bits.
-func CopyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-			return os.Chmod(target, info.Mode()&(os.ModePerm|os.ModeSticky))
-		case d.Type()&os.ModeSymlink != 0:
-			link, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(link, target)
-		case d.Type().IsRegular():
-			return rootfs.CopyFile(p, target)
-		}
-		return nil
-	})
 }
 
 // RunTerminal runs the stage on a new pseudo-terminal, as a student does in
