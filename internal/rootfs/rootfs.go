@@ -31,7 +31,9 @@ const DefaultDir = "/var/lib/cfs/rootfs"
 const stampName = ".cfs-rootfs.json"
 
 // formatVersion changes whenever the layout changes, so old caches rebuild.
-const formatVersion = 1
+// 2: etc/resolv.conf, the mount point stage 05 binds each container's own
+// name servers onto.
+const formatVersion = 2
 
 // HostTools are copied from the host when busybox is not installed.
 var HostTools = []string{
@@ -234,6 +236,8 @@ func (b *builder) skeleton() {
 	b.write("etc/group", "root:x:0:\nnogroup:x:65534:\n")
 	b.write("etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
 	b.write("etc/hostname", "cfs\n")
+	// From stage 05 on, each container binds its own copy over this one.
+	b.write("etc/resolv.conf", "# cfs: each container with a network of its own gets its own copy of this file\n")
 	b.write("etc/os-release", "NAME=\"cfs default rootfs\"\nID=cfs\n")
 }
 

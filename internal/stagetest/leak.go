@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/google/nftables"
 )
 
 // State is one look at everything on the host that the project could leave
@@ -65,12 +66,12 @@ func Snapshot() State {
 			return nil
 		})
 	}
-	if nft, err := exec.LookPath("nft"); err == nil {
-		if out, err := exec.Command(nft, "list", "tables").Output(); err == nil {
-			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-				if l != "" {
-					s["nft "+l] = true
-				}
+	// nft tables, read over netlink as `nft list tables` does, so the
+	// check works where the nft binary is not installed.
+	if c, err := nftables.New(); err == nil {
+		if tables, err := c.ListTables(); err == nil {
+			for _, t := range tables {
+				s["nft table "+FamilyName(t.Family)+" "+t.Name] = true
 			}
 		}
 	}

@@ -51,7 +51,16 @@ type Options struct {
 	// Rootfs builds the default root filesystem before the leak check's
 	// first look, so the cache a first run creates is not taken for a leak.
 	Rootfs bool
+	// NetNS runs every stage that Start, StartWrapped and Run start inside
+	// one network namespace made for the package, for stages that create
+	// bridges, veths and nft rules: the host's own network is never
+	// touched. Whatever is left in that namespace when the tests end is
+	// reported as a leak too.
+	NetNS bool
 }
+
+// packageNetNS is the namespace Options.NetNS made, if any.
+var packageNetNS *NetNS
 
 // Main runs the package's tests between two looks at the host and fails
 // the run if anything the project could create is new afterwards.
@@ -65,9 +74,28 @@ func Main(m *testing.M, opt Options) int {
 			return 1
 		}
 	}
+	if opt.NetNS {
+		n, err := newNetNS("pkg")
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "stagetest: create the package's network namespace: %v\n", err)
+			return 1
+		}
+		packageNetNS = n
+		defer n.Delete()
+	}
 	before := Snapshot()
 	code := m.Run()
-	if leaks := Snapshot().NewSince(before); len(leaks) > 0 {
+	leaks := Snapshot().NewSince(before)
+	if packageNetNS != nil {
+		inside, err := packageNetNS.Contents()
+		if err != nil {
+			inside = []string{fmt.Sprintf("(cannot look: %v)", err)}
+		}
+		for _, s := range inside {
+			leaks = append(leaks, s+" (in the tests' network namespace "+packageNetNS.Name+")")
+		}
+	}
+	if len(leaks) > 0 {
 		fmt.Fprintf(os.Stderr, "LEAK: the tests left these on the host:\n  %s\n", strings.Join(leaks, "\n  "))
 		if code == 0 {
 			code = 1
@@ -75,6 +103,10 @@ func Main(m *testing.M, opt Options) int {
 	}
 	return code
 }
+
+// PackageNetNS returns the namespace that Options.NetNS made for the
+// package's stages, or nil.
+func PackageNetNS() *NetNS { return packageNetNS }
 
 // RequireRoot skips a privileged test when not root, unless
 // CFS_REQUIRE_PRIVILEGED=1 (set by CI), where a skip would hide a failure.
@@ -125,14 +157,19 @@ func Start(t testing.TB, args ...string) *Proc {
 
 // StartWrapped starts the stage through a wrapper command, such as
 // {"unshare", "--mount", "--propagation", "shared"}, that ends by executing
-// the program named in its last argument.
+// the program named in its last argument. With Options.NetNS, the wrapper
+// itself runs in the package's network namespace.
 func StartWrapped(t testing.TB, wrapper []string, args ...string) *Proc {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	argv := append(append(append([]string{}, wrapper...), self), args...)
+	var argv []string
+	if packageNetNS != nil {
+		argv = append(argv, packageNetNS.Wrapper()...)
+	}
+	argv = append(append(append(argv, wrapper...), self), args...)
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		t.Fatal(err)
@@ -337,8 +374,15 @@ func RunTerminal(t testing.TB, input string, args ...string) Result {
 	if err != nil {
 		t.Fatal(err)
 	}
+	path, argv := self, append([]string{"cfs-stage"}, args...)
+	if packageNetNS != nil {
+		argv = append(append(packageNetNS.Wrapper(), self), args...)
+		if path, err = exec.LookPath(argv[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cmd := &exec.Cmd{
-		Path: self, Args: append([]string{"cfs-stage"}, args...),
+		Path: path, Args: argv,
 		Env:   append(os.Environ(), stageEnv+"=1", "TERM=dumb"),
 		Stdin: tty, Stdout: tty, Stderr: tty,
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0},
