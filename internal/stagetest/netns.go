@@ -1,6 +1,7 @@
 package stagetest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -155,6 +156,9 @@ func (n *NetNS) Contents() ([]string, error) {
 	}
 	defer h.Close()
 	links, err := h.LinkList()
+	for i := 0; errors.Is(err, netlink.ErrDumpInterrupted) && i < 20; i++ {
+		links, err = h.LinkList() // a link changed while listing: ask again
+	}
 	if err != nil {
 		return nil, err
 	}
