@@ -208,8 +208,10 @@ func (n *hostNet) attach(pid int) error {
 	defer ns.Close()
 	// Requests sent on a netlink socket opened inside the container's
 	// namespace act there: this handle does what `nsenter --net=/proc/PID/ns/net ip ...`
-	// would, without moving this process.
-	in, err := netlink.NewHandleAt(ns)
+	// would, without moving this process. Links, addresses and routes are
+	// all NETLINK_ROUTE; asking for no other kind of socket spares a
+	// kernel without, say, IPsec's netlink module.
+	in, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("open netlink in the container's network namespace: %w", err)
 	}

@@ -35,6 +35,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -335,7 +336,7 @@ func containerNet(t *testing.T, pid int) netip.Prefix {
 	ns, err := netns.GetFromPid(pid)
 	require.NoError(t, err)
 	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	require.NoError(t, err)
 	defer h.Close()
 	eth0, err := h.LinkByName("eth0")
@@ -407,7 +408,7 @@ func TestNetworkInsideAndOutside(t *testing.T) {
 	ns, err := netns.GetFromPid(pid)
 	require.NoError(t, err)
 	defer ns.Close()
-	in, err := netlink.NewHandleAt(ns)
+	in, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	require.NoError(t, err)
 	defer in.Close()
 	eth0, err := in.LinkByName("eth0")

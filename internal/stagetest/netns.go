@@ -13,6 +13,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // NetNS is a network namespace made for tests and named under /run/netns,
@@ -96,7 +97,7 @@ func (n *NetNS) Handle() (*netlink.Handle, error) {
 		return nil, err
 	}
 	defer ns.Close()
-	return netlink.NewHandleAt(ns)
+	return netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 }
 
 // Nft returns an nftables connection to the namespace's ruleset; close it
