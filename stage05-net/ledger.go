@@ -82,7 +82,8 @@ func (l *portList) String() string {
 }
 
 // Set parses HOSTPORT:CTRPORT[/tcp|/udp], as docker's -p does (without an
-// address or ranges).
+// address or ranges). The flag package puts the flag and value before the
+// error.
 func (l *portList) Set(v string) error {
 	p, err := parsePort(v)
 	if err != nil {
@@ -90,7 +91,7 @@ func (l *portList) Set(v string) error {
 	}
 	for _, q := range *l {
 		if q.Host == p.Host && q.Proto == p.Proto {
-			return cli.Usagef("-p %s: host port %d/%s is already published by -p %s", v, p.Host, p.Proto, q)
+			return cli.Usagef("host port %d/%s is already published by -p %s", p.Host, p.Proto, q)
 		}
 	}
 	*l = append(*l, p)
@@ -103,30 +104,30 @@ func parsePort(v string) (portMap, error) {
 		proto = "tcp"
 	}
 	if proto != "tcp" && proto != "udp" {
-		return portMap{}, cli.Usagef("-p %s: protocol %q: want tcp or udp", v, proto)
+		return portMap{}, cli.Usagef("protocol %q: want tcp or udp", proto)
 	}
 	hostPort, ctrPort, ok := strings.Cut(spec, ":")
 	if !ok {
-		return portMap{}, cli.Usagef("-p %s: want HOSTPORT:CTRPORT[/tcp|/udp], as in -p 8080:80", v)
+		return portMap{}, cli.Usagef("want HOSTPORT:CTRPORT[/tcp|/udp], as in -p 8080:80")
 	}
-	h, err := parsePortNumber(v, "host", hostPort)
+	h, err := parsePortNumber("host", hostPort)
 	if err != nil {
 		return portMap{}, err
 	}
-	c, err := parsePortNumber(v, "container", ctrPort)
+	c, err := parsePortNumber("container", ctrPort)
 	if err != nil {
 		return portMap{}, err
 	}
 	return portMap{Host: h, Ctr: c, Proto: proto}, nil
 }
 
-func parsePortNumber(v, which, s string) (uint16, error) {
+func parsePortNumber(which, s string) (uint16, error) {
 	n, err := strconv.Atoi(s)
 	if err != nil {
-		return 0, cli.Usagef("-p %s: %s port %q is not a number (want HOSTPORT:CTRPORT[/tcp|/udp], as in -p 8080:80)", v, which, s)
+		return 0, cli.Usagef("%s port %q is not a number (want HOSTPORT:CTRPORT[/tcp|/udp], as in -p 8080:80)", which, s)
 	}
 	if n < 1 || n > 65535 {
-		return 0, cli.Usagef("-p %s: %s port %d is out of range 1-65535", v, which, n)
+		return 0, cli.Usagef("%s port %d is out of range 1-65535", which, n)
 	}
 	return uint16(n), nil
 }
@@ -136,17 +137,17 @@ func parsePortNumber(v, which, s string) (uint16, error) {
 func parseSubnet(v string) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(v)
 	if err != nil || !p.Addr().Is4() {
-		return netip.Prefix{}, cli.Usagef("--subnet %s: want an IPv4 network in CIDR notation, as in 10.10.0.0/24", v)
+		return netip.Prefix{}, cli.Usagef("want an IPv4 network in CIDR notation, as in 10.10.0.0/24")
 	}
 	if p.Bits() < 8 || p.Bits() > 30 {
-		return netip.Prefix{}, cli.Usagef("--subnet %s: the prefix length must be 8 to 30 (/30 holds the gateway and one container)", v)
+		return netip.Prefix{}, cli.Usagef("the prefix length must be 8 to 30 (/30 holds the gateway and one container)")
 	}
 	if p.Masked() != p {
-		return netip.Prefix{}, cli.Usagef("--subnet %s: not a network address (did you mean %s?)", v, p.Masked())
+		return netip.Prefix{}, cli.Usagef("not a network address (did you mean %s?)", p.Masked())
 	}
 	a := p.Addr()
 	if a.IsLoopback() || a.IsMulticast() || a.IsLinkLocalUnicast() || a.IsUnspecified() || a.As4()[0] >= 240 {
-		return netip.Prefix{}, cli.Usagef("--subnet %s: not a unicast range a host can route (use a private one, as in 10.10.0.0/24)", v)
+		return netip.Prefix{}, cli.Usagef("not a unicast range a host can route (use a private one, as in 10.10.0.0/24)")
 	}
 	return p, nil
 }
