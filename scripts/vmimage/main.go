@@ -5,13 +5,15 @@
 // load.
 //
 //	go run ./scripts/vmimage -root DIR -kmod KDIR/lib/modules/VERSION \
-//	    -modules "overlay veth" -tools "ip nft unshare"
+//	    -modules "overlay veth" -autoload kernel/net/netfilter -tools "ip nft unshare"
 //
-// Modules are copied to DIR/lib/modules/VERSION/… (decompressed: busybox
-// insmod reads plain .ko files only) and listed, dependencies first, one
+// Modules are copied to DIR/lib/modules/VERSION/… (decompressed, so that
+// busybox's insmod and depmod need no decompressor) and listed, dependencies first, one
 // path a line, in DIR/etc/cfs-vmtest/modules. A module's dependencies are
 // the "depends=" and "softdep=pre:" entries of its .modinfo section, which
-// is what depmod(8) reads to write modules.dep.
+// is what depmod(8) reads to write modules.dep. The modules under the
+// -autoload paths are copied with their dependencies but not listed: the
+// image's depmod makes them loadable on demand, as on a Debian host.
 //
 // A tool is looked up on the host's PATH and copied, with its ELF
 // interpreter and libraries (rootfs.Deps), to /usr/bin or /usr/sbin in the
@@ -41,13 +43,14 @@ func main() {
 	root := flag.String("root", "", "staging directory of the initramfs (required)")
 	kmod := flag.String("kmod", "", "the kernel's module directory, …/lib/modules/VERSION")
 	modules := flag.String("modules", "", "modules to load at boot, separated by spaces or commas")
+	autoload := flag.String("autoload", "", "more modules for the kernel to load on demand: paths under -kmod, directories or .ko files")
 	tools := flag.String("tools", "", "host programs to copy, separated by spaces or commas")
 	flag.Parse()
 	if *root == "" || flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*root, *kmod, fields(*modules), fields(*tools)); err != nil {
+	if err := run(*root, *kmod, fields(*modules), fields(*autoload), fields(*tools)); err != nil {
 		fmt.Fprintf(os.Stderr, "vmimage: %v\n", err)
 		os.Exit(1)
 	}
@@ -57,12 +60,12 @@ func fields(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })
 }
 
-func run(root, kmod string, modules, tools []string) error {
-	if len(modules) > 0 {
+func run(root, kmod string, modules, autoload, tools []string) error {
+	if len(modules)+len(autoload) > 0 {
 		if kmod == "" {
-			return errors.New("-modules needs -kmod")
+			return errors.New("-modules and -autoload need -kmod")
 		}
-		if err := installModules(root, kmod, modules); err != nil {
+		if err := installModules(root, kmod, modules, autoload); err != nil {
 			return err
 		}
 	}
@@ -94,12 +97,14 @@ type module struct {
 }
 
 // installModules copies the named modules and their dependencies into the
-// image and writes the load order. A soft dependency ("softdep=pre:") may
+// image and writes their load order; it copies the modules under the
+// autoload paths too, with their dependencies, for modprobe(8) to find when
+// the kernel asks for one (a netlink family, a file system type). A soft dependency ("softdep=pre:") may
 // name an alias (libcrc32c wants "crc32c"); like modprobe(8), every module
 // that answers to it is loaded, and a soft one that fails to load (a CPU
 // without the instructions crc32c-intel needs) is listed with a leading
 // "?" so that /init only warns.
-func installModules(root, kmod string, want []string) error {
+func installModules(root, kmod string, want, autoload []string) error {
 	all, err := scanModules(kmod)
 	if err != nil {
 		return err
@@ -154,13 +159,33 @@ func installModules(root, kmod string, want []string) error {
 			return err
 		}
 	}
+	preload := len(order)
+	var more []string
+	for name, m := range all {
+		for _, a := range autoload {
+			a = strings.TrimSuffix(a, "/")
+			if m.rel == a || strings.HasPrefix(m.rel, a+"/") {
+				more = append(more, name)
+				break
+			}
+		}
+	}
+	sort.Strings(more)
+	for _, name := range more {
+		if err := visit(name, ""); err != nil {
+			return err
+		}
+	}
 	version := filepath.Base(kmod)
 	var list bytes.Buffer
-	for _, name := range order {
+	for i, name := range order {
 		m := all[name]
 		rel := filepath.Join("lib/modules", version, m.rel)
 		if err := decompressTo(m.path, filepath.Join(root, rel)); err != nil {
 			return err
+		}
+		if i >= preload {
+			continue
 		}
 		mark := ""
 		if soft[name] {
