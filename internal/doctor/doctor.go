@@ -1,0 +1,279 @@
+// Package doctor checks whether a host can run the stages, before a stage
+// fails halfway with an errno: kernel, namespaces, cgroups, overlayfs, the
+// network path out of a container, user namespace restrictions, and the
+// `sudo go` trap. Each check is a small function that reads files under a
+// Host's /proc, /sys, /etc and /run, and calls a hook where only a syscall
+// can tell (a trial overlay mount, a netlink route dump, the nftables
+// ruleset). The real host is System(); tests build a Host over a fake tree
+// in a temporary directory.
+//
+// Hint turns a stage's error into a one-line cause from the same checks.
+package doctor
+
+import (
+	"bufio"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Status is a check's verdict.
+type Status string
+
+const (
+	OK   Status = "ok"   // nothing to do
+	Warn Status = "warn" // works, or may, but something will surprise you
+	Fail Status = "fail" // the stages in NeededBy cannot run until it is fixed
+)
+
+// Result is one check's line in the report.
+type Result struct {
+	Name     string   `json:"name"`
+	Status   Status   `json:"status"`
+	Detail   string   `json:"detail"`
+	Fix      string   `json:"fix,omitempty"`
+	NeededBy []string `json:"needed_by,omitempty"`
+}
+
+// Command is how a student runs doctor; hints and fixes point to it.
+const Command = `sudo env "PATH=$PATH" go run ./final doctor`
+
+// Stages lists the workbook's programs in the order a student meets them.
+// Each stage keeps what the one before it did, so what stage N needs every
+// later stage needs too.
+var Stages = []string{
+	"stage01-uts", "stage02-pid", "stage03-mount", "stage04-ipc",
+	"stage05-net", "stage06-user", "stage07-cgroup", "stage08-layers", "final",
+}
+
+// from returns stage and every stage after it.
+func from(stage string) []string {
+	for i, s := range Stages {
+		if s == stage {
+			return append([]string(nil), Stages[i:]...)
+		}
+	}
+	return []string{stage}
+}
+
+// NeededByText says which stages need a check, shortly: "stage05-net and
+// later" when it is a stage and all that follow it.
+func (r Result) NeededByText() string {
+	n := len(r.NeededBy)
+	if n > 1 && n < len(Stages) {
+		if tail := Stages[len(Stages)-n:]; strings.Join(tail, ",") == strings.Join(r.NeededBy, ",") {
+			return r.NeededBy[0] + " and later"
+		}
+	}
+	if n == len(Stages) {
+		return "every stage"
+	}
+	return strings.Join(r.NeededBy, ", ")
+}
+
+// What the network stage creates. These must match stage05-net: its bridge
+// name and the subnets it tries, in order, when --subnet is not given.
+const Bridge = "cfs0"
+
+var SubnetCandidates = []netip.Prefix{
+	netip.MustParsePrefix("172.29.0.0/24"),
+	netip.MustParsePrefix("10.29.0.0/24"),
+	netip.MustParsePrefix("192.168.229.0/24"),
+}
+
+// CgroupParent is the cgroup, under the root of each hierarchy, in which
+// the cgroup stage and the engine create one cgroup per container
+// (/sys/fs/cgroup/cfs on v2, /sys/fs/cgroup/memory/cfs and so on on v1).
+const CgroupParent = "cfs"
+
+// DefaultStateDir is where the stages keep the rootfs cache and image
+// layers; overlay upper directories are made there.
+const DefaultStateDir = "/var/lib/cfs"
+
+// Host is what the checks look at. Paths name the directories that stand
+// for /, /proc, /sys, /etc and /run; hooks do what reading a file cannot.
+// A nil hook makes its check say "not tried" instead of guessing.
+type Host struct {
+	Root, Proc, Sys, Etc, Run string
+	StateDir                  string // DefaultStateDir on the real host
+	Euid                      int
+
+	Getenv   func(key string) string
+	LookPath func(file string) (string, error) // in the caller's PATH
+
+	// FSType names the filesystem that holds path ("ext4", "overlay").
+	FSType func(path string) (string, error)
+	// TryOverlay mounts a small overlay with its upper and work
+	// directories in a fresh directory under dir, writes through it, and
+	// removes it all again.
+	TryOverlay func(dir string) error
+	// TryNamespace starts a process in a new namespace of kind ("uts",
+	// "pid", "mnt", "ipc", "net", "user", "cgroup").
+	TryNamespace func(kind string) error
+	// Routes lists the IPv4 routes of the current network namespace.
+	Routes func() ([]Route, error)
+	// Nftables lists the chains of the current network namespace.
+	Nftables func() ([]Chain, error)
+	// Exec runs a program and returns its standard output.
+	Exec func(name string, args ...string) (string, error)
+}
+
+// Route is one IPv4 route.
+type Route struct {
+	Dst   netip.Prefix
+	Dev   string
+	Table int // 254 is main
+}
+
+func (r Route) String() string { return r.Dst.String() + " dev " + r.Dev }
+
+// mainTable is the routing table `ip route` shows, and the one stage05-net
+// reads to choose its subnet.
+const mainTable = 254
+
+// Chain is one nftables chain as `nft list chains` shows it.
+type Chain struct {
+	Family, Table, Name string
+	Hook                string // "forward", "input"…; "" for a regular chain
+	Policy              string // "accept" or "drop"; "" for a regular chain
+}
+
+func (c Chain) String() string { return c.Family + " " + c.Table + " " + c.Name }
+
+// Checks runs every check, in the order the stages need them.
+func (h *Host) Checks() []Result {
+	var out []Result
+	for _, c := range checks {
+		out = append(out, c(h))
+	}
+	return out
+}
+
+var checks = []func(*Host) Result{
+	checkRoot, checkSudoGo, checkKernel, checkWSL, checkContainer,
+	checkNamespaces,
+	checkIPForward, checkBrNetfilter, checkIptables, checkForwardDrop, checkSubnet,
+	checkUserNS, checkSubuid,
+	checkCgroups,
+	checkOverlay,
+}
+
+// Failed reports whether a result stops a stage: a failure that some stage
+// needs. Doctor exits non-zero when any result has failed.
+func (r Result) Failed() bool { return r.Status == Fail && len(r.NeededBy) > 0 }
+
+// ---------------------------------------------------------------------------
+// Small readers shared by the checks.
+
+func (h *Host) proc(elem ...string) string {
+	return filepath.Join(append([]string{h.Proc}, elem...)...)
+}
+func (h *Host) sys(elem ...string) string { return filepath.Join(append([]string{h.Sys}, elem...)...) }
+func (h *Host) etc(elem ...string) string { return filepath.Join(append([]string{h.Etc}, elem...)...) }
+
+// readTrim returns a small file's content without surrounding space, as
+// the one-value files under /proc/sys hold.
+func readTrim(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	return strings.TrimSpace(string(b)), err
+}
+
+// readFields returns the words of a file such as cgroup.controllers; a
+// missing file has none.
+func readFields(path string) []string {
+	s, _ := readTrim(path)
+	return strings.Fields(s)
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// missing returns the words of want that are not in have.
+func missing(want, have []string) []string {
+	var out []string
+	for _, w := range want {
+		if !contains(have, w) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// mount is one line of /proc/self/mountinfo (man 5 proc_pid_mountinfo).
+type mount struct {
+	Point, FSType string
+	Options       []string // per-mount and superblock options together
+	Shared        bool     // propagation: "shared:N" among the optional fields
+}
+
+func (h *Host) mounts() []mount {
+	f, err := os.Open(h.proc("self/mountinfo"))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []mount
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		a, b := strings.Fields(pre), strings.Fields(post)
+		if !ok || len(a) < 6 || len(b) < 1 {
+			continue
+		}
+		m := mount{Point: unescape(a[4]), FSType: b[0], Options: strings.Split(a[5], ",")}
+		if len(b) >= 3 {
+			m.Options = append(m.Options, strings.Split(b[2], ",")...)
+		}
+		for _, opt := range a[6:] {
+			m.Shared = m.Shared || strings.HasPrefix(opt, "shared:")
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// mountAt returns the topmost mount at point, the one a path lookup sees.
+func (h *Host) mountAt(point string) (mount, bool) {
+	var found mount
+	ok := false
+	for _, m := range h.mounts() {
+		if m.Point == point {
+			found, ok = m, true
+		}
+	}
+	return found, ok
+}
+
+// unescape undoes mountinfo's octal escapes of space, tab, newline and
+// backslash.
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			var n int
+			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &n); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

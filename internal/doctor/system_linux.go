@@ -1,0 +1,239 @@
+package doctor
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"syscall"
+
+	"github.com/google/nftables"
+	"golang.org/x/sys/unix"
+)
+
+// System is the host doctor runs on.
+func System() *Host {
+	return &Host{
+		Root: "/", Proc: "/proc", Sys: "/sys", Etc: "/etc", Run: "/run",
+		StateDir: DefaultStateDir,
+		Euid:     os.Geteuid(),
+		Getenv:   os.Getenv,
+		LookPath: exec.LookPath,
+
+		FSType:       fsType,
+		TryOverlay:   tryOverlay,
+		TryNamespace: tryNamespace,
+		Routes:       routes,
+		Nftables:     nftChains,
+		Exec:         execOutput,
+	}
+}
+
+// fsMagic names the filesystems statfs(2) reports by number (man 2 statfs).
+var fsMagic = map[int64]string{
+	unix.EXT4_SUPER_MAGIC:      "ext4",
+	unix.XFS_SUPER_MAGIC:       "xfs",
+	unix.BTRFS_SUPER_MAGIC:     "btrfs",
+	unix.TMPFS_MAGIC:           "tmpfs",
+	unix.OVERLAYFS_SUPER_MAGIC: "overlay",
+	unix.V9FS_MAGIC:            "9p",
+	unix.FUSE_SUPER_MAGIC:      "fuse",
+	unix.NFS_SUPER_MAGIC:       "nfs",
+	0x2fc12fc1:                 "zfs",
+	unix.ECRYPTFS_SUPER_MAGIC:  "ecryptfs",
+	unix.SQUASHFS_MAGIC:        "squashfs",
+	unix.RAMFS_MAGIC:           "ramfs",
+	0x61756673:                 "aufs",
+}
+
+func fsType(path string) (string, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return "", &os.PathError{Op: "statfs", Path: path, Err: err}
+	}
+	if name, ok := fsMagic[int64(st.Type)]; ok {
+		return name, nil
+	}
+	return fmt.Sprintf("filesystem 0x%x", st.Type), nil
+}
+
+// tryOverlay mounts an overlay in a mount namespace of its own, made on a
+// thread that exits afterwards: the mount is never seen on the host, and
+// it goes away with the thread even if doctor is killed halfway. Only the
+// directory it was made in can be left behind.
+func tryOverlay(dir string) error {
+	tmp, err := os.MkdirTemp(dir, ".cfs-doctor-overlay-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	d := func(name string) string { return filepath.Join(tmp, name) }
+	for _, name := range []string{"lower", "upper", "work", "merged"} {
+		if err := os.Mkdir(d(name), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(d("lower/file"), []byte("lower\n"), 0o644); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() {
+		// Never unlocked: the runtime ends a locked thread with its
+		// goroutine, and the mount namespace ends with the thread.
+		runtime.LockOSThread()
+		done <- overlayHere(d("lower"), d("upper"), d("work"), d("merged"))
+	}()
+	return <-done
+}
+
+func overlayHere(lower, upper, work, merged string) error {
+	// Same as `unshare --mount`, for this thread only (man 2 unshare).
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return os.NewSyscallError("unshare(CLONE_NEWNS)", err)
+	}
+	// Keep the trial mount from propagating to the host through a shared /.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make / private: %w", err)
+	}
+	opts := "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work
+	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
+		return fmt.Errorf("mount -t overlay: %w", err)
+	}
+	defer unix.Unmount(merged, unix.MNT_DETACH)
+	// Changing a lower file copies it up; a new file goes straight up.
+	if err := os.WriteFile(filepath.Join(merged, "file"), []byte("changed\n"), 0o644); err != nil {
+		return fmt.Errorf("copy up a lower file: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(merged, "new"), []byte("new\n"), 0o644); err != nil {
+		return fmt.Errorf("write a new file: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(upper, "new")); err != nil {
+		return fmt.Errorf("the upper dir did not get the write: %w", err)
+	}
+	return nil
+}
+
+var cloneFlags = map[string]uintptr{
+	"uts": unix.CLONE_NEWUTS, "pid": unix.CLONE_NEWPID, "mnt": unix.CLONE_NEWNS,
+	"ipc": unix.CLONE_NEWIPC, "net": unix.CLONE_NEWNET, "user": unix.CLONE_NEWUSER,
+	"cgroup": unix.CLONE_NEWCGROUP,
+}
+
+// tryNamespace runs true(1) in a new namespace of kind, as
+// `unshare --KIND true` does; the namespace ends when true does.
+func tryNamespace(kind string) error {
+	flag, ok := cloneFlags[kind]
+	if !ok {
+		return fmt.Errorf("unknown namespace %q", kind)
+	}
+	path, err := exec.LookPath("true")
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(path)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flag}
+	return cmd.Run()
+}
+
+// routes dumps the IPv4 routes of every table over rtnetlink, as
+// `ip route show table all` does, leaving out the local and broadcast
+// routes the kernel keeps for the host's own addresses.
+func routes() ([]Route, error) {
+	rib, err := syscall.NetlinkRIB(syscall.RTM_GETROUTE, syscall.AF_INET)
+	if err != nil {
+		return nil, os.NewSyscallError("netlink RTM_GETROUTE", err)
+	}
+	msgs, err := syscall.ParseNetlinkMessage(rib)
+	if err != nil {
+		return nil, err
+	}
+	var out []Route
+	for i := range msgs {
+		m := &msgs[i]
+		// struct rtmsg: family, dst_len, src_len, tos, table, protocol,
+		// scope, type, flags (man 7 rtnetlink).
+		if m.Header.Type != syscall.RTM_NEWROUTE || len(m.Data) < syscall.SizeofRtMsg {
+			continue
+		}
+		if m.Data[7] != syscall.RTN_UNICAST {
+			continue
+		}
+		rt := Route{Table: int(m.Data[4])}
+		dst := netip.IPv4Unspecified()
+		attrs, err := syscall.ParseNetlinkRouteAttr(m)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range attrs {
+			switch a.Attr.Type {
+			case syscall.RTA_DST:
+				if addr, ok := netip.AddrFromSlice(a.Value); ok {
+					dst = addr
+				}
+			case syscall.RTA_OIF:
+				if len(a.Value) == 4 {
+					idx := int(binary.NativeEndian.Uint32(a.Value))
+					if ifc, err := net.InterfaceByIndex(idx); err == nil {
+						rt.Dev = ifc.Name
+					}
+				}
+			case unix.RTA_TABLE:
+				if len(a.Value) == 4 {
+					rt.Table = int(binary.NativeEndian.Uint32(a.Value))
+				}
+			}
+		}
+		rt.Dst = netip.PrefixFrom(dst, int(m.Data[1]))
+		out = append(out, rt)
+	}
+	return out, nil
+}
+
+// nftFamilies and nftHooks spell families and hooks as nft(8) does.
+var nftFamilies = map[nftables.TableFamily]string{
+	nftables.TableFamilyIPv4: "ip", nftables.TableFamilyIPv6: "ip6",
+	nftables.TableFamilyINet: "inet", nftables.TableFamilyARP: "arp",
+	nftables.TableFamilyBridge: "bridge", nftables.TableFamilyNetdev: "netdev",
+}
+
+// The hook numbers of the ip, ip6, inet and bridge families
+// (NF_INET_*, and NF_BR_* which number alike).
+var nftHooks = map[nftables.ChainHook]string{
+	*nftables.ChainHookPrerouting: "prerouting", *nftables.ChainHookInput: "input",
+	*nftables.ChainHookForward: "forward", *nftables.ChainHookOutput: "output",
+	*nftables.ChainHookPostrouting: "postrouting",
+}
+
+// nftChains lists every chain over netlink, as `nft list chains` does.
+func nftChains() ([]Chain, error) {
+	c, err := nftables.New()
+	if err != nil {
+		return nil, err
+	}
+	list, err := c.ListChains()
+	if err != nil {
+		return nil, fmt.Errorf("list nftables chains: %w", err)
+	}
+	var out []Chain
+	for _, ch := range list {
+		fam := nftFamilies[ch.Table.Family]
+		out = append(out, Chain{Family: fam, Table: ch.Table.Name, Name: ch.Name})
+		last := &out[len(out)-1]
+		if ch.Hooknum != nil && fam != "arp" && fam != "netdev" {
+			last.Hook = nftHooks[*ch.Hooknum]
+		}
+		if ch.Policy != nil {
+			last.Policy = map[nftables.ChainPolicy]string{nftables.ChainPolicyDrop: "drop", nftables.ChainPolicyAccept: "accept"}[*ch.Policy]
+		}
+	}
+	return out, nil
+}
+
+func execOutput(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).Output()
+	return string(out), err
+}
