@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"cfs/internal/doctor"
+	"cfs/internal/stagetest"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(stagetest.Main(m, stagetest.Options{}))
+}
+
+func runFinal(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args       []string
+		code       int
+		out, err   string // substrings of stdout and stderr
+		notInUsage string
+	}{
+		{nil, 2, "", "Usage: final COMMAND", ""},
+		{[]string{"-h"}, 0, "Examples:\n  sudo env \"PATH=$PATH\" go run ./final doctor\n", "", "cleanup"},
+		{[]string{"--help"}, 0, "doctor [--json]", "", ""},
+		{[]string{"frobnicate"}, 2, "", "final: unknown command \"frobnicate\"\n\nUsage:", ""},
+		{[]string{"cleanup"}, 2, "", "unknown command \"cleanup\"", ""},
+		{[]string{"doctor", "--frob"}, 2, "", "flag provided but not defined: -frob\n(see: final doctor --help)", ""},
+		{[]string{"doctor", "extra"}, 2, "", "unexpected argument \"extra\"", ""},
+		{[]string{"doctor", "-h"}, 0, "Usage: final doctor [--json]", "", ""},
+	} {
+		code, out, errOut := runFinal(tc.args...)
+		require.Equal(t, tc.code, code, "%v: %s%s", tc.args, out, errOut)
+		require.Contains(t, out, tc.out, tc.args)
+		require.Contains(t, errOut, tc.err, tc.args)
+		if tc.notInUsage != "" {
+			require.NotContains(t, out, tc.notInUsage)
+		}
+	}
+}
+
+// brokenHost is a host with nothing in /proc or /sys: the namespace and
+// cgroup checks fail, and doctor must say so and exit 1.
+func brokenHost(t *testing.T) func() *doctor.Host {
+	dir := t.TempDir()
+	return func() *doctor.Host {
+		return &doctor.Host{
+			Root: dir, Proc: filepath.Join(dir, "proc"), Sys: filepath.Join(dir, "sys"),
+			Etc: filepath.Join(dir, "etc"), Run: filepath.Join(dir, "run"), StateDir: filepath.Join(dir, "var/lib/cfs"),
+			Getenv:   func(string) string { return "" },
+			LookPath: func(string) (string, error) { return "", os.ErrNotExist },
+		}
+	}
+}
+
+func TestDoctorReport(t *testing.T) {
+	saved := newHost
+	t.Cleanup(func() { newHost = saved })
+	newHost = brokenHost(t)
+
+	code, out, _ := runFinal("doctor")
+	require.Equal(t, 1, code, out)
+	lines := strings.Split(out, "\n")
+	require.Regexp(t, `^ok   root {8}  running as root$`, lines[0], "status, then the name padded to the longest name")
+	require.Contains(t, out, "\nFAIL namespaces    cannot list the namespaces: ")
+	require.Contains(t, out, "\n                   fix: mount proc on /proc")
+	require.Contains(t, out, "\n                   needed by every stage\n")
+	require.Contains(t, out, "\n                   needed by stage07-cgroup and later\n")
+	require.Regexp(t, regexp.MustCompile(`\n\d+ failures, \d+ warnings: fix the failures \(namespaces, userns, cgroups\) before`), out)
+
+	code, out, _ = runFinal("doctor", "--json")
+	require.Equal(t, 1, code)
+	var results []doctor.Result
+	require.NoError(t, json.Unmarshal([]byte(out), &results))
+	require.Len(t, results, len(newHost().Checks()))
+	byName := map[string]doctor.Result{}
+	for _, r := range results {
+		byName[r.Name] = r
+	}
+	require.Equal(t, doctor.Fail, byName["cgroups"].Status)
+	require.Equal(t, "stage07-cgroup", byName["cgroups"].NeededBy[0])
+	require.Equal(t, doctor.Warn, byName["overlay"].Status, "without a trial hook, overlay is not tried")
+}
+
+// On this host, the exit status follows the failures, and each check has
+// one line.
+func TestDoctorOnThisHost(t *testing.T) {
+	code, out, _ := runFinal("doctor", "--json")
+	var results []doctor.Result
+	require.NoError(t, json.Unmarshal([]byte(out), &results))
+	want := 0
+	for _, r := range results {
+		if r.Failed() {
+			want = 1
+		}
+	}
+	require.Equal(t, want, code, out)
+
+	code, out, _ = runFinal("doctor")
+	require.Equal(t, want, code, out)
+	statusLines := regexp.MustCompile(`(?m)^(ok  |warn|FAIL) \S`).FindAllString(out, -1)
+	require.Len(t, statusLines, len(results), out)
+}
