@@ -505,7 +505,8 @@ func testNetworking(t *testing.T, dockerDrop bool) {
 }
 
 // Twenty containers started at once get twenty different addresses, and
-// each reaches the gateway with its own.
+// each reaches the gateway with its own. Each stays up until all have
+// answered, so no address is released and handed out again in between.
 func TestConcurrentContainersGetDistinctAddresses(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -516,17 +517,15 @@ func TestConcurrentContainersGetDistinctAddresses(t *testing.T) {
 	const n = 20
 	procs := make([]*stagetest.Proc, n)
 	for i := range procs {
-		procs[i] = w.start(t, "--rootfs", w.rootfs, "--subnet", subnet.String(),
-			"/cfs-helper", "call", "tcp", gw.String()+":9001", fmt.Sprint("c", i))
-		procs[i].Stdin.Close()
+		procs[i] = w.start(t, "--rootfs", w.rootfs, "--subnet", subnet.String(), "sh", "-c",
+			fmt.Sprintf("/cfs-helper call tcp %s:9001 c%d && read _; true", gw, i))
 	}
 	seen := map[string]int{}
 	for i, p := range procs {
-		r := p.Wait(t)
-		require.Equal(t, 0, r.Code, "container %d: stdout %q stderr %q", i, r.Stdout, r.Stderr)
+		line := p.NextLine(t)
 		var msg, ip string
-		_, err := fmt.Sscanf(r.Stdout, "%s from %s", &msg, &ip)
-		require.NoError(t, err, r.Stdout)
+		_, err := fmt.Sscanf(line, "%s from %s", &msg, &ip)
+		require.NoError(t, err, "container %d: %q", i, line)
 		require.Equal(t, fmt.Sprint("c", i), msg)
 		require.True(t, subnet.Contains(netip.MustParseAddr(ip)), ip)
 		require.NotEqual(t, gw.String(), ip)
@@ -536,6 +535,11 @@ func TestConcurrentContainersGetDistinctAddresses(t *testing.T) {
 		seen[ip] = i
 	}
 	require.Len(t, seen, n)
+	for i, p := range procs {
+		p.Stdin.Close()
+		r := p.Wait(t)
+		require.Equal(t, 0, r.Code, "container %d: %s", i, r.Stderr)
+	}
 }
 
 // Bad input fails clearly, exits non-zero and leaves nothing behind.
