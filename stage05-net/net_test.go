@@ -615,6 +615,20 @@ func TestBadNetworkInput(t *testing.T) {
 	stop(t, a)
 }
 
+// A container that fails after the network was plugged in (here its root
+// filesystem has a file where /proc should be mounted) exits 125 and takes
+// its veth, lease, rules and bridge with it.
+func TestFailureInsideCleansUp(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	require.NoError(t, os.RemoveAll(filepath.Join(w.rootfs, "proc")))
+	require.NoError(t, os.WriteFile(filepath.Join(w.rootfs, "proc"), nil, 0o644))
+	r := w.run(t, "--rootfs", w.rootfs, "-p", "18080:80", "true")
+	require.Equal(t, 125, r.Code, r.Stderr)
+	require.Contains(t, r.Stderr, "create mount point /proc")
+	w.requireClean(t)
+}
+
 // The default subnet steers clear of the host's routes, and the stage
 // says which routes are in the way when every candidate is taken.
 func TestDefaultSubnetAvoidsHostRoutes(t *testing.T) {
