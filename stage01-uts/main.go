@@ -74,13 +74,12 @@ func run(args []string) int {
 func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet(stage, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	hostname := fs.String("hostname", "", "hostname inside the container (default: a random 12-hex-digit ID)")
+	hostname := fs.String("hostname", "", "`NAME` of the container's host (default: a random 12-hex-digit ID)")
 	fs.Usage = func() {} // parse errors are printed by run, help below
 	usage := func() {
 		fmt.Printf("Usage: %s [flags] [--] [COMMAND [ARG...]]\n\n", stage)
 		fmt.Printf("Runs COMMAND (default /bin/sh) in a new UTS namespace.\n\nFlags:\n")
-		fs.SetOutput(os.Stdout)
-		fs.PrintDefaults()
+		cli.PrintFlags(os.Stdout, fs)
 		fmt.Printf("\nExample:\n  sudo env \"PATH=$PATH\" go run ./%s --hostname box hostname\n", stage)
 	}
 	if err := fs.Parse(args); err != nil {

@@ -3,8 +3,8 @@
 //
 //	sudo env "PATH=$PATH" go run ./stage03-mount ps
 //
-// Read beside docs/03-mount.md, man 7 mount_namespaces, man 2 pivot_root
-// and man 7 sharedsubtree.
+// Read beside docs/03-mount.md, man 7 mount_namespaces and man 2
+// pivot_root.
 package main
 
 import (
@@ -42,6 +42,7 @@ type config struct {
 	Hostname string
 	Command  []string
 	Env      []string
+	Terminal bool // the stage holds the terminal: the command may take it
 }
 
 func main() {
@@ -78,14 +79,13 @@ func run(args []string) int {
 func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet(stage, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	hostname := fs.String("hostname", "", "hostname inside the container (default: a random 12-hex-digit ID)")
-	root := fs.String("rootfs", "", "root filesystem directory (default: built once in "+rootfs.DefaultDir+")")
+	hostname := fs.String("hostname", "", "`NAME` of the container's host (default: a random 12-hex-digit ID)")
+	root := fs.String("rootfs", "", "root filesystem `DIR` (default: built once in "+rootfs.DefaultDir+")")
 	fs.Usage = func() {} // parse errors are printed by run, help below
 	usage := func() {
 		fmt.Printf("Usage: %s [flags] [--] [COMMAND [ARG...]]\n\n", stage)
 		fmt.Printf("Runs COMMAND (default /bin/sh) in new UTS, PID and mount namespaces.\n\nFlags:\n")
-		fs.SetOutput(os.Stdout)
-		fs.PrintDefaults()
+		cli.PrintFlags(os.Stdout, fs)
 		fmt.Printf("\nExample:\n  sudo env \"PATH=$PATH\" go run ./%s --hostname box hostname\n", stage)
 	}
 	if err := fs.Parse(args); err != nil {
@@ -194,6 +194,13 @@ func parent(cfg config) (int, error) {
 		}
 	}()
 
+	// A stage started in the background (`&`) must leave the terminal to
+	// the shell, so the command takes it only if this stage's process group
+	// is the terminal's foreground group.
+	if fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP); err == nil && fg == unix.Getpgrp() {
+		cfg.Terminal = true
+	}
+
 	// Writing the config and closing the pipe is the child's signal to go on.
 	if err := json.NewEncoder(w).Encode(cfg); err != nil {
 		_ = cmd.Process.Kill()
@@ -228,7 +235,7 @@ func child() int {
 		return 125
 	}
 
-	return initProcess(cfg.Command, cfg.Env)
+	return initProcess(cfg.Command, cfg.Env, cfg.Terminal)
 }
 
 // readConfig reads the parent's config from fd 3 and closes it, so the
@@ -359,7 +366,7 @@ func mount(source, target, fstype string, flags uintptr, data string) error {
 }
 
 // initProcess does what PID 1 must do in any PID namespace. It runs the
-// command as its child (PID 2) and, until the command exits:
+// command as its child and, until the command exits:
 //
 //   - reaps every child that exits. A process whose parent dies is handed
 //     to PID 1 of its namespace; when it exits it stays a zombie (an entry
@@ -370,7 +377,7 @@ func mount(source, target, fstype string, flags uintptr, data string) error {
 //
 // When the command exits, PID 1 exits with its status; the kernel then
 // kills every other process left in the namespace.
-func initProcess(argv, env []string) int {
+func initProcess(argv, env []string, terminal bool) int {
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, unix.SIGCHLD, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
 
@@ -381,7 +388,7 @@ func initProcess(argv, env []string) int {
 	// hands it back at exit. The group it was born in lives in the host's
 	// PID namespace, which it cannot name from here, so give the command a
 	// group of its own and put that group in the terminal's foreground.
-	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
+	if terminal {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Foreground: true, Ctty: 0}
 	}
 	if err == nil {

@@ -66,6 +66,15 @@ func Snapshot() State {
 			return nil
 		})
 	}
+	// System V IPC objects in the host's namespace, by table and key.
+	for _, table := range []string{"shm", "msg", "sem"} {
+		data, _ := os.ReadFile("/proc/sysvipc/" + table)
+		for i, line := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(line); i > 0 && len(f) > 1 {
+				s["sysvipc "+table+" key "+f[0]] = true
+			}
+		}
+	}
 	// nft tables, read over netlink as `nft list tables` does, so the
 	// check works where the nft binary is not installed.
 	if c, err := nftables.New(); err == nil {
