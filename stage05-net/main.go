@@ -45,8 +45,13 @@ type config struct {
 	Hostname string
 	Command  []string
 	Env      []string
-	EtcDir   string   // this container's own hosts, hostname and resolv.conf
-	Net      netFlags `json:"-"` // only the parent needs them
+	Terminal bool // the stage holds the terminal: the command may take it
+
+	// EtcDir holds this container's own hosts, hostname and resolv.conf.
+	EtcDir string
+	// Net is what the command line says about the network; only the
+	// parent needs it.
+	Net netFlags `json:"-"`
 }
 
 func main() {
@@ -83,13 +88,12 @@ func run(args []string) int {
 func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet(stage, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	hostname := fs.String("hostname", "", "hostname inside the container (default: a random 12-hex-digit ID)")
-	root := fs.String("rootfs", "", "root filesystem directory (default: built once in "+rootfs.DefaultDir+")")
+	hostname := fs.String("hostname", "", "`NAME` of the container's host (default: a random 12-hex-digit ID)")
+	root := fs.String("rootfs", "", "root filesystem `DIR` (default: built once in "+rootfs.DefaultDir+")")
 	var nf netFlags
-	fs.Var(&nf.Ports, "p", "publish a port, `HOSTPORT:CTRPORT[/tcp|/udp]`: connections to the host's HOSTPORT go to the container's CTRPORT (repeatable)")
-	fs.Var(&nf.Ports, "publish", "same as -p `HOSTPORT:CTRPORT[/tcp|/udp]`")
-	fs.StringVar(&nf.Mode, "net", "bridge", "network `MODE`: bridge (eth0 on the bridge "+bridgeName+", NAT to the outside) or none (loopback only)")
-	fs.Func("subnet", "IPv4 `CIDR` for "+bridgeName+" and its containers (default: the first of "+candidateList()+" that no host route overlaps)", func(v string) error {
+	fs.Var(&nf.Ports, "p", "publish a container port on the host: `HOSTPORT:CTRPORT[/tcp|/udp]` (repeatable)")
+	fs.StringVar(&nf.Mode, "net", "bridge", "network `MODE`: bridge (eth0 on "+bridgeName+", NAT to the outside) or none (loopback only)")
+	fs.Func("subnet", "IPv4 `CIDR` of "+bridgeName+" (default: the first of "+candidateList()+" free of host routes)", func(v string) error {
 		p, err := parseSubnet(v)
 		nf.Subnet = p
 		return err
@@ -98,8 +102,7 @@ func parseFlags(args []string) (config, error) {
 	usage := func() {
 		fmt.Printf("Usage: %s [flags] [--] [COMMAND [ARG...]]\n\n", stage)
 		fmt.Printf("Runs COMMAND (default /bin/sh) in new UTS, PID, mount, IPC and network namespaces.\n\nFlags:\n")
-		fs.SetOutput(os.Stdout)
-		fs.PrintDefaults()
+		cli.PrintFlags(os.Stdout, fs)
 		fmt.Printf("\nExample:\n  sudo env \"PATH=$PATH\" go run ./%s -p 8080:80 -- httpd -f -p 80 -h /etc\n", stage)
 		fmt.Printf("  curl http://localhost:8080/hostname    # from another terminal\n")
 	}
@@ -244,6 +247,13 @@ func parent(cfg config) (int, error) {
 		return 0, err
 	}
 
+	// A stage started in the background (`&`) must leave the terminal to
+	// the shell, so the command takes it only if this stage's process group
+	// is the terminal's foreground group.
+	if fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP); err == nil && fg == unix.Getpgrp() {
+		cfg.Terminal = true
+	}
+
 	// Writing the config and closing the pipe is the child's signal to go on.
 	if err := json.NewEncoder(w).Encode(cfg); err != nil {
 		_ = cmd.Process.Kill()
@@ -278,7 +288,7 @@ func child() int {
 		return 125
 	}
 
-	return initProcess(cfg.Command, cfg.Env)
+	return initProcess(cfg.Command, cfg.Env, cfg.Terminal)
 }
 
 // readConfig reads the parent's config from fd 3 and closes it, so the
@@ -435,7 +445,7 @@ func mount(source, target, fstype string, flags uintptr, data string) error {
 }
 
 // initProcess does what PID 1 must do in any PID namespace. It runs the
-// command as its child (PID 2) and, until the command exits:
+// command as its child and, until the command exits:
 //
 //   - reaps every child that exits. A process whose parent dies is handed
 //     to PID 1 of its namespace; when it exits it stays a zombie (an entry
@@ -446,7 +456,7 @@ func mount(source, target, fstype string, flags uintptr, data string) error {
 //
 // When the command exits, PID 1 exits with its status; the kernel then
 // kills every other process left in the namespace.
-func initProcess(argv, env []string) int {
+func initProcess(argv, env []string, terminal bool) int {
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, unix.SIGCHLD, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
 
@@ -457,7 +467,7 @@ func initProcess(argv, env []string) int {
 	// hands it back at exit. The group it was born in lives in the host's
 	// PID namespace, which it cannot name from here, so give the command a
 	// group of its own and put that group in the terminal's foreground.
-	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
+	if terminal {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Foreground: true, Ctty: 0}
 	}
 	if err == nil {
