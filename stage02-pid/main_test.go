@@ -100,7 +100,14 @@ func TestPIDOneInsideOrdinaryPIDOutside(t *testing.T) {
 func TestOrphanedZombieIsReaped(t *testing.T) {
 	stagetest.RequireRoot(t)
 	p := stagetest.Start(t, "sh", "-c", `sh -c 'sh -c "echo orphan \$\$" &'; echo ready; read _`)
-	p.WaitLine(t, "ready")
+	// The orphan may print before or after "ready". Wait for both: until the
+	// orphan has run there is no zombie to look for, and the check below
+	// would pass for any init (on a slow VM the orphan had not yet run).
+	for ready, orphan := false, false; !ready || !orphan; {
+		line := p.NextLine(t)
+		ready = ready || line == "ready"
+		orphan = orphan || strings.HasPrefix(line, "orphan ")
+	}
 	pid := p.ContainerPID(t)
 
 	// The orphan exits asynchronously, so wait until no child of the init is
