@@ -112,13 +112,13 @@ func TestPIDOneInsideOrdinaryPIDOutside(t *testing.T) {
 func TestOrphanedZombieIsReaped(t *testing.T) {
 	stagetest.RequireRoot(t)
 	p := stagetest.Start(t, "sh", "-c", `sh -c 'sh -c "echo orphan \$\$" &'; echo ready; read _`)
-	// Both lines, in either order: once the orphan has printed, it is
-	// about to exit, and the zombie check below cannot pass before it ran.
-	var sawOrphan, sawReady bool
-	for !sawOrphan || !sawReady {
+	// The orphan may print before or after "ready". Wait for both: until the
+	// orphan has run there is no zombie to look for, and the check below
+	// would pass for any init (on a slow VM the orphan had not yet run).
+	for ready, orphan := false, false; !ready || !orphan; {
 		line := p.NextLine(t)
-		sawOrphan = sawOrphan || strings.HasPrefix(line, "orphan ")
-		sawReady = sawReady || line == "ready"
+		ready = ready || line == "ready"
+		orphan = orphan || strings.HasPrefix(line, "orphan ")
 	}
 	pid := p.ContainerPID(t)
 
