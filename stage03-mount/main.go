@@ -269,6 +269,24 @@ func setupRoot(root string) error {
 		return fmt.Errorf("bind %s onto itself: %w", root, err)
 	}
 
+	// The kernel's views that programs expect to find, mounted under the
+	// new root while the old root is still in place, as runc does (stage 06
+	// shows why the order matters). A new proc instance shows the
+	// processes of the PID namespace of the process that mounts it: ours.
+	// The /proc we inherited showed the host's, which is why `ps` listed
+	// them in stage 02.
+	if err := mount("proc", filepath.Join(root, "proc"), "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return err
+	}
+	if err := setupDev(root); err != nil {
+		return err
+	}
+	// sysfs describes the host's devices and kernel; programs read it, so
+	// mount it, but read-only, so root in the container cannot change it.
+	if err := mount("sysfs", filepath.Join(root, "sys"), "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return err
+	}
+
 	// pivot_root moves the whole old root away and puts ROOT in its place
 	// for every process of this mount namespace. chroot(2) would only change
 	// this process's idea of /, and a root process could climb back out
@@ -287,25 +305,14 @@ func setupRoot(root string) error {
 	if err := unix.Chdir("/"); err != nil {
 		return fmt.Errorf("chdir /: %w", err)
 	}
-
-	// A new proc instance shows the processes of the PID namespace of the
-	// process that mounts it: ours. The /proc we inherited showed the
-	// host's, which is why `ps` listed them in stage 02.
-	if err := mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return err
-	}
-	if err := setupDev(); err != nil {
-		return err
-	}
-	// sysfs describes the host's devices and kernel; programs read it, so
-	// mount it, but read-only, so root in the container cannot change it.
-	return mount("sysfs", "/sys", "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	return nil
 }
 
 // setupDev builds a minimal /dev on a tmpfs: the host's /dev holds every
 // disk and device, which a container must not reach.
-func setupDev() error {
-	if err := mount("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
+func setupDev(root string) error {
+	dev := filepath.Join(root, "dev")
+	if err := mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
 		return err
 	}
 	// A device node is only a name for a (type, major, minor) triple; the
@@ -318,7 +325,7 @@ func setupDev() error {
 		{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7},
 		{"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 	} {
-		path := "/dev/" + d.name
+		path := filepath.Join(dev, d.name)
 		if err := unix.Mknod(path, unix.S_IFCHR|0o666, int(unix.Mkdev(d.major, d.minor))); err != nil {
 			return fmt.Errorf("mknod %s c %d %d: %w", path, d.major, d.minor, err)
 		}
@@ -329,25 +336,19 @@ func setupDev() error {
 	}
 	// A private devpts instance: terminals opened in the container are
 	// numbered from 0 and the host's /dev/pts/N are not visible.
-	if err := os.Mkdir("/dev/pts", 0o755); err != nil {
-		return err
-	}
-	if err := mount("devpts", "/dev/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
+	if err := mount("devpts", filepath.Join(dev, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
 		return err
 	}
 	// POSIX shared memory (shm_open) lives in files under /dev/shm.
-	if err := os.Mkdir("/dev/shm", 0o755); err != nil {
-		return err
-	}
-	if err := mount("shm", "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
+	if err := mount("shm", filepath.Join(dev, "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
 		return err
 	}
 	for _, l := range [][2]string{
-		{"pts/ptmx", "/dev/ptmx"}, {"/proc/self/fd", "/dev/fd"},
-		{"/proc/self/fd/0", "/dev/stdin"}, {"/proc/self/fd/1", "/dev/stdout"},
-		{"/proc/self/fd/2", "/dev/stderr"}, {"/proc/kcore", "/dev/core"},
+		{"pts/ptmx", "ptmx"}, {"/proc/self/fd", "fd"},
+		{"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+		{"/proc/self/fd/2", "stderr"}, {"/proc/kcore", "core"},
 	} {
-		if err := os.Symlink(l[0], l[1]); err != nil {
+		if err := os.Symlink(l[0], filepath.Join(dev, l[1])); err != nil {
 			return err
 		}
 	}

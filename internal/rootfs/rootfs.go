@@ -360,10 +360,14 @@ func fileExists(p string) bool {
 // shift(uid, gid) of its original: a user namespace that maps container
 // root to host uid 100000 then sees its files as owned by root. Other file
 // types (devices, sockets, fifos) are skipped: a root filesystem gets its
-// devices from the /dev a stage mounts.
+// devices from the /dev a stage mounts. A directory the caller may not read
+// (root's home, for an ordinary user) is copied empty.
 func CopyTree(src, dst string, shift func(uid, gid int) (int, int)) error {
 	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
+			if d != nil && d.IsDir() && errors.Is(err, os.ErrPermission) && p != src {
+				return filepath.SkipDir
+			}
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
