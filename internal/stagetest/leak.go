@@ -59,7 +59,10 @@ func Snapshot() State {
 			if p == rootfsDir {
 				return fs.SkipDir
 			}
-			if strings.HasSuffix(p, ".lock") {
+			// Lock files are reused by every run, and directories such as
+			// /var/lib/cfs/containers stay as the places state goes; what
+			// a run leaves behind is files.
+			if strings.HasSuffix(p, ".lock") || d.IsDir() {
 				return nil
 			}
 			s["state "+p] = true
