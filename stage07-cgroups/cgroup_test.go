@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -174,12 +175,15 @@ func TestForkBombStopsAtPids(t *testing.T) {
 }
 
 // A busy loop on every CPU for two seconds of wall time gets about
-// --cpus × 2 s of CPU time, as the cgroup's own usage counter measures.
+// --cpus × 2 s of CPU time, as the cgroup's own usage counter measures,
+// far below the NumCPU × 2 s it would get unlimited. The kernel enforces
+// the quota at scheduler ticks, so the tolerance is wide above: under
+// emulation (the qemu lane) ticks come late and the group overshoots.
 func TestCPULimit(t *testing.T) {
 	stagetest.RequireRoot(t)
 	root := stagetest.RootfsWithHelper(t)
 	const wall = 2 * time.Second
-	p := stagetest.Start(t, "--rootfs", root, "--cpus", "0.5", "sh", "-c",
+	p := stagetest.Start(t, "--rootfs", root, "--cpus", "0.25", "sh", "-c",
 		fmt.Sprintf("/cfs-helper spin %d && echo ready; read _", wall.Milliseconds()))
 	p.WaitLine(t, "ready")
 	cg := cgroupOf(t, p.ContainerPID(t))
@@ -192,9 +196,11 @@ func TestCPULimit(t *testing.T) {
 		require.NoError(t, err)
 		used = time.Duration(ns)
 	}
-	want := time.Duration(0.5 * float64(wall))
-	t.Logf("CPU time used in %v of wall time at --cpus 0.5: %v (want about %v)", wall, used, want)
-	require.InDelta(t, want.Seconds(), used.Seconds(), 0.4*want.Seconds(), "CPU time %v is not about --cpus × wall", used)
+	want := time.Duration(0.25 * float64(wall))
+	unlimited := time.Duration(runtime.NumCPU()) * wall
+	t.Logf("CPU time used in %v of wall time at --cpus 0.25: %v (want about %v; unlimited would be %v)", wall, used, want, unlimited)
+	require.GreaterOrEqual(t, used, want/2, "the container got less than half its quota")
+	require.LessOrEqual(t, used, 3*want, "CPU time %v is not about --cpus × wall", used)
 	require.Greater(t, field(t, cg.read(t, "cpu", "cpu.stat", "cpu.stat"), "nr_throttled"), int64(0), "the kernel never throttled the group")
 
 	_, _ = p.Stdin.Write([]byte("\n"))

@@ -65,6 +65,14 @@ type config struct {
 	Net netFlags `json:"-"`
 }
 
+// init keeps the main goroutine on the process's main thread. unshare(2)
+// moves only the calling thread into a new namespace, and the kernel shows
+// the main thread's namespaces in /proc/PID/ns, so the child makes its
+// cgroup namespace from there.
+func init() {
+	runtime.LockOSThread()
+}
+
 func main() {
 	if os.Args[0] == initArg0 {
 		os.Exit(child())
@@ -371,10 +379,10 @@ func child() int {
 	// new cgroup namespace takes the caller's cgroup as its root, so from
 	// here on the container sees its cgroup as "/" in /proc/self/cgroup
 	// and in the cgroup filesystem. Same as `unshare --cgroup`. The
-	// namespace belongs to the calling thread only (Go runs many), so keep
-	// this goroutine on it: the mounts and the command's fork happen here.
+	// namespace belongs to the calling thread only (Go runs many): this is
+	// the main thread (see init), where the mounts and the command's fork
+	// happen too.
 	if cfg.Cgroup != nil {
-		runtime.LockOSThread()
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, os.NewSyscallError("unshare CLONE_NEWCGROUP", err))
 			return 125
