@@ -360,8 +360,10 @@ func fileExists(p string) bool {
 // shift(uid, gid) of its original: a user namespace that maps container
 // root to host uid 100000 then sees its files as owned by root. Other file
 // types (devices, sockets, fifos) are skipped: a root filesystem gets its
-// devices from the /dev a stage mounts. A directory the caller may not read
-// (root's home, for an ordinary user) is copied empty.
+// devices from the /dev a stage mounts. An image layer's overlay marks come
+// along: whiteouts (character devices 0/0) and the opaque xattr of a
+// directory. A directory the caller may not read (root's home, for an
+// ordinary user) is copied empty.
 func CopyTree(src, dst string, shift func(uid, gid int) (int, int)) error {
 	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
@@ -390,8 +392,13 @@ func CopyTree(src, dst string, shift func(uid, gid int) (int, int)) error {
 			err = os.Symlink(link, target)
 		case d.Type().IsRegular():
 			err = CopyFile(p, target)
+		case d.Type()&os.ModeCharDevice != 0 && info.Sys().(*syscall.Stat_t).Rdev == 0:
+			err = unix.Mknod(target, unix.S_IFCHR, 0) // a whiteout
 		default:
 			return nil
+		}
+		if err == nil && d.IsDir() {
+			err = copyOpaque(p, target)
 		}
 		if err != nil || shift == nil {
 			return err
@@ -407,4 +414,23 @@ func CopyTree(src, dst string, shift func(uid, gid int) (int, int)) error {
 		}
 		return nil
 	})
+}
+
+// OpaqueXattrs mark a directory of an overlay layer as opaque: trusted.*
+// when the overlay is mounted by host root, user.* when it is mounted in a
+// user namespace with the userxattr option.
+var OpaqueXattrs = []string{"trusted.overlay.opaque", "user.overlay.opaque"}
+
+func copyOpaque(src, dst string) error {
+	val := make([]byte, 8)
+	for _, name := range OpaqueXattrs {
+		n, err := unix.Lgetxattr(src, name, val)
+		if err != nil {
+			continue
+		}
+		if err := unix.Lsetxattr(dst, name, val[:n], 0); err != nil {
+			return fmt.Errorf("copy %s of %s: %w", name, src, err)
+		}
+	}
+	return nil
 }

@@ -56,7 +56,8 @@ func Snapshot() State {
 			}
 			// The default rootfs is a cache meant to stay; lock files are
 			// reused by every run.
-			if p == rootfsDir {
+			// Caches meant to stay: the default rootfs, image layers.
+			if p == rootfsDir || p == "/var/lib/cfs/layers" || p == "/var/lib/cfs/images" {
 				return fs.SkipDir
 			}
 			// Lock files are reused by every run, and directories such as

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"cfs/internal/stagetest"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// Root inside is an ordinary user outside: inside, id says 0; outside, the
+// kernel's status of the same process says 100000, and the maps read from
+// either side are the same.
+func TestRootInsideNobodyOutside(t *testing.T) {
+	stagetest.RequireRoot(t)
+	uids, gids := idMaps(true)
+	p := stagetest.Start(t, "sh", "-c", "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; echo ready; read _")
+	require.Equal(t, "0", p.NextLine(t))
+	require.Equal(t, "0", p.NextLine(t))
+	insideUID, insideGID := strings.Fields(p.NextLine(t)), strings.Fields(p.NextLine(t))
+	p.WaitLine(t, "ready")
+	pid := p.ContainerPID(t)
+
+	want := []string{"0", fmt.Sprint(uids.HostID), fmt.Sprint(uids.Size)}
+	require.Equal(t, want, insideUID)
+	require.Equal(t, want, strings.Fields(readFile(t, fmt.Sprintf("/proc/%d/uid_map", pid))))
+	require.Equal(t, []string{"0", fmt.Sprint(gids.HostID), fmt.Sprint(gids.Size)}, insideGID)
+
+	status := readFile(t, fmt.Sprintf("/proc/%d/status", pid))
+	require.Regexp(t, fmt.Sprintf(`(?m)^Uid:\s+%d\s+%d\s+%d\s+%d$`, uids.HostID, uids.HostID, uids.HostID, uids.HostID), status)
+	require.Regexp(t, fmt.Sprintf(`(?m)^Gid:\s+%d\s+%d\s+%d\s+%d$`, gids.HostID, gids.HostID, gids.HostID, gids.HostID), status)
+	kids := stagetest.Children(pid)
+	require.Len(t, kids, 1)
+	require.Regexp(t, fmt.Sprintf(`(?m)^Uid:\s+%d\s`, uids.HostID), readFile(t, fmt.Sprintf("/proc/%d/status", kids[0])), "the command runs as another host user")
+
+	_, _ = p.Stdin.Write([]byte("\n"))
+	require.Equal(t, 0, p.Wait(t).Code)
+}
+
+// A file root makes in the container belongs on the host to the mapped uid,
+// and the container's root may change its own root filesystem.
+func TestFilesBelongToTheMappedUser(t *testing.T) {
+	stagetest.RequireRoot(t)
+	uids, gids := idMaps(true)
+	p := stagetest.Start(t, "sh", "-c", "touch /tmp/made-inside && echo changed > /etc/motd && echo ready; read _")
+	p.WaitLine(t, "ready")
+	pid := p.ContainerPID(t)
+
+	for _, f := range []string{"tmp/made-inside", "etc/motd", "bin/sh"} {
+		var st unix.Stat_t
+		require.NoError(t, unix.Lstat(fmt.Sprintf("/proc/%d/root/%s", pid, f), &st))
+		require.Equal(t, uint32(uids.HostID), st.Uid, "%s is owned by host uid %d", f, st.Uid)
+		require.Equal(t, uint32(gids.HostID), st.Gid, "%s is owned by host gid %d", f, st.Gid)
+	}
+	_, _ = p.Stdin.Write([]byte("\n"))
+	require.Equal(t, 0, p.Wait(t).Code)
+}
+
+// Root in the container has every capability over its own namespaces and
+// none over the host: it cannot change a kernel setting, make a device
+// node that works, or rename the host.
+func TestRootInsideLacksHostPrivilege(t *testing.T) {
+	stagetest.RequireRoot(t)
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	swappiness := readFile(t, "/proc/sys/vm/swappiness")
+
+	r := stagetest.Run(t, "", "sh", "-c", `
+		echo 7 > /proc/sys/vm/swappiness && echo sysctl-written
+		mknod /tmp/disk b 8 0 && echo mknod-worked
+		mount -t tmpfs x /mnt && echo mount-own-ok
+		hostname renamed-inside && hostname
+		exit 0`)
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.NotContains(t, r.Stdout, "sysctl-written")
+	require.NotContains(t, r.Stdout, "mknod-worked")
+	require.Contains(t, r.Stdout, "mount-own-ok", "root cannot even mount in its own mount namespace")
+	require.Contains(t, r.Stdout, "renamed-inside", "root cannot name its own UTS namespace")
+
+	require.Equal(t, swappiness, readFile(t, "/proc/sys/vm/swappiness"))
+	after, err := os.Hostname()
+	require.NoError(t, err)
+	require.Equal(t, host, after)
+}
+
+// Without root, the stage still runs: user, UTS, PID, mount, IPC and a
+// network namespace with loopback only; the user is root inside.
+func TestUnprivilegedUser(t *testing.T) {
+	stagetest.RequireRoot(t) // to become nobody
+	const nobody = 65534
+	dir, err := os.MkdirTemp("", "cfs-unprivileged-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	home := filepath.Join(dir, "home")
+	require.NoError(t, os.Mkdir(home, 0o755))
+	require.NoError(t, os.Chown(home, nobody, nobody))
+	self, err := os.Executable()
+	require.NoError(t, err)
+	bin := filepath.Join(dir, "stage")
+	require.NoError(t, copyExecutable(self, bin))
+
+	run := func(args ...string) (string, string, int) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = []string{"CFS_TEST_AS_STAGE=1", "HOME=" + home, "PATH=/usr/bin:/bin"}
+		cmd.Dir = dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else {
+			require.NoError(t, err)
+		}
+		return out.String(), errb.String(), code
+	}
+
+	out, errs, code := run("sh", "-c", "id -u; cat /proc/self/uid_map; ip -o link; readlink /proc/self/ns/user; touch /mine && echo wrote")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, errs, "running unprivileged")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Equal(t, "0", lines[0])
+	require.Equal(t, []string{"0", fmt.Sprint(nobody), "1"}, strings.Fields(lines[1]))
+	require.Regexp(t, regexp.MustCompile(`^1: lo: <LOOPBACK,UP`), lines[2])
+	require.Len(t, lines, 5, "more links than lo: %v", lines)
+	require.NotEqual(t, stagetest.NS(t, "self", "user"), lines[3])
+	require.Equal(t, "wrote", lines[4])
+
+	left, _ := os.ReadDir(filepath.Join(home, ".cache", "cfs", "containers"))
+	require.Empty(t, left, "the container's copy outlived it")
+
+	_, errs, code = run("-p", "8080:80", "true")
+	require.Equal(t, 2, code)
+	require.Contains(t, errs, "need root")
+}
+
+func TestSubordinateRange(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "subuid")
+	require.NoError(t, os.WriteFile(f, []byte("alice:100000:65536\n# comment\nroot:200000:1000\nroot:300000:5\n"), 0o644))
+	require.Equal(t, idMap{ContainerID: 0, HostID: 200000, Size: 1000}, subordinateRange(f, "root", 0))
+	require.Equal(t, idMap{ContainerID: 0, HostID: 100000, Size: 65536}, subordinateRange(f, "alice", 1000))
+	require.Equal(t, defaultRange, subordinateRange(f, "bob", 1001))
+	require.Equal(t, defaultRange, subordinateRange(filepath.Join(t.TempDir(), "none"), "root", 0))
+
+	m := idMap{HostID: 100000, Size: 65536}
+	require.Equal(t, 100000, shiftID(0, m))
+	require.Equal(t, 101000, shiftID(1000, m))
+	require.Equal(t, 165535, shiftID(70000, m), "IDs beyond the range land on its last ID")
+}
+
+// ownerUserNS returns the user namespace that owns pid's namespace of the
+// given kind, as the kernel names it.
+func ownerUserNS(t *testing.T, pid int, kind string) string {
+	t.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, kind))
+	require.NoError(t, err)
+	defer f.Close()
+	fd, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_USERNS)
+	require.NoError(t, err)
+	defer unix.Close(fd)
+	link, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+	require.NoError(t, err)
+	return link
+}
+
+func copyExecutable(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o755)
+}
