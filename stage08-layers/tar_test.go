@@ -3,6 +3,7 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -87,9 +88,15 @@ func TestImportLayerFilesLinksWhiteouts(t *testing.T) {
 	require.Zero(t, st.Rdev, "whiteout is not device 0/0")
 	require.NoFileExists(t, filepath.Join(dir, "etc/.wh.hostname"))
 
+	// trusted.* always (the test runs as root); user.* too where the
+	// filesystem holds user xattrs (tmpfs does only from Linux 6.6).
 	for _, name := range []string{"trusted.overlay.opaque", "user.overlay.opaque"} {
 		val := make([]byte, 8)
 		n, err := unix.Lgetxattr(filepath.Join(dir, "var/cache"), name, val)
+		if name == "user.overlay.opaque" && errors.Is(err, unix.EOPNOTSUPP) {
+			t.Logf("%s: the filesystem of %s holds no user xattrs", name, dir)
+			continue
+		}
 		require.NoError(t, err, name)
 		require.Equal(t, "y", string(val[:n]), name)
 	}
