@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"cfs/internal/cli"
+	"cfs/internal/doctor"
 
 	"golang.org/x/sys/unix"
 )
@@ -66,6 +67,7 @@ func run(args []string) int {
 	status, err := parent(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
+		hint(err)
 		return 125
 	}
 	return status
@@ -195,6 +197,14 @@ func child() int {
 	}
 
 	return execCommand(cfg.Command, cfg.Env)
+}
+
+// hint prints, under an error that a known problem of the host causes,
+// what the problem is and the command that checks the whole host.
+func hint(err error) {
+	if h := doctor.Hint(err); h != "" {
+		fmt.Fprintf(os.Stderr, "%s: %s\n", stage, h)
+	}
 }
 
 // readConfig reads the parent's config from fd 3 and closes it, so the

@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"cfs/internal/cli"
+	"cfs/internal/doctor"
 
 	"golang.org/x/sys/unix"
 )
@@ -67,6 +68,7 @@ func run(args []string) int {
 	status, err := parent(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
+		hint(err)
 		return 125
 	}
 	return status
@@ -207,6 +209,14 @@ func child() int {
 	}
 
 	return initProcess(cfg.Command, cfg.Env, cfg.Terminal)
+}
+
+// hint prints, under an error that a known problem of the host causes,
+// what the problem is and the command that checks the whole host.
+func hint(err error) {
+	if h := doctor.Hint(err); h != "" {
+		fmt.Fprintf(os.Stderr, "%s: %s\n", stage, h)
+	}
 }
 
 // readConfig reads the parent's config from fd 3 and closes it, so the

@@ -22,6 +22,7 @@ import (
 	"syscall"
 
 	"cfs/internal/cli"
+	"cfs/internal/doctor"
 	"cfs/internal/rootfs"
 
 	"golang.org/x/sys/unix"
@@ -80,6 +81,7 @@ func run(args []string) int {
 	status, err := parent(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
+		hint(err)
 		return 125
 	}
 	return status
@@ -285,10 +287,19 @@ func child() int {
 
 	if err := setupRoot(cfg.Rootfs, cfg.EtcDir); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, err)
+		hint(err)
 		return 125
 	}
 
 	return initProcess(cfg.Command, cfg.Env, cfg.Terminal)
+}
+
+// hint prints, under an error that a known problem of the host causes,
+// what the problem is and the command that checks the whole host.
+func hint(err error) {
+	if h := doctor.Hint(err); h != "" {
+		fmt.Fprintf(os.Stderr, "%s: %s\n", stage, h)
+	}
 }
 
 // readConfig reads the parent's config from fd 3 and closes it, so the

@@ -23,6 +23,7 @@ import (
 	"syscall"
 
 	"cfs/internal/cli"
+	"cfs/internal/doctor"
 	"cfs/internal/rootfs"
 
 	"golang.org/x/sys/unix"
@@ -105,6 +106,7 @@ func run(args []string) int {
 	status, err := parent(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
+		hint(err)
 		return 125
 	}
 	return status
@@ -208,7 +210,7 @@ func parent(cfg config) (int, error) {
 	sweepContainers(dir)
 	ctrDir := filepath.Join(dir, cfg.ID)
 	defer os.RemoveAll(ctrDir)
-	if cfg.Rootfs, err = containerRootfs(ctrDir, cfg.Rootfs, uids, gids); err != nil {
+	if cfg.Rootfs, err = containerRootfs(ctrDir, cfg.Rootfs, uids, gids, cfg.Unprivileged); err != nil {
 		return 0, err
 	}
 
@@ -290,7 +292,7 @@ func parent(cfg config) (int, error) {
 			// other new namespaces belong to it: root in the container has
 			// every capability over its own hostname, mounts, processes,
 			// IPC and network, and none over the host's. Its IDs stand for
-			// host IDs only once the parent writes the maps (writeIDMaps).
+			// host IDs only once the maps are written (UidMappings below).
 			Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWUTS | unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET,
 			// The maps must be written before the child runs this program
 			// again: execve(2) drops every capability of a process that is
@@ -389,9 +391,10 @@ func child() int {
 		}
 	}
 
-	// Unprivileged, no host process may enter this network namespace to
-	// set it up (that needs root on the host too), so the child brings its
-	// own loopback up: it is root here. Same as `ip link set lo up`.
+	// Unprivileged, the parent cannot set this network namespace up: a Go
+	// program (many threads) cannot join a user namespace, and joining the
+	// network namespace alone needs CAP_SYS_ADMIN on the host. The child is
+	// root here, so it brings its own loopback up. Same as `ip link set lo up`.
 	if cfg.Unprivileged {
 		if err := loopbackUp(); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, err)
@@ -409,10 +412,19 @@ func child() int {
 
 	if err := setupRoot(cfg.Rootfs, cfg.EtcDir, cfg.Cgroup); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, err)
+		hint(err)
 		return 125
 	}
 
 	return initProcess(cfg.Command, cfg.Env, cfg.Terminal)
+}
+
+// hint prints, under an error that a known problem of the host causes,
+// what the problem is and the command that checks the whole host.
+func hint(err error) {
+	if h := doctor.Hint(err); h != "" {
+		fmt.Fprintf(os.Stderr, "%s: %s\n", stage, h)
+	}
 }
 
 // readConfig reads the parent's config from fd 3 and closes it, so the
@@ -471,8 +483,10 @@ func setupRoot(root, etcDir string, cg *cgroup) error {
 	}
 
 	// The kernel's views that programs expect to find, mounted under the
-	// new root while the old root is still in place, as runc does (stage 06
-	// shows why the order matters). A new proc instance shows the
+	// new root while the old root is still in place, as runc does: in a
+	// user namespace the kernel allows a new proc or sysfs only while a
+	// full view of them is mounted, and the host's device nodes that
+	// setupDev binds are reachable only now. A new proc instance shows the
 	// processes of the PID namespace of the process that mounts it: ours.
 	// The /proc we inherited showed the host's, which is why `ps` listed
 	// them in stage 02.

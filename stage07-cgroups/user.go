@@ -75,7 +75,7 @@ func idMaps(privileged bool) (uids, gids idMap) {
 // (and can change) its files. Many containers share src; the copy is
 // theirs alone and goes when the container does. Stage 08 replaces the copy
 // by an overlay, which costs nothing to make.
-func containerRootfs(dir, src string, uids, gids idMap) (string, error) {
+func containerRootfs(dir, src string, uids, gids idMap, unprivileged bool) (string, error) {
 	dst := filepath.Join(dir, "rootfs")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("create %s: %w", dir, err)
@@ -86,7 +86,7 @@ func containerRootfs(dir, src string, uids, gids idMap) (string, error) {
 	shift := func(uid, gid int) (int, int) {
 		return shiftID(uid, uids), shiftID(gid, gids)
 	}
-	if uids.Size == 1 {
+	if unprivileged {
 		shift = nil // an unprivileged copy is owned by the user: their root
 	}
 	if err := rootfs.CopyTree(src, dst, shift); err != nil {

@@ -129,13 +129,13 @@ func layerDir(state, arg string) (layer, error) {
 // that may change is copied into the container's own directory, ctrDir,
 // and goes with it. (An idmapped mount does the same without copying, on
 // Linux 5.19 or later for overlay's layers.)
-func idmappedLayer(state, ctrDir string, n int, l layer, uids, gids idMap) (string, error) {
+func idmappedLayer(state, ctrDir string, n int, l layer, uids, gids idMap, unprivileged bool) (string, error) {
 	dir := filepath.Join(ctrDir, "layers", fmt.Sprint(n))
 	if l.Fixed {
 		dir = idmappedCache(state, l.Dir, uids, gids)
 	}
 	var shift func(uid, gid int) (int, int)
-	if uids.Size > 1 {
+	if !unprivileged { // an unprivileged copy is owned by the user: their root
 		shift = func(uid, gid int) (int, int) { return shiftID(uid, uids), shiftID(gid, gids) }
 	}
 	err := buildOnce(dir, func(tmp string) error {

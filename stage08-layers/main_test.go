@@ -58,9 +58,9 @@ func TestDefaultHostnameIsAnID(t *testing.T) {
 	require.NotEqual(t, r.Stdout, r2.Stdout, "two containers got the same generated name")
 }
 
-// From outside, the container's UTS, PID, mount, IPC and network namespaces
-// differ from ours and the user namespace is shared; from inside, the
-// container names the same UTS namespace the host sees.
+// From outside, all the container's namespaces, its user namespace too,
+// differ from ours, and its user namespace owns the others; from inside,
+// the container names the same UTS namespace the host sees.
 func TestNamespacesInsideAndOutside(t *testing.T) {
 	stagetest.RequireRoot(t)
 	p := stagetest.Start(t, "--hostname", "box2", "sh", "-c",

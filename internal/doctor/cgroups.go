@@ -10,7 +10,7 @@ import (
 // cgroupControllers are the controllers the cgroup stage limits.
 var cgroupControllers = []string{"cpu", "memory", "pids"}
 
-var cgroupStages = from("stage07-cgroup")
+var cgroupStages = from("stage07-cgroups")
 
 // subsys is one line of /proc/cgroups: the v1 hierarchy a controller is
 // bound to (0 when it is free for cgroup v2) and whether it is enabled at

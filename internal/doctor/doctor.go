@@ -45,7 +45,7 @@ const Command = `sudo env "PATH=$PATH" go run ./final doctor`
 // later stage needs too.
 var Stages = []string{
 	"stage01-uts", "stage02-pid", "stage03-mount", "stage04-ipc",
-	"stage05-net", "stage06-user", "stage07-cgroup", "stage08-layers", "final",
+	"stage05-net", "stage06-user", "stage07-cgroups", "stage08-layers", "final",
 }
 
 // from returns stage and every stage after it.

@@ -19,7 +19,7 @@ var namespaceKinds = []struct{ kind, stage, config string }{
 	{"ipc", "stage04-ipc", "CONFIG_IPC_NS"},
 	{"net", "stage05-net", "CONFIG_NET_NS"},
 	{"user", "stage06-user", "CONFIG_USER_NS"},
-	{"cgroup", "stage07-cgroup", "CONFIG_CGROUPS"},
+	{"cgroup", "stage07-cgroups", "CONFIG_CGROUPS"},
 }
 
 // checkNamespaces looks for each kind in /proc/self/ns (the kernel lists
