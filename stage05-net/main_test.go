@@ -192,7 +192,7 @@ func TestExitStatus(t *testing.T) {
 
 func TestSIGTERMReachesTheCommand(t *testing.T) {
 	stagetest.RequireRoot(t)
-	p := stagetest.Start(t, "sh", "-c", "trap 'echo got TERM; kill $!; exit 7' TERM; sleep 1000 & echo ready; wait")
+	p := stagetest.Start(t, "sh", "-c", "trap 'echo got TERM; kill $!; exit 7' TERM; (echo ready; exec sleep 1000) & wait")
 	p.WaitLine(t, "ready")
 	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
 	r := p.Wait(t)
