@@ -77,7 +77,7 @@ func TestDoctorReport(t *testing.T) {
 	require.Contains(t, out, "\nFAIL namespaces    cannot list the namespaces: ")
 	require.Contains(t, out, "\n                   fix: mount proc on /proc")
 	require.Contains(t, out, "\n                   needed by every stage\n")
-	require.Contains(t, out, "\n                   needed by stage07-cgroup and later\n")
+	require.Contains(t, out, "\n                   needed by stage07-cgroups and later\n")
 	require.Regexp(t, regexp.MustCompile(`\n\d+ failures, \d+ warnings: fix the failures \(namespaces, userns, cgroups\) before`), out)
 
 	code, out, _ = runFinal("doctor", "--json")
@@ -90,7 +90,7 @@ func TestDoctorReport(t *testing.T) {
 		byName[r.Name] = r
 	}
 	require.Equal(t, doctor.Fail, byName["cgroups"].Status)
-	require.Equal(t, "stage07-cgroup", byName["cgroups"].NeededBy[0])
+	require.Equal(t, "stage07-cgroups", byName["cgroups"].NeededBy[0])
 	require.Equal(t, doctor.Warn, byName["overlay"].Status, "without a trial hook, overlay is not tried")
 }
 

@@ -180,7 +180,7 @@ func TestExitStatus(t *testing.T) {
 
 func TestSIGTERMReachesTheCommand(t *testing.T) {
 	stagetest.RequireRoot(t)
-	p := stagetest.Start(t, "sh", "-c", "trap 'echo got TERM; kill $!; exit 7' TERM; (echo ready; exec sleep 1000) & wait")
+	p := stagetest.Start(t, "sh", "-c", "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.1; done")
 	p.WaitLine(t, "ready")
 	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
 	r := p.Wait(t)
