@@ -116,8 +116,8 @@ func parseFlags(args []string) (config, error) {
 		fmt.Printf("Runs COMMAND (default /bin/sh) in new user, UTS, PID, mount, IPC and network namespaces.\n")
 		fmt.Printf("Without root it runs unprivileged: you are root inside, with loopback only.\n\nFlags:\n")
 		cli.PrintFlags(os.Stdout, fs)
-		fmt.Printf("\nExample:\n  sudo env \"PATH=$PATH\" go run ./%s -p 8080:80 -- httpd -f -p 80 -h /etc\n", stage)
-		fmt.Printf("  curl http://localhost:8080/hostname    # from another terminal\n")
+		fmt.Printf("\nExample:\n  sudo env \"PATH=$PATH\" go run ./%s sh -c 'id; cat /proc/self/uid_map'\n", stage)
+		fmt.Printf("  go run ./%s id    # without sudo: root inside, you outside\n", stage)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

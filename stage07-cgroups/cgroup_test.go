@@ -217,8 +217,9 @@ func TestBadLimits(t *testing.T) {
 		{[]string{"--memory", "1k"}, "below the minimum"},
 		{[]string{"--cpus", "0"}, "at least 0.01"},
 		{[]string{"--cpus", "1000"}, "this host has only"},
-		{[]string{"--pids", "0"}, "at least 1"},
-		{[]string{"--pids", "-3"}, "at least 1"},
+		{[]string{"--pids", "0"}, "at least 10"},
+		{[]string{"--pids", "9"}, "at least 10"},
+		{[]string{"--pids", "-3"}, "at least 10"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			r := stagetest.Run(t, "", append(tc.args, "true")...)

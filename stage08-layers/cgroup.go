@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -145,8 +146,8 @@ func (cg *cgroup) setupV2(id string, l limits) error {
 		for _, c := range want {
 			// Same as `echo +memory > DIR/cgroup.subtree_control`.
 			if err := writeFile(filepath.Join(dir, "cgroup.subtree_control"), "+"+c); err != nil {
-				return fmt.Errorf("%w (the %s controller is not delegated to %s; "+
-					"on systemd hosts run the stage from a root shell, not a user slice)", err, c, dir)
+				return fmt.Errorf("%w (cannot enable the %s controller in %s: is /sys/fs/cgroup read-only, "+
+					"or is this host itself a container whose cgroup holds processes?)", err, c, dir)
 			}
 		}
 	}
@@ -378,7 +379,7 @@ func parseSize(s string) (int64, error) {
 		t = strings.TrimSuffix(t, "b")
 	}
 	n, err := strconv.ParseFloat(t, 64)
-	if err != nil || n <= 0 {
+	if err != nil || !(n > 0) || math.IsInf(n, 0) {
 		return 0, fmt.Errorf("%q: not a size (use a number with k, m or g, e.g. 256m)", s)
 	}
 	return int64(n * float64(mult)), nil
@@ -387,6 +388,9 @@ func parseSize(s string) (int64, error) {
 // minMemory is docker's smallest --memory: below it a container cannot
 // even start its first process.
 const minMemory = 6 << 20
+
+// minPids leaves room for the container's init and a shell.
+const minPids = 10
 
 // parseLimits checks --memory, --cpus and --pids as docker does.
 func parseLimits(memory string, cpus float64, pids int64, cpusSet, pidsSet bool) (limits, error) {
@@ -402,7 +406,7 @@ func parseLimits(memory string, cpus float64, pids int64, cpusSet, pidsSet bool)
 		l.MemoryBytes = n
 	}
 	if cpusSet {
-		if cpus <= 0 || cpus*cpuPeriod < 1000 {
+		if !(cpus > 0) || cpus*cpuPeriod < 1000 {
 			return l, cli.Usagef("--cpus %g: must be at least 0.01", cpus)
 		}
 		if max := runtime.NumCPU(); cpus > float64(max) {
@@ -411,8 +415,8 @@ func parseLimits(memory string, cpus float64, pids int64, cpusSet, pidsSet bool)
 		l.CPUs = cpus
 	}
 	if pidsSet {
-		if pids <= 0 {
-			return l, cli.Usagef("--pids %d: must be at least 1", pids)
+		if pids < minPids {
+			return l, cli.Usagef("--pids %d: must be at least %d (the container's init is a Go program, and each of its threads counts)", pids, minPids)
 		}
 		l.Pids = pids
 	}

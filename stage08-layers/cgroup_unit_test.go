@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,7 +15,7 @@ func TestParseSize(t *testing.T) {
 		require.NoError(t, err, in)
 		require.Equal(t, want, got, in)
 	}
-	for _, bad := range []string{"", "12zz", "m", "-1m", "0", "abc", "1kk"} {
+	for _, bad := range []string{"", "12zz", "m", "-1m", "0", "abc", "1kk", "nan", "inf", "NaNm"} {
 		_, err := parseSize(bad)
 		require.Error(t, err, bad)
 	}
@@ -47,4 +48,11 @@ func TestV1Mounts(t *testing.T) {
 func TestCgroupVersion(t *testing.T) {
 	_, err := cgroupVersion("/proc")
 	require.ErrorContains(t, err, "neither cgroup2 nor a tmpfs")
+}
+
+func TestParseLimitsRefusesNaN(t *testing.T) {
+	_, err := parseLimits("", math.NaN(), 0, true, false)
+	require.Error(t, err)
+	_, err = parseLimits("", math.Inf(1), 0, true, false)
+	require.Error(t, err)
 }

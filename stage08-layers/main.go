@@ -142,11 +142,11 @@ func parseFlags(args []string) (config, error) {
 	fs.Usage = func() {} // parse errors are printed by run, help below
 	usage := func() {
 		fmt.Printf("Usage: %s [flags] [--] [COMMAND [ARG...]]\n\n", stage)
-		fmt.Printf("Runs COMMAND (default /bin/sh) in new user, UTS, PID, mount, IPC and network namespaces.\n")
+		fmt.Printf("Runs COMMAND (default /bin/sh) in new user, UTS, PID, mount, IPC, network and cgroup\n")
+		fmt.Printf("namespaces, in a cgroup of its own, on an image of overlay layers with a writable layer on top.\n")
 		fmt.Printf("Without root it runs unprivileged: you are root inside, with loopback only and no limits.\n\nFlags:\n")
 		cli.PrintFlags(os.Stdout, fs)
-		fmt.Printf("\nExample:\n  sudo env \"PATH=$PATH\" go run ./%s -p 8080:80 -- httpd -f -p 80 -h /etc\n", stage)
-		fmt.Printf("  curl http://localhost:8080/hostname    # from another terminal\n")
+		fmt.Printf("\nExample:\n  sudo env \"PATH=$PATH\" go run ./%s --keep sh -c 'cat /etc/motd; echo hi > /etc/motd'\n", stage)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -306,6 +306,10 @@ func parent(cfg config) (int, error) {
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
 		ExtraFiles: []*os.File{r},
+		// The pids controller counts threads, and the container's init is
+		// a Go program: one P keeps its threads few, whatever the host's
+		// CPU count, so that --pids is spent on the command.
+		Env: append(os.Environ(), "GOMAXPROCS=1"),
 		SysProcAttr: &syscall.SysProcAttr{
 			// CLONE_NEWUTS gives the child its own copy of the hostname and
 			// NIS domain name. It starts equal to the host's; what the child

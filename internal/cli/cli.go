@@ -129,7 +129,7 @@ func PrintFlags(w io.Writer, fs *flag.FlagSet) {
 		if arg != "" {
 			line += " " + arg
 		}
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "[]" {
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "[]" && f.DefValue != "0" {
 			usage += fmt.Sprintf(" (default %s)", f.DefValue)
 		}
 		fmt.Fprintf(w, "%-30s %s\n", line, usage)
