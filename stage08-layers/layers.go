@@ -118,6 +118,12 @@ func layerDir(state, arg string) (layer, error) {
 	if err != nil {
 		return layer{}, fmt.Errorf("import layer %s: %w", arg, err)
 	}
+	// The import keeps the tar's owners and modes, set-user-ID root
+	// programs too: only root may enter it. Containers use its copy for
+	// their ID range (idmappedLayer).
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return layer{}, err
+	}
 	return layer{Dir: dir, Fixed: true}, nil
 }
 
@@ -138,6 +144,22 @@ func idmappedLayer(state, ctrDir string, n int, l layer, uids, gids idMap, unpri
 	if !unprivileged { // an unprivileged copy is owned by the user: their root
 		shift = func(uid, gid int) (int, int) { return shiftID(uid, uids), shiftID(gid, gids) }
 	}
+	if l.Fixed && !unprivileged {
+		// The shared copies hold the image's set-user-ID programs, owned
+		// by the container's root: only root and the container's group
+		// may pass this directory, so no host user can run them to become
+		// that user. (docker keeps /var/lib/docker/100000.100000 as 0710.)
+		parent := filepath.Dir(dir)
+		if err := os.MkdirAll(parent, 0o710); err != nil {
+			return "", err
+		}
+		if err := os.Chown(parent, 0, gids.HostID); err != nil {
+			return "", err
+		}
+		if err := os.Chmod(parent, 0o710); err != nil {
+			return "", err
+		}
+	}
 	err := buildOnce(dir, func(tmp string) error {
 		return rootfs.CopyTree(l.Dir, tmp, shift)
 	})
@@ -148,10 +170,15 @@ func idmappedLayer(state, ctrDir string, n int, l layer, uids, gids idMap, unpri
 }
 
 // idmappedCache is where the shared copy of a fixed layer for an ID range
-// lives.
+// lives: one directory per ID range, one copy per layer and its time of
+// creation (a rebuilt default rootfs is a new directory, with a new time).
 func idmappedCache(state, layer string, uids, gids idMap) string {
-	key := sha256.Sum256([]byte(fmt.Sprintf("%s %v %v", layer, uids, gids)))
-	return filepath.Join(state, "layers", "idmapped-"+hex.EncodeToString(key[:8]))
+	var made int64
+	if fi, err := os.Stat(layer); err == nil {
+		made = fi.ModTime().UnixNano()
+	}
+	key := sha256.Sum256([]byte(fmt.Sprintf("%s %d %v %v", layer, made, uids, gids)))
+	return filepath.Join(state, "layers", fmt.Sprintf("idmapped-%d", uids.HostID), hex.EncodeToString(key[:8]))
 }
 
 // buildOnce makes dir with build, unless it exists: built in a temporary

@@ -1,7 +1,7 @@
 // Stage 08: the root filesystem as an image of read-only layers joined by
 // overlayfs, with a writable layer per container that goes with it.
 //
-//	sudo env "PATH=$PATH" go run ./stage08-layers --keep sh -c 'cat /etc/motd; echo hi > /etc/motd; rm /etc/hosts.allow; ls /home'
+//	sudo env "PATH=$PATH" go run ./stage08-layers --keep sh -c 'cat /etc/motd; echo hi > /etc/motd; rm /etc/group; ls /home'
 //
 // Read beside docs/08-layers.md and the kernel's
 // Documentation/filesystems/overlayfs.rst. Layers and the overlay are in

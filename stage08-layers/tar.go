@@ -65,6 +65,9 @@ func importLayer(r io.Reader, dir string) error {
 			return err
 		}
 		parent, base := filepath.Dir(target), filepath.Base(target)
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return err
+		}
 
 		switch {
 		case base == whiteoutOpaque:
@@ -79,6 +82,7 @@ func importLayer(r io.Reader, dir string) error {
 			continue // other aufs bookkeeping files: nothing to do on overlay
 		case strings.HasPrefix(base, whiteoutPrefix):
 			name := filepath.Join(parent, strings.TrimPrefix(base, whiteoutPrefix))
+			_ = os.RemoveAll(name) // a name of this same tar, deleted again
 			if err := unix.Mknod(name, unix.S_IFCHR, 0); err != nil {
 				return fmt.Errorf("whiteout %s (mknod c 0 0): %w", rel, err)
 			}
