@@ -1,8 +1,10 @@
 // Command final is the cfs engine, a small docker-like program built from
 // what the stages teach. Each subcommand is one function below; for now
-// there is doctor, which checks that this host can run the stages.
+// there is doctor, which checks that this host can run the stages, and
+// cleanup, which removes what killed runs left on it.
 //
 //	sudo env "PATH=$PATH" go run ./final doctor
+//	sudo env "PATH=$PATH" go run ./final cleanup --dry-run
 package main
 
 import (
@@ -14,6 +16,8 @@ import (
 	"os"
 	"strings"
 
+	"cfs/internal/cleanup"
+	"cfs/internal/cli"
 	"cfs/internal/doctor"
 )
 
@@ -31,10 +35,10 @@ type command struct {
 	run                 func(args []string, stdout, stderr io.Writer) int
 }
 
-// commands, in the order usage lists them. `cleanup` (remove what killed
-// runs left behind) comes next, here.
+// commands, in the order usage lists them.
 var commands = []command{
 	{"doctor", "[--json]", "check this host for what the stages need, with a fix for each problem", doctorCmd},
+	{"cleanup", "[--dry-run] [--all] [--caches]", "remove what killed runs left on this host (running containers stay, unless --all)", cleanupCmd},
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -60,12 +64,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "Usage: %s COMMAND [ARG...]\n\n", prog)
 	fmt.Fprintf(w, "cfs, the container engine the stages build up to.\n\nCommands:\n")
+	width := 0
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-18s %s\n", c.name+" "+c.args, c.summary)
+		width = max(width, len(c.name+" "+c.args))
+	}
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name+" "+c.args, c.summary)
 	}
 	fmt.Fprintf(w, "\nExamples:\n")
 	fmt.Fprintf(w, "  sudo env \"PATH=$PATH\" go run ./%s doctor\n", prog)
 	fmt.Fprintf(w, "  sudo env \"PATH=$PATH\" go run ./%s doctor --json | jq '.[] | select(.status != \"ok\")'\n", prog)
+	fmt.Fprintf(w, "  sudo env \"PATH=$PATH\" go run ./%s cleanup --dry-run\n", prog)
 }
 
 // ---------------------------------------------------------------------------
@@ -165,4 +174,50 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// ---------------------------------------------------------------------------
+// cleanup
+
+// runCleanup does the work of cleanup; tests replace it.
+var runCleanup = cleanup.Run
+
+func cleanupCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(prog+" cleanup", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	dryRun := fs.Bool("dry-run", false, "list what would be removed, and remove nothing")
+	all := fs.Bool("all", false, "remove running containers too: kill their stages and processes first")
+	caches := fs.Bool("caches", false, "also remove the caches ("+strings.Join(cleanup.Caches, ", ")+"), which the next run builds again")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, "Usage: %s cleanup [--dry-run] [--all] [--caches]\n\n", prog)
+			fmt.Fprintf(stdout, "Removes what cfs left on this host when a stage or container was killed (kill -9, a\n")
+			fmt.Fprintf(stdout, "crash): cfs-init processes, mounts under %s and %s, the links %s and\n", cleanup.StateDir, cleanup.RunDir, cleanup.BridgeName)
+			fmt.Fprintf(stdout, "cfsXXXXXXXX, the nft table ip %s and its rules in other tables, cgroups %s/ID, address\n", cleanup.TableName, cleanup.CgroupParent)
+			fmt.Fprintf(stdout, "leases, container state, and the tests' network namespaces. It touches nothing else.\n")
+			fmt.Fprintf(stdout, "A container whose stage still runs is left alone, unless --all. Prints one line per\n")
+			fmt.Fprintf(stdout, "resource; exits 1 when something could not be removed. Network links and rules are\n")
+			fmt.Fprintf(stdout, "cleaned in the network namespace it runs in. Run it as root.\n\n")
+			cli.PrintFlags(stdout, fs)
+			fmt.Fprintf(stdout, "\nExample:\n  sudo env \"PATH=$PATH\" go run ./%s cleanup --dry-run\n", prog)
+			return 0
+		}
+		fmt.Fprintf(stderr, "%s cleanup: %v\n(see: %s cleanup --help)\n", prog, err, prog)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s cleanup: unexpected argument %q\n(see: %s cleanup --help)\n", prog, fs.Arg(0), prog)
+		return 2
+	}
+
+	rep, err := runCleanup(cleanup.Options{DryRun: *dryRun, All: *all, Caches: *caches, Out: stdout})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s cleanup: %v\n", prog, err)
+		return 1
+	}
+	fmt.Fprintln(stdout, rep.Summary())
+	if len(rep.Failed) > 0 {
+		return 1
+	}
+	return 0
 }

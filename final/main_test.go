@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"cfs/internal/cleanup"
 	"cfs/internal/doctor"
 	"cfs/internal/stagetest"
 
@@ -33,10 +36,14 @@ func TestUsage(t *testing.T) {
 		notInUsage string
 	}{
 		{nil, 2, "", "Usage: final COMMAND", ""},
-		{[]string{"-h"}, 0, "Examples:\n  sudo env \"PATH=$PATH\" go run ./final doctor\n", "", "cleanup"},
+		{[]string{"-h"}, 0, "Examples:\n  sudo env \"PATH=$PATH\" go run ./final doctor\n", "", "frobnicate"},
 		{[]string{"--help"}, 0, "doctor [--json]", "", ""},
+		{[]string{"--help"}, 0, "\n  cleanup [--dry-run] [--all] [--caches]  remove what", "", ""},
 		{[]string{"frobnicate"}, 2, "", "final: unknown command \"frobnicate\"\n\nUsage:", ""},
-		{[]string{"cleanup"}, 2, "", "unknown command \"cleanup\"", ""},
+		{[]string{"cleanup", "--frob"}, 2, "", "flag provided but not defined: -frob\n(see: final cleanup --help)", ""},
+		{[]string{"cleanup", "now"}, 2, "", "unexpected argument \"now\"", ""},
+		{[]string{"cleanup", "-h"}, 0, "Usage: final cleanup [--dry-run] [--all] [--caches]", "", ""},
+		{[]string{"cleanup", "--help"}, 0, "  --caches ", "", ""},
 		{[]string{"doctor", "--frob"}, 2, "", "flag provided but not defined: -frob\n(see: final doctor --help)", ""},
 		{[]string{"doctor", "extra"}, 2, "", "unexpected argument \"extra\"", ""},
 		{[]string{"doctor", "-h"}, 0, "Usage: final doctor [--json]", "", ""},
@@ -112,4 +119,50 @@ func TestDoctorOnThisHost(t *testing.T) {
 	require.Equal(t, want, code, out)
 	statusLines := regexp.MustCompile(`(?m)^(ok  |warn|FAIL) \S`).FindAllString(out, -1)
 	require.Len(t, statusLines, len(results), out)
+}
+
+// cleanup passes its flags on, prints the summary last, and exits 1 when
+// something could not be removed or it could not look at all.
+func TestCleanupCommand(t *testing.T) {
+	saved := runCleanup
+	t.Cleanup(func() { runCleanup = saved })
+	var got cleanup.Options
+	rep := &cleanup.Report{}
+	var runErr error
+	runCleanup = func(opt cleanup.Options) (*cleanup.Report, error) {
+		got = opt
+		fmt.Fprintf(opt.Out, "removed link cfs0 (bridge)\n")
+		return rep, runErr
+	}
+
+	rep.Removed = []cleanup.Resource{{Kind: cleanup.KindLink, Name: "cfs0"}}
+	code, out, errOut := runFinal("cleanup", "--dry-run", "--all")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, cleanup.Options{DryRun: true, All: true, Out: got.Out}, got)
+	require.Equal(t, "removed link cfs0 (bridge)\nRemoved 1 resource.\n", out)
+
+	code, _, _ = runFinal("cleanup", "--caches")
+	require.Equal(t, 0, code)
+	require.Equal(t, cleanup.Options{Caches: true, Out: got.Out}, got)
+
+	rep.Failed = []cleanup.Failure{{Resource: cleanup.Resource{Kind: cleanup.KindMount, Name: "/run/cfs/x"}, Err: errors.New("busy")}}
+	code, out, _ = runFinal("cleanup")
+	require.Equal(t, 1, code)
+	require.Contains(t, out, "1 could not be removed")
+
+	runErr = errors.New("cleanup needs root")
+	code, _, errOut = runFinal("cleanup")
+	require.Equal(t, 1, code)
+	require.Equal(t, "final cleanup: cleanup needs root\n", errOut)
+}
+
+// On this host, a dry run looks at everything and changes nothing.
+func TestCleanupDryRunOnThisHost(t *testing.T) {
+	stagetest.RequireRoot(t)
+	before := stagetest.Snapshot()
+	code, out, errOut := runFinal("cleanup", "--dry-run", "--all", "--caches")
+	require.Equal(t, 0, code, out+errOut)
+	require.Regexp(t, `(?m)^(Would remove \d+ resources?|Nothing to clean up: the host holds nothing of cfs's|No leftovers)[;.]`, out)
+	require.NotContains(t, out, "\nremoved ")
+	require.Empty(t, before.NewSince(stagetest.Snapshot()), "the dry run removed something")
 }
