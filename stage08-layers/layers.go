@@ -150,7 +150,10 @@ func idmappedLayer(state, ctrDir string, n int, l layer, uids, gids idMap, unpri
 		// may pass this directory, so no host user can run them to become
 		// that user. (docker keeps /var/lib/docker/100000.100000 as 0710.)
 		parent := filepath.Dir(dir)
-		if err := os.MkdirAll(parent, 0o710); err != nil {
+		if err := os.MkdirAll(filepath.Dir(parent), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.Mkdir(parent, 0o710); err != nil && !errors.Is(err, os.ErrExist) {
 			return "", err
 		}
 		if err := os.Chown(parent, 0, gids.HostID); err != nil {
