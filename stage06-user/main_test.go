@@ -120,17 +120,21 @@ func TestOrphanedZombieIsReaped(t *testing.T) {
 	// The orphan may print before or after "ready". Wait for both: until the
 	// orphan has run there is no zombie to look for, and the check below
 	// would pass for any init (on a slow VM the orphan had not yet run).
-	for ready, orphan := false, false; !ready || !orphan; {
+	orphan := ""
+	for ready := false; !ready || orphan == ""; {
 		line := p.NextLine(t)
 		ready = ready || line == "ready"
-		orphan = orphan || strings.HasPrefix(line, "orphan ")
+		if n, ok := strings.CutPrefix(line, "orphan "); ok {
+			orphan = n
+		}
 	}
 	pid := p.ContainerPID(t)
 
-	// The orphan exits asynchronously, so wait until no child of the init is
-	// a zombie. A non-reaping init keeps the zombie forever and fails here.
-	require.Eventually(t, func() bool { return len(zombieChildren(pid)) == 0 },
-		10*time.Second, 10*time.Millisecond, "zombies left under PID 1: %v", zombieChildren(pid))
+	// The orphan exits asynchronously, so wait until its PID is gone from
+	// the namespace: not running, and not a zombie either. A non-reaping
+	// init keeps the zombie forever and fails here.
+	require.Eventually(t, func() bool { return !inContainer(pid, orphan) },
+		10*time.Second, 10*time.Millisecond, "the orphan %s is still there (zombies under PID 1: %v)", orphan, zombieChildren(pid))
 
 	_, _ = p.Stdin.Write([]byte("\n"))
 	r := p.Wait(t)
@@ -146,6 +150,38 @@ func nspid(t *testing.T, pid int) []string {
 	m := regexp.MustCompile(`(?m)^NSpid:\s+(.*)$`).FindStringSubmatch(string(status))
 	require.NotNil(t, m, "no NSpid in /proc/%d/status", pid)
 	return strings.Fields(m[1])
+}
+
+// inContainer reports whether a process of the container whose init has
+// host PID init has PID inner in the container's numbering, zombies
+// included. /proc/PID/status lists a process's PIDs from the host's
+// namespace inwards (NSpid) and lasts until the process is reaped.
+func inContainer(init int, inner string) bool {
+	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", init))
+	if err != nil {
+		return false
+	}
+	files, _ := filepath.Glob("/proc/[0-9]*/status")
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		m := regexp.MustCompile(`(?m)^NSpid:\s+(.*)$`).FindStringSubmatch(string(data))
+		if m == nil {
+			continue
+		}
+		ids := strings.Fields(m[1])
+		if len(ids) < 2 || ids[len(ids)-1] != inner {
+			continue
+		}
+		// A zombie has no namespaces to read; its parent, the init, does.
+		if own, err := os.Readlink(filepath.Join(filepath.Dir(f), "ns/pid")); err == nil && own != ns {
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 // zombieChildren lists host PIDs whose parent is ppid and whose state is Z.
