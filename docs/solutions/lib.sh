@@ -1,0 +1,147 @@
+# docs/solutions/lib.sh: what every solution's run.sh shares. Source it first:
+#
+#	. "$(dirname "$0")/../lib.sh"
+#
+# A solution runs as root from anywhere, exits 0 when its answer is shown and
+# non-zero otherwise, and leaves the host as it found it: everything it makes
+# is registered with `defer` and undone on exit, in reverse order, also after
+# a failure. Run one on its own with
+#
+#	sudo env "PATH=$PATH" docs/solutions/01-2-setns/run.sh
+set -euo pipefail
+export LC_ALL=C
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+[ "$(id -u)" = 0 ] || { echo "run as root: sudo env \"PATH=\$PATH\" $0" >&2; exit 1; }
+command -v go >/dev/null || { echo "no go on PATH: sudo env \"PATH=\$PATH\" $0" >&2; exit 1; }
+
+# WORK holds copies of stages, binaries and fifos. It is inside the module,
+# so a copied stage can import cfs/internal/...; its name starts with a dot,
+# so ./... patterns (go vet, go build, go test) never see it.
+WORK=$(mktemp -d "$ROOT/.cfs-sol-XXXXXX")
+_deferred=()
+defer() { _deferred+=("$*"); }
+_on_exit() {
+	local rc=$? i
+	set +e
+	for ((i = ${#_deferred[@]} - 1; i >= 0; i--)); do eval "${_deferred[i]}" >/dev/null 2>&1; done
+	rm -rf "$WORK"
+	if [ $rc = 0 ]; then echo "== PASS: $(basename "$HERE")"; else echo "== FAIL: $(basename "$HERE") (status $rc)" >&2; fi
+	exit $rc
+}
+trap _on_exit EXIT
+trap 'exit 130' INT TERM
+
+say() { echo "-- $*"; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# check DESCRIPTION COMMAND...: runs the command, fails unless it succeeds.
+check() {
+	local what=$1
+	shift
+	if "$@"; then echo "ok: $what"; else fail "$what"; fi
+}
+# contains HAYSTACK NEEDLE: fixed-string search.
+contains() { grep -qF -- "$2" <<<"$1"; }
+
+# stage_copy STAGE [PATCH...]: copies stageNN-name to $WORK/STAGE and applies
+# the patches (made with diff -ruN from the stage's directory, so -p1), and
+# prints the copy's directory.
+stage_copy() {
+	local stage=$1 dir=$WORK/$1 p
+	shift
+	rm -rf "$dir"
+	cp -r "$ROOT/$stage" "$dir"
+	for p in "$@"; do
+		patch -s -p1 -d "$dir" <"$p" >&2 || fail "patch $(basename "$p") does not apply to $stage"
+	done
+	echo "$dir"
+}
+
+# build DIR NAME: builds the package in DIR as $WORK/bin/NAME and prints that.
+build() {
+	mkdir -p "$WORK/bin"
+	(cd "$ROOT" && go build -o "$WORK/bin/$2" "./${1#"$ROOT"/}") >&2 || fail "build $1"
+	echo "$WORK/bin/$2"
+}
+
+# stage_bin STAGE [PATCH...]: a stage, patched or not, built; prints the binary.
+stage_bin() {
+	local name=$1
+	[ $# -gt 1 ] && name=$1-patched
+	build "$(stage_copy "$@")" "$name"
+}
+
+# sandbox [ROLE]: a network namespace of our own, as `ip netns add` makes it,
+# deleted on exit; prints its name. Stages 05 on run in one (with nsenter
+# --net, which, unlike `ip netns exec`, leaves /sys and its cgroups alone),
+# so they never touch the host's links, routes or nft rules.
+_netns_seq=0
+sandbox() {
+	_netns_seq=$((_netns_seq + 1))
+	local name=cfs-sol-$$-$_netns_seq${1:+-$1}
+	ip netns add "$name"
+	defer "ip netns delete $name"
+	ip -n "$name" link set lo up
+	echo "$name"
+}
+
+# start NAME CMD...: starts CMD in the background with its stdout on a fifo
+# that the caller reads with `expect_line NAME LINE`; sets NAME_pid to the
+# PID of CMD (the stage). Its stderr goes to $WORK/NAME.err. On exit, what is
+# still running is stopped with SIGTERM and waited for.
+start() {
+	local name=$1
+	shift
+	mkfifo "$WORK/$name.out"
+	"$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
+	printf -v "${name}_pid" %s $!
+	eval "exec {${name}_fd}<\"\$WORK/\$name.out\""
+	defer "stop $name"
+}
+# start_in NAME CMD...: as start, but stdin comes from a fifo the caller
+# writes with `send NAME LINE`.
+start_in() {
+	local name=$1
+	shift
+	mkfifo "$WORK/$name.in"
+	start "$name" sh -c 'exec "$@" <"$0"' "$WORK/$name.in" "$@"
+	eval "exec {${name}_in}>\"\$WORK/\$name.in\""
+}
+send() { local fd=${1}_in; echo "$2" >&"${!fd}"; }
+# expect_line NAME WANT: reads NAME's stdout up to a line equal to WANT;
+# fails if the stage ends first. The lines read are kept in $WORK/NAME.seen.
+expect_line() {
+	local fd=${1}_fd line
+	while IFS= read -r line <&"${!fd}"; do
+		echo "$line" >>"$WORK/$1.seen"
+		[ "$line" = "$2" ] && return 0
+	done
+	fail "$1 ended before printing \"$2\"; stderr: $(cat "$WORK/$1.err")"
+}
+# rest NAME: the rest of NAME's stdout, after it ends.
+rest() { local fd=${1}_fd; cat <&"${!fd}"; }
+# finish NAME: waits for NAME to end and sets status to its exit status.
+finish() {
+	local pid=${1}_pid
+	status=0
+	wait "${!pid}" || status=$?
+}
+stop() {
+	local pid=${1}_pid
+	[ -n "${!pid:-}" ] || return 0
+	kill -TERM "${!pid}" 2>/dev/null || true
+	wait "${!pid}" 2>/dev/null || true
+}
+# child_of PID: the one child of PID (the container's first process, as the
+# host numbers it).
+child_of() {
+	local kids
+	kids=$(cat /proc/"$1"/task/*/children 2>/dev/null | xargs)
+	case $kids in
+	"" | *" "*) fail "process $1 has children \"$kids\", want exactly one" ;;
+	esac
+	echo "$kids"
+}
+# waitgone PID: blocks until PID has ended (any process, not only children).
+waitgone() { tail --pid="$1" -f /dev/null; }
