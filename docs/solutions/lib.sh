@@ -93,6 +93,7 @@ sandbox() {
 start() {
 	local name=$1
 	shift
+	rm -f "$WORK/$name.out" "$WORK/$name.seen"
 	mkfifo "$WORK/$name.out"
 	"$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
 	printf -v "${name}_pid" %s $!
@@ -104,6 +105,7 @@ start() {
 start_in() {
 	local name=$1
 	shift
+	rm -f "$WORK/$name.in"
 	mkfifo "$WORK/$name.in"
 	start "$name" sh -c 'exec "$@" <"$0"' "$WORK/$name.in" "$@"
 	eval "exec {${name}_in}>\"\$WORK/\$name.in\""
@@ -143,5 +145,11 @@ child_of() {
 	esac
 	echo "$kids"
 }
+# shm_key PID ID: the key of System V segment ID in PID's IPC namespace
+# (/proc/sysvipc/* list the reader's namespace).
+shm_key() { nsenter -t "$1" -i awk -v id="$2" 'NR > 1 && $2 == id {print $1}' /proc/sysvipc/shm; }
+# host_has_shm KEY: whether the host's table has a segment with that key.
+host_has_shm() { awk -v k="$1" 'NR > 1 && $1 == k {found = 1} END {exit !found}' /proc/sysvipc/shm; }
+
 # waitgone PID: blocks until PID has ended (any process, not only children).
 waitgone() { tail --pid="$1" -f /dev/null; }
