@@ -72,18 +72,19 @@ stage_bin() {
 	build "$(stage_copy "$@")" "$name"
 }
 
-# sandbox [ROLE]: a network namespace of our own, as `ip netns add` makes it,
-# deleted on exit; prints its name. Stages 05 on run in one (with nsenter
-# --net, which, unlike `ip netns exec`, leaves /sys and its cgroups alone),
-# so they never touch the host's links, routes or nft rules.
+# sandbox VAR [ROLE]: a network namespace of our own, as `ip netns add` makes
+# it, deleted on exit; its name goes into VAR. (Not printed: `defer` in a
+# $(…) subshell would be lost.) Stages 05 on run in one, with `in_ns`
+# (nsenter --net, which, unlike `ip netns exec`, leaves /sys and its cgroups
+# alone), so they never touch the host's links, routes or nft rules.
 _netns_seq=0
 sandbox() {
 	_netns_seq=$((_netns_seq + 1))
-	local name=cfs-sol-$$-$_netns_seq${1:+-$1}
+	local name=cfs-sol-$$-$_netns_seq${2:+-$2}
 	ip netns add "$name"
 	defer "ip netns delete $name"
 	ip -n "$name" link set lo up
-	echo "$name"
+	printf -v "$1" %s "$name"
 }
 
 # start NAME CMD...: starts CMD in the background with its stdout on a fifo
@@ -93,6 +94,9 @@ sandbox() {
 start() {
 	local name=$1
 	shift
+	# The PID must be the command's own, not a subshell's: in_ns is
+	# spelled out, so that the background job executes nsenter directly.
+	[ "$1" = in_ns ] && set -- nsenter --net=/run/netns/"$2" "${@:3}"
 	rm -f "$WORK/$name.out" "$WORK/$name.seen"
 	mkfifo "$WORK/$name.out"
 	"$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
@@ -153,3 +157,35 @@ host_has_shm() { awk -v k="$1" 'NR > 1 && $1 == k {found = 1} END {exit !found}'
 
 # waitgone PID: blocks until PID has ended (any process, not only children).
 waitgone() { tail --pid="$1" -f /dev/null; }
+
+# in_ns NAME CMD...: runs CMD in network namespace NAME (and nothing else of it).
+in_ns() {
+	local ns=$1
+	shift
+	nsenter --net=/run/netns/"$ns" "$@"
+}
+# wait_listen NSENTER_ARGS PORT: waits until a TCP socket listens on PORT in
+# the network namespace that `nsenter NSENTER_ARGS` enters. Nothing tells a
+# client when a server has called listen(), so this looks (bounded).
+wait_listen() {
+	local hex i
+	hex=$(printf ':%04X ' "$2")
+	for ((i = 0; i < 200; i++)); do
+		# /proc/net/tcp lists the reader's network namespace; state 0A is LISTEN.
+		nsenter $1 cat /proc/net/tcp /proc/net/tcp6 | awk -v p="$hex" 'index($2 " ", p) && $4 == "0A" {f = 1} END {exit !f}' && return 0
+		sleep 0.05
+	done
+	fail "nothing listens on port $2 after 10s"
+}
+# world: the chapter 05 sandbox. host1 plays the host, wan the world, and a
+# veth pair is the cable (198.51.100.0/24 is reserved for documentation).
+# Sets HOST1 and WAN to the namespaces' names.
+world() {
+	sandbox HOST1 host1
+	sandbox WAN wan
+	ip -n "$HOST1" link add uplink type veth peer name eth0 netns "$WAN"
+	ip -n "$HOST1" addr add 198.51.100.1/24 dev uplink
+	ip -n "$HOST1" link set uplink up
+	ip -n "$WAN" addr add 198.51.100.2/24 dev eth0
+	ip -n "$WAN" link set eth0 up
+}
