@@ -111,6 +111,7 @@ start_in() {
 	shift
 	rm -f "$WORK/$name.in"
 	mkfifo "$WORK/$name.in"
+	[ "$1" = in_ns ] && set -- nsenter --net=/run/netns/"$2" "${@:3}"
 	start "$name" sh -c 'exec "$@" <"$0"' "$WORK/$name.in" "$@"
 	eval "exec {${name}_in}>\"\$WORK/\$name.in\""
 }
