@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -104,6 +105,7 @@ func (t *Tracer) wait() {
 	if t.tty == nil {
 		return
 	}
+	t.foreground()
 	io.WriteString(t.tty, Prompt)
 	var b [1]byte
 	for {
@@ -112,6 +114,25 @@ func (t *Tracer) wait() {
 			return
 		}
 	}
+}
+
+// foreground gives the terminal back to this process's group when the
+// group that held it is gone: the command's, which took the terminal to run
+// and has exited. Reading from the background would stop this process
+// (SIGTTIN) in the middle of its clean-up.
+func (t *Tracer) foreground() {
+	fd := int(t.tty.Fd())
+	fg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
+	me := unix.Getpgrp()
+	if err != nil || fg == me || unix.Kill(-fg, 0) != unix.ESRCH {
+		return // ours, or another job's that the shell put there: leave it
+	}
+	// Changing the foreground group from the background sends SIGTTOU,
+	// which would stop this process too, unless it is ignored (as shells
+	// do).
+	signal.Ignore(unix.SIGTTOU)
+	defer signal.Reset(unix.SIGTTOU)
+	_ = unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, me)
 }
 
 // names of the flags the stages pass to clone(2), in the order of the
