@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"cfs/internal/cli"
@@ -251,7 +250,7 @@ func execCommand(argv, env []string) int {
 	os.Setenv("PATH", containerPath) // exec.LookPath searches this process's PATH
 	path, err := exec.LookPath(argv[0])
 	if err == nil {
-		tr.Step(trace.Exec(path, argv), "exec "+strings.Join(argv, " "))
+		tr.Step(trace.Exec(path, argv), "exec "+trace.Quote(argv))
 		err = unix.Exec(path, argv, env)
 	}
 	fmt.Fprintf(os.Stderr, "%s: container: exec %q: %v\n", stage, argv[0], err)

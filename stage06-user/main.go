@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"cfs/internal/cli"
@@ -587,7 +586,7 @@ func initProcess(argv, env []string, terminal bool) int {
 	}
 	if err == nil {
 		// Go's exec starts a child with clone(2) (a fork) and execve(2).
-		tr.Step("fork() + "+trace.Exec(path, argv), "exec "+strings.Join(argv, " "))
+		tr.Step("fork() + "+trace.Exec(path, argv), "exec "+trace.Quote(argv))
 		err = cmd.Start()
 	}
 	if err != nil {

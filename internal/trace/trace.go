@@ -244,3 +244,18 @@ func Argv(argv []string) string {
 	}
 	return "[" + strings.Join(q, ", ") + "]"
 }
+
+// Quote writes argv as a shell command line, quoting what the shell would
+// otherwise split or expand.
+func Quote(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = a
+		if a == "" || strings.ContainsFunc(a, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
+		}) {
+			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(q, " ")
+}

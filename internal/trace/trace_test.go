@@ -64,3 +64,7 @@ func TestDescriptions(t *testing.T) {
 	}
 	require.Equal(t, `execve("/bin/sh", ["sh", "-c", "echo hi"])`, Exec("/bin/sh", []string{"sh", "-c", "echo hi"}))
 }
+
+func TestQuote(t *testing.T) {
+	require.Equal(t, `sh -c 'echo $$; it'\''s' /bin/true ''`, Quote([]string{"sh", "-c", "echo $$; it's", "/bin/true", ""}))
+}
