@@ -107,3 +107,15 @@ func TestEveryChapterHasATranscript(t *testing.T) {
 		require.NotZero(t, n, "%s: no transcript in Try it is replayed", ch)
 	}
 }
+
+// README.md replays only the fences marked <!-- replay -->.
+func TestReadmeFencesMarkedReplay(t *testing.T) {
+	readme := "# cfs\n\n```sh\ngit clone x\n```\n\n<!-- replay -->\n```\n$ hostname\nvm\n```\n"
+	fs := fences("README.md", readme, 0, strings.Count(readme, "\n")+1)
+	require.Len(t, fs, 2)
+	require.Empty(t, fs[0].directive)
+	require.Equal(t, replayMark, fs[1].directive)
+	steps, err := transcript(fs[1])
+	require.NoError(t, err)
+	require.Equal(t, []step{{line: 9, cmd: "hostname", want: []string{"vm"}}}, steps)
+}
