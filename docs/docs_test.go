@@ -1,10 +1,40 @@
 // Package docs checks that the chapters stay true to the code: every diff
 // excerpt is what `diff -u` prints today, every quoted line of Go is in the
-// code, and every relative link resolves.
+// code, every relative link resolves, and every "## Try it" transcript is
+// what a real run prints.
 //
 // After changing a stage, refresh the excerpts with
 //
 //	go test ./docs -run TestDiffExcerpts -update
+//
+// and replay the transcripts (root; TestTranscripts in replay_test.go):
+//
+//	sudo env "PATH=$PATH" go test -count=1 ./docs -run TestTranscripts
+//
+// A transcript is a plain ``` fence: lines that start with "$ " are
+// commands (run as root when they say sudo, otherwise as the user nobody),
+// or "# " in a root shell's fence; the lines after a command are its output,
+// stdout and stderr as a terminal shows them. Each chapter's commands run in
+// order from the repository's root, each in the directory the last one
+// left, on a "replay host": new namespaces set up as the VM the chapters
+// were written on (hostname vm, eth0 192.0.2.2/24, its own /tmp, /run,
+// /var/lib/cfs and IPC objects; see newReplayHost), where `go run ./stageNN`
+// and `go build -o OUT ./stageNN` use stages built once per run. Nothing of
+// it is left on the host.
+//
+// Outputs are compared line by line, after a fixed set of placeholders
+// (see placeholders in transcript_test.go) replaces container IDs and other
+// hex names, namespace inodes, ls -l times, MAC and link-local addresses,
+// ping times and the PWD= line on both sides. Anything else that varies is
+// written "…" in the chapter, which matches any text within its line; use
+// it sparingly, and keep real values elsewhere. A hex ID the chapter shows
+// stands for this run's in later commands (cd /var/lib/cfs/containers/ID).
+//
+// Every fence of a Try it section is replayed, or excused just before it
+// with <!-- not replayed: REASON --> (an interactive terminal, the kernel
+// log, numbers that differ on every run), or is a file the reader saves,
+// marked <!-- replay: file PATH -->, which the replay writes there. In
+// README.md, only fences marked <!-- replay --> are replayed.
 package docs
 
 import (
