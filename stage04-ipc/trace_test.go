@@ -90,7 +90,7 @@ func TestStepStopsBeforeEachStep(t *testing.T) {
 		case strings.HasPrefix(step.Text, "umount2("):
 			require.False(t, hostRoot(t, stagetest.TraceHostPID(t, trace)), "no pivot_root before the next step")
 		case strings.HasPrefix(step.Text, `mount("mqueue"`):
-			require.False(t, hasMount(t, stagetest.TraceHostPID(t, trace), "mqueue"), "mqueue mounted before its step")
+			require.False(t, hasMountAt(t, stagetest.TraceHostPID(t, trace), step), "mqueue mounted before its step")
 		}
 	}, "--hostname", "box", "true")
 	require.Equal(t, 0, code)
@@ -128,6 +128,20 @@ func hasMount(t *testing.T, pid int, fstype string) bool {
 	t.Helper()
 	for _, m := range stagetest.ReadMountinfo(t, pid) {
 		if m.FSType == fstype {
+			return true
+		}
+	}
+	return false
+}
+
+// hasMountAt reports whether process pid's mount table has a mount where
+// the mount step mounts, of its type.
+func hasMountAt(t *testing.T, pid int, step stagetest.TraceLine) bool {
+	t.Helper()
+	m := regexp.MustCompile(`^mount\(".*?", "(.*?)", "(.*?)",`).FindStringSubmatch(step.Text)
+	require.NotNil(t, m, step.Text)
+	for _, have := range stagetest.ReadMountinfo(t, pid) {
+		if have.Point == m[1] && have.FSType == m[2] {
 			return true
 		}
 	}

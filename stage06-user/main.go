@@ -76,7 +76,8 @@ func main() {
 // run parses the command line and runs one container. It returns 2 for bad
 // input, 125 when the stage itself fails (as docker does), and otherwise the
 // command's own exit status.
-func run(args []string) int {
+func run(args []string) (status int) {
+	defer trace.Recover(&status) // Ctrl-C at a --step pause
 	cfg, err := parseFlags(args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -99,7 +100,7 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
 		return 2
 	}
-	status, err := parent(cfg)
+	status, err = parent(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
 		hint(err)

@@ -85,6 +85,7 @@ func setupHost(cfg *config) (*hostNet, error) {
 // lease takes an address for the container in the ledger and brings the
 // bridge and the rules in line with the ledger, under its lock.
 func (n *hostNet) lease(f netFlags) (retErr error) {
+	done := false // set at the end: a panic (Ctrl-C at a --step pause) undoes the lease too
 	l, err := openLedger()
 	if err != nil {
 		return err
@@ -94,7 +95,7 @@ func (n *hostNet) lease(f netFlags) (retErr error) {
 	// settle then removes their rules and ports along with them.
 	l.reap()
 	defer func() {
-		if retErr != nil {
+		if !done {
 			l.release(n.id)
 			n.leased = false
 			if err := settle(l); err != nil {
@@ -134,7 +135,11 @@ func (n *hostNet) lease(f netFlags) (retErr error) {
 		return err
 	}
 	n.subnet, n.leased = l.Subnet, true
-	return settle(l)
+	if err := settle(l); err != nil {
+		return err
+	}
+	done = true
+	return nil
 }
 
 // checkPortFree fails when a program on the host listens on the port: its

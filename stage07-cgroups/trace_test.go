@@ -147,7 +147,7 @@ func TestStepStopsBeforeEachStep(t *testing.T) {
 		case strings.HasPrefix(step.Text, "umount2("):
 			require.False(t, hostRoot(t, stagetest.TraceHostPID(t, trace)), "no pivot_root before the next step")
 		case strings.HasPrefix(step.Text, `mount("mqueue"`):
-			require.False(t, hasMount(t, stagetest.TraceHostPID(t, trace), "mqueue"), "mqueue mounted before its step")
+			require.False(t, hasMountAt(t, stagetest.TraceHostPID(t, trace), step), "mqueue mounted before its step")
 		case strings.Contains(step.Text, " type veth peer eth0 "):
 			name := strings.Fields(strings.TrimPrefix(step.Text, "netlink RTM_NEWLINK("))[0]
 			require.False(t, linkExists(t, name), "veth %s made before its step", name)
@@ -205,6 +205,20 @@ func hasMount(t *testing.T, pid int, fstype string) bool {
 	return false
 }
 
+// hasMountAt reports whether process pid's mount table has a mount where
+// the mount step mounts, of its type.
+func hasMountAt(t *testing.T, pid int, step stagetest.TraceLine) bool {
+	t.Helper()
+	m := regexp.MustCompile(`^mount\(".*?", "(.*?)", "(.*?)",`).FindStringSubmatch(step.Text)
+	require.NotNil(t, m, step.Text)
+	for _, have := range stagetest.ReadMountinfo(t, pid) {
+		if have.Point == m[1] && have.FSType == m[2] {
+			return true
+		}
+	}
+	return false
+}
+
 // requireTracedRules compares the rules of the last nft batch in the trace
 // with `nft list table ip cfs` where the stage runs, chain by chain.
 func requireTracedRules(t *testing.T, lines []stagetest.TraceLine) {
@@ -246,4 +260,21 @@ func linkExists(t *testing.T, name string) bool {
 	defer h.Close()
 	_, err = h.LinkByName(name)
 	return err == nil
+}
+
+// Ctrl-C at a pause while the stage sets up the host ends the run there,
+// with the status of SIGINT, and takes down what was made so far.
+func TestCtrlCAtAPauseCleansUp(t *testing.T) {
+	stagetest.RequireRoot(t)
+	lines, code := stagetest.InterruptAt(t, "write(/sys/fs/cgroup/", "--hostname", "box", "--memory", "64m", "true")
+	require.Equal(t, 130, code)
+	require.Empty(t, stagetest.Steps(lines, "parent", "clone("), "the container started after Ctrl-C")
+	require.Contains(t, lines, stagetest.TraceLine{Side: "parent", Kind: "result", Text: "interrupted by interrupt: cleaned up"})
+	require.False(t, linkExists(t, bridgeName), "%s left", bridgeName)
+	made := 0
+	for _, l := range stagetest.Steps(lines, "parent", "mkdir(/sys/fs/cgroup/") {
+		require.NoDirExists(t, strings.TrimSuffix(strings.TrimPrefix(l.Text, "mkdir("), ")"))
+		made++
+	}
+	require.NotZero(t, made)
 }

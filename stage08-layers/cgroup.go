@@ -100,13 +100,14 @@ func v1Mounts(mountinfo string) (map[string]string, error) {
 // runs in it yet: the parent moves the child in (join) before the child may
 // start the command, so no process of the container ever runs unlimited.
 func newCgroup(id string, l limits) (cg *cgroup, retErr error) {
+	done := false // set at the end: a panic (Ctrl-C at a --step pause) removes the cgroup too
 	v2, err := cgroupVersion(cgroupRoot)
 	if err != nil {
 		return nil, err
 	}
 	cg = &cgroup{V2: v2, Dirs: map[string]string{}}
 	defer func() {
-		if retErr != nil {
+		if !done {
 			cg.remove()
 		}
 	}()
@@ -119,6 +120,7 @@ func newCgroup(id string, l limits) (cg *cgroup, retErr error) {
 			err = cg.setupV1(id, l)
 		}
 		if !errors.Is(err, os.ErrNotExist) || try == 2 {
+			done = err == nil
 			return cg, err
 		}
 	}

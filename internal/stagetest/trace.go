@@ -313,6 +313,23 @@ const stepPrompt = "[cfs step] press Enter to go on "
 // taken. It returns the trace and the exit status.
 func StepThrough(t testing.TB, at func(step TraceLine, trace []TraceLine), args ...string) ([]TraceLine, int) {
 	t.Helper()
+	return stepThrough(t, at, "", args)
+}
+
+// InterruptAt runs the stage with --step like StepThrough, but at the
+// pause after the first step whose call starts with prefix it types
+// Ctrl-C instead of Enter (and Enter at any pause after that).
+func InterruptAt(t testing.TB, prefix string, args ...string) ([]TraceLine, int) {
+	t.Helper()
+	if prefix == "" {
+		t.Fatal("InterruptAt needs a step")
+	}
+	return stepThrough(t, nil, prefix, args)
+}
+
+func stepThrough(t testing.TB, at func(step TraceLine, trace []TraceLine), interrupt string, args []string) ([]TraceLine, int) {
+	t.Helper()
+	interrupted := false
 	ptmx, tty := openPty(t)
 	defer ptmx.Close()
 	cmd := terminalCommand(t, tty, append([]string{"--step"}, args...))
@@ -394,9 +411,16 @@ func StepThrough(t testing.TB, at func(step TraceLine, trace []TraceLine), args 
 		if at != nil {
 			at(last, lines)
 		}
-		if _, err := ptmx.Write([]byte("\n")); err != nil {
-			t.Fatalf("press Enter: %v", err)
+		key := "\n"
+		if interrupt != "" && !interrupted && strings.HasPrefix(last.Text, interrupt) {
+			key, interrupted = "\x03", true // the terminal's VINTR: SIGINT to the foreground group
 		}
+		if _, err := ptmx.Write([]byte(key)); err != nil {
+			t.Fatalf("type %q: %v", key, err)
+		}
+	}
+	if interrupt != "" && !interrupted {
+		t.Errorf("no step %q to interrupt", interrupt)
 	}
 	code, err := exitCode(cmd.Wait())
 	if err != nil {
@@ -404,7 +428,7 @@ func StepThrough(t testing.TB, at func(step TraceLine, trace []TraceLine), args 
 	}
 	<-ended
 	lines := ParseTrace(text())
-	if got, want := strings.Count(text(), stepPrompt), steps(lines); got != want {
+	if got, want := strings.Count(text(), stepPrompt), steps(lines); got != want && !interrupted {
 		t.Errorf("%d pauses for %d steps; the terminal shows:\n%s", got, want, text())
 	}
 	return lines, code

@@ -34,6 +34,9 @@ type Tracer struct {
 	side string
 	out  io.Writer
 	tty  *os.File // with --step: the terminal to wait on
+	// running: the host's side is set up and the container goes on (see
+	// LookAt); a signal no longer ends the run from a pause.
+	running bool
 }
 
 // New returns the tracer for side, or nil when both flags are off. With
@@ -91,8 +94,14 @@ func (t *Tracer) Look(format string, a ...any) {
 }
 
 // LookAt prints the ways to look at any container whose first process is
-// pid on the host: its namespaces, a shell in all of them, and lsns.
+// pid on the host: its namespaces, a shell in all of them, and lsns. The
+// stages call it when the set-up on the host is done, just before they let
+// the container go on.
 func (t *Tracer) LookAt(pid int) {
+	if t == nil {
+		return
+	}
+	t.running = true
 	t.Look("sudo ls -l /proc/%d/ns", pid)
 	t.Look("sudo nsenter -t %d -a sh", pid)
 	t.Look("sudo lsns -p %d", pid)
@@ -106,14 +115,61 @@ func (t *Tracer) wait() {
 		return
 	}
 	t.foreground()
+	// Ctrl-C at one of the parent's pauses. While the stage sets up (until
+	// LookAt), it ends the run from there: Step panics with Interrupted,
+	// and the stage's deferred clean-ups run as the panic unwinds to
+	// Recover in run. Once the container runs, the stage's own handler has
+	// the signal too and passes it on; the pauses just stop, so that the
+	// clean-up runs to its end. The child needs none of this: the signal
+	// from the terminal reaches it too, and ends it as without --step.
+	var sigs chan os.Signal
+	if t.side == "parent" {
+		sigs = make(chan os.Signal, 1)
+		signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
+		defer signal.Stop(sigs)
+	}
 	io.WriteString(t.tty, Prompt)
-	var b [1]byte
-	for {
-		n, err := t.tty.Read(b[:])
-		if err != nil || (n == 1 && (b[0] == '\n' || b[0] == '\r')) {
-			return
+	enter := make(chan struct{})
+	go func() {
+		defer close(enter)
+		var b [1]byte
+		for {
+			n, err := t.tty.Read(b[:])
+			if err != nil || (n == 1 && (b[0] == '\n' || b[0] == '\r')) {
+				return
+			}
+		}
+	}()
+	select {
+	case <-enter:
+	case s := <-sigs: // never, when sigs is nil
+		io.WriteString(t.tty, "\n")
+		t.tty.Close() // ends the read above, which must not take the command's input
+		t.tty = nil
+		<-enter
+		if !t.running {
+			panic(Interrupted{s.(unix.Signal)})
 		}
 	}
+}
+
+// Interrupted is what Step panics with when a signal ends a pause.
+type Interrupted struct{ Signal unix.Signal }
+
+// Recover, deferred in a stage's run, turns Interrupted into the status
+// of a process that the signal killed, after the deferred clean-ups of
+// everything run called have run. Other panics go on.
+func Recover(status *int) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	i, ok := r.(Interrupted)
+	if !ok {
+		panic(r)
+	}
+	fmt.Fprintf(os.Stderr, "[cfs parent] → interrupted by %v: cleaned up\n", i.Signal)
+	*status = 128 + int(i.Signal)
 }
 
 // foreground gives the terminal back to this process's group when the
@@ -121,18 +177,25 @@ func (t *Tracer) wait() {
 // and has exited. Reading from the background would stop this process
 // (SIGTTIN) in the middle of its clean-up.
 func (t *Tracer) foreground() {
-	fd := int(t.tty.Fd())
-	fg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
-	me := unix.Getpgrp()
-	if err != nil || fg == me || unix.Kill(-fg, 0) != unix.ESRCH {
-		return // ours, or another job's that the shell put there: leave it
+	// Through SyscallConn, not Fd(): Fd would make reads block in the
+	// kernel, where Close could no longer interrupt them.
+	rc, err := t.tty.SyscallConn()
+	if err != nil {
+		return
 	}
-	// Changing the foreground group from the background sends SIGTTOU,
-	// which would stop this process too, unless it is ignored (as shells
-	// do).
-	signal.Ignore(unix.SIGTTOU)
-	defer signal.Reset(unix.SIGTTOU)
-	_ = unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, me)
+	_ = rc.Control(func(fd uintptr) {
+		fg, err := unix.IoctlGetInt(int(fd), unix.TIOCGPGRP)
+		me := unix.Getpgrp()
+		if err != nil || fg == me || unix.Kill(-fg, 0) != unix.ESRCH {
+			return // ours, or another job's that the shell put there: leave it
+		}
+		// Changing the foreground group from the background sends
+		// SIGTTOU, which would stop this process too, unless it is
+		// ignored (as shells do).
+		signal.Ignore(unix.SIGTTOU)
+		defer signal.Reset(unix.SIGTTOU)
+		_ = unix.IoctlSetPointerInt(int(fd), unix.TIOCSPGRP, me)
+	})
 }
 
 // names of the flags the stages pass to clone(2), in the order of the
