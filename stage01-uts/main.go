@@ -19,6 +19,7 @@ import (
 
 	"cfs/internal/cli"
 	"cfs/internal/doctor"
+	"cfs/internal/trace"
 
 	"golang.org/x/sys/unix"
 )
@@ -39,7 +40,13 @@ type config struct {
 	Hostname string
 	Command  []string
 	Env      []string
+	Trace    bool // --trace: narrate each step on stderr
+	Step     bool // --step: and wait for Enter before each one
 }
+
+// tr narrates this side's steps for --trace and --step (docs/trace.md);
+// when both are off it is nil and prints nothing.
+var tr *trace.Tracer
 
 func main() {
 	if os.Args[0] == initArg0 {
@@ -51,7 +58,8 @@ func main() {
 // run parses the command line and runs one container. It returns 2 for bad
 // input, 125 when the stage itself fails (as docker does), and otherwise the
 // command's own exit status.
-func run(args []string) int {
+func run(args []string) (status int) {
+	defer trace.Recover(&status) // Ctrl-C at a --step pause
 	cfg, err := parseFlags(args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -64,7 +72,11 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
 		return 125
 	}
-	status, err := parent(cfg)
+	if tr, err = trace.New("parent", cfg.Trace, cfg.Step); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
+		return 2
+	}
+	status, err = parent(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
 		hint(err)
@@ -77,6 +89,8 @@ func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet(stage, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	hostname := fs.String("hostname", "", "`NAME` of the container's host (default: a random 12-hex-digit ID)")
+	traceOn := fs.Bool("trace", false, "print each step the kernel is asked to do, on stderr")
+	step := fs.Bool("step", false, "like --trace, and wait for Enter on the terminal before each step")
 	fs.Usage = func() {} // parse errors are printed by run, help below
 	usage := func() {
 		fmt.Printf("Usage: %s [flags] [--] [COMMAND [ARG...]]\n\n", stage)
@@ -91,6 +105,7 @@ func parseFlags(args []string) (config, error) {
 		return config{}, err
 	}
 	cfg := config{Hostname: *hostname, Command: fs.Args()}
+	cfg.Trace, cfg.Step = *traceOn || *step, *step
 	if cfg.Hostname == "" && !flagSet(fs, "hostname") {
 		cfg.Hostname = cli.NewID()
 	}
@@ -157,15 +172,19 @@ func parent(cfg config) (int, error) {
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
 	defer signal.Stop(sigs)
 
+	tr.Step(trace.Clone(cmd.SysProcAttr.Cloneflags))
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start the container process (clone with CLONE_NEWUTS): %w", err)
 	}
+	tr.Result("host PID %d, the container's first process", cmd.Process.Pid)
 	r.Close()
 	go func() {
 		for s := range sigs {
 			_ = cmd.Process.Signal(s)
 		}
 	}()
+
+	tr.LookAt(cmd.Process.Pid)
 
 	// Writing the config and closing the pipe is the child's signal to go on.
 	if err := json.NewEncoder(w).Encode(cfg); err != nil {
@@ -187,10 +206,15 @@ func child() int {
 		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, err)
 		return 125
 	}
+	if tr, err = trace.New("child", cfg.Trace, cfg.Step); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, err)
+		return 125
+	}
 
 	// sethostname(2) changes the name of the UTS namespace the caller is in.
 	// This process is the first one in a new namespace, so the host's
 	// hostname stays as it was. Same as `hostname NAME` in the container.
+	tr.Step(fmt.Sprintf("sethostname(%q)", cfg.Hostname), "hostname "+cfg.Hostname)
 	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, os.NewSyscallError("sethostname", err))
 		return 125
@@ -227,6 +251,7 @@ func execCommand(argv, env []string) int {
 	os.Setenv("PATH", containerPath) // exec.LookPath searches this process's PATH
 	path, err := exec.LookPath(argv[0])
 	if err == nil {
+		tr.Step(trace.Exec(path, argv), "exec "+trace.Quote(argv))
 		err = unix.Exec(path, argv, env)
 	}
 	fmt.Fprintf(os.Stderr, "%s: container: exec %q: %v\n", stage, argv[0], err)

@@ -19,6 +19,7 @@ import (
 
 	"cfs/internal/cli"
 	"cfs/internal/doctor"
+	"cfs/internal/trace"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,7 +41,13 @@ type config struct {
 	Command  []string
 	Env      []string
 	Terminal bool // the stage holds the terminal: the command may take it
+	Trace    bool // --trace: narrate each step on stderr
+	Step     bool // --step: and wait for Enter before each one
 }
+
+// tr narrates this side's steps for --trace and --step (docs/trace.md);
+// when both are off it is nil and prints nothing.
+var tr *trace.Tracer
 
 func main() {
 	if os.Args[0] == initArg0 {
@@ -52,7 +59,8 @@ func main() {
 // run parses the command line and runs one container. It returns 2 for bad
 // input, 125 when the stage itself fails (as docker does), and otherwise the
 // command's own exit status.
-func run(args []string) int {
+func run(args []string) (status int) {
+	defer trace.Recover(&status) // Ctrl-C at a --step pause
 	cfg, err := parseFlags(args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -65,7 +73,11 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
 		return 125
 	}
-	status, err := parent(cfg)
+	if tr, err = trace.New("parent", cfg.Trace, cfg.Step); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
+		return 2
+	}
+	status, err = parent(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
 		hint(err)
@@ -78,6 +90,8 @@ func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet(stage, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	hostname := fs.String("hostname", "", "`NAME` of the container's host (default: a random 12-hex-digit ID)")
+	traceOn := fs.Bool("trace", false, "print each step the kernel is asked to do, on stderr")
+	step := fs.Bool("step", false, "like --trace, and wait for Enter on the terminal before each step")
 	fs.Usage = func() {} // parse errors are printed by run, help below
 	usage := func() {
 		fmt.Printf("Usage: %s [flags] [--] [COMMAND [ARG...]]\n\n", stage)
@@ -92,6 +106,7 @@ func parseFlags(args []string) (config, error) {
 		return config{}, err
 	}
 	cfg := config{Hostname: *hostname, Command: fs.Args()}
+	cfg.Trace, cfg.Step = *traceOn || *step, *step
 	if cfg.Hostname == "" && !flagSet(fs, "hostname") {
 		cfg.Hostname = cli.NewID()
 	}
@@ -162,9 +177,11 @@ func parent(cfg config) (int, error) {
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
 	defer signal.Stop(sigs)
 
+	tr.Step(trace.Clone(cmd.SysProcAttr.Cloneflags))
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start the container process (clone with CLONE_NEWUTS|CLONE_NEWPID): %w", err)
 	}
+	tr.Result("host PID %d, the container's first process", cmd.Process.Pid)
 	r.Close()
 	go func() {
 		for s := range sigs {
@@ -178,6 +195,8 @@ func parent(cfg config) (int, error) {
 	if fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP); err == nil && fg == unix.Getpgrp() {
 		cfg.Terminal = true
 	}
+
+	tr.LookAt(cmd.Process.Pid)
 
 	// Writing the config and closing the pipe is the child's signal to go on.
 	if err := json.NewEncoder(w).Encode(cfg); err != nil {
@@ -199,10 +218,15 @@ func child() int {
 		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, err)
 		return 125
 	}
+	if tr, err = trace.New("child", cfg.Trace, cfg.Step); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, err)
+		return 125
+	}
 
 	// sethostname(2) changes the name of the UTS namespace the caller is in.
 	// This process is the first one in a new namespace, so the host's
 	// hostname stays as it was. Same as `hostname NAME` in the container.
+	tr.Step(fmt.Sprintf("sethostname(%q)", cfg.Hostname), "hostname "+cfg.Hostname)
 	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, os.NewSyscallError("sethostname", err))
 		return 125
@@ -258,12 +282,15 @@ func initProcess(argv, env []string, terminal bool) int {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Foreground: true, Ctty: 0}
 	}
 	if err == nil {
+		// Go's exec starts a child with clone(2) (a fork) and execve(2).
+		tr.Step("fork() + "+trace.Exec(path, argv), "exec "+trace.Quote(argv))
 		err = cmd.Start()
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: container: exec %q: %v\n", stage, argv[0], err)
 		return cli.ExecFailure(err)
 	}
+	tr.Result("the command is PID %d in the container", cmd.Process.Pid)
 
 	for {
 		if status, done := reap(cmd.Process.Pid); done {

@@ -85,6 +85,7 @@ func setupHost(cfg *config) (*hostNet, error) {
 // lease takes an address for the container in the ledger and brings the
 // bridge and the rules in line with the ledger, under its lock.
 func (n *hostNet) lease(f netFlags) (retErr error) {
+	done := false // set at the end: a panic (Ctrl-C at a --step pause) undoes the lease too
 	l, err := openLedger()
 	if err != nil {
 		return err
@@ -94,7 +95,7 @@ func (n *hostNet) lease(f netFlags) (retErr error) {
 	// settle then removes their rules and ports along with them.
 	l.reap()
 	defer func() {
-		if retErr != nil {
+		if !done {
 			l.release(n.id)
 			n.leased = false
 			if err := settle(l); err != nil {
@@ -134,7 +135,11 @@ func (n *hostNet) lease(f netFlags) (retErr error) {
 		return err
 	}
 	n.subnet, n.leased = l.Subnet, true
-	return settle(l)
+	if err := settle(l); err != nil {
+		return err
+	}
+	done = true
+	return nil
 }
 
 // checkPortFree fails when a program on the host listens on the port: its
@@ -220,6 +225,7 @@ func (n *hostNet) attach(pid int) error {
 	// The new namespace's loopback is down: 127.0.0.1 does not work until
 	// it is up, not even for a server and client inside the container.
 	// Same as `ip link set lo up` inside.
+	tr.Step(fmt.Sprintf("netlink RTM_NEWLINK(lo up) in /proc/%d/ns/net", pid), fmt.Sprintf("nsenter -t %d -n ip link set lo up", pid))
 	lo, err := in.LinkByName("lo")
 	if err == nil {
 		err = in.LinkSetUp(lo)
@@ -242,6 +248,8 @@ func (n *hostNet) attach(pid int) error {
 	// `ip link add cfsXXXXXXXX type veth peer name eth0 netns PID`.
 	la := netlink.NewLinkAttrs()
 	la.Name = n.veth
+	tr.Step(fmt.Sprintf("netlink RTM_NEWLINK(%s type veth peer eth0 netns /proc/%d/ns/net)", n.veth, pid),
+		fmt.Sprintf("ip link add %s type veth peer name eth0 netns %d", n.veth, pid))
 	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: "eth0", PeerNamespace: netlink.NsFd(ns)}); err != nil {
 		return fmt.Errorf("create veth pair %s (host) / eth0 (container) (ip link add %s type veth peer name eth0 netns %d): %w",
 			n.veth, n.veth, pid, err)
@@ -253,6 +261,7 @@ func (n *hostNet) attach(pid int) error {
 	// Enslaved to the bridge, the host end becomes a switch port: frames
 	// from the container reach cfs0 (the gateway) and the other ports (the
 	// other containers). Same as `ip link set cfsXXXXXXXX master cfs0 up`.
+	tr.Step(fmt.Sprintf("netlink RTM_NEWLINK(%s master %s up)", n.veth, bridgeName), fmt.Sprintf("ip link set %s master %s up", n.veth, bridgeName))
 	if err := netlink.LinkSetMaster(host, br); err != nil {
 		return fmt.Errorf("attach %s to bridge %s (ip link set %s master %s): %w", n.veth, bridgeName, n.veth, bridgeName, err)
 	}
@@ -270,6 +279,8 @@ func (n *hostNet) attach(pid int) error {
 		return fmt.Errorf("look up eth0 in the container: %w", err)
 	}
 	addr := &netlink.Addr{IPNet: ipNet(n.ip, n.subnet.Bits())}
+	tr.Step(fmt.Sprintf("netlink RTM_NEWADDR(%s dev eth0), RTM_NEWLINK(eth0 up) in /proc/%d/ns/net", addr.IPNet, pid),
+		fmt.Sprintf("nsenter -t %d -n sh -c 'ip addr add %s dev eth0; ip link set eth0 up'", pid, addr.IPNet))
 	if err := in.AddrAdd(eth0, addr); err != nil {
 		return fmt.Errorf("add address %s to eth0 in the container: %w", addr.IPNet, err)
 	}
@@ -277,6 +288,8 @@ func (n *hostNet) attach(pid int) error {
 		return fmt.Errorf("set eth0 up in the container: %w", err)
 	}
 	gw := gateway(n.subnet)
+	tr.Step(fmt.Sprintf("netlink RTM_NEWROUTE(default via %s dev eth0) in /proc/%d/ns/net", gw, pid),
+		fmt.Sprintf("nsenter -t %d -n ip route add default via %s", pid, gw))
 	if err := in.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: gw.AsSlice()}); err != nil {
 		return fmt.Errorf("add default route via %s in the container: %w", gw, err)
 	}
@@ -302,6 +315,7 @@ func (n *hostNet) release() {
 		// leaves no stray cfsXXXXXXXX behind when the stage exits.
 		// Same as `ip link del cfsXXXXXXXX`.
 		if l, err := netlink.LinkByName(n.veth); err == nil {
+			tr.Step(fmt.Sprintf("netlink RTM_DELLINK(%s)", n.veth), "ip link del "+n.veth)
 			if err := netlink.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
 				warn(fmt.Errorf("delete %s: %w", n.veth, err))
 			}
@@ -370,6 +384,7 @@ func ensureBridge(subnet netip.Prefix) error {
 		la := netlink.NewLinkAttrs()
 		la.Name = bridgeName
 		la.HardwareAddr = randomMAC()
+		tr.Step(fmt.Sprintf("netlink RTM_NEWLINK(%s type bridge address %s)", bridgeName, la.HardwareAddr), "ip link add "+bridgeName+" type bridge")
 		if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: la}); err != nil {
 			return fmt.Errorf("create bridge %s (ip link add %s type bridge): %w%s", bridgeName, bridgeName, err, kernelHint(err, "bridge"))
 		}
@@ -396,11 +411,13 @@ func ensureBridge(subnet netip.Prefix) error {
 			have = true
 			continue
 		}
+		tr.Step(fmt.Sprintf("netlink RTM_DELADDR(%s dev %s)", a.IPNet, bridgeName), fmt.Sprintf("ip addr del %s dev %s", a.IPNet, bridgeName))
 		if err := netlink.AddrDel(br, &a); err != nil {
 			return fmt.Errorf("remove old address %s from %s: %w", a.IPNet, bridgeName, err)
 		}
 	}
 	if !have {
+		tr.Step(fmt.Sprintf("netlink RTM_NEWADDR(%s dev %s)", want, bridgeName), fmt.Sprintf("ip addr add %s dev %s", want, bridgeName))
 		if err := netlink.AddrAdd(br, &netlink.Addr{IPNet: want}); err != nil {
 			return fmt.Errorf("add address %s to %s (ip addr add %s dev %s): %w", want, bridgeName, want, bridgeName, err)
 		}
@@ -416,6 +433,9 @@ func ensureBridge(subnet netip.Prefix) error {
 		return err
 	}
 	// Same as `ip link set cfs0 up`.
+	if br.Attrs().Flags&net.FlagUp == 0 {
+		tr.Step(fmt.Sprintf("netlink RTM_NEWLINK(%s up)", bridgeName), "ip link set "+bridgeName+" up")
+	}
 	if err := netlink.LinkSetUp(br); err != nil {
 		return fmt.Errorf("set %s up: %w", bridgeName, err)
 	}
@@ -434,6 +454,7 @@ func deleteBridge() error {
 	if br.Type() != "bridge" {
 		return nil // not ours
 	}
+	tr.Step(fmt.Sprintf("netlink RTM_DELLINK(%s)", bridgeName), "ip link del "+bridgeName)
 	if err := netlink.LinkDel(br); err != nil {
 		return fmt.Errorf("delete bridge %s (ip link del %s): %w", bridgeName, bridgeName, err)
 	}
@@ -490,6 +511,7 @@ func enableForwarding() error {
 
 func writeSysctl(name, value string) error {
 	path := "/proc/sys/" + name
+	tr.Step(fmt.Sprintf("write(%s, %q)", path, value), fmt.Sprintf("sysctl -w %s=%s", strings.ReplaceAll(name, "/", "."), value))
 	if err := os.WriteFile(path, []byte(value), 0o644); err != nil {
 		return fmt.Errorf("sysctl -w %s=%s: %w", strings.ReplaceAll(name, "/", "."), value, err)
 	}
@@ -521,6 +543,7 @@ func applyRules(l *ledger) error {
 	if err != nil {
 		return err
 	}
+	var nft script // the batch as nft(8) text, for --trace
 	for _, ch := range chains {
 		if ch.Policy == nil || *ch.Policy != nftables.ChainPolicyDrop {
 			continue
@@ -532,6 +555,8 @@ func applyRules(l *ledger) error {
 			// Same as `iptables -I FORWARD -i cfs0 -j ACCEPT` and `-o cfs0`:
 			// written the way iptables-nft writes them, so that `iptables -L`
 			// and docker can still read the chain.
+			nft.add("insert rule %s %s %s %s %q counter accept comment %q", familyName(ch.Table.Family), ch.Table.Name, ch.Name,
+				map[expr.MetaKey]string{expr.MetaKeyOIFNAME: "oifname", expr.MetaKeyIIFNAME: "iifname"}[key], bridgeName, forwardComment)
 			c.InsertRule(&nftables.Rule{Table: ch.Table, Chain: ch, UserData: comment(forwardComment), Exprs: []expr.Any{
 				&expr.Meta{Key: key, Register: 1},
 				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(bridgeName)},
@@ -547,9 +572,13 @@ func applyRules(l *ledger) error {
 	c.AddTable(t)
 	c.DelTable(t)
 	c.AddTable(t)
-	addNATChains(c, t, l)
-	addForwardChain(c, t)
+	nft.add("add table ip %s", tableName)
+	nft.add("delete table ip %s", tableName)
+	nft.add("add table ip %s", tableName)
+	addNATChains(c, t, l, &nft)
+	addForwardChain(c, t, &nft)
 
+	tr.Step("netlink NFNL_MSG_BATCH_BEGIN … NFNL_MSG_BATCH_END (one transaction)", "nft -f - <<'EOF'", append(nft, "EOF")...)
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("load the nft table ip %s: %w%s", tableName, err, kernelHint(err, "nf_tables"))
 	}
@@ -558,7 +587,7 @@ func applyRules(l *ledger) error {
 
 // addNATChains adds the address translation: published ports (DNAT) and
 // masquerade for what leaves.
-func addNATChains(c *nftables.Conn, t *nftables.Table, l *ledger) {
+func addNATChains(c *nftables.Conn, t *nftables.Table, l *ledger, nft *script) {
 	// Published ports. A connection to any of the host's own addresses
 	// ("fib daddr type local") on HOSTPORT has its destination rewritten
 	// to the container's address and port, at the first packet; conntrack
@@ -567,12 +596,16 @@ func addNATChains(c *nftables.Conn, t *nftables.Table, l *ledger) {
 	// prerouting; from the host itself it never does, as it is made
 	// locally, so output needs the same jump.
 	published := c.AddChain(&nftables.Chain{Name: "published", Table: t})
+	nft.add("add chain ip %s published", tableName)
 	for _, hook := range []struct {
 		name string
 		num  *nftables.ChainHook
-	}{{"prerouting", nftables.ChainHookPrerouting}, {"output", nftables.ChainHookOutput}} {
+		prio string // as nft(8) writes it
+	}{{"prerouting", nftables.ChainHookPrerouting, "dstnat"}, {"output", nftables.ChainHookOutput, "-100"}} {
 		ch := c.AddChain(&nftables.Chain{Name: hook.name, Table: t, Type: nftables.ChainTypeNAT,
 			Hooknum: hook.num, Priority: nftables.ChainPriorityNATDest})
+		nft.add("add chain ip %s %s { type nat hook %s priority %s; }", tableName, hook.name, hook.name, hook.prio)
+		nft.add("add rule ip %s %s fib daddr type local jump published", tableName, hook.name)
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
 			&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
@@ -586,6 +619,7 @@ func addNATChains(c *nftables.Conn, t *nftables.Table, l *ledger) {
 				proto = unix.IPPROTO_UDP
 			}
 			ip := ls.IP.As4()
+			nft.add("add rule ip %s published %s dport %d counter dnat to %s:%d comment %q", tableName, p.Proto, p.Host, ls.IP, p.Ctr, "container "+ls.ID)
 			c.AddRule(&nftables.Rule{Table: t, Chain: published, UserData: comment("container " + ls.ID), Exprs: []expr.Any{
 				&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
 				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
@@ -601,10 +635,12 @@ func addNATChains(c *nftables.Conn, t *nftables.Table, l *ledger) {
 
 	post := c.AddChain(&nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
+	nft.add("add chain ip %s postrouting { type nat hook postrouting priority srcnat; }", tableName)
 	// Container addresses are private: a reply to one could never find its
 	// way back from the internet. Masquerade rewrites the source of what
 	// leaves through any other interface to that interface's address, and
 	// conntrack rewrites the replies' destination back.
+	nft.add("add rule ip %s postrouting ip saddr %s oifname != %q counter masquerade comment %q", tableName, l.Subnet, bridgeName, "containers to the outside")
 	c.AddRule(&nftables.Rule{Table: t, Chain: post, UserData: comment("containers to the outside"), Exprs: concat(
 		matchSaddr(l.Subnet),
 		matchIfname(expr.MetaKeyOIFNAME, expr.CmpOpNeq),
@@ -615,11 +651,13 @@ func addNATChains(c *nftables.Conn, t *nftables.Table, l *ledger) {
 	// loopback; and a container reaching a published port of a container
 	// on the same bridge would get the reply straight from that container,
 	// not from the address it called. Both get the gateway as source.
+	nft.add("add rule ip %s postrouting oifname %q ip saddr 127.0.0.0/8 counter masquerade comment %q", tableName, bridgeName, "published ports from the host's localhost")
 	c.AddRule(&nftables.Rule{Table: t, Chain: post, UserData: comment("published ports from the host's localhost"), Exprs: concat(
 		matchIfname(expr.MetaKeyOIFNAME, expr.CmpOpEq),
 		matchSaddr(netip.MustParsePrefix("127.0.0.0/8")),
 		[]expr.Any{&expr.Counter{}, &expr.Masq{}},
 	)})
+	nft.add("add rule ip %s postrouting oifname %q ip saddr %s ct status dnat counter masquerade comment %q", tableName, bridgeName, l.Subnet, "published ports from containers on the bridge")
 	c.AddRule(&nftables.Rule{Table: t, Chain: post, UserData: comment("published ports from containers on the bridge"), Exprs: concat(
 		matchIfname(expr.MetaKeyOIFNAME, expr.CmpOpEq),
 		matchSaddr(l.Subnet),
@@ -632,9 +670,13 @@ func addNATChains(c *nftables.Conn, t *nftables.Table, l *ledger) {
 // whoever routes the subnet to this host could otherwise connect to any
 // container port. Only replies, published ports and traffic between
 // containers pass.
-func addForwardChain(c *nftables.Conn, t *nftables.Table) {
+func addForwardChain(c *nftables.Conn, t *nftables.Table, nft *script) {
 	fwd := c.AddChain(&nftables.Chain{Name: "forward", Table: t, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter})
+	nft.add("add chain ip %s forward { type filter hook forward priority filter; }", tableName)
+	nft.add("add rule ip %s forward oifname %q ct state established,related accept", tableName, bridgeName)
+	nft.add("add rule ip %s forward oifname %q ct status dnat accept", tableName, bridgeName)
+	nft.add("add rule ip %s forward oifname %q iifname != %q counter drop comment %q", tableName, bridgeName, bridgeName, "only replies and published ports reach containers from outside")
 	accept := []expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}}
 	c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: concat(
 		matchIfname(expr.MetaKeyOIFNAME, expr.CmpOpEq),
@@ -652,6 +694,11 @@ func addForwardChain(c *nftables.Conn, t *nftables.Table) {
 		[]expr.Any{&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}},
 	)})
 }
+
+// script is an nftables batch written as nft(8) would read it, for --trace.
+type script []string
+
+func (s *script) add(format string, a ...any) { *s = append(*s, fmt.Sprintf(format, a...)) }
 
 // removeRules deletes the table "ip cfs" and this stage's rules in other
 // programs' forward chains. Same as `nft delete table ip cfs`.
@@ -672,6 +719,7 @@ func removeRules() error {
 	t := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: tableName}
 	c.AddTable(t)
 	c.DelTable(t)
+	tr.Step("netlink NFT_MSG_DELTABLE(ip "+tableName+")", "nft delete table ip "+tableName)
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("delete the nft table ip %s and the %s rules: %w", tableName, bridgeName, err)
 	}

@@ -24,6 +24,7 @@ import (
 	"cfs/internal/cli"
 	"cfs/internal/doctor"
 	"cfs/internal/rootfs"
+	"cfs/internal/trace"
 
 	"golang.org/x/sys/unix"
 )
@@ -56,8 +57,14 @@ type config struct {
 	Unprivileged bool
 	// Net is what the command line says about the network; only the
 	// parent needs it.
-	Net netFlags `json:"-"`
+	Net   netFlags `json:"-"`
+	Trace bool     // --trace: narrate each step on stderr
+	Step  bool     // --step: and wait for Enter before each one
 }
+
+// tr narrates this side's steps for --trace and --step (docs/trace.md);
+// when both are off it is nil and prints nothing.
+var tr *trace.Tracer
 
 func main() {
 	if os.Args[0] == initArg0 {
@@ -69,7 +76,8 @@ func main() {
 // run parses the command line and runs one container. It returns 2 for bad
 // input, 125 when the stage itself fails (as docker does), and otherwise the
 // command's own exit status.
-func run(args []string) int {
+func run(args []string) (status int) {
+	defer trace.Recover(&status) // Ctrl-C at a --step pause
 	cfg, err := parseFlags(args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -88,7 +96,11 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: not root: running unprivileged, with loopback only (a veth network needs root)\n", stage)
 		cfg.Unprivileged, cfg.Net.Mode = true, "none"
 	}
-	status, err := parent(cfg)
+	if tr, err = trace.New("parent", cfg.Trace, cfg.Step); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
+		return 2
+	}
+	status, err = parent(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
 		hint(err)
@@ -101,6 +113,8 @@ func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet(stage, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	hostname := fs.String("hostname", "", "`NAME` of the container's host (default: a random 12-hex-digit ID)")
+	traceOn := fs.Bool("trace", false, "print each step the kernel is asked to do, on stderr")
+	step := fs.Bool("step", false, "like --trace, and wait for Enter on the terminal before each step")
 	root := fs.String("rootfs", "", "root filesystem `DIR` (default: built once in "+rootfs.DefaultDir+")")
 	var nf netFlags
 	fs.Var(&nf.Ports, "p", "publish a container port on the host: `HOSTPORT:CTRPORT[/tcp|/udp]` (repeatable)")
@@ -126,6 +140,7 @@ func parseFlags(args []string) (config, error) {
 		return config{}, err
 	}
 	cfg := config{ID: cli.NewID(), Rootfs: *root, Hostname: *hostname, Command: fs.Args(), Net: nf}
+	cfg.Trace, cfg.Step = *traceOn || *step, *step
 	if cfg.Hostname == "" && !flagSet(fs, "hostname") {
 		cfg.Hostname = cfg.ID
 	}
@@ -280,9 +295,12 @@ func parent(cfg config) (int, error) {
 		},
 	}
 
+	call, shell := trace.Clone(cmd.SysProcAttr.Cloneflags)
+	tr.Step(call, shell, mapSteps(uids, gids, cfg.Unprivileged)...)
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start the container process (clone with CLONE_NEWUSER|CLONE_NEWUTS|CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWNET): %w", err)
 	}
+	tr.Result("host PID %d, the container's first process", cmd.Process.Pid)
 	r.Close()
 	go func() {
 		for s := range sigs {
@@ -309,6 +327,15 @@ func parent(cfg config) (int, error) {
 		cfg.Terminal = true
 	}
 
+	tr.LookAt(cmd.Process.Pid)
+	tr.Look("sudo cat /proc/%d/mountinfo", cmd.Process.Pid)
+	tr.Look("sudo nsenter -t %d -i ipcs", cmd.Process.Pid)
+	if nw != nil && nw.mode == "bridge" {
+		tr.Look("ip link show %s; sudo nsenter -t %d -n ip addr", nw.veth, cmd.Process.Pid)
+		tr.Look("sudo nft list table ip %s", tableName)
+	}
+	tr.Look("cat /proc/%d/uid_map /proc/%d/gid_map", cmd.Process.Pid, cmd.Process.Pid)
+
 	// Writing the config and closing the pipe is the child's signal to go on.
 	if err := json.NewEncoder(w).Encode(cfg); err != nil {
 		_ = cmd.Process.Kill()
@@ -329,6 +356,10 @@ func child() int {
 		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, err)
 		return 125
 	}
+	if tr, err = trace.New("child", cfg.Trace, cfg.Step); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, err)
+		return 125
+	}
 
 	// Unprivileged, the parent cannot set this network namespace up: a Go
 	// program (many threads) cannot join a user namespace, and joining the
@@ -344,6 +375,7 @@ func child() int {
 	// sethostname(2) changes the name of the UTS namespace the caller is in.
 	// This process is the first one in a new namespace, so the host's
 	// hostname stays as it was. Same as `hostname NAME` in the container.
+	tr.Step(fmt.Sprintf("sethostname(%q)", cfg.Hostname), "hostname "+cfg.Hostname)
 	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, os.NewSyscallError("sethostname", err))
 		return 125
@@ -387,6 +419,7 @@ func setupRoot(root, etcDir string) error {
 	// and pivot_root(2) refuses to work (EINVAL) when the current root or the
 	// new one is shared. Marking every mount private, recursively, cuts that
 	// link. Same as `mount --make-rprivate /`.
+	tr.Step(trace.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""))
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / private (mount --make-rprivate /): %w", err)
 	}
@@ -394,6 +427,7 @@ func setupRoot(root, etcDir string) error {
 	// pivot_root needs the new root to be a mount point, and a directory is
 	// not one until something is mounted there: bind it onto itself.
 	// Same as `mount --rbind ROOT ROOT`.
+	tr.Step(trace.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""))
 	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind %s onto itself: %w", root, err)
 	}
@@ -415,6 +449,7 @@ func setupRoot(root, etcDir string) error {
 		if fi, err := os.Lstat(target); err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
+		tr.Step(trace.Mount(filepath.Join(etcDir, name), target, "", unix.MS_BIND, ""))
 		if err := unix.Mount(filepath.Join(etcDir, name), target, "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("bind %s over %s: %w", filepath.Join(etcDir, name), target, err)
 		}
@@ -446,12 +481,14 @@ func setupRoot(root, etcDir string) error {
 	// with a second chroot and "..": the old root would still be mounted.
 	// Passing "." twice stacks the old root on top of the new one, where a
 	// lazy unmount detaches it for good (man 2 pivot_root, NOTES).
+	tr.Step(fmt.Sprintf(`chdir(%q) + pivot_root(".", ".")`, root), "cd "+root+" && pivot_root . .")
 	if err := unix.Chdir(root); err != nil {
 		return fmt.Errorf("chdir %s: %w", root, err)
 	}
 	if err := unix.PivotRoot(".", "."); err != nil {
 		return fmt.Errorf("pivot_root to %s: %w", root, err)
 	}
+	tr.Step(`umount2(".", MNT_DETACH)`, "umount -l .")
 	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
 		return fmt.Errorf("detach the old root: %w", err)
 	}
@@ -478,6 +515,7 @@ func setupDev(root string) error {
 		if err := os.WriteFile(target, nil, 0o666); err != nil {
 			return fmt.Errorf("create %s: %w", target, err)
 		}
+		tr.Step(trace.Mount("/dev/"+name, target, "", unix.MS_BIND, ""))
 		if err := unix.Mount("/dev/"+name, target, "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("bind /dev/%s onto %s: %w", name, target, err)
 		}
@@ -514,6 +552,7 @@ func mount(source, target, fstype string, flags uintptr, data string) error {
 	if err := os.MkdirAll(target, 0o755); err != nil {
 		return fmt.Errorf("create mount point %s: %w", target, err)
 	}
+	tr.Step(trace.Mount(source, target, fstype, flags, data))
 	if err := unix.Mount(source, target, fstype, flags, data); err != nil {
 		return fmt.Errorf("mount %s on %s (type %s): %w", source, target, fstype, err)
 	}
@@ -547,12 +586,15 @@ func initProcess(argv, env []string, terminal bool) int {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Foreground: true, Ctty: 0}
 	}
 	if err == nil {
+		// Go's exec starts a child with clone(2) (a fork) and execve(2).
+		tr.Step("fork() + "+trace.Exec(path, argv), "exec "+trace.Quote(argv))
 		err = cmd.Start()
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: container: exec %q: %v\n", stage, argv[0], err)
 		return cli.ExecFailure(err)
 	}
+	tr.Result("the command is PID %d in the container", cmd.Process.Pid)
 
 	for {
 		if status, done := reap(cmd.Process.Pid); done {

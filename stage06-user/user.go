@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"cfs/internal/rootfs"
+	"cfs/internal/trace"
 
 	"github.com/vishvananda/netlink"
 )
@@ -171,4 +172,22 @@ func loopbackUp() error {
 		return fmt.Errorf("set lo up: %w", err)
 	}
 	return nil
+}
+
+// mapSteps describes, for --trace, what os/exec does for the maps between
+// clone(2) and the child's execve, while the child waits.
+func mapSteps(uids, gids syscall.SysProcIDMap, unprivileged bool) []string {
+	write := func(file, value string) string {
+		return fmt.Sprintf("write(/proc/CHILD/%s, %q)  ≈ echo %s > /proc/CHILD/%s", file, value, value, file)
+	}
+	setgroups, creds := "allow", "setgroups([]), setgid(0), setuid(0)"
+	if unprivileged {
+		setgroups, creds = "deny", "setgid(0), setuid(0)"
+	}
+	return []string{
+		write("uid_map", fmt.Sprintf("%d %d %d", uids.ContainerID, uids.HostID, uids.Size)),
+		write("setgroups", setgroups),
+		write("gid_map", fmt.Sprintf("%d %d %d", gids.ContainerID, gids.HostID, gids.Size)),
+		"then, in the child: " + creds + ", " + trace.Exec("/proc/self/exe", []string{initArg0}),
+	}
 }

@@ -20,11 +20,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 
 	"cfs/internal/cli"
 	"cfs/internal/doctor"
 	"cfs/internal/rootfs"
+	"cfs/internal/trace"
 
 	"golang.org/x/sys/unix"
 )
@@ -63,8 +65,14 @@ type config struct {
 	Limits limits `json:"-"`
 	// Net is what the command line says about the network; only the
 	// parent needs it.
-	Net netFlags `json:"-"`
+	Net   netFlags `json:"-"`
+	Trace bool     // --trace: narrate each step on stderr
+	Step  bool     // --step: and wait for Enter before each one
 }
+
+// tr narrates this side's steps for --trace and --step (docs/trace.md);
+// when both are off it is nil and prints nothing.
+var tr *trace.Tracer
 
 // init keeps the main goroutine on the process's main thread. unshare(2)
 // moves only the calling thread into a new namespace, and the kernel shows
@@ -84,7 +92,8 @@ func main() {
 // run parses the command line and runs one container. It returns 2 for bad
 // input, 125 when the stage itself fails (as docker does), and otherwise the
 // command's own exit status.
-func run(args []string) int {
+func run(args []string) (status int) {
+	defer trace.Recover(&status) // Ctrl-C at a --step pause
 	cfg, err := parseFlags(args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -103,7 +112,11 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: not root: running unprivileged, with loopback only and no limits (a veth network and cgroups need root)\n", stage)
 		cfg.Unprivileged, cfg.Net.Mode = true, "none"
 	}
-	status, err := parent(cfg)
+	if tr, err = trace.New("parent", cfg.Trace, cfg.Step); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
+		return 2
+	}
+	status, err = parent(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
 		hint(err)
@@ -116,6 +129,8 @@ func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet(stage, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	hostname := fs.String("hostname", "", "`NAME` of the container's host (default: a random 12-hex-digit ID)")
+	traceOn := fs.Bool("trace", false, "print each step the kernel is asked to do, on stderr")
+	step := fs.Bool("step", false, "like --trace, and wait for Enter on the terminal before each step")
 	root := fs.String("rootfs", "", "root filesystem `DIR` (default: built once in "+rootfs.DefaultDir+")")
 	var nf netFlags
 	fs.Var(&nf.Ports, "p", "publish a container port on the host: `HOSTPORT:CTRPORT[/tcp|/udp]` (repeatable)")
@@ -144,6 +159,7 @@ func parseFlags(args []string) (config, error) {
 		return config{}, err
 	}
 	cfg := config{ID: cli.NewID(), Rootfs: *root, Hostname: *hostname, Command: fs.Args(), Net: nf}
+	cfg.Trace, cfg.Step = *traceOn || *step, *step
 	var err error
 	if cfg.Limits, err = parseLimits(*memory, *cpus, *pids, flagSet(fs, "cpus"), flagSet(fs, "pids")); err != nil {
 		return config{}, err
@@ -320,9 +336,12 @@ func parent(cfg config) (int, error) {
 		},
 	}
 
+	call, shell := trace.Clone(cmd.SysProcAttr.Cloneflags)
+	tr.Step(call, shell, mapSteps(uids, gids, cfg.Unprivileged)...)
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start the container process (clone with CLONE_NEWUSER|CLONE_NEWUTS|CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWNET): %w", err)
 	}
+	tr.Result("host PID %d, the container's first process", cmd.Process.Pid)
 	r.Close()
 	go func() {
 		for s := range sigs {
@@ -360,6 +379,18 @@ func parent(cfg config) (int, error) {
 		cfg.Terminal = true
 	}
 
+	tr.LookAt(cmd.Process.Pid)
+	tr.Look("sudo cat /proc/%d/mountinfo", cmd.Process.Pid)
+	tr.Look("sudo nsenter -t %d -i ipcs", cmd.Process.Pid)
+	if nw != nil && nw.mode == "bridge" {
+		tr.Look("ip link show %s; sudo nsenter -t %d -n ip addr", nw.veth, cmd.Process.Pid)
+		tr.Look("sudo nft list table ip %s", tableName)
+	}
+	tr.Look("cat /proc/%d/uid_map /proc/%d/gid_map", cmd.Process.Pid, cmd.Process.Pid)
+	if cfg.Cgroup != nil {
+		tr.Look("cat /proc/%d/cgroup; ls %s", cmd.Process.Pid, strings.Join(cfg.Cgroup.dirs(), " "))
+	}
+
 	// Writing the config and closing the pipe is the child's signal to go on.
 	if err := json.NewEncoder(w).Encode(cfg); err != nil {
 		_ = cmd.Process.Kill()
@@ -380,6 +411,10 @@ func child() int {
 		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, err)
 		return 125
 	}
+	if tr, err = trace.New("child", cfg.Trace, cfg.Step); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, err)
+		return 125
+	}
 
 	// The parent has moved this process into the container's cgroup. A
 	// new cgroup namespace takes the caller's cgroup as its root, so from
@@ -389,6 +424,7 @@ func child() int {
 	// the main thread (see init), where the mounts and the command's fork
 	// happen too.
 	if cfg.Cgroup != nil {
+		tr.Step(trace.Unshare(unix.CLONE_NEWCGROUP))
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, os.NewSyscallError("unshare CLONE_NEWCGROUP", err))
 			return 125
@@ -409,6 +445,7 @@ func child() int {
 	// sethostname(2) changes the name of the UTS namespace the caller is in.
 	// This process is the first one in a new namespace, so the host's
 	// hostname stays as it was. Same as `hostname NAME` in the container.
+	tr.Step(fmt.Sprintf("sethostname(%q)", cfg.Hostname), "hostname "+cfg.Hostname)
 	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, os.NewSyscallError("sethostname", err))
 		return 125
@@ -453,6 +490,7 @@ func setupRoot(root, etcDir string, cg *cgroup) error {
 	// and pivot_root(2) refuses to work (EINVAL) when the current root or the
 	// new one is shared. Marking every mount private, recursively, cuts that
 	// link. Same as `mount --make-rprivate /`.
+	tr.Step(trace.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""))
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / private (mount --make-rprivate /): %w", err)
 	}
@@ -460,6 +498,7 @@ func setupRoot(root, etcDir string, cg *cgroup) error {
 	// pivot_root needs the new root to be a mount point, and a directory is
 	// not one until something is mounted there: bind it onto itself.
 	// Same as `mount --rbind ROOT ROOT`.
+	tr.Step(trace.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""))
 	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind %s onto itself: %w", root, err)
 	}
@@ -481,6 +520,7 @@ func setupRoot(root, etcDir string, cg *cgroup) error {
 		if fi, err := os.Lstat(target); err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
+		tr.Step(trace.Mount(filepath.Join(etcDir, name), target, "", unix.MS_BIND, ""))
 		if err := unix.Mount(filepath.Join(etcDir, name), target, "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("bind %s over %s: %w", filepath.Join(etcDir, name), target, err)
 		}
@@ -517,12 +557,14 @@ func setupRoot(root, etcDir string, cg *cgroup) error {
 	// with a second chroot and "..": the old root would still be mounted.
 	// Passing "." twice stacks the old root on top of the new one, where a
 	// lazy unmount detaches it for good (man 2 pivot_root, NOTES).
+	tr.Step(fmt.Sprintf(`chdir(%q) + pivot_root(".", ".")`, root), "cd "+root+" && pivot_root . .")
 	if err := unix.Chdir(root); err != nil {
 		return fmt.Errorf("chdir %s: %w", root, err)
 	}
 	if err := unix.PivotRoot(".", "."); err != nil {
 		return fmt.Errorf("pivot_root to %s: %w", root, err)
 	}
+	tr.Step(`umount2(".", MNT_DETACH)`, "umount -l .")
 	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
 		return fmt.Errorf("detach the old root: %w", err)
 	}
@@ -549,6 +591,7 @@ func setupDev(root string) error {
 		if err := os.WriteFile(target, nil, 0o666); err != nil {
 			return fmt.Errorf("create %s: %w", target, err)
 		}
+		tr.Step(trace.Mount("/dev/"+name, target, "", unix.MS_BIND, ""))
 		if err := unix.Mount("/dev/"+name, target, "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("bind /dev/%s onto %s: %w", name, target, err)
 		}
@@ -585,6 +628,7 @@ func mount(source, target, fstype string, flags uintptr, data string) error {
 	if err := os.MkdirAll(target, 0o755); err != nil {
 		return fmt.Errorf("create mount point %s: %w", target, err)
 	}
+	tr.Step(trace.Mount(source, target, fstype, flags, data))
 	if err := unix.Mount(source, target, fstype, flags, data); err != nil {
 		return fmt.Errorf("mount %s on %s (type %s): %w", source, target, fstype, err)
 	}
@@ -618,12 +662,15 @@ func initProcess(argv, env []string, terminal bool) int {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Foreground: true, Ctty: 0}
 	}
 	if err == nil {
+		// Go's exec starts a child with clone(2) (a fork) and execve(2).
+		tr.Step("fork() + "+trace.Exec(path, argv), "exec "+trace.Quote(argv))
 		err = cmd.Start()
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: container: exec %q: %v\n", stage, argv[0], err)
 		return cli.ExecFailure(err)
 	}
+	tr.Result("the command is PID %d in the container", cmd.Process.Pid)
 
 	for {
 		if status, done := reap(cmd.Process.Pid); done {

@@ -14,11 +14,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"cfs/internal/cli"
+	"cfs/internal/trace"
 
 	"golang.org/x/sys/unix"
 )
@@ -98,13 +100,14 @@ func v1Mounts(mountinfo string) (map[string]string, error) {
 // runs in it yet: the parent moves the child in (join) before the child may
 // start the command, so no process of the container ever runs unlimited.
 func newCgroup(id string, l limits) (cg *cgroup, retErr error) {
+	done := false // set at the end: a panic (Ctrl-C at a --step pause) removes the cgroup too
 	v2, err := cgroupVersion(cgroupRoot)
 	if err != nil {
 		return nil, err
 	}
 	cg = &cgroup{V2: v2, Dirs: map[string]string{}}
 	defer func() {
-		if retErr != nil {
+		if !done {
 			cg.remove()
 		}
 	}()
@@ -117,6 +120,7 @@ func newCgroup(id string, l limits) (cg *cgroup, retErr error) {
 			err = cg.setupV1(id, l)
 		}
 		if !errors.Is(err, os.ErrNotExist) || try == 2 {
+			done = err == nil
 			return cg, err
 		}
 	}
@@ -152,6 +156,7 @@ func (cg *cgroup) setupV2(id string, l limits) error {
 		}
 	}
 	dir := filepath.Join(parent, id)
+	tr.Step(fmt.Sprintf("mkdir(%s)", dir), "mkdir "+dir)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("create cgroup %s: %w", dir, err)
 	}
@@ -197,6 +202,7 @@ func (cg *cgroup) setupV1(id string, l limits) error {
 			return fmt.Errorf("the %s cgroup controller is not mounted (no cgroup mount with option %q in /proc/self/mountinfo)", c, c)
 		}
 		dir := filepath.Join(mnt, cgroupParent, id)
+		tr.Step(fmt.Sprintf("mkdir(%s)", dir), "mkdir -p "+dir)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("create cgroup %s: %w", dir, err)
 		}
@@ -261,6 +267,7 @@ func (cg *cgroup) mountInside(root string) error {
 			return err
 		}
 	}
+	tr.Step(trace.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_BIND|flags, ""))
 	return unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_BIND|flags, "")
 }
 
@@ -286,6 +293,7 @@ func (cg *cgroup) remove() error {
 		}
 	}
 	for _, dir := range cg.Dirs {
+		tr.Step(fmt.Sprintf("rmdir(%s)", dir), "rmdir "+dir)
 		if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", dir, err))
 		}
@@ -352,6 +360,7 @@ func removeStaleCgroups(containers string) {
 // writeFile writes a cgroup control file. These files take one value per
 // write(2), so no buffering, no appending.
 func writeFile(path, value string) error {
+	tr.Step(fmt.Sprintf("write(%s, %q)", path, value), fmt.Sprintf("echo %s > %s", value, path))
 	if err := os.WriteFile(path, []byte(value), 0); err != nil {
 		return fmt.Errorf("write %q to %s: %w", value, path, err)
 	}
@@ -421,4 +430,14 @@ func parseLimits(memory string, cpus float64, pids int64, cpusSet, pidsSet bool)
 		l.Pids = pids
 	}
 	return l, nil
+}
+
+// dirs lists the cgroup's directories, in a stable order.
+func (cg *cgroup) dirs() []string {
+	var d []string
+	for _, dir := range cg.Dirs {
+		d = append(d, dir)
+	}
+	sort.Strings(d)
+	return d
 }

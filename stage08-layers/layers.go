@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"cfs/internal/rootfs"
+	"cfs/internal/trace"
 
 	"golang.org/x/sys/unix"
 )
@@ -256,6 +257,7 @@ func (o overlay) mount(merged string) error {
 	if o.UpperOnTmpfs {
 		// upper and work must be on one filesystem; put both on a fresh
 		// tmpfs mounted over the (empty) upper directory.
+		tr.Step(trace.Mount("tmpfs", upper, "tmpfs", 0, "mode=755"))
 		if err := unix.Mount("tmpfs", upper, "tmpfs", 0, "mode=755"); err != nil {
 			return fmt.Errorf("mount a tmpfs for the writable layer on %s: %w", upper, err)
 		}
@@ -271,6 +273,7 @@ func (o overlay) mount(merged string) error {
 		top[len(o.Lower)-1-i] = l // overlay lists the top layer first
 	}
 	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,userxattr", strings.Join(top, ":"), upper, work)
+	tr.Step(trace.Mount("overlay", merged, "overlay", 0, opts))
 	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
 		return fmt.Errorf("mount overlay on %s (%s): %w", merged, opts, err)
 	}

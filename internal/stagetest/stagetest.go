@@ -144,7 +144,7 @@ type Proc struct {
 	Stdin  io.WriteCloser
 	lines  chan string
 	stdout bytes.Buffer // everything read so far, for Wait
-	stderr bytes.Buffer
+	stderr syncBuffer
 	done   chan struct{}
 }
 
@@ -354,39 +354,9 @@ func RootfsWithHelper(t testing.TB) string {
 // (in Stdout) and the stage's exit status.
 func RunTerminal(t testing.TB, input string, args ...string) Result {
 	t.Helper()
-	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ptmx, tty := openPty(t)
 	defer ptmx.Close()
-	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetUint32(int(ptmx.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tty, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path, argv := self, append([]string{"cfs-stage"}, args...)
-	if packageNetNS != nil {
-		argv = append(append(packageNetNS.Wrapper(), self), args...)
-		if path, err = exec.LookPath(argv[0]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cmd := &exec.Cmd{
-		Path: path, Args: argv,
-		Env:   append(os.Environ(), stageEnv+"=1", "TERM=dumb"),
-		Stdin: tty, Stdout: tty, Stderr: tty,
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0},
-	}
+	cmd := terminalCommand(t, tty, args)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -399,13 +369,58 @@ func RunTerminal(t testing.TB, input string, args ...string) Result {
 		close(read)
 	}()
 	_, _ = io.WriteString(ptmx, input)
-	err = cmd.Wait()
+	err := cmd.Wait()
 	<-read
 	code, err := exitCode(err)
 	if err != nil {
 		t.Fatalf("wait for stage: %v", err)
 	}
 	return Result{Stdout: screen.String(), Code: code}
+}
+
+// openPty opens a new pseudo-terminal: the master side, and the terminal
+// a program uses.
+func openPty(t testing.TB) (ptmx, tty *os.File) {
+	t.Helper()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetUint32(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tty, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ptmx, tty
+}
+
+// terminalCommand is the stage with args in a new session whose
+// controlling terminal is tty.
+func terminalCommand(t testing.TB, tty *os.File, args []string) *exec.Cmd {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, argv := self, append([]string{"cfs-stage"}, args...)
+	if packageNetNS != nil {
+		argv = append(append(packageNetNS.Wrapper(), self), args...)
+		if path, err = exec.LookPath(argv[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &exec.Cmd{
+		Path: path, Args: argv,
+		Env:   append(os.Environ(), stageEnv+"=1", "TERM=dumb"),
+		Stdin: tty, Stdout: tty, Stderr: tty,
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0},
+	}
 }
 
 func exitCode(err error) (int, error) {

@@ -1,0 +1,304 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"cfs/internal/stagetest"
+
+	"github.com/stretchr/testify/require"
+)
+
+// traceCommand keeps the container running until the test closes its
+// stdin, so the test can look at it from outside meanwhile.
+var traceCommand = []string{"sh", "-c", "hostname; echo ready; read x; exit 0"}
+
+// With --trace, each step is named with the values the kernel then shows
+// from outside: the host PID is the process whose namespaces the clone
+// step made new, and the hostname set is the one inside.
+func TestTraceMatchesTheKernel(t *testing.T) {
+	stagetest.RequireRoot(t)
+	p := stagetest.Start(t, append([]string{"--trace", "--hostname", "box", "--memory", "64m", "--cpus", "0.5", "--pids", "50"}, traceCommand...)...)
+	require.Equal(t, "box", p.NextLine(t))
+	p.WaitLine(t, "ready")
+	p.WaitStderr(t, "execve(")
+	lines := stagetest.ParseTrace(p.Stderr())
+
+	pid := stagetest.TraceHostPID(t, lines)
+	require.Equal(t, p.ContainerPID(t), pid)
+	stagetest.CheckTraceNamespaces(t, lines, p.Cmd.Process.Pid, pid)
+	stagetest.CheckTraceLooks(t, lines, pid)
+	require.Len(t, stagetest.Steps(lines, "child", `sethostname("box")`), 1)
+	stagetest.CheckTraceExec(t, lines, traceCommand)
+
+	// The command is cfs-init's child, with the PID in the container that
+	// the trace reports.
+	cmds := stagetest.Children(pid)
+	require.Len(t, cmds, 1)
+	ns := nspid(t, cmds[0])
+	require.Contains(t, p.Stderr(), "[cfs child] → the command is PID "+ns[len(ns)-1]+" in the container")
+
+	// Every mount traced is in the container's mount table, where
+	// pivot_root put it.
+	stagetest.CheckTraceMounts(t, lines, pid)
+	require.True(t, hasMount(t, pid, "mqueue"))
+
+	// The veth pair: the host end is a port of cfs0 where the stage runs,
+	// and the address traced is eth0's inside.
+	veth := regexp.MustCompile(`^netlink RTM_NEWLINK\((cfs[0-9a-f]{8}) type veth peer eth0 netns /proc/(\d+)/ns/net\)$`)
+	var host string
+	for _, l := range stagetest.Steps(lines, "parent", "netlink RTM_NEWLINK(") {
+		if m := veth.FindStringSubmatch(l.Text); m != nil {
+			require.Equal(t, strconv.Itoa(pid), m[2])
+			host = m[1]
+		}
+	}
+	require.NotEmpty(t, host, "no veth in the trace")
+	h, err := stagetest.PackageNetNS().Handle()
+	require.NoError(t, err)
+	defer h.Close()
+	link, err := h.LinkByName(host)
+	require.NoError(t, err)
+	br, err := h.LinkByName(bridgeName)
+	require.NoError(t, err)
+	require.Equal(t, br.Attrs().Index, link.Attrs().MasterIndex)
+	require.Len(t, stagetest.Steps(lines, "parent", "netlink RTM_NEWADDR("+containerNet(t, pid).String()+" dev eth0)"), 1)
+	require.Contains(t, stagetest.CheckTraceLooks(t, lines, pid), "ip link show "+host+"; sudo nsenter -t "+strconv.Itoa(pid)+" -n ip addr")
+
+	// Each nft rule traced is in the table the kernel lists, and no other.
+	requireTracedRules(t, lines)
+
+	// The maps traced are the ones the kernel holds for the container.
+	for _, file := range []string{"uid_map", "gid_map"} {
+		data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/" + file)
+		require.NoError(t, err)
+		want := strings.Join(strings.Fields(string(data)), " ")
+		require.Len(t, stagetest.Details(lines, "parent", "write(/proc/CHILD/"+file+", \""+want+"\")"), 1, "%s is %q", file, want)
+	}
+
+	// Every cgroup file traced holds what was written; the container's
+	// first process is in every cgroup it was written into.
+	writes := regexp.MustCompile(`^write\((/sys/fs/cgroup/\S+), "(.*)"\)$`)
+	n := 0
+	for _, l := range stagetest.Steps(lines, "parent", "write(/sys/fs/cgroup/") {
+		m := writes.FindStringSubmatch(l.Text)
+		require.NotNil(t, m, l.Text)
+		data, err := os.ReadFile(m[1])
+		require.NoError(t, err)
+		switch filepath.Base(m[1]) {
+		case "cgroup.subtree_control":
+			require.Contains(t, strings.Fields(string(data)), strings.TrimPrefix(m[2], "+"))
+		case "cgroup.procs":
+			require.Equal(t, strconv.Itoa(pid), m[2])
+			require.Contains(t, strings.Fields(string(data)), m[2])
+		default:
+			require.Equal(t, m[2], strings.TrimSpace(string(data)), m[1])
+			n++
+		}
+	}
+	require.GreaterOrEqual(t, n, 3, "the limits were not traced")
+
+	// The overlay: mounted as the container's /, with the layers traced.
+	mounts, _ := stagetest.TraceMounts(t, lines)
+	var ov stagetest.MountStep
+	for _, m := range mounts {
+		if m.FSType == "overlay" {
+			ov = m
+		}
+	}
+	require.NotEmpty(t, ov.Data, "no overlay mount in the trace")
+	for _, m := range stagetest.ReadMountinfo(t, pid) {
+		if m.Point == "/" && m.FSType == "overlay" {
+			for _, opt := range strings.Split(ov.Data, ",") {
+				require.Contains(t, strings.Split(m.SuperOptions, ","), opt)
+			}
+		}
+	}
+	require.Contains(t, stagetest.CheckTraceLooks(t, lines, pid), "sudo ls "+strings.Split(strings.Split(ov.Data, "upperdir=")[1], ",")[0])
+
+	p.Stdin.Close()
+	require.Equal(t, 0, p.Wait(t).Code)
+}
+
+// Without --trace and --step the stage prints nothing of its own.
+func TestNoTraceByDefault(t *testing.T) {
+	stagetest.RequireRoot(t)
+	res := stagetest.Run(t, "", "--hostname", "box", "hostname")
+	require.Equal(t, 0, res.Code)
+	require.Equal(t, "box\n", res.Stdout)
+	require.Empty(t, res.Stderr)
+}
+
+// --step without a terminal is bad input: there is nowhere to read Enter.
+func TestStepNeedsATerminal(t *testing.T) {
+	stagetest.RequireRoot(t)
+	p := stagetest.StartWrapped(t, []string{"setsid"}, "--step", "true")
+	p.Stdin.Close()
+	res := p.Wait(t)
+	require.Equal(t, 2, res.Code)
+	require.Contains(t, res.Stderr, "--step waits for Enter on the terminal")
+}
+
+// --step, driven through a pseudo-terminal, stops before each step: at
+// each pause, what the step does has not happened yet.
+func TestStepStopsBeforeEachStep(t *testing.T) {
+	stagetest.RequireRoot(t)
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	var paused []string
+	var made []string
+	var overlay stagetest.TraceLine
+	_, code := stagetest.StepThrough(t, func(step stagetest.TraceLine, trace []stagetest.TraceLine) {
+		paused = append(paused, step.Text)
+		switch {
+		case strings.HasPrefix(step.Text, "sethostname("):
+			require.Equal(t, host, utsName(t, stagetest.TraceHostPID(t, trace)))
+		case strings.HasPrefix(step.Text, "fork() + execve("):
+			require.Equal(t, "box", utsName(t, stagetest.TraceHostPID(t, trace)))
+			require.Empty(t, stagetest.Children(stagetest.TraceHostPID(t, trace)), "the command started before its step")
+		case strings.HasPrefix(step.Text, "chdir(") && strings.Contains(step.Text, "pivot_root"):
+			require.True(t, hostRoot(t, stagetest.TraceHostPID(t, trace)), "pivot_root happened before its step")
+		case strings.HasPrefix(step.Text, "umount2("):
+			require.False(t, hostRoot(t, stagetest.TraceHostPID(t, trace)), "no pivot_root before the next step")
+		case strings.HasPrefix(step.Text, `mount("mqueue"`):
+			require.False(t, hasMountAt(t, stagetest.TraceHostPID(t, trace), step), "mqueue mounted before its step")
+		case strings.Contains(step.Text, " type veth peer eth0 "):
+			name := strings.Fields(strings.TrimPrefix(step.Text, "netlink RTM_NEWLINK("))[0]
+			require.False(t, linkExists(t, name), "veth %s made before its step", name)
+		case strings.HasPrefix(step.Text, "netlink RTM_NEWLINK(cfs") && strings.Contains(step.Text, " master "):
+			name := strings.Fields(strings.TrimPrefix(step.Text, "netlink RTM_NEWLINK("))[0]
+			require.True(t, linkExists(t, name), "veth %s not made at its step", name)
+		case strings.HasPrefix(step.Text, "mkdir(/sys/fs/cgroup/"):
+			dir := strings.TrimSuffix(strings.TrimPrefix(step.Text, "mkdir("), ")")
+			require.NoDirExists(t, dir, "cgroup made before its step")
+			made = append(made, dir)
+		case strings.HasPrefix(step.Text, "write(/sys/fs/cgroup/"):
+			for _, dir := range made {
+				require.DirExists(t, dir)
+			}
+		case strings.HasPrefix(step.Text, `mount("overlay"`):
+			require.False(t, hasMountAt(t, stagetest.TraceHostPID(t, trace), step), "overlay mounted before its step")
+			overlay = step
+		case strings.HasPrefix(step.Text, "mount(") && strings.Contains(step.Text, "MS_BIND|MS_REC"):
+			require.True(t, hasMountAt(t, stagetest.TraceHostPID(t, trace), overlay), "no overlay at the step after it")
+		}
+	}, "--hostname", "box", "--memory", "64m", "true")
+	require.Equal(t, 0, code)
+	require.Contains(t, paused, `sethostname("box")`)
+	execs := 0
+	for _, p := range paused {
+		if regexp.MustCompile(`^fork\(\) \+ execve\(".*/true", \["true"\]\)$`).MatchString(p) {
+			execs++
+		}
+	}
+	require.Equal(t, 1, execs, "paused at %q", paused)
+}
+
+// utsName is the hostname of the UTS namespace of process pid.
+func utsName(t *testing.T, pid int) string {
+	t.Helper()
+	out, err := exec.Command("nsenter", "-t", strconv.Itoa(pid), "-u", "hostname").Output()
+	require.NoError(t, err)
+	return strings.TrimSpace(string(out))
+}
+
+// hostRoot reports whether process pid's root directory is the host's.
+func hostRoot(t *testing.T, pid int) bool {
+	t.Helper()
+	root, err := os.Stat("/proc/" + strconv.Itoa(pid) + "/root/")
+	require.NoError(t, err)
+	host, err := os.Stat("/")
+	require.NoError(t, err)
+	return os.SameFile(root, host)
+}
+
+// hasMount reports whether process pid's mount table has a mount of type
+// fstype.
+func hasMount(t *testing.T, pid int, fstype string) bool {
+	t.Helper()
+	for _, m := range stagetest.ReadMountinfo(t, pid) {
+		if m.FSType == fstype {
+			return true
+		}
+	}
+	return false
+}
+
+// hasMountAt reports whether process pid's mount table has a mount where
+// the mount step mounts, of its type.
+func hasMountAt(t *testing.T, pid int, step stagetest.TraceLine) bool {
+	t.Helper()
+	m := regexp.MustCompile(`^mount\(".*?", "(.*?)", "(.*?)",`).FindStringSubmatch(step.Text)
+	require.NotNil(t, m, step.Text)
+	for _, have := range stagetest.ReadMountinfo(t, pid) {
+		if have.Point == m[1] && have.FSType == m[2] {
+			return true
+		}
+	}
+	return false
+}
+
+// requireTracedRules compares the rules of the last nft batch in the trace
+// with `nft list table ip cfs` where the stage runs, chain by chain.
+func requireTracedRules(t *testing.T, lines []stagetest.TraceLine) {
+	t.Helper()
+	var traced []string
+	for _, l := range lines {
+		switch {
+		case l.Kind == "step" && strings.HasPrefix(l.Text, "netlink NFNL_MSG_BATCH_BEGIN"):
+			traced = nil
+		case l.Kind == "detail" && strings.HasPrefix(l.Text, "add rule ip "+tableName+" "):
+			traced = append(traced, strings.TrimPrefix(l.Text, "add rule ip "+tableName+" "))
+		}
+	}
+	require.NotEmpty(t, traced, "no nft rules in the trace")
+	argv := append(stagetest.PackageNetNS().Wrapper(), "nft", "list", "table", "ip", tableName)
+	out, err := exec.Command(argv[0], argv[1:]...).Output()
+	require.NoError(t, err)
+	counters := regexp.MustCompile(`counter packets \d+ bytes \d+`)
+	var listed []string
+	chain := ""
+	for _, line := range strings.Split(string(out), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "chain "):
+			chain = strings.Fields(line)[1]
+		case line == "" || line == "}" || strings.HasPrefix(line, "type ") || strings.HasPrefix(line, "table "):
+		default:
+			listed = append(listed, chain+" "+counters.ReplaceAllString(line, "counter"))
+		}
+	}
+	require.ElementsMatch(t, listed, traced)
+}
+
+// linkExists reports whether a link named name is where the stage runs.
+func linkExists(t *testing.T, name string) bool {
+	t.Helper()
+	h, err := stagetest.PackageNetNS().Handle()
+	require.NoError(t, err)
+	defer h.Close()
+	_, err = h.LinkByName(name)
+	return err == nil
+}
+
+// Ctrl-C at a pause while the stage sets up the host ends the run there,
+// with the status of SIGINT, and takes down what was made so far.
+func TestCtrlCAtAPauseCleansUp(t *testing.T) {
+	stagetest.RequireRoot(t)
+	lines, code := stagetest.InterruptAt(t, "write(/sys/fs/cgroup/", "--hostname", "box", "--memory", "64m", "true")
+	require.Equal(t, 130, code)
+	require.Empty(t, stagetest.Steps(lines, "parent", "clone("), "the container started after Ctrl-C")
+	require.Contains(t, lines, stagetest.TraceLine{Side: "parent", Kind: "result", Text: "interrupted by interrupt: cleaned up"})
+	require.False(t, linkExists(t, bridgeName), "%s left", bridgeName)
+	made := 0
+	for _, l := range stagetest.Steps(lines, "parent", "mkdir(/sys/fs/cgroup/") {
+		require.NoDirExists(t, strings.TrimSuffix(strings.TrimPrefix(l.Text, "mkdir("), ")"))
+		made++
+	}
+	require.NotZero(t, made)
+}
