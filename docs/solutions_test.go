@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -153,9 +154,15 @@ func TestSolutionsRun(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), solutionTimeout)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, filepath.Join(dir, "run.sh"))
-			cmd.WaitDelay = 10 * time.Second
+			// On a timeout, SIGTERM lets the script undo what it made (its
+			// EXIT trap); whatever of its process group is left after
+			// WaitDelay is killed, so no stage outlives the test.
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+			cmd.WaitDelay = 20 * time.Second
 			start := time.Now()
 			out, err := cmd.CombinedOutput()
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			t.Logf("%s (%.1fs):\n%s", dir, time.Since(start).Seconds(), out)
 			if ctx.Err() != nil {
 				t.Fatalf("%s/run.sh did not end within %v", dir, solutionTimeout)

@@ -53,7 +53,7 @@ stage_copy() {
 	rm -rf "$dir"
 	cp -r "$ROOT/$stage" "$dir"
 	for p in "$@"; do
-		patch -s -p1 -d "$dir" <"$p" >&2 || fail "patch $(basename "$p") does not apply to $stage"
+		patch -s -p1 -F0 -d "$dir" <"$p" >&2 || fail "patch $(basename "$p") does not apply to $stage"
 	done
 	echo "$dir"
 }
