@@ -119,3 +119,17 @@ func TestReadmeFencesMarkedReplay(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []step{{line: 9, cmd: "hostname", want: []string{"vm"}}}, steps)
 }
+
+func TestTracePIDsArePlaceholders(t *testing.T) {
+	require.True(t, lineMatches(
+		"[cfs look] cat /proc/7834/uid_map /proc/7834/gid_map; sudo nsenter -t 7834 -n ip addr",
+		"[cfs look] cat /proc/912/uid_map /proc/912/gid_map; sudo nsenter -t 912 -n ip addr"))
+	require.True(t, lineMatches(
+		`[cfs parent] write(/sys/fs/cgroup/pids/cfs/0123456789ab/cgroup.procs, "7834")  ≈ echo 7834 > /sys/fs/cgroup/pids/cfs/0123456789ab/cgroup.procs`,
+		`[cfs parent] write(/sys/fs/cgroup/pids/cfs/ba9876543210/cgroup.procs, "912")  ≈ echo 912 > /sys/fs/cgroup/pids/cfs/ba9876543210/cgroup.procs`))
+	// Values other than PIDs still count.
+	require.False(t, lineMatches(
+		`[cfs parent] write(/sys/fs/cgroup/pids/cfs/0123456789ab/pids.max, "50")  ≈ echo 50 > /sys/fs/cgroup/pids/cfs/0123456789ab/pids.max`,
+		`[cfs parent] write(/sys/fs/cgroup/pids/cfs/0123456789ab/pids.max, "51")  ≈ echo 51 > /sys/fs/cgroup/pids/cfs/0123456789ab/pids.max`))
+	require.False(t, lineMatches("1234", "1235"), "PIDs are placeholders in trace lines only")
+}

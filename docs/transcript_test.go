@@ -141,12 +141,25 @@ var placeholders = []struct {
 	{regexp.MustCompile(`\bfe80::[0-9a-f:]+`), "fe80::<mac>"},
 	// Round-trip times of ping: "time=0.174 ms", "= 0.157/0.165/0.174 ms".
 	{regexp.MustCompile(`\b\d+\.\d+(/\d+\.\d+)* ms\b`), "<time> ms"},
+	// Host ends of veth pairs: cfs and the container ID's first 8 digits.
+	{regexp.MustCompile(`\bcfs[0-9a-f]{8}\b`), "cfs<veth>"},
 	// The shell's working directory, which is where the repository is.
 	{regexp.MustCompile(`^PWD=/.*`), "PWD=<dir>"},
 }
 
+// Process IDs in --trace lines (docs/trace.md): the host PID, the commands
+// and paths that name it, and the command's PID inside.
+var (
+	tracePID      = regexp.MustCompile(`(PID |/proc/|-t |-p |netns |cgroup\.procs, ")\d+\b`)
+	traceProcsPID = regexp.MustCompile(`\becho \d+ > (\S*/cgroup\.procs)`)
+)
+
 func normalize(line string) string {
 	line = strings.TrimRight(line, " \t")
+	if strings.HasPrefix(line, "[cfs ") {
+		line = tracePID.ReplaceAllString(line, "$1<pid>")
+		line = traceProcsPID.ReplaceAllString(line, "echo <pid> > $1")
+	}
 	for _, p := range placeholders {
 		line = p.re.ReplaceAllString(line, p.with)
 	}

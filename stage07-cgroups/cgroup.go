@@ -257,7 +257,7 @@ func (cg *cgroup) mountInside(root string) error {
 		return err
 	}
 	done := map[string]bool{}
-	for _, host := range cg.Dirs {
+	for _, host := range cg.dirs() {
 		name := filepath.Base(filepath.Dir(filepath.Dir(host))) // .../memory/cfs/ID → memory
 		if done[name] {
 			continue
@@ -274,7 +274,7 @@ func (cg *cgroup) mountInside(root string) error {
 // join moves a process (and later every child it forks) into the cgroup.
 // Same as `echo PID > DIR/cgroup.procs`.
 func (cg *cgroup) join(pid int) error {
-	for _, dir := range cg.Dirs {
+	for _, dir := range cg.dirs() {
 		if err := writeFile(filepath.Join(dir, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
 			return err
 		}
@@ -287,12 +287,12 @@ func (cg *cgroup) join(pid int) error {
 // processes leave only once they have exited.
 func (cg *cgroup) remove() error {
 	var errs []error
-	for _, dir := range cg.Dirs {
+	for _, dir := range cg.dirs() {
 		if err := emptyCgroup(dir); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	for _, dir := range cg.Dirs {
+	for _, dir := range cg.dirs() {
 		tr.Step(fmt.Sprintf("rmdir(%s)", dir), "rmdir "+dir)
 		if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", dir, err))
@@ -432,7 +432,8 @@ func parseLimits(memory string, cpus float64, pids int64, cpusSet, pidsSet bool)
 	return l, nil
 }
 
-// dirs lists the cgroup's directories, in a stable order.
+// dirs lists the cgroup's directories in a stable order, so that the
+// steps happen, and show in --trace, in the same order every time.
 func (cg *cgroup) dirs() []string {
 	var d []string
 	for _, dir := range cg.Dirs {
