@@ -244,6 +244,16 @@ func parent(cfg config) (int, error) {
 		},
 	}
 
+	// A signal caught during the set-up above ends the run here, before the
+	// container exists, and the deferred clean-ups undo the set-up. Passed
+	// on later, it could reach cfs-init before cfs-init has a handler, and
+	// be lost.
+	select {
+	case s := <-sigs:
+		return 128 + int(s.(unix.Signal)), nil
+	default:
+	}
+
 	tr.Step(trace.Clone(cmd.SysProcAttr.Cloneflags))
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start the container process (clone with CLONE_NEWUTS|CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWNET): %w", err)

@@ -226,6 +226,13 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 // waits for it.
 
 func parent(cfg config) (int, error) {
+	// Ctrl-C and kill must not stop the stage and leave the command running:
+	// catch them and pass them on, so the command decides. Caught from here
+	// on, so that whatever the set-up below makes is always taken down again.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
+	defer signal.Stop(sigs)
+
 	// The container's IDs and the host IDs they stand for, and its image.
 	uids, gids := idMaps(!cfg.Unprivileged)
 	dir, err := containersDir(!cfg.Unprivileged)
@@ -272,13 +279,6 @@ func parent(cfg config) (int, error) {
 	}
 	cfg.Overlay = overlay{Lower: layers, Upper: filepath.Join(ctrDir, "upper"), Work: filepath.Join(ctrDir, "work"), UpperOnTmpfs: onTmpfs}
 	cfg.Rootfs = filepath.Join(ctrDir, "merged")
-
-	// Ctrl-C and kill must not stop the stage and leave the command running:
-	// catch them and pass them on, so the command decides. Caught from here
-	// on, so that the network below is always taken down again.
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
-	defer signal.Stop(sigs)
 
 	// The host's side of the network comes first, before any process
 	// exists: the bridge, an address for the container, its published
@@ -377,6 +377,16 @@ func parent(cfg config) (int, error) {
 			// child too: no container outlives the program that owns it.
 			Pdeathsig: unix.SIGKILL,
 		},
+	}
+
+	// A signal caught during the set-up above ends the run here, before the
+	// container exists, and the deferred clean-ups undo the set-up. Passed
+	// on later, it could reach cfs-init before cfs-init has a handler, and
+	// be lost.
+	select {
+	case s := <-sigs:
+		return 128 + int(s.(unix.Signal)), nil
+	default:
 	}
 
 	call, shell := trace.Clone(cmd.SysProcAttr.Cloneflags)
