@@ -2,7 +2,7 @@
 // stage asks the kernel to do, as it does it. It is a teaching aid, not a
 // lesson: the stages call it next to each system call that matters.
 //
-// Every line goes to stderr and has one of three forms (docs/trace.md):
+// Every line goes to stderr and has one of these forms (docs/trace.md):
 //
 //	[cfs SIDE] CALL  ≈ SHELL    a step, printed just before it is taken
 //	[cfs SIDE]   DETAIL         more about the step above (an nft rule, …)
