@@ -226,7 +226,7 @@ func linkExists(t *testing.T, name string) bool {
 // with the status of SIGINT, and takes down what was made so far.
 func TestCtrlCAtAPauseCleansUp(t *testing.T) {
 	stagetest.RequireRoot(t)
-	lines, code := stagetest.InterruptAt(t, "netlink NFNL_MSG_BATCH_BEGIN", "--hostname", "box", "true")
+	lines, code := stagetest.InterruptAt(t, `^netlink NFNL_MSG_BATCH_BEGIN`, "--hostname", "box", "true")
 	require.Equal(t, 130, code)
 	require.Empty(t, stagetest.Steps(lines, "parent", "clone("), "the container started after Ctrl-C")
 	require.Contains(t, lines, stagetest.TraceLine{Side: "parent", Kind: "result", Text: "interrupted by interrupt: cleaned up"})

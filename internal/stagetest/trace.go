@@ -313,21 +313,19 @@ const stepPrompt = "[cfs step] press Enter to go on "
 // taken. It returns the trace and the exit status.
 func StepThrough(t testing.TB, at func(step TraceLine, trace []TraceLine), args ...string) ([]TraceLine, int) {
 	t.Helper()
-	return stepThrough(t, at, "", args)
+	return stepThrough(t, at, nil, args)
 }
 
 // InterruptAt runs the stage with --step like StepThrough, but at the
-// pause after the first step whose call starts with prefix it types
-// Ctrl-C instead of Enter (and Enter at any pause after that).
-func InterruptAt(t testing.TB, prefix string, args ...string) ([]TraceLine, int) {
+// pause after the first step whose call matches the regular expression
+// step it types Ctrl-C instead of Enter (and Enter at any pause after
+// that).
+func InterruptAt(t testing.TB, step string, args ...string) ([]TraceLine, int) {
 	t.Helper()
-	if prefix == "" {
-		t.Fatal("InterruptAt needs a step")
-	}
-	return stepThrough(t, nil, prefix, args)
+	return stepThrough(t, nil, regexp.MustCompile(step), args)
 }
 
-func stepThrough(t testing.TB, at func(step TraceLine, trace []TraceLine), interrupt string, args []string) ([]TraceLine, int) {
+func stepThrough(t testing.TB, at func(step TraceLine, trace []TraceLine), interrupt *regexp.Regexp, args []string) ([]TraceLine, int) {
 	t.Helper()
 	interrupted := false
 	ptmx, tty := openPty(t)
@@ -412,14 +410,14 @@ func stepThrough(t testing.TB, at func(step TraceLine, trace []TraceLine), inter
 			at(last, lines)
 		}
 		key := "\n"
-		if interrupt != "" && !interrupted && strings.HasPrefix(last.Text, interrupt) {
+		if interrupt != nil && !interrupted && interrupt.MatchString(last.Text) {
 			key, interrupted = "\x03", true // the terminal's VINTR: SIGINT to the foreground group
 		}
 		if _, err := ptmx.Write([]byte(key)); err != nil {
 			t.Fatalf("type %q: %v", key, err)
 		}
 	}
-	if interrupt != "" && !interrupted {
+	if interrupt != nil && !interrupted {
 		t.Errorf("no step %q to interrupt", interrupt)
 	}
 	code, err := exitCode(cmd.Wait())
