@@ -240,6 +240,12 @@ ip link set wan0 up
 ip link set eth0 up
 ip route add default via 192.0.2.1
 resolv=$(readlink -f /etc/resolv.conf)
+# A repository under /tmp or /run (CI clones into /tmp/ci) would vanish
+# under the new /tmp and /run: keep a bind of it to put back afterwards.
+case "$REPO/" in /tmp/*|/run/*)
+	mkdir -p "$WORK/repo"
+	mount --bind "$REPO" "$WORK/repo" ;;
+esac
 mount --bind "$VARLIB" /var/lib/cfs
 mount -t tmpfs -o mode=0755 replay-run /run
 mkdir ` + inside + `
@@ -247,12 +253,16 @@ mount --bind "$WORK" ` + inside + `
 mount -t tmpfs -o mode=1777 replay-tmp /tmp
 mkdir /tmp/home
 chown 65534:65534 /tmp/home
+if [ -d "$WORK/repo" ] && mountpoint -q "$WORK/repo"; then
+	mkdir -p "$REPO"
+	mount --bind "$WORK/repo" "$REPO"
+fi
 mkdir -p "$(dirname "$resolv")"
 touch "$resolv"
 mount --bind "$RESOLV" "$resolv"
 `
 	cmd := h.enter(true, "sh", "-c", setup)
-	cmd.Env = append(cmd.Env, "VARLIB="+varlib, "WORK="+work, "RESOLV="+resolv)
+	cmd.Env = append(cmd.Env, "VARLIB="+varlib, "WORK="+work, "RESOLV="+resolv, "REPO="+repoRoot(t))
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "set up the replay host: %s", out)
 	// "with a program listening on 8080" (05-net.md)
