@@ -111,11 +111,20 @@ func ParseTrace(stderr string) []TraceLine {
 	return out
 }
 
-// Steps returns the steps whose call starts with prefix.
+// Steps returns the steps of side whose call starts with prefix.
 func Steps(lines []TraceLine, side, prefix string) []TraceLine {
+	return pick(lines, "step", side, prefix)
+}
+
+// Details returns the detail lines of side that start with prefix.
+func Details(lines []TraceLine, side, prefix string) []TraceLine {
+	return pick(lines, "detail", side, prefix)
+}
+
+func pick(lines []TraceLine, kind, side, prefix string) []TraceLine {
 	var out []TraceLine
 	for _, l := range lines {
-		if l.Kind == "step" && l.Side == side && strings.HasPrefix(l.Text, prefix) {
+		if l.Kind == kind && l.Side == side && strings.HasPrefix(l.Text, prefix) {
 			out = append(out, l)
 		}
 	}
@@ -463,15 +472,4 @@ func indexNth(s, sub string, n int) int {
 		i += 1 + j
 	}
 	return i
-}
-
-// Details returns the detail lines of side that start with prefix.
-func Details(lines []TraceLine, side, prefix string) []TraceLine {
-	var out []TraceLine
-	for _, l := range lines {
-		if l.Kind == "detail" && l.Side == side && strings.HasPrefix(l.Text, prefix) {
-			out = append(out, l)
-		}
-	}
-	return out
 }
