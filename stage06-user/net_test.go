@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"cfs/internal/nftname"
 	"cfs/internal/stagetest"
 
 	"github.com/google/nftables"
@@ -167,7 +168,7 @@ func (w *world) forwardRules(t *testing.T, comment string) []string {
 		require.NoError(t, err)
 		for _, r := range rules {
 			if s, _ := userdata.GetString(r.UserData, userdata.TypeComment); s == comment {
-				out = append(out, fmt.Sprintf("rule in %s %s: %s", stagetest.FamilyName(ch.Table.Family), ch.Name, s))
+				out = append(out, fmt.Sprintf("rule in %s %s: %s", nftname.Family(ch.Table.Family), ch.Name, s))
 			}
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"cfs/internal/nftname"
+
 	"github.com/google/nftables"
 	"github.com/google/nftables/userdata"
 	"github.com/vishvananda/netlink"
@@ -154,7 +156,7 @@ func (h *host) delForwardRules(c *nftables.Conn) {
 				continue
 			}
 			r.Table, r.Chain = ch.Table, ch
-			name := fmt.Sprintf("rule %d in chain %s %s %s", r.Handle, familyName(ch.Table.Family), ch.Table.Name, ch.Name)
+			name := fmt.Sprintf("rule %d in chain %s %s %s", r.Handle, nftname.Family(ch.Table.Family), ch.Table.Name, ch.Name)
 			h.do(Resource{Kind: KindNft, Name: name, Why: "comment " + strconv.Quote(ForwardComment)}, func() error {
 				if err := c.DelRule(r); err != nil {
 					return err
@@ -409,22 +411,4 @@ func retryDump[T any](list func() ([]T, error)) ([]T, error) {
 			return v, err
 		}
 	}
-}
-
-func familyName(f nftables.TableFamily) string {
-	switch f {
-	case nftables.TableFamilyIPv4:
-		return "ip"
-	case nftables.TableFamilyIPv6:
-		return "ip6"
-	case nftables.TableFamilyINet:
-		return "inet"
-	case nftables.TableFamilyBridge:
-		return "bridge"
-	case nftables.TableFamilyARP:
-		return "arp"
-	case nftables.TableFamilyNetdev:
-		return "netdev"
-	}
-	return fmt.Sprintf("family%d", f)
 }

@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"syscall"
 
+	"cfs/internal/nftname"
+
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
 )
@@ -193,14 +195,7 @@ func routes() ([]Route, error) {
 	return out, nil
 }
 
-// nftFamilies and nftHooks spell families and hooks as nft(8) does.
-var nftFamilies = map[nftables.TableFamily]string{
-	nftables.TableFamilyIPv4: "ip", nftables.TableFamilyIPv6: "ip6",
-	nftables.TableFamilyINet: "inet", nftables.TableFamilyARP: "arp",
-	nftables.TableFamilyBridge: "bridge", nftables.TableFamilyNetdev: "netdev",
-}
-
-// The hook numbers of the ip, ip6, inet and bridge families
+// nftHooks spells hooks as nft(8) does: the hook numbers of the ip, ip6, inet and bridge families
 // (NF_INET_*, and NF_BR_* which number alike).
 var nftHooks = map[nftables.ChainHook]string{
 	*nftables.ChainHookPrerouting: "prerouting", *nftables.ChainHookInput: "input",
@@ -220,7 +215,7 @@ func nftChains() ([]Chain, error) {
 	}
 	var out []Chain
 	for _, ch := range list {
-		fam := nftFamilies[ch.Table.Family]
+		fam := nftname.Family(ch.Table.Family)
 		out = append(out, Chain{Family: fam, Table: ch.Table.Name, Name: ch.Name})
 		last := &out[len(out)-1]
 		if ch.Hooknum != nil && fam != "arp" && fam != "netdev" {

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 
+	"cfs/internal/nftname"
+
 	"github.com/google/nftables"
 )
 
@@ -84,7 +86,7 @@ func Snapshot() State {
 	if c, err := nftables.New(); err == nil {
 		if tables, err := c.ListTables(); err == nil {
 			for _, t := range tables {
-				s["nft table "+FamilyName(t.Family)+" "+t.Name] = true
+				s["nft table "+nftname.Family(t.Family)+" "+t.Name] = true
 			}
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 
+	"cfs/internal/nftname"
+
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -179,27 +181,8 @@ func (n *NetNS) Contents() ([]string, error) {
 		return nil, err
 	}
 	for _, t := range tables {
-		out = append(out, fmt.Sprintf("nft table %s %s", FamilyName(t.Family), t.Name))
+		out = append(out, fmt.Sprintf("nft table %s %s", nftname.Family(t.Family), t.Name))
 	}
 	sort.Strings(out)
 	return out, nil
-}
-
-// FamilyName spells an nftables family as nft(8) does.
-func FamilyName(f nftables.TableFamily) string {
-	switch f {
-	case nftables.TableFamilyIPv4:
-		return "ip"
-	case nftables.TableFamilyIPv6:
-		return "ip6"
-	case nftables.TableFamilyINet:
-		return "inet"
-	case nftables.TableFamilyARP:
-		return "arp"
-	case nftables.TableFamilyBridge:
-		return "bridge"
-	case nftables.TableFamilyNetdev:
-		return "netdev"
-	}
-	return fmt.Sprintf("family%d", f)
 }
