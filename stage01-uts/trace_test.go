@@ -64,16 +64,20 @@ func TestStepStopsBeforeEachStep(t *testing.T) {
 	host, err := os.Hostname()
 	require.NoError(t, err)
 	var paused []string
+	checked := map[int]bool{} // which of the checks below ran: each must
 	_, code := stagetest.StepThrough(t, func(step stagetest.TraceLine, trace []stagetest.TraceLine) {
 		paused = append(paused, step.Text)
 		switch {
 		case strings.HasPrefix(step.Text, "sethostname("):
+			checked[1] = true
 			require.Equal(t, host, utsName(t, stagetest.TraceHostPID(t, trace)))
 		case strings.HasPrefix(step.Text, "execve(") || strings.HasPrefix(step.Text, "fork() + execve("):
+			checked[2] = true
 			require.Equal(t, "box", utsName(t, stagetest.TraceHostPID(t, trace)))
 		}
 	}, "--hostname", "box", "true")
 	require.Equal(t, 0, code)
+	require.Len(t, checked, 2, "a check below found no step to run at; paused at %q", paused)
 	require.Len(t, paused, 3, "paused at %q", paused)
 	require.Equal(t, "clone(CLONE_NEWUTS)", paused[0])
 	require.Equal(t, `sethostname("box")`, paused[1])

@@ -77,23 +77,30 @@ func TestStepStopsBeforeEachStep(t *testing.T) {
 	host, err := os.Hostname()
 	require.NoError(t, err)
 	var paused []string
+	checked := map[int]bool{} // which of the checks below ran: each must
 	_, code := stagetest.StepThrough(t, func(step stagetest.TraceLine, trace []stagetest.TraceLine) {
 		paused = append(paused, step.Text)
 		switch {
 		case strings.HasPrefix(step.Text, "sethostname("):
+			checked[1] = true
 			require.Equal(t, host, utsName(t, stagetest.TraceHostPID(t, trace)))
 		case strings.HasPrefix(step.Text, "fork() + execve("):
+			checked[2] = true
 			require.Equal(t, "box", utsName(t, stagetest.TraceHostPID(t, trace)))
 			require.Empty(t, stagetest.Children(stagetest.TraceHostPID(t, trace)), "the command started before its step")
 		case strings.HasPrefix(step.Text, "chdir(") && strings.Contains(step.Text, "pivot_root"):
+			checked[3] = true
 			require.True(t, hostRoot(t, stagetest.TraceHostPID(t, trace)), "pivot_root happened before its step")
 		case strings.HasPrefix(step.Text, "umount2("):
+			checked[4] = true
 			require.False(t, hostRoot(t, stagetest.TraceHostPID(t, trace)), "no pivot_root before the next step")
 		case strings.HasPrefix(step.Text, `mount("mqueue"`):
+			checked[5] = true
 			require.False(t, hasMountAt(t, stagetest.TraceHostPID(t, trace), step), "mqueue mounted before its step")
 		}
 	}, "--hostname", "box", "true")
 	require.Equal(t, 0, code)
+	require.Len(t, checked, 5, "a check below found no step to run at; paused at %q", paused)
 	require.Contains(t, paused, `sethostname("box")`)
 	execs := 0
 	for _, p := range paused {

@@ -133,38 +133,49 @@ func TestStepStopsBeforeEachStep(t *testing.T) {
 	host, err := os.Hostname()
 	require.NoError(t, err)
 	var paused []string
+	checked := map[int]bool{} // which of the checks below ran: each must
 	var made []string
 	_, code := stagetest.StepThrough(t, func(step stagetest.TraceLine, trace []stagetest.TraceLine) {
 		paused = append(paused, step.Text)
 		switch {
 		case strings.HasPrefix(step.Text, "sethostname("):
+			checked[1] = true
 			require.Equal(t, host, utsName(t, stagetest.TraceHostPID(t, trace)))
 		case strings.HasPrefix(step.Text, "fork() + execve("):
+			checked[2] = true
 			require.Equal(t, "box", utsName(t, stagetest.TraceHostPID(t, trace)))
 			require.Empty(t, stagetest.Children(stagetest.TraceHostPID(t, trace)), "the command started before its step")
 		case strings.HasPrefix(step.Text, "chdir(") && strings.Contains(step.Text, "pivot_root"):
+			checked[3] = true
 			require.True(t, hostRoot(t, stagetest.TraceHostPID(t, trace)), "pivot_root happened before its step")
 		case strings.HasPrefix(step.Text, "umount2("):
+			checked[4] = true
 			require.False(t, hostRoot(t, stagetest.TraceHostPID(t, trace)), "no pivot_root before the next step")
 		case strings.HasPrefix(step.Text, `mount("mqueue"`):
+			checked[5] = true
 			require.False(t, hasMountAt(t, stagetest.TraceHostPID(t, trace), step), "mqueue mounted before its step")
 		case strings.Contains(step.Text, " type veth peer eth0 "):
+			checked[6] = true
 			name := strings.Fields(strings.TrimPrefix(step.Text, "netlink RTM_NEWLINK("))[0]
 			require.False(t, linkExists(t, name), "veth %s made before its step", name)
 		case strings.HasPrefix(step.Text, "netlink RTM_NEWLINK(cfs") && strings.Contains(step.Text, " master "):
+			checked[7] = true
 			name := strings.Fields(strings.TrimPrefix(step.Text, "netlink RTM_NEWLINK("))[0]
 			require.True(t, linkExists(t, name), "veth %s not made at its step", name)
 		case strings.HasPrefix(step.Text, "mkdir(/sys/fs/cgroup/"):
+			checked[8] = true
 			dir := strings.TrimSuffix(strings.TrimPrefix(step.Text, "mkdir("), ")")
 			require.NoDirExists(t, dir, "cgroup made before its step")
 			made = append(made, dir)
 		case strings.HasPrefix(step.Text, "write(/sys/fs/cgroup/"):
+			checked[9] = true
 			for _, dir := range made {
 				require.DirExists(t, dir)
 			}
 		}
 	}, "--hostname", "box", "--memory", "64m", "true")
 	require.Equal(t, 0, code)
+	require.Len(t, checked, 9, "a check below found no step to run at; paused at %q", paused)
 	require.Contains(t, paused, `sethostname("box")`)
 	execs := 0
 	for _, p := range paused {
