@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 
+	"cfs/internal/stagetest"
+
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -42,18 +44,8 @@ func makeTar(t *testing.T, entries ...entry) *bytes.Buffer {
 	return &buf
 }
 
-func requireRootForLayers(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CFS_REQUIRE_PRIVILEGED") == "1" {
-			t.Fatal("needs root (mknod, trusted xattrs, chown), and CFS_REQUIRE_PRIVILEGED=1 forbids skipping")
-		}
-		t.Skip("needs root (mknod, trusted xattrs, chown)")
-	}
-}
-
 func TestImportLayerFilesLinksWhiteouts(t *testing.T) {
-	requireRootForLayers(t)
+	stagetest.RequireRoot(t) // mknod, trusted xattrs, chown
 	dir := t.TempDir()
 	err := importLayer(makeTar(t,
 		entry{name: "etc/", typ: tar.TypeDir},
@@ -107,7 +99,7 @@ func TestImportLayerFilesLinksWhiteouts(t *testing.T) {
 }
 
 func TestImportLayerRefusesEscapes(t *testing.T) {
-	requireRootForLayers(t)
+	stagetest.RequireRoot(t) // mknod, trusted xattrs, chown
 	outside := t.TempDir()
 	for _, tc := range []struct {
 		name    string
