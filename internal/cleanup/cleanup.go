@@ -45,24 +45,24 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"cfs/internal/layout"
 )
 
-// The names and places the stages use; see stage05-net/net.go and
-// ledger.go, stage06-user/user.go, stage07-cgroups/cgroup.go and
-// stage08-layers/layers.go.
+// The names and places the stages use, from internal/layout.
 const (
-	StateDir      = "/var/lib/cfs"            // containers, caches
-	ContainersDir = "/var/lib/cfs/containers" // one directory per container
-	RunDir        = "/run/cfs"                // ledgers, each container's /etc files
-	NetnsDir      = "/run/netns"              // named network namespaces, as ip-netns(8) makes them
+	StateDir      = layout.StateDir
+	ContainersDir = layout.ContainersDir
+	RunDir        = layout.RunDir
+	NetnsDir      = layout.NetnsDir
 
-	InitName       = "cfs-init" // argv[0] of a container's first process
-	BridgeName     = "cfs0"
-	VethPrefix     = "cfs" // + the first 8 hex digits of the container ID
-	TableName      = "cfs" // the nft table "ip cfs"
-	ForwardComment = "cfs: containers on " + BridgeName
-	CgroupParent   = "cfs" // cfs/ID in each hierarchy
-	NetnsPrefix    = "cfs"
+	InitName       = layout.InitName
+	BridgeName     = layout.Bridge
+	VethPrefix     = layout.VethPrefix
+	TableName      = layout.NftTable
+	ForwardComment = layout.ForwardComment
+	CgroupParent   = layout.CgroupParent
+	NetnsPrefix    = layout.NetnsPrefix
 	netLock        = "net.lock"
 
 	rootfsBuildPrefix = ".rootfs-build-"       // internal/rootfs builds here, then renames
@@ -70,7 +70,7 @@ const (
 )
 
 // Caches are built once and reused; they are not leftovers.
-var Caches = []string{"/var/lib/cfs/rootfs", "/var/lib/cfs/layers", "/var/lib/cfs/images"}
+var Caches = layout.Caches
 
 // Options say what Run removes and where it reports.
 type Options struct {
@@ -192,30 +192,12 @@ func plural(n int, word string) string {
 // Names. Each test is strict: a name the project would not give is not the
 // project's.
 
-// IsID reports whether s is a container ID as the stages make them
-// (cli.NewID): 12 lowercase hex digits.
-func IsID(s string) bool {
-	return len(s) == 12 && isHex(s)
-}
+// IsID reports whether s is a container ID as the stages make them.
+func IsID(s string) bool { return layout.IsID(s) }
 
-// IsVethName reports whether name is a container's host-side veth: "cfs"
-// and 8 lowercase hex digits. It returns those digits.
-func IsVethName(name string) (idPrefix string, ok bool) {
-	hex, found := strings.CutPrefix(name, VethPrefix)
-	if !found || len(hex) != 8 || !isHex(hex) {
-		return "", false
-	}
-	return hex, true
-}
-
-func isHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return s != ""
-}
+// IsVethName reports whether name is a container's host-side veth, and
+// returns the ID's digits in it.
+func IsVethName(name string) (idPrefix string, ok bool) { return layout.IsVethName(name) }
 
 // IsProjectNetns reports whether a name under /run/netns is the project's:
 // tests name theirs cfs-test-PID-N-ROLE (stagetest.NewNetNS), the docs'
@@ -389,12 +371,8 @@ func DeepestFirst(ms []Mount) {
 // ---------------------------------------------------------------------------
 // Containers.
 
-// owner names a stage as the stages record it: PID and start time (field
-// 22 of /proc/PID/stat, clock ticks after boot).
-type owner struct {
-	PID   int    `json:"pid"`
-	Start uint64 `json:"start"`
-}
+// owner names a stage as the stages record it (layout.Owner).
+type owner = layout.Owner
 
 // initProc is a running cfs-init.
 type initProc struct {

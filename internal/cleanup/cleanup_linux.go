@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"cfs/internal/layout"
+
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -269,7 +271,7 @@ func (h *host) scanProcs() error {
 		if arg0, _, _ := bytes.Cut(cmdline, []byte{0}); string(arg0) != InitName {
 			continue
 		}
-		ppid, start, err := procStat(pid)
+		ppid, start, err := layout.ProcStat(pid)
 		if err != nil {
 			continue // exited meanwhile
 		}
@@ -279,7 +281,7 @@ func (h *host) scanProcs() error {
 		cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 		p.Container = ContainerOfCgroup(string(cg))
 		if p.Container == "" {
-			if _, parentStart, err := procStat(ppid); err == nil {
+			if _, parentStart, err := layout.ProcStat(ppid); err == nil {
 				p.Container = h.ownedBy(owner{PID: ppid, Start: parentStart})
 			}
 		}
@@ -326,44 +328,13 @@ func (h *host) decide() {
 // Small helpers.
 
 func readOwner(path string) (owner, bool) {
-	var o owner
-	data, err := os.ReadFile(path)
-	if err != nil || json.Unmarshal(data, &o) != nil || o.PID <= 0 {
-		return owner{}, false
-	}
-	return o, true
+	o, err := layout.ReadOwner(path)
+	return o, err == nil
 }
 
 // alive reports whether the process that o names still runs: same PID,
 // same start time.
-func alive(o owner) bool {
-	_, start, err := procStat(o.PID)
-	return err == nil && start == o.Start
-}
-
-// procStat returns a process's parent and start time (fields 4 and 22 of
-// /proc/PID/stat, man 5 proc_pid_stat).
-func procStat(pid int) (ppid int, start uint64, err error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	// The command name (field 2) may hold spaces and parentheses: count
-	// fields from the last ')'.
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: no ')'", pid)
-	}
-	f := strings.Fields(string(data[i+1:]))
-	if len(f) < 20 {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
-	}
-	if ppid, err = strconv.Atoi(f[1]); err != nil {
-		return 0, 0, err
-	}
-	start, err = strconv.ParseUint(f[19], 10, 64)
-	return ppid, start, err
-}
+func alive(o owner) bool { return o.Alive() }
 
 func readMountinfo() ([]Mount, error) {
 	data, err := os.ReadFile("/proc/self/mountinfo")

@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"cfs/internal/layout"
 	"cfs/internal/stagetest"
 
 	"github.com/google/nftables"
@@ -186,7 +187,7 @@ func deadOwner(t *testing.T) owner {
 	t.Helper()
 	cmd := exec.Command("true")
 	require.NoError(t, cmd.Start())
-	_, start, err := procStat(cmd.Process.Pid)
+	_, start, err := layout.ProcStat(cmd.Process.Pid)
 	if err != nil {
 		start = 1 // exited before we looked: no process starts at tick 1
 	}
@@ -208,13 +209,13 @@ func (w *world) startProc(arg0 string) (*exec.Cmd, owner) {
 	go func() { _ = cmd.Wait(); close(done) }()
 	w.t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
 	w.pids = append(w.pids, cmd.Process.Pid)
-	_, start, err := procStat(cmd.Process.Pid)
+	_, start, err := layout.ProcStat(cmd.Process.Pid)
 	require.NoError(w.t, err)
 	return cmd, owner{PID: cmd.Process.Pid, Start: start}
 }
 
 func gone(pid int, start uint64) bool {
-	_, now, err := procStat(pid)
+	_, now, err := layout.ProcStat(pid)
 	if err != nil || now != start {
 		return true
 	}
@@ -567,7 +568,7 @@ func (n *notProject) requireThere(t *testing.T, w *world) {
 		require.Contains(t, w.links(), l)
 	}
 	require.Contains(t, w.nftComments("notcfs", "FORWARD"), "notcfs: its own", "the table ip notcfs or its own rule went")
-	_, start, err := procStat(n.owner.Process.Pid)
+	_, start, err := layout.ProcStat(n.owner.Process.Pid)
 	require.NoError(t, err)
 	require.False(t, gone(n.owner.Process.Pid, start), "the owner of %v was killed", n.dirs)
 }
@@ -845,7 +846,7 @@ func (w *world) startStage(bin string, inNetns bool, args ...string) *stage {
 	require.True(t, IsID(s.id), "no owner file of stage %d in %s", s.cmd.Process.Pid, RunDir)
 	kids := stagetest.Children(s.cmd.Process.Pid)
 	require.Len(t, kids, 1)
-	_, start, err := procStat(kids[0])
+	_, start, err := layout.ProcStat(kids[0])
 	require.NoError(t, err)
 	s.init = owner{PID: kids[0], Start: start}
 	w.ids = append(w.ids, s.id)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"cfs/internal/layout"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -53,7 +55,7 @@ func (h *host) killProcesses() {
 		case p.orphan():
 			add(p.PID, p.Start, Resource{Kind: KindProcess, Name: strconv.Itoa(p.PID), Why: "cfs-init whose stage is gone"})
 		case h.opt.All:
-			if _, start, err := procStat(p.PPID); err == nil {
+			if _, start, err := layout.ProcStat(p.PPID); err == nil {
 				add(p.PPID, start, Resource{Kind: KindProcess, Name: strconv.Itoa(p.PPID), Why: fmt.Sprintf("the stage of cfs-init %d", p.PID)})
 			}
 			add(p.PID, p.Start, Resource{Kind: KindProcess, Name: strconv.Itoa(p.PID), Why: "cfs-init"})
@@ -81,7 +83,7 @@ func kill(pid int, start uint64) error {
 	defer unix.Close(fd)
 	// With the pidfd open, the process it names is the one /proc/PID now
 	// shows, or has exited.
-	if _, now, err := procStat(pid); err != nil || now != start {
+	if _, now, err := layout.ProcStat(pid); err != nil || now != start {
 		return errGone
 	}
 	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil {

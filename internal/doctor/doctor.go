@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"cfs/internal/layout"
 )
 
 // Status is a check's verdict.
@@ -73,9 +75,9 @@ func (r Result) NeededByText() string {
 	return strings.Join(r.NeededBy, ", ")
 }
 
-// What the network stage creates. These must match stage05-net: its bridge
-// name and the subnets it tries, in order, when --subnet is not given.
-const Bridge = "cfs0"
+// What the network stage creates: its bridge (internal/layout) and the
+// subnets it tries, in order, when --subnet is not given.
+const Bridge = layout.Bridge
 
 var SubnetCandidates = []netip.Prefix{
 	netip.MustParsePrefix("172.29.0.0/24"),
@@ -86,11 +88,11 @@ var SubnetCandidates = []netip.Prefix{
 // CgroupParent is the cgroup, under the root of each hierarchy, in which
 // the cgroup stage and the engine create one cgroup per container
 // (/sys/fs/cgroup/cfs on v2, /sys/fs/cgroup/memory/cfs and so on on v1).
-const CgroupParent = "cfs"
+const CgroupParent = layout.CgroupParent
 
 // DefaultStateDir is where the stages keep the rootfs cache and image
 // layers; overlay upper directories are made there.
-const DefaultStateDir = "/var/lib/cfs"
+const DefaultStateDir = layout.StateDir
 
 // Host is what the checks look at. Paths name the directories that stand
 // for /, /proc, /sys, /etc and /run; hooks do what reading a file cannot.

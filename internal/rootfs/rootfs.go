@@ -21,11 +21,13 @@ import (
 	"strings"
 	"syscall"
 
+	"cfs/internal/layout"
+
 	"golang.org/x/sys/unix"
 )
 
 // DefaultDir is where the default root filesystem is cached.
-const DefaultDir = "/var/lib/cfs/rootfs"
+const DefaultDir = layout.RootfsDir
 
 // stampName is written last, so a tree without it is an interrupted build.
 const stampName = ".cfs-rootfs.json"

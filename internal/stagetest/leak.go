@@ -6,9 +6,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
+	"cfs/internal/layout"
 	"cfs/internal/nftname"
 
 	"github.com/google/nftables"
@@ -51,7 +53,7 @@ func Snapshot() State {
 	add("cgroup", "/sys/fs/cgroup/cfs*")
 	add("cgroup", "/sys/fs/cgroup/*/cfs*")
 	add("cgroup", "/sys/fs/cgroup/*/*/cfs*")
-	for _, dir := range []string{"/var/lib/cfs", "/run/cfs"} {
+	for _, dir := range []string{layout.StateDir, layout.RunDir} {
 		_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 			if err != nil || p == dir {
 				return nil
@@ -59,7 +61,7 @@ func Snapshot() State {
 			// The default rootfs is a cache meant to stay; lock files are
 			// reused by every run.
 			// Caches meant to stay: the default rootfs, image layers.
-			if p == rootfsDir || p == "/var/lib/cfs/layers" || p == "/var/lib/cfs/images" {
+			if slices.Contains(layout.Caches, p) {
 				return fs.SkipDir
 			}
 			// Lock files are reused by every run, and directories such as
@@ -97,14 +99,14 @@ func Snapshot() State {
 			continue
 		}
 		arg0, _, _ := strings.Cut(string(data), "\x00")
-		if arg0 == "cfs-init" {
+		if arg0 == layout.InitName {
 			s[fmt.Sprintf("process %s (%s)", filepath.Base(filepath.Dir(p)), arg0)] = true
 		}
 	}
 	return s
 }
 
-const rootfsDir = "/var/lib/cfs/rootfs"
+const rootfsDir = layout.RootfsDir
 
 // NewSince lists what is in s and was not in before, sorted.
 func (s State) NewSince(before State) []string {
