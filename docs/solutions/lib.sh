@@ -81,6 +81,12 @@ _netns_seq=0
 sandbox() {
 	_netns_seq=$((_netns_seq + 1))
 	local name=cfs-sol-$$-$_netns_seq${2:+-$2}
+	# The first `ip netns add` after boot makes /run/netns a mount point of
+	# its own (bound onto itself, shared) and leaves it so. When this one is
+	# first, undo that too once the names are gone: the host as found.
+	if [ $_netns_seq = 1 ] && ! mountpoint -q /run/netns; then
+		defer '[ -n "$(ls -A /run/netns)" ] || umount /run/netns'
+	fi
 	ip netns add "$name"
 	defer "ip netns delete $name"
 	ip -n "$name" link set lo up
