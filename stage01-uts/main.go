@@ -1,6 +1,6 @@
 // Stage 01: a UTS namespace, so the container has a hostname of its own.
 //
-//	sudo env "PATH=$PATH" go run ./stage01-uts --hostname box hostname
+//	go run -exec sudo ./stage01-uts --hostname box hostname
 //
 // Read beside docs/01-uts.md, man 7 uts_namespaces, man 2 clone and
 // man 2 sethostname.
@@ -96,7 +96,7 @@ func parseFlags(args []string) (config, error) {
 		fmt.Printf("Usage: %s [flags] [--] [COMMAND [ARG...]]\n\n", stage)
 		fmt.Printf("Runs COMMAND (default /bin/sh) in a new UTS namespace.\n\nFlags:\n")
 		cli.PrintFlags(os.Stdout, fs)
-		fmt.Printf("\nExample:\n  sudo env \"PATH=$PATH\" go run ./%s --hostname box hostname\n", stage)
+		fmt.Printf("\nExample:\n  go run -exec sudo ./%s --hostname box hostname\n", stage)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -1,7 +1,7 @@
 // Stage 02: a PID namespace, so the container numbers its own processes and
 // its first process is PID 1, with PID 1's duties.
 //
-//	sudo env "PATH=$PATH" go run ./stage02-pid sh -c 'echo $$; ps'
+//	go run -exec sudo ./stage02-pid sh -c 'echo $$; ps'
 //
 // Read beside docs/02-pid.md, man 7 pid_namespaces and man 2 wait4.
 package main
@@ -97,7 +97,7 @@ func parseFlags(args []string) (config, error) {
 		fmt.Printf("Usage: %s [flags] [--] [COMMAND [ARG...]]\n\n", stage)
 		fmt.Printf("Runs COMMAND (default /bin/sh) in new UTS and PID namespaces.\n\nFlags:\n")
 		cli.PrintFlags(os.Stdout, fs)
-		fmt.Printf("\nExample:\n  sudo env \"PATH=$PATH\" go run ./%s --hostname box hostname\n", stage)
+		fmt.Printf("\nExample:\n  go run -exec sudo ./%s --hostname box hostname\n", stage)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -1,7 +1,7 @@
 // Stage 03: a mount namespace and a root filesystem of its own, entered with
 // pivot_root, with fresh /proc, /dev and /sys.
 //
-//	sudo env "PATH=$PATH" go run ./stage03-mount ps
+//	go run -exec sudo ./stage03-mount ps
 //
 // Read beside docs/03-mount.md, man 7 mount_namespaces and man 2
 // pivot_root.
@@ -102,7 +102,7 @@ func parseFlags(args []string) (config, error) {
 		fmt.Printf("Usage: %s [flags] [--] [COMMAND [ARG...]]\n\n", stage)
 		fmt.Printf("Runs COMMAND (default /bin/sh) in new UTS, PID and mount namespaces.\n\nFlags:\n")
 		cli.PrintFlags(os.Stdout, fs)
-		fmt.Printf("\nExample:\n  sudo env \"PATH=$PATH\" go run ./%s --hostname box hostname\n", stage)
+		fmt.Printf("\nExample:\n  go run -exec sudo ./%s --hostname box hostname\n", stage)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -1,7 +1,7 @@
 // Stage 04: an IPC namespace, so System V IPC objects and POSIX message
 // queues made in the container are the container's alone.
 //
-//	sudo env "PATH=$PATH" go run ./stage04-ipc sh -c 'cat /proc/sysvipc/shm; ls /dev/mqueue'
+//	go run -exec sudo ./stage04-ipc sh -c 'cat /proc/sysvipc/shm; ls /dev/mqueue'
 //
 // Read beside docs/04-ipc.md, man 7 ipc_namespaces, man 7 sysvipc and
 // man 7 mq_overview.
@@ -102,7 +102,7 @@ func parseFlags(args []string) (config, error) {
 		fmt.Printf("Usage: %s [flags] [--] [COMMAND [ARG...]]\n\n", stage)
 		fmt.Printf("Runs COMMAND (default /bin/sh) in new UTS, PID, mount and IPC namespaces.\n\nFlags:\n")
 		cli.PrintFlags(os.Stdout, fs)
-		fmt.Printf("\nExample:\n  sudo env \"PATH=$PATH\" go run ./%s --hostname box hostname\n", stage)
+		fmt.Printf("\nExample:\n  go run -exec sudo ./%s --hostname box hostname\n", stage)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -7,14 +7,23 @@
 # is registered with `defer` and undone on exit, in reverse order, also after
 # a failure. Run one on its own with
 #
-#	sudo env "PATH=$PATH" docs/solutions/01-2-setns/run.sh
+#	sudo docs/solutions/01-2-setns/run.sh
 set -euo pipefail
 export LC_ALL=C
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
-[ "$(id -u)" = 0 ] || { echo "run as root: sudo env \"PATH=\$PATH\" $0" >&2; exit 1; }
-command -v go >/dev/null || { echo "no go on PATH: sudo env \"PATH=\$PATH\" $0" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "run as root: sudo $0" >&2; exit 1; }
+# sudo resets PATH, and Go's tarball puts go in /usr/local/go/bin, outside
+# sudo's secure_path: look where the user who ran sudo finds go (their login
+# shell's PATH), then where the tarball puts it. (sudo env "PATH=$PATH" …
+# passes it along, and so does the docs test.)
+if ! command -v go >/dev/null; then
+	for _go in "$([ -n "${SUDO_USER:-}" ] && su -l "$SUDO_USER" -c 'command -v go' 2>/dev/null)" /usr/local/go/bin/go; do
+		if [ -x "$_go" ]; then PATH=$(dirname "$_go"):$PATH; break; fi
+	done
+fi
+command -v go >/dev/null || { echo "no go found (not on root's PATH, not on ${SUDO_USER:-root}'s, not in /usr/local/go/bin): sudo env \"PATH=\$PATH\" $0" >&2; exit 1; }
 
 # WORK holds copies of stages, binaries and fifos. It is inside the module,
 # so a copied stage can import cfs/internal/...; its name starts with a dot,
