@@ -46,6 +46,8 @@ import (
 	"strings"
 	"testing"
 
+	"cfs/internal/stagetest"
+
 	"github.com/stretchr/testify/require"
 )
 
@@ -146,10 +148,10 @@ func TestGoQuotesAreInTheCode(t *testing.T) {
 				if os.Getenv("CFS_IN_VM") == "1" {
 					continue // the VM lane has no Go toolchain; the host lane builds it
 				}
-				dir := t.TempDir()
+				dir := stagetest.InvokerTempDir(t)
 				require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(body), 0o644))
 				require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example\n\ngo 1.22\n"), 0o644))
-				cmd := exec.Command(goTool(t), "vet", ".")
+				cmd := stagetest.GoCommand(t, "vet", ".")
 				cmd.Dir = dir
 				out, err := cmd.CombinedOutput()
 				require.NoError(t, err, "%s: a program in the chapter does not build:\n%s", ch, out)

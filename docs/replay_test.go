@@ -87,7 +87,9 @@ func TestTranscripts(t *testing.T) {
 func buildStages(t *testing.T, dir string) {
 	stages, err := filepath.Glob("../stage[0-9][0-9]-*")
 	require.NoError(t, err)
-	out, err := exec.Command(goTool(t), append([]string{"build", "-o", dir + "/"}, stages...)...).CombinedOutput()
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	stagetest.GiveToInvoker(t, dir) // go builds as the user who ran sudo
+	out, err := stagetest.GoCommand(t, append([]string{"build", "-o", dir + "/"}, stages...)...).CombinedOutput()
 	require.NoError(t, err, "go build the stages: %s", out)
 	scripts := map[string]string{
 		"go": `#!/bin/sh
@@ -183,8 +185,9 @@ type replayHost struct {
 // The replay host's directory of built stages and scripts, and the file
 // where the step script keeps the current directory.
 const (
-	inside  = "/run/replay"
-	cwdFile = inside + "/cwd"
+	inside     = "/run/replay"
+	cwdFile    = inside + "/cwd"
+	repoInside = inside + "/repo" // a bind of the repository, where the commands start
 )
 
 // newReplayHost sets up a replay host:
@@ -196,6 +199,7 @@ const (
 //   - its own /var/lib/cfs, with a copy of the default root filesystem
 //     unless the first run's message is part of the chapter (03), and
 //     its own empty /tmp (nobody's HOME is /tmp/home) and /run;
+//   - the repository at /run/replay/repo, where the commands start;
 //   - a program listening on TCP port 8080;
 //   - at most two CPUs, as the VM has.
 func newReplayHost(t *testing.T, work, file string, chapter bool) *replayHost {
@@ -212,7 +216,7 @@ func newReplayHost(t *testing.T, work, file string, chapter bool) *replayHost {
 	}
 	resolv := filepath.Join(dir, "resolv.conf")
 	require.NoError(t, os.WriteFile(resolv, []byte("nameserver 10.255.255.53\n"), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(work, "cwd"), []byte(repoRoot(t)+"\n"), 0o666))
+	require.NoError(t, os.WriteFile(filepath.Join(work, "cwd"), []byte(repoInside+"\n"), 0o666))
 	require.NoError(t, os.Chmod(filepath.Join(work, "cwd"), 0o666))
 
 	h := &replayHost{t: t, work: work, ids: map[string]string{}}
@@ -243,23 +247,19 @@ ip link set wan0 up
 ip link set eth0 up
 ip route add default via 192.0.2.1
 resolv=$(readlink -f /etc/resolv.conf)
-# A repository under /tmp or /run (CI clones into /tmp/ci) would vanish
-# under the new /tmp and /run: keep a bind of it to put back afterwards.
-case "$REPO/" in /tmp/*|/run/*)
-	mkdir -p "$WORK/repo"
-	mount --bind "$REPO" "$WORK/repo" ;;
-esac
+# The commands run in a bind of the repository at ` + repoInside + `: one
+# under /tmp or /run (CI clones into /tmp/ci) would vanish under the new
+# /tmp and /run, and one in a home directory (0700 on Debian 12, 0750 on
+# Ubuntu) is closed to the user nobody.
+mkdir -p "$WORK/repo"
+mount --bind "$REPO" "$WORK/repo"
 mount --bind "$VARLIB" /var/lib/cfs
 mount -t tmpfs -o mode=0755 replay-run /run
 mkdir ` + inside + `
-mount --bind "$WORK" ` + inside + `
+mount --rbind "$WORK" ` + inside + `
 mount -t tmpfs -o mode=1777 replay-tmp /tmp
 mkdir /tmp/home
 chown 65534:65534 /tmp/home
-if [ -d "$WORK/repo" ] && mountpoint -q "$WORK/repo"; then
-	mkdir -p "$REPO"
-	mount --bind "$WORK/repo" "$REPO"
-fi
 mkdir -p "$(dirname "$resolv")"
 touch "$resolv"
 mount --bind "$RESOLV" "$resolv"

@@ -136,7 +136,7 @@ func TestSolutionsRun(t *testing.T) {
 		t.Skip("the solutions build stages with go, and the test VM has no Go toolchain")
 	}
 	// The scripts run go; under sudo, PATH holds none.
-	goDir := filepath.Dir(goTool(t))
+	goDir := filepath.Dir(stagetest.GoTool(t))
 	// The first run of a stage builds the default root filesystem, a cache
 	// meant to stay: build it before the first look.
 	_, err := rootfs.Ensure(os.Stderr)

@@ -2,33 +2,51 @@
 #
 #	. "$(dirname "$0")/../lib.sh"
 #
-# A solution runs as root from anywhere, exits 0 when its answer is shown and
-# non-zero otherwise, and leaves the host as it found it: everything it makes
+# A solution runs as root from anywhere (Go builds run as the user who ran
+# sudo, see below), exits 0 when its answer is shown and non-zero otherwise, and leaves the host as it found it: everything it makes
 # is registered with `defer` and undone on exit, in reverse order, also after
 # a failure. Run one on its own with
 #
 #	sudo docs/solutions/01-2-setns/run.sh
+#
+# (or sudo env "PATH=$PATH" docs/solutions/01-2-setns/run.sh, which finds go
+# on the PATH it passes along).
 set -euo pipefail
 export LC_ALL=C
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" = 0 ] || { echo "run as root: sudo $0" >&2; exit 1; }
-# sudo resets PATH, and Go's tarball puts go in /usr/local/go/bin, outside
-# sudo's secure_path: look where the user who ran sudo finds go (their login
-# shell's PATH), then where the tarball puts it. (sudo env "PATH=$PATH" …
-# passes it along, and so does the docs test.)
-if ! command -v go >/dev/null; then
-	for _go in "$([ -n "${SUDO_USER:-}" ] && su -l "$SUDO_USER" -c 'command -v go' 2>/dev/null)" /usr/local/go/bin/go; do
-		if [ -x "$_go" ]; then PATH=$(dirname "$_go"):$PATH; break; fi
-	done
+
+# Go runs as the user who ran sudo (SUDO_UID), with their home, so that it
+# uses their build cache and Go settings, and nothing in their checkout or
+# cache becomes root's; only what needs root runs as root. sudo resets PATH,
+# and Go's tarball puts go in /usr/local/go/bin, outside sudo's secure_path:
+# go is looked for on PATH (sudo env "PATH=$PATH" and the docs test pass
+# it), then where that user's login shell finds it, then in the tarball's
+# place.
+_as_user=()
+if [ -n "${SUDO_UID:-}" ] && [ "$SUDO_UID" != 0 ]; then
+	_home=$(getent passwd "$SUDO_UID" | cut -d: -f6)
+	_as_user=(setpriv --reuid="$SUDO_UID" --regid="$SUDO_GID" --init-groups
+		env -u XDG_CACHE_HOME -u XDG_CONFIG_HOME -u GOCACHE -u GOENV
+		HOME="$_home" USER="$SUDO_USER" LOGNAME="$SUDO_USER")
 fi
-command -v go >/dev/null || { echo "no go found (not on root's PATH, not on ${SUDO_USER:-root}'s, not in /usr/local/go/bin): sudo env \"PATH=\$PATH\" $0" >&2; exit 1; }
+# as_user CMD...: runs CMD as the user who ran sudo (as root without one).
+as_user() { "${_as_user[@]}" "$@"; }
+GO=$(command -v go || true)
+if [ -z "$GO" ] && [ -n "${SUDO_USER:-}" ]; then
+	GO=$(su -l "$SUDO_USER" -c 'command -v go' 2>/dev/null </dev/null || true)
+fi
+[ -n "$GO" ] || GO=/usr/local/go/bin/go
+[ -x "$GO" ] || { echo "no go found (not on root's PATH, not on ${SUDO_USER:-root}'s, not in /usr/local/go/bin): sudo env \"PATH=\$PATH\" $0" >&2; exit 1; }
+go() { as_user "$GO" "$@"; }
 
 # WORK holds copies of stages, binaries and fifos. It is inside the module,
 # so a copied stage can import cfs/internal/...; its name starts with a dot,
 # so ./... patterns (go vet, go build, go test) never see it.
 WORK=$(mktemp -d "$ROOT/.cfs-sol-XXXXXX")
+[ -z "${SUDO_UID:-}" ] || chown "$SUDO_UID:$SUDO_GID" "$WORK" # go writes there as that user
 _deferred=()
 defer() { _deferred+=("$*"); }
 _on_exit() {
@@ -60,18 +78,33 @@ stage_copy() {
 	local stage=$1 dir=$WORK/$1 p
 	shift
 	rm -rf "$dir"
-	cp -r "$ROOT/$stage" "$dir"
+	as_user cp -r "$ROOT/$stage" "$dir"
 	for p in "$@"; do
-		patch -s -p1 -F0 -d "$dir" <"$p" >&2 || fail "patch $(basename "$p") does not apply to $stage"
+		as_user patch -s -p1 -F0 -d "$dir" <"$p" >&2 || fail "patch $(basename "$p") does not apply to $stage"
 	done
 	echo "$dir"
 }
 
 # build DIR NAME: builds the package in DIR as $WORK/bin/NAME and prints that.
 build() {
-	mkdir -p "$WORK/bin"
+	as_user mkdir -p "$WORK/bin"
 	(cd "$ROOT" && go build -o "$WORK/bin/$2" "./${1#"$ROOT"/}") >&2 || fail "build $1"
 	echo "$WORK/bin/$2"
+}
+
+# gotest DIR FLAG...: the package's tests in DIR, as `go test -exec sudo`
+# runs them: the test binary is built (as the user), then run as root in
+# DIR with the flags (-test.run=…), and a last line says "ok" or "FAIL" and
+# the package. Returns the tests' status.
+gotest() {
+	local dir=$1 bin rc=0
+	shift
+	as_user mkdir -p "$WORK/bin"
+	bin=$WORK/bin/$(basename "$dir").test
+	(cd "$ROOT" && go test -c -o "$bin" "./${dir#"$ROOT"/}") >&2 || fail "build the tests of $dir"
+	(cd "$dir" && "$bin" -test.count=1 "$@") || rc=$?
+	if [ $rc = 0 ]; then printf 'ok  \t%s\n' "${dir#"$ROOT"/}"; else printf 'FAIL\t%s\n' "${dir#"$ROOT"/}"; fi
+	return $rc
 }
 
 # stage_bin STAGE [PATCH...]: a stage, patched or not, built; prints the binary.

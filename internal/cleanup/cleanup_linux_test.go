@@ -751,7 +751,7 @@ var stageBuild struct {
 // leftovers test above covers the same ground.
 func stageBinaries(t *testing.T) string {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
+	goTool, err := stagetest.FindGo()
 	if err != nil {
 		if os.Getenv("CFS_IN_VM") == "1" {
 			t.Skip("building the stages needs the go toolchain, which the test VM has not; TestLeftoversGoAndNothingElse covers cleanup there")
@@ -767,7 +767,17 @@ func stageBinaries(t *testing.T) string {
 		if stageBuild.dir, stageBuild.err = os.MkdirTemp("", "cfs-cleanup-stages-"); stageBuild.err != nil {
 			return
 		}
+		// go builds as the user who ran sudo (stagetest.GoCommand).
+		inv := stagetest.SudoInvoker()
+		if inv != nil {
+			_ = os.Chmod(stageBuild.dir, 0o755)
+			_ = os.Chown(stageBuild.dir, inv.Uid, inv.Gid)
+		}
 		cmd := exec.Command(goTool, "build", "-o", stageBuild.dir+"/", "./stage05-net", "./stage07-cgroups", "./stage08-layers")
+		cmd.Env = stagetest.GoEnv(goTool, inv)
+		if inv != nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: inv.Credential()}
+		}
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			stageBuild.err = fmt.Errorf("go build: %v\n%s", err, out)

@@ -27,23 +27,6 @@ func TestDepsOfADynamicBinary(t *testing.T) {
 	require.True(t, hasLibc, "no libc among %v", deps)
 }
 
-func TestDepsOfAStaticBinary(t *testing.T) {
-	// A Go program built without cgo is static.
-	dir := t.TempDir()
-	src := filepath.Join(dir, "main.go")
-	require.NoError(t, os.WriteFile(src, []byte("package main\nfunc main() {}\n"), 0o644))
-	bin := filepath.Join(dir, "static")
-	cmd := exec.Command("go", "build", "-o", bin, src)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Skipf("no go toolchain to build a static binary: %v %s", err, out)
-	}
-	deps, err := Deps(bin)
-	require.NoError(t, err)
-	require.Empty(t, deps)
-}
-
 func TestLibrarySearchDirsFollowsIncludes(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "conf.d"), 0o755))

@@ -83,9 +83,9 @@ func Main(m *testing.M, opt Options) int {
 		packageNetNS = n
 		defer n.Delete()
 	}
-	before := Snapshot()
+	before, owners := Snapshot(), NewOwnerCheck()
 	code := m.Run()
-	leaks := Snapshot().NewSince(before)
+	leaks := append(Snapshot().NewSince(before), owners.Changes()...)
 	if packageNetNS != nil {
 		inside, err := packageNetNS.Contents()
 		if err != nil {

@@ -20,7 +20,7 @@ stop box
 say "a copy whose reap waits for the command only: unix.Wait4(command, …)"
 copy=$(stage_copy stage02-pid "$HERE/wait-for-command-only.patch")
 set +e
-(cd "$ROOT" && go test -count=1 -run 'TestOrphanedZombieIsReaped$' "./${copy#"$ROOT"/}") >"$WORK/test.out" 2>&1
+gotest "$copy" -test.run 'TestOrphanedZombieIsReaped$' >"$WORK/test.out" 2>&1
 rc=$?
 set -e
 grep -E 'still there|zombies under PID 1|^(FAIL|ok)\s' "$WORK/test.out" || true

@@ -4,7 +4,7 @@
 
 copy=$(stage_copy stage03-mount "$HERE/chroot.patch")
 set +e
-(cd "$ROOT" && go test -count=1 -run 'TestChrootEscapeFails$' "./${copy#"$ROOT"/}") >"$WORK/test.out" 2>&1
+gotest "$copy" -test.run 'TestChrootEscapeFails$' >"$WORK/test.out" 2>&1
 rc=$?
 set -e
 grep -E 'expected|actual|^(FAIL|ok)\s' "$WORK/test.out" || true
@@ -13,5 +13,5 @@ check 'with expected: "contained\n" actual: "escaped\n"' \
 	grep -qF 'actual  : "escaped\n"' "$WORK/test.out"
 
 say "the same test on the stage as it is"
-(cd "$ROOT" && go test -count=1 -run 'TestChrootEscapeFails$' ./stage03-mount) | tail -n 1
+gotest "$ROOT/stage03-mount" -test.run 'TestChrootEscapeFails$' | tail -n 1
 check "passes" true
