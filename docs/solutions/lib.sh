@@ -54,13 +54,26 @@ _on_exit() {
 	set +e
 	for ((i = ${#_deferred[@]} - 1; i >= 0; i--)); do eval "${_deferred[i]}" >/dev/null 2>&1; done
 	rm -rf "$WORK"
-	if [ $rc = 0 ]; then echo "== PASS: $(basename "$HERE")"; else echo "== FAIL: $(basename "$HERE") (status $rc)" >&2; fi
+	case $rc in
+	0) echo "== PASS: $(basename "$HERE")" ;;
+	"$SKIP") echo "== SKIP: $(basename "$HERE")" ;;
+	*) echo "== FAIL: $(basename "$HERE") (status $rc)" >&2 ;;
+	esac
 	exit $rc
 }
 trap _on_exit EXIT
 trap 'exit 130' INT TERM
 
 say() { echo "-- $*"; }
+# need TOOL PACKAGE: a solution that needs a program the distribution does
+# not install by default ends here, with status SKIP (77, as automake's
+# tests say "skipped"), when the host lacks it.
+SKIP=77
+need() {
+	command -v "$1" >/dev/null && return 0
+	echo "SKIP: needs $1, which this host lacks (Debian, Ubuntu: apt-get install $2)"
+	exit $SKIP
+}
 fail() { echo "FAIL: $*" >&2; exit 1; }
 # check DESCRIPTION COMMAND...: runs the command, fails unless it succeeds.
 check() {
@@ -73,14 +86,17 @@ contains() { grep -qF -- "$2" <<<"$1"; }
 
 # stage_copy STAGE [PATCH...]: copies stageNN-name to $WORK/STAGE and applies
 # the patches (made with diff -ruN from the stage's directory, so -p1), and
-# prints the copy's directory.
+# prints the copy's directory. git apply, not patch(1), which few systems
+# install by default; with GIT_CEILING_DIRECTORIES it does not look for the
+# checkout's repository above the copy and works as patch -F0 does.
 stage_copy() {
 	local stage=$1 dir=$WORK/$1 p
 	shift
 	rm -rf "$dir"
 	as_user cp -r "$ROOT/$stage" "$dir"
 	for p in "$@"; do
-		as_user patch -s -p1 -F0 -d "$dir" <"$p" >&2 || fail "patch $(basename "$p") does not apply to $stage"
+		(cd "$dir" && as_user env GIT_CEILING_DIRECTORIES="$WORK" git apply -p1 "$p") >&2 ||
+			fail "patch $(basename "$p") does not apply to $stage"
 	done
 	echo "$dir"
 }

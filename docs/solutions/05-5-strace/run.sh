@@ -2,7 +2,7 @@
 # Exercise 05-5: what one container costs in network system calls.
 # Needs strace (apt-get install strace).
 . "$(dirname "$0")/../lib.sh"
-command -v strace >/dev/null || fail "strace is not installed (apt-get install strace)"
+need strace strace
 
 sandbox ns host
 s05=$(stage_bin stage05-net)
