@@ -163,7 +163,7 @@ func replayFences(t *testing.T, work, file string, fs []fence, chapter bool) {
 		for _, s := range steps {
 			if tool, pkg := needsAbsentTool(s.cmd); tool != "" {
 				// What follows in the fence may build on this command.
-				t.Logf("%s:%d: not replayed on this host, with the rest of its fence: %s needs %s (Debian, Ubuntu: apt-get install %s)", f.file, s.line, s.cmd, tool, pkg)
+				t.Logf("%s:%d: not replayed on this host, with the rest of its fence: %s needs %s (install %s)", f.file, s.line, s.cmd, tool, pkg)
 				break
 			}
 			got := h.run(s)
@@ -184,17 +184,30 @@ var optionalTools = []struct {
 	re        *regexp.Regexp
 	tool, pkg string
 }{
-	{regexp.MustCompile(`(^|[\s;&|(])getfattr\s`), "getfattr", "attr"},
-	{regexp.MustCompile(`(^|[\s;&|(])python3\s`), "python3", "python3"},
+	{regexp.MustCompile(`(^|[\s;&|(])getfattr\s`), "getfattr", "attr (Debian, Ubuntu, Fedora)"},
+	{regexp.MustCompile(`(^|[\s;&|(])python3\s`), "python3", "python3 (Debian, Ubuntu, Fedora)"},
 }
 
 // needsAbsentTool returns the optional tool a command runs that this host
-// lacks, and its package; "" when there is none.
+// lacks, or that it runs in a container whose default root filesystem
+// lacks it (rootfs.OptionalTools), and what provides it; "" when there is
+// none.
 func needsAbsentTool(cmd string) (tool, pkg string) {
 	for _, o := range optionalTools {
 		if o.re.MatchString(cmd) {
 			if _, err := exec.LookPath(o.tool); err != nil {
 				return o.tool, o.pkg
+			}
+		}
+	}
+	for _, c := range stageCommandsInText(cmd) {
+		for _, tool := range commandTools(c) {
+			pkg, optional := rootfs.OptionalTools[tool]
+			if !optional {
+				continue
+			}
+			if _, err := os.Lstat(filepath.Join(rootfs.DefaultDir, "bin", tool)); err != nil {
+				return tool + " in the default root filesystem", pkg
 			}
 		}
 	}

@@ -84,6 +84,20 @@ check() {
 # contains HAYSTACK NEEDLE: fixed-string search.
 contains() { grep -qF -- "$2" <<<"$1"; }
 
+# need_in_rootfs TOOL PROVIDER: as need, for a program the solution runs
+# in a container: the default root filesystem has it when it is built from
+# busybox, or from a host that has it (internal/rootfs's OptionalTools).
+need_in_rootfs() {
+	local rootfs=/var/lib/cfs/rootfs
+	if [ -f "$rootfs/.cfs-rootfs.json" ]; then
+		[ -e "$rootfs/bin/$1" ] || [ -L "$rootfs/bin/$1" ] && return 0
+	elif command -v busybox >/dev/null || command -v "$1" >/dev/null; then
+		return 0 # the first run builds a root filesystem that has it
+	fi
+	echo "SKIP: needs $1 in the containers' default root filesystem, which this host's tools lack (install $2)"
+	exit $SKIP
+}
+
 # stage_copy STAGE [PATCH...]: copies stageNN-name to $WORK/STAGE and applies
 # the patches (made with diff -ruN from the stage's directory, so -p1), and
 # prints the copy's directory. git apply, not patch(1), which few systems

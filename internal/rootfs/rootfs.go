@@ -37,13 +37,44 @@ const stampName = ".cfs-rootfs.json"
 // name servers onto.
 const formatVersion = 2
 
-// HostTools are copied from the host when busybox is not installed.
+// HostTools are copied from the host when busybox is not installed: what
+// the chapters, their exercises, the worked answers and the tests run in
+// containers (docs' TestContainerToolsAreInTheRootfs checks that none is
+// missing from the list). All but OptionalTools come with every supported
+// distribution's base system: Debian's and Ubuntu's required and important
+// packages (coreutils, util-linux, procps, iproute2, mawk, findutils, grep,
+// sed, hostname, iputils-ping, kmod), Fedora's core group. A tool the host
+// lacks is left out of the tree.
 var HostTools = []string{
-	"sh", "bash", "ls", "ps", "cat", "echo", "hostname", "mount", "umount",
-	"ip", "id", "sleep", "mkdir", "rm", "touch", "grep", "sed", "ipcs", "ipcmk",
-	"ipcrm", "kill", "env", "uname", "readlink", "ln", "cp", "mv", "chmod",
-	"stat", "head", "tail", "wc", "true", "false", "test", "pwd", "whoami",
-	"df", "nsenter", "unshare", "ping", "nc", "wget", "lsns", "mknod", "sysctl",
+	// Shells and coreutils.
+	"sh", "bash", "ls", "cat", "echo", "true", "false", "test", "pwd", "whoami", "id", "env",
+	"sleep", "mkdir", "rmdir", "rm", "touch", "ln", "cp", "mv", "chmod", "chown", "chgrp",
+	"stat", "head", "tail", "wc", "cut", "tr", "sort", "uniq", "seq", "yes", "dd", "tee",
+	"tty", "nproc", "uname", "readlink", "df", "du", "date", "basename", "dirname", "expr",
+	"timeout", "nice", "od", "sha256sum", "md5sum", "mknod", "mktemp", "sync", "truncate",
+	"chroot", "printf",
+	// Text tools.
+	"grep", "sed", "awk", "find", "xargs",
+	// util-linux, hostname.
+	"mount", "umount", "mountpoint", "findmnt", "nsenter", "unshare", "lsns", "ipcs",
+	"ipcmk", "ipcrm", "hostname", "domainname",
+	// procps.
+	"ps", "kill", "pgrep", "pkill", "free", "top", "sysctl",
+	// iproute2, iputils-ping.
+	"ip", "ss", "bridge", "ping",
+	// Not in every base system: see OptionalTools.
+	"nc", "wget",
+}
+
+// OptionalTools are programs that some commands in the chapters and the
+// worked answers run in containers although a distribution's base system
+// may lack them, with what provides them. A container's root filesystem
+// has them when the host does (busybox has them all); the docs' replay and
+// the worked answers skip, saying why, what needs one that is missing.
+var OptionalTools = map[string]string{
+	"nc":    "netcat-openbsd, or busybox-static",
+	"wget":  "wget, or busybox-static",
+	"httpd": "busybox-static (busybox's httpd applet)",
 }
 
 // Source says what a tree was built from.

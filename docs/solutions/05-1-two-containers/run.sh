@@ -2,6 +2,7 @@
 # Exercise 05-1: two containers talk over the bridge; the bridge learns
 # their MAC addresses.
 . "$(dirname "$0")/../lib.sh"
+need_in_rootfs nc "netcat-openbsd, or busybox-static"
 
 sandbox ns host
 s05=$(stage_bin stage05-net)

@@ -2,15 +2,17 @@
 # Exercise 05-4: a docker-like FORWARD chain with policy drop, and the
 # accepts the stage inserts into it.
 . "$(dirname "$0")/../lib.sh"
+need_in_rootfs nc "netcat-openbsd, or busybox-static"
 
 world # host1 and wan, as in the chapter's sandbox
 say "make host1 look like a docker host"
 in_ns "$HOST1" nft 'add table ip filter; add chain ip filter FORWARD { type filter hook forward priority 0; policy drop; }'
 defer "nsenter --net=/run/netns/$HOST1 nft delete table ip filter"
 
-# A server in the world that answers every connection (-ll: keep listening).
-start server in_ns "$WAN" busybox nc -ll -p 9000 -e sh -c 'echo "hello from the world"'
-wait_listen "--net=/run/netns/$WAN" 9000
+# A server in the world that answers every connection.
+serve=$(build "$ROOT/docs/solutions/serve" serve)
+start server in_ns "$WAN" "$serve" :9000 "hello from the world"
+expect_line server ready
 
 for variant in stage patched; do
 	if [ $variant = stage ]; then
