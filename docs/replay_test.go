@@ -20,6 +20,7 @@ import (
 	"cfs/internal/stagetest"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // TestMain adds the host leak check of every package with privileged
@@ -34,9 +35,6 @@ func TestMain(m *testing.M) {
 // stages built once, and checks each command's output against the chapter.
 func TestTranscripts(t *testing.T) {
 	stagetest.RequireRoot(t)
-	if os.Getenv("CFS_IN_VM") == "1" {
-		t.Skip("the VM lane has no Go toolchain to build the stages with; the host lane replays the transcripts")
-	}
 	var missing []string
 	for _, tool := range []string{"unshare", "nsenter", "setpriv", "taskset", "ip", "tar", "sha256sum", "pgrep", "ipcmk"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -153,6 +151,16 @@ func replayFences(t *testing.T, work, file string, fs []fence, chapter bool) {
 		case strings.HasPrefix(f.directive, replayFile):
 			h.writeFile(strings.TrimSpace(strings.TrimPrefix(f.directive, replayFile)), f.body)
 			continue
+		case strings.HasPrefix(f.directive, replayCgroup):
+			want := strings.TrimSpace(strings.TrimPrefix(f.directive, replayCgroup))
+			if want != "v1" && want != "v2" {
+				t.Errorf("%s:%d: <!-- %s%s -->: want v1 or v2", f.file, f.line, replayCgroup, want)
+				continue
+			}
+			if have := cgroupVersion(); want != have {
+				t.Logf("%s:%d: not replayed on this host: the transcript is for cgroup %s, this host has %s", f.file, f.line, want, have)
+				continue
+			}
 		}
 		steps, err := transcript(f)
 		if err != nil {
@@ -175,6 +183,16 @@ func replayFences(t *testing.T, work, file string, fs []fence, chapter bool) {
 	if replayed == 0 {
 		t.Errorf("%s: no transcript in its Try it section is replayed", file)
 	}
+}
+
+// cgroupVersion is "v2" when /sys/fs/cgroup is the unified hierarchy,
+// else "v1" (a v1 or hybrid host).
+func cgroupVersion() string {
+	var st unix.Statfs_t
+	if unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return "v2"
+	}
+	return "v1"
 }
 
 // optionalTools are the programs some transcripts run on the host that a
@@ -206,12 +224,26 @@ func needsAbsentTool(cmd string) (tool, pkg string) {
 			if !optional {
 				continue
 			}
-			if _, err := os.Lstat(filepath.Join(rootfs.DefaultDir, "bin", tool)); err != nil {
+			// The replay's root filesystem is built from this host's tools.
+			if _, err := exec.LookPath(tool); err != nil {
 				return tool + " in the default root filesystem", pkg
 			}
 		}
 	}
 	return "", ""
+}
+
+// hostToolsRootfs returns the default root filesystem as a student's
+// machine builds it, from the host's programs (never busybox: the chapters
+// show what those print), made once per replay in work.
+func hostToolsRootfs(t *testing.T, work string) string {
+	dir := filepath.Join(work, "rootfs-host")
+	if rootfs.Valid(dir) == nil {
+		return dir
+	}
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	require.NoError(t, rootfs.Build(dir, rootfs.Source{Kind: "host"}))
+	return dir
 }
 
 // A replayHost is where the transcripts run: a process holding new mount,
@@ -253,9 +285,7 @@ func newReplayHost(t *testing.T, work, file string, chapter bool) *replayHost {
 	varlib := filepath.Join(dir, "var-lib-cfs")
 	require.NoError(t, os.MkdirAll(varlib, 0o755))
 	if !strings.HasPrefix(filepath.Base(file), "03-") {
-		src, err := rootfs.Ensure(os.Stderr)
-		require.NoError(t, err)
-		require.NoError(t, rootfs.CopyTree(src, filepath.Join(varlib, "rootfs"), nil))
+		require.NoError(t, rootfs.CopyTree(hostToolsRootfs(t, work), filepath.Join(varlib, "rootfs"), nil))
 	}
 	resolv := filepath.Join(dir, "resolv.conf")
 	require.NoError(t, os.WriteFile(resolv, []byte("nameserver 10.255.255.53\n"), 0o644))
@@ -343,6 +373,7 @@ func (h *replayHost) enter(root bool, argv ...string) *exec.Cmd {
 	cmd.Env = []string{
 		"PATH=" + inside + "/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"HOME=" + home, "TERM=xterm",
+		rootfs.FromEnv + "=host", // the first run builds from host tools, as without busybox
 	}
 	return cmd
 }

@@ -81,6 +81,9 @@ const (
 	notReplayed = "not replayed:" // followed by the reason
 	replayFile  = "replay: file " // followed by a path: the fence is a file to write there
 	replayMark  = "replay"        // README.md: replay this fence
+	// followed by v1 or v2: replay the fence only on a host with that
+	// cgroup version (its output differs on the other)
+	replayCgroup = "replay: cgroup "
 )
 
 // A step is one command of a transcript and the output it should print.

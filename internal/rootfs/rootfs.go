@@ -154,9 +154,18 @@ func EnsureAt(dir string, log io.Writer) (string, error) {
 	return dir, nil
 }
 
+// FromEnv, set to "host", makes Detect pick the host's binaries even where
+// busybox is installed: the root filesystem a student without busybox
+// gets (the docs' replay uses it, and so can an instructor who wants to
+// see it; remove /var/lib/cfs/rootfs first, or use a fresh cache).
+const FromEnv = "CFS_ROOTFS_FROM"
+
 // Detect picks the source: busybox if the host has it (static first),
 // else the host's binaries.
 func Detect() (Source, error) {
+	if os.Getenv(FromEnv) == "host" {
+		return hostSource()
+	}
 	var dynamic string
 	for _, p := range busyboxCandidates() {
 		if fi, err := os.Stat(p); err != nil || fi.IsDir() {
@@ -176,6 +185,10 @@ func Detect() (Source, error) {
 	if dynamic != "" {
 		return Source{Kind: "busybox", From: dynamic}, nil
 	}
+	return hostSource()
+}
+
+func hostSource() (Source, error) {
 	if _, err := exec.LookPath("sh"); err != nil {
 		return Source{}, errors.New("no busybox and no sh on this host to build a root filesystem from " +
 			"(install busybox-static, or pass --rootfs DIR)")

@@ -5,20 +5,23 @@
 // load.
 //
 //	go run ./scripts/vmimage -root DIR -kmod KDIR/lib/modules/VERSION \
-//	    -modules "overlay veth" -autoload kernel/net/netfilter -tools "ip nft unshare"
+//	    -modules "overlay veth" -autoload kernel/net/netfilter \
+//	    -packages "coreutils util-linux" -tools "ip nft unshare"
 //
 // Modules are copied to DIR/lib/modules/VERSION/… (decompressed, so that
-// busybox's insmod and depmod need no decompressor) and listed, dependencies first, one
+// insmod and depmod need no decompressor) and listed, dependencies first, one
 // path a line, in DIR/etc/cfs-vmtest/modules. A module's dependencies are
 // the "depends=" and "softdep=pre:" entries of its .modinfo section, which
 // is what depmod(8) reads to write modules.dep. The modules under the
 // -autoload paths are copied with their dependencies but not listed: the
 // image's depmod makes them loadable on demand, as on a Debian host.
 //
-// A tool is looked up on the host's PATH and copied, with its ELF
-// interpreter and libraries (rootfs.Deps), to /usr/bin or /usr/sbin in the
-// image, so that it comes before the busybox applets in /bin on the VM's
-// PATH, as on a Debian host.
+// The VM's programs are the host's own (Debian's): every program of the
+// -packages (the files that dpkg -L lists in a bin or sbin directory), and
+// each of the -tools, looked up on the host's PATH. Each is copied, with
+// its ELF interpreter and libraries (rootfs.Deps), to /usr/bin or
+// /usr/sbin in the image; the libraries keep their host paths. There is no
+// busybox: the VM's userland is what a Debian host has.
 package main
 
 import (
@@ -45,12 +48,17 @@ func main() {
 	modules := flag.String("modules", "", "modules to load at boot, separated by spaces or commas")
 	autoload := flag.String("autoload", "", "more modules for the kernel to load on demand: paths under -kmod, directories or .ko files")
 	tools := flag.String("tools", "", "host programs to copy, separated by spaces or commas")
+	packages := flag.String("packages", "", "Debian packages whose programs to copy, separated by spaces or commas")
 	flag.Parse()
 	if *root == "" || flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*root, *kmod, fields(*modules), fields(*autoload), fields(*tools)); err != nil {
+	progs, err := packagePrograms(fields(*packages))
+	if err == nil {
+		err = run(*root, *kmod, fields(*modules), fields(*autoload), append(progs, fields(*tools)...))
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "vmimage: %v\n", err)
 		os.Exit(1)
 	}
@@ -358,29 +366,71 @@ func decompressTo(src, dst string) error {
 	return os.WriteFile(dst, data, 0o644)
 }
 
-// installTool copies a host program and what it loads into the image. The
-// program goes to /usr/bin or /usr/sbin whichever directory the host has it
-// in; the loader and libraries keep their host paths.
-func installTool(root, name string) error {
-	p, err := exec.LookPath(name)
-	if err != nil {
-		return fmt.Errorf("%s is not installed on this host: %w", name, err)
+// packagePrograms lists the programs of Debian packages installed on the
+// host: their files in a bin or sbin directory, by absolute path.
+func packagePrograms(pkgs []string) ([]string, error) {
+	var out []string
+	for _, pkg := range pkgs {
+		list, err := exec.Command("dpkg-query", "-L", pkg).Output()
+		if err != nil {
+			return nil, fmt.Errorf("dpkg-query -L %s (is it installed? apt-get install %s): %w", pkg, pkg, err)
+		}
+		for _, p := range strings.Split(string(list), "\n") {
+			switch filepath.Dir(p) {
+			case "/bin", "/sbin", "/usr/bin", "/usr/sbin":
+			default:
+				continue
+			}
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+				out = append(out, p)
+			}
+		}
 	}
-	p, err = filepath.Abs(p)
-	if err != nil {
-		return err
+	return out, nil
+}
+
+// installTool copies a host program (a name on PATH, or an absolute path)
+// and what it loads into the image. The program goes to /usr/bin or
+// /usr/sbin whichever directory the host has it in; the loader and
+// libraries keep their host paths.
+func installTool(root, name string) error {
+	p := name
+	if !filepath.IsAbs(p) {
+		var err error
+		if p, err = exec.LookPath(name); err != nil {
+			return fmt.Errorf("%s is not installed on this host: %w", name, err)
+		}
+		if p, err = filepath.Abs(p); err != nil {
+			return err
+		}
 	}
 	dir := "usr/bin"
 	if strings.HasSuffix(filepath.Dir(p), "sbin") {
 		dir = "usr/sbin"
 	}
 	dst := filepath.Join(dir, filepath.Base(p))
-	// Replace, never write through, whatever is there (a link to busybox).
+	// Replace, never write through, whatever is there (a link).
 	if err := os.Remove(filepath.Join(root, dst)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
+	}
+	if !isELF(p) {
+		// A script (bashbug, zgrep): its interpreter is a program too.
+		return rootfs.CopyFile(p, filepath.Join(root, dst))
 	}
 	if err := rootfs.InstallBinary(root, p, dst); err != nil {
 		return fmt.Errorf("copy %s into the image: %w", p, err)
 	}
 	return nil
+}
+
+// isELF reports whether the file at p starts with ELF's magic number.
+func isELF(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	magic := make([]byte, 4)
+	_, err = io.ReadFull(f, magic)
+	return err == nil && string(magic) == elf.ELFMAG
 }
