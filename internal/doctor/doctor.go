@@ -1,7 +1,8 @@
 // Package doctor checks whether a host can run the stages, before a stage
 // fails halfway with an errno: kernel, namespaces, cgroups, overlayfs, the
-// network path out of a container, user namespace restrictions, and the
-// `sudo go` trap. Each check is a small function that reads files under a
+// network path out of a container, user namespace restrictions, and what
+// a first build needs of Go (modules without a network, the student's
+// GOPROXY, the `sudo go` trap of the old command form). Each check is a small function that reads files under a
 // Host's /proc, /sys, /etc and /run, and calls a hook where only a syscall
 // can tell (a trial overlay mount, a netlink route dump, the nftables
 // ruleset). The real host is System(); tests build a Host over a fake tree
@@ -120,6 +121,15 @@ type Host struct {
 	Nftables func() ([]Chain, error)
 	// Exec runs a program and returns its standard output.
 	Exec func(name string, args ...string) (string, error)
+
+	// ModuleDir is the checkout doctor runs in (the directory of go.mod
+	// above the working directory), or "".
+	ModuleDir string
+	// UserEnv returns the environment of the user who ran sudo, as their
+	// own processes have it (sudo gives doctor root's).
+	UserEnv func() map[string]string
+	// Dial tries a TCP connection to host:port, with a short timeout.
+	Dial func(addr string) error
 }
 
 // Route is one IPv4 route.
@@ -154,7 +164,7 @@ func (h *Host) Checks() []Result {
 }
 
 var checks = []func(*Host) Result{
-	checkRoot, checkSudoGo, checkKernel, checkWSL, checkContainer,
+	checkRoot, checkSudoGo, checkGoproxy, checkVendor, checkKernel, checkWSL, checkContainer,
 	checkNamespaces,
 	checkIPForward, checkBrNetfilter, checkIptables, checkForwardDrop, checkSubnet,
 	checkUserNS, checkSubuid,

@@ -25,6 +25,10 @@ type fakeHost struct {
 	routes []Route
 	execs  map[string]string // "name args" → output; missing means not found
 	tried  map[string]error  // TryNamespace results by kind
+	// userEnv is the environment of the user who ran sudo; dialErr what
+	// a connection to a module proxy gets.
+	userEnv map[string]string
+	dialErr error
 }
 
 func newFakeHost(t *testing.T) *fakeHost {
@@ -65,7 +69,14 @@ func newFakeHost(t *testing.T) *fakeHost {
 			}
 			return out, nil
 		},
+		ModuleDir: filepath.Join(dir, "root/home/alice/cfs"),
+		UserEnv:   func() map[string]string { return f.userEnv },
+		Dial:      func(string) error { return f.dialErr },
 	}
+	f.userEnv = map[string]string{"HOME": "/home/alice", "PATH": "/usr/local/go/bin:/usr/bin:/bin"}
+	f.env["SUDO_UID"] = "1000"
+	f.write("root/home/alice/cfs/go.mod", "module cfs\n")
+	f.write("root/home/alice/cfs/vendor/modules.txt", "# github.com/vishvananda/netlink v1.3.1\n")
 	f.write("proc/sys/kernel/osrelease", "6.8.0-45-generic\n")
 	for _, ns := range []string{"cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time", "user", "uts"} {
 		f.write("proc/self/ns/"+ns, "")
@@ -259,8 +270,28 @@ func TestBadHosts(t *testing.T) {
 				Route{Dst: netip.MustParsePrefix("10.29.0.0/16"), Dev: "tun0", Table: 254},
 				Route{Dst: netip.MustParsePrefix("192.168.229.0/24"), Dev: "virbr0", Table: 254})
 		}, "subnet", Fail, []string{"172.29.0.0/24 overlaps route 172.16.0.0/12 dev docker0", "192.168.229.0/24 overlaps route 192.168.229.0/24 dev virbr0", "--subnet 10.30.0.0/24"}},
-		{"sudo without go", func(f *fakeHost) { f.remove("root/usr/local/bin/go") },
-			"sudo-go", Warn, []string{"go: command not found", `go run -exec sudo`, "sudo ln -s /usr/local/go/bin/go /usr/local/bin/go"}},
+		{"sudo without go matters only for the old form", func(f *fakeHost) { f.remove("root/usr/local/bin/go") },
+			"sudo-go", OK, []string{"fine for go run -exec sudo", "go: command not found", `sudo env "PATH=$PATH" go run`, "sudo ln -s /usr/local/go/bin/go /usr/local/bin/go"}},
+		{"GOPROXY set for the user only", func(f *fakeHost) { f.userEnv["GOPROXY"] = "https://goproxy.cn,direct" },
+			"goproxy", Warn, []string{"your GOPROXY is https://goproxy.cn,direct (environment), root's https://proxy.golang.org,direct (default)", "go run -exec sudo", `sudo env "PATH=$PATH" GOPROXY=https://goproxy.cn,direct go run`}},
+		{"GOPROXY from the user's go env file", func(f *fakeHost) { f.write("root/home/alice/.config/go/env", "GOPROXY=https://goproxy.cn\n") },
+			"goproxy", Warn, []string{"your GOPROXY is https://goproxy.cn (", "alice/.config/go/env)"}},
+		{"GOPROXY the same for root", func(f *fakeHost) {
+			f.userEnv["GOPROXY"] = "https://goproxy.cn"
+			f.write("root/root/.config/go/env", "GOPROXY=https://goproxy.cn\n")
+		}, "goproxy", OK, []string{"GOPROXY is https://goproxy.cn for you and for root"}},
+		{"no vendor and no network", func(f *fakeHost) {
+			f.remove("root/home/alice/cfs/vendor")
+			f.dialErr = errors.New("dial tcp: lookup proxy.golang.org: no such host")
+		}, "vendor", Fail, []string{"no vendor/", "no network", "proxy.golang.org:443", "git checkout -- vendor", "goproxy.cn"}},
+		{"no vendor, a proxy that answers", func(f *fakeHost) {
+			f.remove("root/home/alice/cfs/vendor")
+			f.env["GOPROXY"] = "https://goproxy.cn,direct"
+		}, "vendor", Warn, []string{"downloads the modules from goproxy.cn:443", "git checkout -- vendor"}},
+		{"no vendor and GOPROXY=off", func(f *fakeHost) {
+			f.remove("root/home/alice/cfs/vendor")
+			f.env["GOPROXY"] = "off"
+		}, "vendor", Fail, []string{"names no proxy"}},
 		{"sudoers.d sets a path with go", func(f *fakeHost) {
 			f.remove("root/usr/local/bin/go")
 			f.write("etc/sudoers.d/go", "Defaults secure_path=\"/usr/local/go/bin:/usr/bin\"\n")

@@ -27,7 +27,9 @@ func checkRoot(h *Host) Result {
 
 // checkSudoGo finds out whether `sudo go` finds go: sudo replaces PATH with
 // its secure_path (Debian, Ubuntu and Fedora all set one), and Go's
-// installer puts go in /usr/local/go/bin, which is not in it.
+// installer puts go in /usr/local/go/bin, which is not in it. That matters
+// only for the old form, sudo go run or sudo env "PATH=$PATH" go run:
+// `go run -exec sudo` runs go as the user and only the program as root.
 func checkSudoGo(h *Host) Result {
 	r := Result{Name: "sudo-go"}
 	goPath, goErr := h.LookPath("go")
@@ -53,12 +55,15 @@ func checkSudoGo(h *Host) Result {
 			return r
 		}
 	}
-	r.Status = Warn
-	r.Detail = fmt.Sprintf("`sudo go` says \"go: command not found\": sudo sets PATH to secure_path %s (%s), which holds no go", sp, src)
-	r.Fix = `pass your PATH along, as the README does: go run -exec sudo ./stage01-uts`
+	// Not a warning: the README's form never runs go through sudo.
+	r.Status = OK
+	r.Detail = fmt.Sprintf("root has no go: sudo sets PATH to secure_path %s (%s), which holds none; "+
+		"fine for go run -exec sudo, which runs go as you, but `sudo go run` says \"go: command not found\" "+
+		"(the old form passes PATH along: sudo env \"PATH=$PATH\" go run", sp, src)
 	if goErr == nil {
-		r.Fix += fmt.Sprintf(" (or once: sudo ln -s %s /usr/local/bin/go)", goPath)
+		r.Detail += fmt.Sprintf("; or link it once: sudo ln -s %s /usr/local/bin/go", goPath)
 	}
+	r.Detail += ")"
 	return r
 }
 

@@ -9,7 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"cfs/internal/nftname"
 
@@ -32,7 +35,71 @@ func System() *Host {
 		Routes:       routes,
 		Nftables:     nftChains,
 		Exec:         execOutput,
+
+		ModuleDir: moduleDir(),
+		UserEnv:   sudoUserEnv,
+		Dial:      dial,
 	}
+}
+
+// moduleDir is the directory of the go.mod above the working directory.
+func moduleDir() string {
+	dir, err := os.Getwd()
+	for err == nil {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		if filepath.Dir(dir) == dir {
+			break
+		}
+		dir = filepath.Dir(dir)
+	}
+	return ""
+}
+
+// sudoUserEnv returns the environment of the nearest ancestor process that
+// runs as the user who ran sudo (SUDO_UID): under go run -exec sudo, the
+// go command; under sudo env … go run, the user's shell.
+func sudoUserEnv() map[string]string {
+	uid := os.Getenv("SUDO_UID")
+	env := map[string]string{}
+	for pid := os.Getppid(); pid > 1; {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			break
+		}
+		next := 0
+		owner := ""
+		for _, line := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(line, "PPid:"); ok {
+				next, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+			if v, ok := strings.CutPrefix(line, "Uid:"); ok {
+				if f := strings.Fields(v); len(f) > 0 {
+					owner = f[0]
+				}
+			}
+		}
+		if owner == uid {
+			data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+			for _, kv := range strings.Split(string(data), "\x00") {
+				if k, v, ok := strings.Cut(kv, "="); ok {
+					env[k] = v
+				}
+			}
+			return env
+		}
+		pid = next
+	}
+	return env
+}
+
+func dial(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 3*time.Second)
+	if err == nil {
+		c.Close()
+	}
+	return err
 }
 
 // fsMagic names the filesystems statfs(2) reports by number (man 2 statfs).
