@@ -234,6 +234,12 @@ shm_key() { nsenter -t "$1" -i awk -v id="$2" 'NR > 1 && $2 == id {print $1}' /p
 # host_has_shm KEY: whether the host's table has a segment with that key.
 host_has_shm() { awk -v k="$1" 'NR > 1 && $1 == k {found = 1} END {exit !found}' /proc/sysvipc/shm; }
 
+# tree DIR: the names under DIR, sorted: compare two to see whether anything
+# was written there in between. (A check for one file's absence would fail
+# whenever an earlier run, an exercise of chapter 03 for one, had left it in
+# the shared root filesystem.)
+tree() { find "$1" -xdev 2>/dev/null | LC_ALL=C sort; }
+
 # waitgone PID: blocks until PID has ended (any process, not only children).
 waitgone() { tail --pid="$1" -f /dev/null; }
 

@@ -34,8 +34,8 @@ const stampName = ".cfs-rootfs.json"
 
 // formatVersion changes whenever the layout changes, so old caches rebuild.
 // 2: etc/resolv.conf, the mount point stage 05 binds each container's own
-// name servers onto.
-const formatVersion = 2
+// name servers onto. 3: the stamp records each file's size.
+const formatVersion = 3
 
 // HostTools are copied from the host when busybox is not installed: what
 // the chapters, their exercises, the worked answers and the tests run in
@@ -83,10 +83,15 @@ type Source struct {
 	From string // the busybox binary, or "" for host tools
 }
 
+// The stamp lists what a build made, with sizes: stages 03 to 07 share
+// the tree and may write into it, so a run that deleted or rewrote one of
+// its files (rm /bin/ls, echo > /etc/passwd) leaves a tree that the next
+// run rebuilds. What containers add (/root/note, /tmp/x) stays.
 type stamp struct {
-	Version int      `json:"version"`
-	Source  string   `json:"source"`
-	Files   []string `json:"files"`
+	Version int              `json:"version"`
+	Source  string           `json:"source"`
+	Files   []string         `json:"files"`
+	Sizes   map[string]int64 `json:"sizes"`
 }
 
 // Ensure returns DefaultDir, building it first if it is missing or broken.
@@ -127,7 +132,7 @@ func EnsureAt(dir string, log io.Writer) (string, error) {
 		what = src.From
 	}
 	if _, err := os.Stat(dir); err == nil {
-		fmt.Fprintf(log, "cfs: the root filesystem in %s is incomplete; rebuilding it from %s\n", dir, what)
+		fmt.Fprintf(log, "cfs: the root filesystem in %s is incomplete or changed; rebuilding it from %s\n", dir, what)
 	} else {
 		fmt.Fprintf(log, "cfs: building the default root filesystem in %s from %s (first run only)\n", dir, what)
 	}
@@ -220,7 +225,15 @@ func Build(dir string, src Source) error {
 		return fmt.Errorf("build root filesystem in %s: %w", dir, b.err)
 	}
 	sort.Strings(b.files)
-	data, err := json.MarshalIndent(stamp{Version: formatVersion, Source: src.Kind, Files: b.files}, "", " ")
+	sizes := map[string]int64{}
+	for _, f := range b.files {
+		fi, err := os.Lstat(filepath.Join(dir, f))
+		if err != nil {
+			return fmt.Errorf("build root filesystem in %s: %w", dir, err)
+		}
+		sizes[f] = fi.Size()
+	}
+	data, err := json.MarshalIndent(stamp{Version: formatVersion, Source: src.Kind, Files: b.files, Sizes: sizes}, "", " ")
 	if err != nil {
 		return err
 	}
@@ -241,8 +254,12 @@ func Valid(dir string) error {
 		return fmt.Errorf("stamp version %d, want %d", s.Version, formatVersion)
 	}
 	for _, f := range s.Files {
-		if _, err := os.Lstat(filepath.Join(dir, f)); err != nil {
+		fi, err := os.Lstat(filepath.Join(dir, f))
+		if err != nil {
 			return fmt.Errorf("missing %s", f)
+		}
+		if want, ok := s.Sizes[f]; ok && fi.Size() != want {
+			return fmt.Errorf("changed %s (%d bytes, built with %d)", f, fi.Size(), want)
 		}
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "bin/sh")); err != nil || fi.Mode()&0o111 == 0 {

@@ -65,8 +65,16 @@ func TestValidNoticesABrokenTree(t *testing.T) {
 	require.Error(t, Valid(dir), "an empty directory is not a tree")
 	require.NoError(t, Build(dir, Source{Kind: "host"}))
 	require.NoError(t, Valid(dir))
+	// What a container adds is no damage; a file of the build rewritten is.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "root/note"), []byte("written in one\n"), 0o644))
+	require.NoError(t, Valid(dir))
 	require.NoError(t, os.Remove(filepath.Join(dir, "etc/passwd")))
 	require.ErrorContains(t, Valid(dir), "missing etc/passwd")
+	require.NoError(t, os.RemoveAll(dir))
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	require.NoError(t, Build(dir, Source{Kind: "host"}))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "etc/hosts"), []byte("1.2.3.4 x\n"), 0o644))
+	require.ErrorContains(t, Valid(dir), "changed etc/hosts")
 }
 
 // Racing runs build once; a broken cache is rebuilt in place.
@@ -97,7 +105,7 @@ func TestEnsureAtIsAtomicAndRepairs(t *testing.T) {
 	var log strings.Builder
 	_, err := EnsureAt(dir, &log)
 	require.NoError(t, err)
-	require.Contains(t, log.String(), "incomplete; rebuilding")
+	require.Contains(t, log.String(), "incomplete or changed; rebuilding")
 	require.NoError(t, Valid(dir))
 	left, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), ".rootfs-build-*"))
 	require.Empty(t, left, "temporary build directories left behind")
