@@ -33,8 +33,17 @@
 // Every fence of a Try it section is replayed, or excused just before it
 // with <!-- not replayed: REASON --> (an interactive terminal, the kernel
 // log, numbers that differ on every run), or is a file the reader saves,
-// marked <!-- replay: file PATH -->, which the replay writes there. In
+// marked <!-- replay: file PATH -->, which the replay writes there. A fence
+// marked <!-- replay: cgroup v1 --> (or v2) shows what a host of that kind
+// prints, and is replayed only there: CI's host has v1, its VM lane v2. In
 // README.md, only fences marked <!-- replay --> are replayed.
+//
+// The chapters were written on a Debian 12 VM without busybox, and the
+// replay builds the containers' root filesystem from the host's programs
+// even where busybox is installed, so the outputs are coreutils', procps',
+// iproute2's and dash's. A command that needs a program a base system may
+// lack (getfattr, python3; nc in a container) is left out, with the rest
+// of its fence, where the host has none, and the log says so.
 package docs
 
 import (

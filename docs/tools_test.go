@@ -92,6 +92,33 @@ func TestContainerToolsAreInTheRootfs(t *testing.T) {
 		"system has it, or use one that has")
 }
 
+// The worked answers run on a student's machine, which has no busybox:
+// none of them may run it on the host (05-2 and 05-4 did).
+func TestSolutionsRunNoBusybox(t *testing.T) {
+	scripts, err := filepath.Glob("solutions/*/run.sh")
+	require.NoError(t, err)
+	scripts = append(scripts, "solutions/lib.sh")
+	for _, f := range scripts {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for i, line := range strings.Split(string(data), "\n") {
+			for _, words := range simpleCommands(line) {
+				for len(words) > 0 && shellBuiltins[words[0]] && words[0] != "command" {
+					words = words[1:] // if, elif, then, !…
+				}
+				if len(words) > 0 && words[0] == "command" {
+					continue // command -v busybox only looks
+				}
+				for _, w := range words {
+					if w == "busybox" {
+						t.Errorf("%s:%d runs busybox, which a student's machine does not have: %s", f, i+1, strings.TrimSpace(line))
+					}
+				}
+			}
+		}
+	}
+}
+
 // The scanner must see what it is for: a tool in a pipeline, after exec,
 // in a nested sh -c, and not a shell's builtins, keywords or assignments.
 func TestCommandTools(t *testing.T) {

@@ -13,7 +13,7 @@ inside() { nsenter -t "$pid" -n "$@"; }
 
 say "routes inside"
 inside ip route
-check "the world answers first" inside busybox ping -c 1 -W 2 198.51.100.2 >/dev/null
+check "the world answers first" inside ping -c 1 -W 2 198.51.100.2 >/dev/null
 
 say "nsenter -n -t $pid ip route del default"
 inside ip route del default
@@ -21,12 +21,12 @@ inside ip route
 out=$(inside ip route get 198.51.100.2 2>&1 || true)
 echo "ip route get 198.51.100.2: $out"
 check "the world is unreachable" contains "$out" "Network is unreachable"
-check "ping says so at once" test -n "$(inside busybox ping -c 1 -W 2 198.51.100.2 2>&1 | grep -i 'unreachable')"
-check "the gateway still answers: it is on the link" inside busybox ping -c 1 -W 2 172.29.0.1
-check "so does the other container" inside busybox ping -c 1 -W 2 172.29.0.3
+check "ping says so at once" test -n "$(inside ping -c 1 -W 2 198.51.100.2 2>&1 | grep -i 'unreachable')"
+check "the gateway still answers: it is on the link" inside ping -c 1 -W 2 172.29.0.1
+check "so does the other container" inside ping -c 1 -W 2 172.29.0.3
 check "the host's other address is not on the link either" \
 	test -n "$(inside ip route get 198.51.100.1 2>&1 | grep unreachable)"
 
 say "put it back: ip route add default via 172.29.0.1"
 inside ip route add default via 172.29.0.1
-check "the world answers again" inside busybox ping -c 1 -W 2 198.51.100.2
+check "the world answers again" inside ping -c 1 -W 2 198.51.100.2
