@@ -5,14 +5,17 @@
 # The files are restored exactly (content, mode, times) on exit; they
 # must not already name a range for root, or the line below would not be
 # the first one the stage reads.
+# restore FILE: puts FILE back as it was, or removes it if there was none
+# (a VM or container image may have no /etc/subuid at all).
+restore() {
+	if [ -e "$WORK/$(basename "$1").orig" ]; then cp -p "$WORK/$(basename "$1").orig" "$1"; else rm -f "$1"; fi
+}
 for f in /etc/subuid /etc/subgid; do
 	if [ -e $f ]; then
 		grep -q '^root:' $f && fail "$f already has a range for root; this script would not be the one deciding"
 		cp -p $f "$WORK/$(basename $f).orig"
-		defer "cp -p $WORK/$(basename $f).orig $f"
-	else
-		defer "rm -f $f"
 	fi
+	defer "restore $f"
 done
 echo root:1000000:65536 >>/etc/subuid
 echo root:1000000:65536 >>/etc/subgid
@@ -34,8 +37,8 @@ check "the container's root copy belongs to 1000000" test "$(stat -c %u:%g /proc
 check "so does its sleep" test "$(ps -o uid= -p "$sleeper" | tr -d ' ')" = 1000000
 stop box
 say "and with the lines removed again, the default range"
-cp -p "$WORK/subuid.orig" /etc/subuid
-cp -p "$WORK/subgid.orig" /etc/subgid
+restore /etc/subuid
+restore /etc/subgid
 out=$(in_ns "$ns" "$s06" --net none cat /proc/self/uid_map)
 echo "$out"
 check "back to 0 100000 65536" grep -qE '^ *0 +100000 +65536$' <<<"$out"
