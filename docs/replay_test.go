@@ -161,6 +161,21 @@ func replayFences(t *testing.T, work, file string, fs []fence, chapter bool) {
 				t.Logf("%s:%d: not replayed on this host: the transcript is for cgroup %s, this host has %s", f.file, f.line, want, have)
 				continue
 			}
+		case strings.HasPrefix(f.directive, replayLinux):
+			want := strings.TrimSpace(strings.TrimPrefix(f.directive, replayLinux))
+			wantMaj, wantMin, ok := kernelVersion(want)
+			if !ok {
+				t.Errorf("%s:%d: <!-- %s%s -->: want a version such as 6.18", f.file, f.line, replayLinux, want)
+				continue
+			}
+			var u unix.Utsname
+			require.NoError(t, unix.Uname(&u))
+			have := unix.ByteSliceToString(u.Release[:])
+			maj, mnr, _ := kernelVersion(have)
+			if maj < wantMaj || maj == wantMaj && mnr < wantMin {
+				t.Logf("%s:%d: not replayed on this host: the transcript needs Linux %s or later, this host has %s", f.file, f.line, want, have)
+				continue
+			}
 		}
 		steps, err := transcript(f)
 		if err != nil {
@@ -183,6 +198,17 @@ func replayFences(t *testing.T, work, file string, fs []fence, chapter bool) {
 	if replayed == 0 {
 		t.Errorf("%s: no transcript in its Try it section is replayed", file)
 	}
+}
+
+// kernelVersion parses the major and minor numbers of "6.1.0-27-amd64".
+func kernelVersion(release string) (major, minor int, ok bool) {
+	parts := strings.SplitN(release, ".", 3)
+	if len(parts) < 2 {
+		return 0, 0, false
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(strings.TrimRightFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	return major, minor, err1 == nil && err2 == nil
 }
 
 // cgroupVersion is "v2" when /sys/fs/cgroup is the unified hierarchy,

@@ -84,6 +84,9 @@ const (
 	// followed by v1 or v2: replay the fence only on a host with that
 	// cgroup version (its output differs on the other)
 	replayCgroup = "replay: cgroup "
+	// followed by a version: replay the fence only on that kernel or a
+	// later one (an older one behaves differently, and the chapter says so)
+	replayLinux = "replay: linux >= "
 )
 
 // A step is one command of a transcript and the output it should print.
