@@ -19,13 +19,15 @@ func TestCompareCatchesAChangedOutput(t *testing.T) {
 		"… root     ps",
 		"…",
 		"64 bytes from 172.29.0.1: seq=0 ttl=64 time=0.174 ms",
+		"1 packets transmitted, 1 received, 0% packet loss, time 0ms",
 	}
 	same := "uts:[4026532999]\n" +
 		"drwxr-xr-x 2 root root 4096 Jan  2 03:04 etc\n" +
 		"stage08-layers: kept the container's writable layer: /var/lib/cfs/containers/0123456789ab/upper\n" +
 		"    8 root     ps\n" +
 		"anything at all\n" +
-		"64 bytes from 172.29.0.1: seq=0 ttl=64 time=12.5 ms\n"
+		"64 bytes from 172.29.0.1: seq=0 ttl=64 time=12.5 ms\n" +
+		"1 packets transmitted, 1 received, 0% packet loss, time 1ms\n"
 	ids := map[string]string{}
 	require.Empty(t, compare(want, same, ids))
 	require.Equal(t, map[string]string{"4137ac09f2f5": "0123456789ab"}, ids, "the chapter's ID stands for this run's")
@@ -37,6 +39,7 @@ func TestCompareCatchesAChangedOutput(t *testing.T) {
 		strings.Replace(same, "writable layer", "layer", 1),    // another message
 		strings.Replace(same, "root     ps", "root     sh", 1), // "…" covers its part of the line only
 		strings.Replace(same, "seq=0", "seq=1", 1),             // another line
+		strings.Replace(same, "1 received", "0 received", 1),   // a lost packet
 		same + "one line more\n",                               // more output
 		same[:strings.LastIndex(same[:len(same)-1], "\n")+1],   // a line less
 	} {

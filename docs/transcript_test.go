@@ -145,8 +145,10 @@ var placeholders = []struct {
 	// MAC addresses, and the IPv6 link-local addresses made from them.
 	{regexp.MustCompile(`\b([0-9a-f]{2}:){5}[0-9a-f]{2}\b`), "<mac>"},
 	{regexp.MustCompile(`\bfe80::[0-9a-f:]+`), "fe80::<mac>"},
-	// Round-trip times of ping: "time=0.174 ms", "= 0.157/0.165/0.174 ms".
+	// Round-trip times of ping: "time=0.174 ms", "= 0.157/0.165/0.174 ms",
+	// and its total: "0% packet loss, time 1027ms".
 	{regexp.MustCompile(`\b\d+\.\d+(/\d+\.\d+)* ms\b`), "<time> ms"},
+	{regexp.MustCompile(`\btime \d+ms\b`), "time <time>ms"},
 	// Host ends of veth pairs: cfs and the container ID's first 8 digits.
 	{regexp.MustCompile(`\bcfs[0-9a-f]{8}\b`), "cfs<veth>"},
 	// The shell's working directory, which is where the repository is.
