@@ -110,6 +110,35 @@ func TestSolutionsCoverEveryExercise(t *testing.T) {
 	}
 }
 
+// referencePatch is a call that applies a reference patch without going
+// through answer_copy or answer_bin, so that STAGE could not replace it.
+var referencePatch = regexp.MustCompile(`stage_(bin|copy) \S+ "\$HERE/[^"]*\.patch"`)
+
+// TestSolutionsSayHowToCheckYourOwn: every run.sh either grades a student's
+// copy where it would apply a reference patch (answer_bin, answer_copy,
+// program_copy), or says that it is the answer itself (no_copy_to_grade);
+// and its README tells the student which.
+func TestSolutionsSayHowToCheckYourOwn(t *testing.T) {
+	for _, dir := range solutionDirs(t) {
+		script, err := os.ReadFile(filepath.Join(dir, "run.sh"))
+		require.NoError(t, err)
+		grades := regexp.MustCompile(`\b(answer_bin|answer_copy|program_copy) `).Match(script)
+		scripted := strings.Contains(string(script), "\nno_copy_to_grade")
+		assertTrue(t, grades != scripted, "%s/run.sh: grade a copy (answer_bin, answer_copy, program_copy) or say no_copy_to_grade, one of the two", dir)
+		if m := referencePatch.Find(script); m != nil {
+			t.Errorf("%s/run.sh: %s bypasses STAGE: use answer_bin or answer_copy", dir, m)
+		}
+		readme, err := os.ReadFile(filepath.Join(dir, "README.md"))
+		require.NoError(t, err)
+		switch {
+		case scripted:
+			assertTrue(t, strings.Contains(string(readme), "**Check your own:** the script is the answer"), "%s/README.md does not say that the script is the answer", dir)
+		default:
+			assertTrue(t, regexp.MustCompile(`(?s)\*\*Check your own:\*\* .*?(STAGE|PROGRAM)=`).Match(readme), "%s/README.md does not say how to check your own copy (STAGE=… or PROGRAM=…)", dir)
+		}
+	}
+}
+
 func assertTrue(t *testing.T, ok bool, format string, args ...any) bool {
 	t.Helper()
 	if !ok {
@@ -130,13 +159,7 @@ const solutionTimeout = 3 * time.Minute
 // Every solution is written for cgroup v1 and v2; the cgroup v2 VM lane
 // (scripts/vmtest) runs them too.
 func TestSolutionsRun(t *testing.T) {
-	stagetest.RequireRoot(t)
-	// The scripts run go; under sudo, PATH holds none.
-	goDir := filepath.Dir(stagetest.GoTool(t))
-	// The first run of a stage builds the default root filesystem, a cache
-	// meant to stay: build it before the first look.
-	_, err := rootfs.Ensure(os.Stderr)
-	require.NoError(t, err)
+	requireSolutionHost(t)
 	dirs := solutionDirs(t)
 	keys := make([]string, 0, len(dirs))
 	for k := range dirs {
@@ -146,30 +169,12 @@ func TestSolutionsRun(t *testing.T) {
 	for _, key := range keys {
 		dir := dirs[key]
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			before := stagetest.Snapshot()
-			ctx, cancel := context.WithTimeout(context.Background(), solutionTimeout)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, filepath.Join(dir, "run.sh"))
-			cmd.Env = append(os.Environ(), "PATH="+goDir+string(filepath.ListSeparator)+os.Getenv("PATH"))
-			// On a timeout, SIGTERM lets the script undo what it made (its
-			// EXIT trap); whatever of its process group is left after
-			// WaitDelay is killed, so no stage outlives the test.
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-			cmd.WaitDelay = 20 * time.Second
-			start := time.Now()
-			out, err := cmd.CombinedOutput()
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			t.Logf("%s (%.1fs):\n%s", dir, time.Since(start).Seconds(), out)
-			if ctx.Err() != nil {
-				t.Fatalf("%s/run.sh did not end within %v", dir, solutionTimeout)
-			}
+			out, err := runSolution(t, dir)
 			if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == solutionSkipped {
-				require.Empty(t, stagetest.Snapshot().NewSince(before), "%s/run.sh left these behind", dir)
 				t.Skipf("%s/run.sh: %s", dir, skipReason(out))
 			}
 			require.NoError(t, err, "%s/run.sh failed", dir)
-			require.Empty(t, stagetest.Snapshot().NewSince(before), "%s/run.sh left these behind", dir)
+			require.Contains(t, out, "== PASS: "+filepath.Base(dir))
 		})
 	}
 }
@@ -179,13 +184,136 @@ func TestSolutionsRun(t *testing.T) {
 const solutionSkipped = 77
 
 // skipReason is the SKIP: line of a run.sh's output.
-func skipReason(out []byte) string {
-	for _, l := range strings.Split(string(out), "\n") {
+func skipReason(out string) string {
+	for _, l := range strings.Split(out, "\n") {
 		if r, ok := strings.CutPrefix(l, "SKIP: "); ok {
 			return r
 		}
 	}
 	return "skipped"
+}
+
+// TestSolutionsGradeAStudentsCopy: with STAGE=DIR a worked answer checks a
+// student's own copy of the stage instead of applying the reference patch.
+// Each grader here runs on two copies made outside the module, as a
+// student's may be: the stage as it is, which does not do what the
+// exercise asks, so the grader must fail; and the stage with the reference
+// patch applied by this test, so it must pass.
+func TestSolutionsGradeAStudentsCopy(t *testing.T) {
+	requireSolutionHost(t)
+	for _, c := range []struct{ solution, stage string }{
+		{"01-1-domainname", "stage01-uts"},      // a new flag
+		{"02-3-signals", "stage02-pid"},         // a signal that must get through
+		{"03-3-make-rprivate", "stage03-mount"}, // a mount left out on purpose
+	} {
+		t.Run(c.solution, func(t *testing.T) {
+			dir := filepath.Join("solutions", c.solution)
+			patches, err := filepath.Glob(filepath.Join(dir, "*.patch"))
+			require.NoError(t, err)
+			require.Len(t, patches, 1, "%s: one reference patch", dir)
+			wrong := copyStage(t, c.stage, "wrong")
+			right := copyStage(t, c.stage, "right")
+			// git apply, as lib.sh does: patch(1) is not on every system.
+			patch := exec.Command("git", "apply", "-p1", mustAbs(t, patches[0]))
+			patch.Dir = right
+			patch.Env = append(os.Environ(), "GIT_CEILING_DIRECTORIES="+filepath.Dir(right))
+			out, err := patch.CombinedOutput()
+			require.NoError(t, err, "git apply: %s", out)
+
+			got, err := runSolution(t, dir, "STAGE="+wrong)
+			require.Error(t, err, "the grader passed the stage as it is")
+			require.Contains(t, got, "your copy of "+c.stage+": "+wrong)
+			require.Contains(t, got, "== FAIL: "+c.solution)
+
+			got, err = runSolution(t, dir, "STAGE="+right)
+			require.NoError(t, err, "the grader failed the reference answer")
+			require.Contains(t, got, "your copy of "+c.stage+": "+right)
+			require.Contains(t, got, "== PASS: "+c.solution)
+		})
+	}
+	t.Run("a copy of another stage", func(t *testing.T) {
+		other := copyStage(t, "stage02-pid", "other")
+		got, err := runSolution(t, filepath.Join("solutions", "01-1-domainname"), "STAGE="+other)
+		require.Error(t, err)
+		require.Contains(t, got, "has no copy of stage01-uts")
+	})
+	t.Run("an exercise with no code to check", func(t *testing.T) {
+		stageCopy := copyStage(t, "stage02-pid", "copy")
+		got, err := runSolution(t, filepath.Join("solutions", "02-2-nesting"), "STAGE="+stageCopy)
+		require.Error(t, err)
+		require.Contains(t, got, "changes no code, so there is no copy to check")
+	})
+}
+
+// requireSolutionHost skips where the solutions cannot run, and builds the
+// default root filesystem, a cache meant to stay, before the first look
+// for leaks.
+func requireSolutionHost(t *testing.T) {
+	t.Helper()
+	stagetest.RequireRoot(t)
+	_, err := rootfs.Ensure(os.Stderr)
+	require.NoError(t, err)
+}
+
+// copyStage copies a stage's directory to a new directory NAME outside the
+// module, as a student's copy may be, and returns its path. The copy is
+// the invoking user's, as a student's own is: the script copies it as them.
+func copyStage(t *testing.T, stage, name string) string {
+	t.Helper()
+	dst := filepath.Join(stagetest.InvokerTempDir(t), name)
+	require.NoError(t, os.CopyFS(dst, os.DirFS(filepath.Join("..", stage))))
+	if inv := stagetest.SudoInvoker(); inv != nil {
+		require.NoError(t, filepath.WalkDir(dst, func(p string, _ os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, inv.Uid, inv.Gid)
+		}))
+	}
+	return dst
+}
+
+func mustAbs(t *testing.T, path string) string {
+	t.Helper()
+	abs, err := filepath.Abs(path)
+	require.NoError(t, err)
+	return abs
+}
+
+// runSolution runs DIR/run.sh with the environment plus ENV, and returns
+// its output and error. It fails the test if the script outlives
+// solutionTimeout or leaves anything behind on the host. STAGE and PROGRAM
+// come only from ENV: a reference run never grades a copy by accident.
+func runSolution(t *testing.T, dir string, env ...string) (string, error) {
+	t.Helper()
+	// The scripts run go; under sudo, PATH holds none.
+	goDir := filepath.Dir(stagetest.GoTool(t))
+	before := stagetest.Snapshot()
+	ctx, cancel := context.WithTimeout(context.Background(), solutionTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(dir, "run.sh"))
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "STAGE=") && !strings.HasPrefix(kv, "PROGRAM=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "PATH="+goDir+string(filepath.ListSeparator)+os.Getenv("PATH"))
+	cmd.Env = append(cmd.Env, env...)
+	// On a timeout, SIGTERM lets the script undo what it made (its EXIT
+	// trap); whatever of its process group is left after WaitDelay is
+	// killed, so no stage outlives the test.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 20 * time.Second
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	t.Logf("%s %s (%.1fs):\n%s", strings.Join(env, " "), dir, time.Since(start).Seconds(), out)
+	if ctx.Err() != nil {
+		t.Fatalf("%s/run.sh did not end within %v", dir, solutionTimeout)
+	}
+	require.Empty(t, stagetest.Snapshot().NewSince(before), "%s/run.sh left these behind", dir)
+	return string(out), err
 }
 
 // sortKeys sorts "NN-K" keys by chapter, then by exercise number.

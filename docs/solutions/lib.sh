@@ -11,6 +11,16 @@
 #
 # (or sudo env "PATH=$PATH" docs/solutions/01-2-setns/run.sh, which finds go
 # on the PATH it passes along).
+#
+# Where the answer is a change to a stage, the script also grades your own
+# attempt instead of the reference patch: copy the stage inside the
+# repository (cp -r stage01-uts _my01), change the copy, and run
+#
+#	sudo STAGE=./_my01 docs/solutions/01-1-domainname/run.sh
+#
+# STAGE may name several copies, DIR:DIR (06-2 changes two stages); each is
+# matched to its stage by its `const stage = "…"` line. PROGRAM=DIR does
+# the same for 01-2, whose answer is a program of its own.
 set -euo pipefail
 export LC_ALL=C
 
@@ -53,6 +63,10 @@ _on_exit() {
 	local rc=$? i
 	set +e
 	for ((i = ${#_deferred[@]} - 1; i >= 0; i--)); do eval "${_deferred[i]}" >/dev/null 2>&1; done
+	if [ $rc = 0 ] && [ -n "${STAGE:-}${PROGRAM:-}" ] && [ ! -e "$WORK/.graded" ]; then
+		echo "STAGE or PROGRAM is set, but this script checked no copy of yours" >&2
+		rc=1
+	fi
 	rm -rf "$WORK"
 	case $rc in
 	0) echo "== PASS: $(basename "$HERE")" ;;
@@ -113,6 +127,77 @@ stage_copy() {
 			fail "patch $(basename "$p") does not apply to $stage"
 	done
 	echo "$dir"
+}
+
+# Your own copies (STAGE=DIR[:DIR...], PROGRAM=DIR), as absolute paths:
+# they may be relative to where the script was started.
+_yours=()
+if [ -n "${STAGE:-}" ]; then
+	IFS=: read -r -a _dirs <<<"$STAGE"
+	for _d in "${_dirs[@]}"; do
+		[ -d "$_d" ] || fail "STAGE=$STAGE: $_d is not a directory (STAGE names your copy of a stage directory)"
+		_yours+=("$(cd "$_d" && pwd)")
+	done
+fi
+if [ -n "${PROGRAM:-}" ]; then
+	[ -d "$PROGRAM" ] || fail "PROGRAM=$PROGRAM is not a directory (PROGRAM names the directory of your main.go)"
+	PROGRAM=$(cd "$PROGRAM" && pwd)
+fi
+
+# stage_name DIR: the stage a directory is a copy of, from its
+# `const stage = "stageNN-name"` line.
+stage_name() { sed -n 's/^const stage = "\([^"]*\)"$/\1/p' "$1"/*.go 2>/dev/null | head -n 1; }
+
+# answer_copy STAGE [PATCH...]: the stage with the exercise's answer in it,
+# copied into $WORK; prints the copy's directory. That is the reference
+# answer, STAGE with the patches applied, or with STAGE=… your own copy of
+# STAGE, as it is.
+answer_copy() {
+	local stage=$1 d
+	[ -n "${STAGE:-}" ] || [ -z "${PROGRAM:-}" ] || fail "this exercise changes $stage: give your copy with STAGE=DIR, not PROGRAM"
+	if [ ${#_yours[@]} = 0 ]; then
+		stage_copy "$@"
+		return
+	fi
+	for d in "${_yours[@]}"; do
+		[ "$(stage_name "$d")" = "$stage" ] || continue
+		rm -rf "$WORK/$stage-yours"
+		as_user cp -r "$d" "$WORK/$stage-yours"
+		touch "$WORK/.graded"
+		echo "-- your copy of $stage: $d (instead of the reference patch)" >&2
+		echo "$WORK/$stage-yours"
+		return
+	done
+	fail "STAGE=$STAGE has no copy of $stage (a copy's main.go says const stage = \"$stage\")"
+}
+
+# answer_bin STAGE [PATCH...]: answer_copy, built; prints the binary.
+answer_bin() {
+	local dir
+	dir=$(answer_copy "$@") || exit 1
+	build "$dir" "$1-answer"
+}
+
+# program_copy DIR: for an exercise whose answer is a program of its own:
+# DIR (the reference answer), or with PROGRAM=… a copy of yours inside the
+# module, so that it can import what the module has; prints the directory.
+program_copy() {
+	[ -z "${STAGE:-}" ] || fail "this exercise's answer is a program, not a change to a stage: give it with PROGRAM=DIR"
+	if [ -z "${PROGRAM:-}" ]; then
+		echo "$1"
+		return
+	fi
+	rm -rf "$WORK/program-yours"
+	as_user cp -r "$PROGRAM" "$WORK/program-yours"
+	touch "$WORK/.graded"
+	echo "-- your program: $PROGRAM (instead of the reference answer)" >&2
+	echo "$WORK/program-yours"
+}
+
+# no_copy_to_grade: for an exercise that changes no code. What the script
+# shows is the answer, so there is nothing of yours to check.
+no_copy_to_grade() {
+	[ -z "${STAGE:-}${PROGRAM:-}" ] || fail "exercise $(basename "$HERE") changes no code, so there is no copy to check: run the script without STAGE; what it shows is the answer (see its README.md)"
 }
 
 # build DIR NAME: builds the package in DIR as $WORK/bin/NAME and prints that.
