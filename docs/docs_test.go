@@ -35,8 +35,10 @@
 // log, numbers that differ on every run), or is a file the reader saves,
 // marked <!-- replay: file PATH -->, which the replay writes there. A fence
 // marked <!-- replay: cgroup v1 --> (or v2) shows what a host of that kind
-// prints, and is replayed only there: CI's host has v1, its VM lane v2. In
-// README.md, only fences marked <!-- replay --> are replayed.
+// prints, and is replayed only there: CI's host has v1, its VM lane v2. One
+// marked <!-- replay: linux >= 6.18 --> is checked only on that kernel or a
+// later one; on an older one its commands run unchecked. In README.md, only
+// fences marked <!-- replay --> are replayed.
 //
 // The chapters were written on a Debian 12 VM without busybox, and the
 // replay builds the containers' root filesystem from the host's programs

@@ -142,6 +142,7 @@ func replayFences(t *testing.T, work, file string, fs []fence, chapter bool) {
 	h := newReplayHost(t, work, file, chapter)
 	replayed := 0
 	for _, f := range fs {
+		unchecked := false
 		switch {
 		case strings.HasPrefix(f.directive, notReplayed):
 			if strings.TrimSpace(strings.TrimPrefix(f.directive, notReplayed)) == "" {
@@ -173,8 +174,10 @@ func replayFences(t *testing.T, work, file string, fs []fence, chapter bool) {
 			have := unix.ByteSliceToString(u.Release[:])
 			maj, mnr, _ := kernelVersion(have)
 			if maj < wantMaj || maj == wantMaj && mnr < wantMin {
-				t.Logf("%s:%d: not replayed on this host: the transcript needs Linux %s or later, this host has %s", f.file, f.line, want, have)
-				continue
+				// Later commands may need what these make (a kept
+				// container, an imported layer): run them, unchecked.
+				t.Logf("%s:%d: run but not checked on this host: the transcript needs Linux %s or later, this host has %s", f.file, f.line, want, have)
+				unchecked = true
 			}
 		}
 		steps, err := transcript(f)
@@ -190,6 +193,9 @@ func replayFences(t *testing.T, work, file string, fs []fence, chapter bool) {
 				break
 			}
 			got := h.run(s)
+			if unchecked {
+				continue
+			}
 			if diff := compare(s.want, got, h.ids); diff != "" {
 				t.Errorf("%s:%d: %s\n%s\nthe whole output was:\n%s", f.file, s.line, s.cmd, diff, got)
 			}

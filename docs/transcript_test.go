@@ -84,8 +84,10 @@ const (
 	// followed by v1 or v2: replay the fence only on a host with that
 	// cgroup version (its output differs on the other)
 	replayCgroup = "replay: cgroup "
-	// followed by a version: replay the fence only on that kernel or a
-	// later one (an older one behaves differently, and the chapter says so)
+	// followed by a version: check the fence's output only on that kernel
+	// or a later one (an older one behaves differently, and the chapter
+	// says so); on an older one its commands run unchecked, for what later
+	// fences need of them
 	replayLinux = "replay: linux >= "
 )
 
