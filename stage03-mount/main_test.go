@@ -310,7 +310,7 @@ func TestMountsStayInside(t *testing.T) {
 func TestHostMountsUnchanged(t *testing.T) {
 	stagetest.RequireRoot(t)
 	before := mountPoints(t)
-	r := stagetest.Run(t, "", "sh", "-c", "mount -t tmpfs x /mnt && cat /proc/mounts")
+	r := stagetest.Run(t, "", "sh", "-c", "mount -t tmpfs cfs-test-tmpfs /mnt && cat /proc/mounts")
 	require.Equal(t, 0, r.Code, r.Stderr)
 	require.Equal(t, before, mountPoints(t))
 }

@@ -76,7 +76,7 @@ func TestRootInsideLacksHostPrivilege(t *testing.T) {
 	r := stagetest.Run(t, "", "sh", "-c", `
 		echo 7 > /proc/sys/vm/swappiness && echo sysctl-written
 		mknod /tmp/disk b 8 0 && echo mknod-worked
-		mount -t tmpfs x /mnt && echo mount-own-ok
+		mount -t tmpfs cfs-test-tmpfs /mnt && echo mount-own-ok
 		hostname renamed-inside && hostname
 		exit 0`)
 	require.Equal(t, 0, r.Code, r.Stderr)
