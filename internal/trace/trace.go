@@ -57,6 +57,12 @@ func New(side string, on, step bool) (*Tracer, error) {
 	return t, nil
 }
 
+// NewTo returns a tracer that writes side's steps to w and never waits:
+// for a program that keeps a log of what it asks the kernel.
+func NewTo(side string, w io.Writer) *Tracer {
+	return &Tracer{side: side, out: w}
+}
+
 // Step prints a step before it is taken, with any detail lines, and with
 // --step waits for Enter.
 func (t *Tracer) Step(call, shell string, detail ...string) {
