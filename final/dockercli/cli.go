@@ -242,6 +242,9 @@ func (c *CLI) store() (*image.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := (registry.Config{}).With(c.mirrors, c.insecure); err != nil {
+		return nil, err
+	}
 	if c.Registry != nil {
 		s.Registry = c.Registry
 	} else {

@@ -144,8 +144,12 @@ func (s *Store) Pull(ctx context.Context, arg string, opt PullOptions) (*PullRes
 	if _, err := s.putBlob(l, rawConfig); err != nil {
 		return nil, err
 	}
+	progress := opt.Progress
+	if s.hasAll(layers) {
+		progress = nil // up to date: docker says nothing of the layers
+	}
 	for _, layer := range layers {
-		opt.Progress.send(shortID(layer.Digest), "Pulling fs layer", 0, 0)
+		progress.send(shortID(layer.Digest), "Pulling fs layer", 0, 0)
 	}
 	jobs := opt.Jobs
 	if jobs == 0 {
@@ -166,7 +170,7 @@ func (s *Store) Pull(ctx context.Context, arg string, opt PullOptions) (*PullRes
 				}
 				return rc, nil
 			}
-			return s.ensureLayer(gctx, l, layer, open, opt.Progress)
+			return s.ensureLayer(gctx, l, layer, open, progress)
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -201,6 +205,16 @@ func (s *Store) Pull(ctx context.Context, arg string, opt PullOptions) (*PullRes
 		return nil, err
 	}
 	return &PullResult{Image: got, Name: canonical, Digest: desc.Digest, Source: src.Context().RegistryStr(), UpToDate: same}, nil
+}
+
+// hasAll reports whether every layer's blob and unpacked tree are here.
+func (s *Store) hasAll(layers []Layer) bool {
+	for _, l := range layers {
+		if !s.hasBlob(l.Digest) || !s.hasLayer(l.ChainID) {
+			return false
+		}
+	}
+	return true
 }
 
 // layersOf lists an image's layers from its manifest and config.

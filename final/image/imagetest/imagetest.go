@@ -133,7 +133,7 @@ func Image(t testing.TB, platform string, layers ...v1.Layer) v1.Image {
 	var adds []mutate.Addendum
 	for i, l := range layers {
 		adds = append(adds, mutate.Addendum{Layer: l, History: v1.History{
-			Created: v1.Time{Time: Created}, CreatedBy: fmt.Sprintf("/bin/sh -c #(nop) layer %d of the test image", i),
+			Created: v1.Time{Time: Created}, CreatedBy: fmt.Sprintf("/bin/sh -c #(nop) ADD file:layer%d-of-the-test-image.tar in / ", i),
 		}})
 	}
 	img, err := mutate.Append(img, adds...)
