@@ -15,7 +15,8 @@
 //	cgroup   cfs/ID, and cfs/ once empty, in every cgroup v1 hierarchy and in v2
 //	lease    a container's address in /run/cfs/net-N.json, the ledger of network namespace N
 //	state    /run/cfs/ID/ and /var/lib/cfs/containers/ID/ (ID: 12 hex digits); a killed
-//	         build's /var/lib/cfs/.rootfs-build-*, a killed doctor's .cfs-doctor-overlay-*
+//	         build's /var/lib/cfs/.rootfs-build-*, a killed doctor's .cfs-doctor-overlay-*,
+//	         a killed pull's (load's, import's, commit's) /var/lib/cfs/images/tmp/ID
 //	netns    /run/netns/cfs*: network namespaces that tests and the docs' recipes name
 //	cache    /var/lib/cfs/rootfs, layers and images: only with Options.Caches
 //
@@ -55,6 +56,8 @@ const (
 	ContainersDir = layout.ContainersDir
 	RunDir        = layout.RunDir
 	NetnsDir      = layout.NetnsDir
+	ImagesTmpDir  = layout.ImagesTmpDir
+	ImagesLock    = layout.ImagesLock
 
 	InitName       = layout.InitName
 	BridgeName     = layout.Bridge

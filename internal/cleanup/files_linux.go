@@ -301,6 +301,7 @@ func (h *host) removeTemporaries() {
 			}
 		}
 	}
+	h.removeImageWork()
 	if len(builds) == 0 {
 		return
 	}
@@ -312,6 +313,38 @@ func (h *host) removeTemporaries() {
 	}
 	for _, p := range builds {
 		h.do(Resource{Kind: KindState, Name: p, Why: "a root filesystem half built by a run that was killed"}, func() error { return removeTree(p) })
+	}
+}
+
+// removeImageWork removes what killed image commands left in the image
+// store's tmp/: a pull, load, import or commit killed half-way leaves its
+// directory, with its owner record, and a gc killed half-way its trash
+// (no owner). Only those whose owner is gone go, under the store's lock,
+// which a command holds while it makes its directory and records itself.
+// (The store's own gc does the same at every rmi; cleanup does it without
+// waiting for one.)
+func (h *host) removeImageWork() {
+	entries, err := os.ReadDir(ImagesTmpDir)
+	if err != nil || len(entries) == 0 {
+		return
+	}
+	lock, err := os.OpenFile(ImagesLock, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return
+	}
+	defer lock.Close()
+	if unix.Flock(int(lock.Fd()), unix.LOCK_EX) != nil {
+		return
+	}
+	for _, e := range entries {
+		p := filepath.Join(ImagesTmpDir, e.Name())
+		if !e.IsDir() {
+			continue // a file being written: milliseconds; the store's gc takes old ones
+		}
+		if o, err := layout.ReadOwner(filepath.Join(p, "owner")); err == nil && o.Alive() {
+			continue
+		}
+		h.do(Resource{Kind: KindState, Name: p, Why: "an image command's work, left when it was killed"}, func() error { return removeTree(p) })
 	}
 }
 

@@ -9,6 +9,7 @@
 //
 //	/var/lib/cfs                 StateDir: caches and containers' files, kept across reboots
 //	/var/lib/cfs/rootfs          RootfsDir: the default root filesystem (internal/rootfs)
+//	/var/lib/cfs/images          ImagesDir: the engine's image store (final/image)
 //	/var/lib/cfs/containers/ID   ContainersDir: one directory per container
 //	/run/cfs                     RunDir: leases, each container's /etc files (a tmpfs: gone at reboot)
 //	/run/cfs/runtime             RuntimeRoot: the OCI runtime's container states
@@ -35,6 +36,12 @@ const (
 	RootfsDir     = StateDir + "/rootfs"
 	LayersDir     = StateDir + "/layers"
 	ImagesDir     = StateDir + "/images"
+	// ImagesTmpDir holds the image store's work in progress: a directory
+	// per command (pull, load, import, commit) with its owner record,
+	// and gc's trash (final/image).
+	ImagesTmpDir = ImagesDir + "/tmp"
+	// ImagesLock is the image store's lock (flock).
+	ImagesLock = ImagesDir + "/lock"
 	ContainersDir = StateDir + "/containers"
 	RunDir        = "/run/cfs"
 	RuntimeRoot   = RunDir + "/runtime"
