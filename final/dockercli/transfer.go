@@ -159,8 +159,16 @@ func (d *display) event(e image.Event) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.p == nil {
-		if finalStatus[e.Status] {
-			fmt.Fprintf(d.out, "%s: %s\n", e.ID, e.Status)
+		// One line per layer when it is done, in the image's order (a
+		// layer that finishes early waits for those below it), so that
+		// the output is the same from run to run.
+		if _, ok := d.status[e.ID]; !ok {
+			d.order = append(d.order, e.ID)
+		}
+		d.status[e.ID] = e.Status
+		for len(d.order) > 0 && finalStatus[d.status[d.order[0]]] {
+			fmt.Fprintf(d.out, "%s: %s\n", d.order[0], d.status[d.order[0]])
+			d.order = d.order[1:]
 		}
 		return
 	}
