@@ -98,7 +98,7 @@ func (c *CLI) Run(args []string) int {
 	root.SetErr(c.Err)
 	// Ctrl-C cancels the work; what was half done is cleaned up by the
 	// store (nothing half-written is ever kept).
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM, unix.SIGHUP)
 	defer stop()
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
@@ -115,10 +115,11 @@ func (c *CLI) Run(args []string) int {
 		}
 		return se.code
 	}
-	fmt.Fprintf(c.Err, "%s: %v\n", name, err)
 	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(c.Err, "%s: canceled; nothing half-written was kept\n", name)
 		return 130
 	}
+	fmt.Fprintf(c.Err, "%s: %v\n", name, err)
 	return 1
 }
 

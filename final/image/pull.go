@@ -137,6 +137,8 @@ func (s *Store) Pull(ctx context.Context, arg string, opt PullOptions) (*PullRes
 	if err != nil {
 		return nil, err
 	}
+	// What arrived whole stays after a failure, so that the next pull
+	// goes on from there; the next gc takes it if no pull names it.
 	defer l.release()
 	if err := l.protect(append(blobsOf(layers), digestOf(rawManifest), m.Config.Digest), chainsOf(layers)); err != nil {
 		return nil, err
