@@ -32,6 +32,19 @@
 // is dead. While a command works, its lease.json names the blobs and
 // layers it will reference, so that a gc run by a concurrent rmi leaves
 // them alone (containerd calls this a lease).
+//
+// What the engine calls, in-process (the command line, part 3's
+// containers, part 4's API):
+//
+//	Open(root)                         the store (DefaultRoot)
+//	Pull, Push                         with Registry's settings (mirrors, insecure, --trace)
+//	Get(arg), List()                   an Image: ID, names, config, layers, Size
+//	Image.LowerDirs()                  overlay's lowerdir list, top first
+//	Hold(container, arg), Release      a container uses an image: rmi refuses it, gc keeps it
+//	Commit(CommitOptions)              a container's upper directory as a new image
+//	Tag, Remove, Save, Load, Import    docker tag, rmi, save, load, import
+//	EnsureBase()                       cfs/base, made here, without a registry
+//	Image.Inspect(), Image.History()   the Docker Engine API's own types
 package image
 
 import (

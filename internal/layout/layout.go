@@ -32,16 +32,16 @@ import (
 
 // Places.
 const (
-	StateDir      = "/var/lib/cfs"
-	RootfsDir     = StateDir + "/rootfs"
-	LayersDir     = StateDir + "/layers"
-	ImagesDir     = StateDir + "/images"
+	StateDir  = "/var/lib/cfs"
+	RootfsDir = StateDir + "/rootfs"
+	LayersDir = StateDir + "/layers"
+	ImagesDir = StateDir + "/images"
 	// ImagesTmpDir holds the image store's work in progress: a directory
 	// per command (pull, load, import, commit) with its owner record,
 	// and gc's trash (final/image).
 	ImagesTmpDir = ImagesDir + "/tmp"
 	// ImagesLock is the image store's lock (flock).
-	ImagesLock = ImagesDir + "/lock"
+	ImagesLock    = ImagesDir + "/lock"
 	ContainersDir = StateDir + "/containers"
 	RunDir        = "/run/cfs"
 	RuntimeRoot   = RunDir + "/runtime"
