@@ -88,8 +88,8 @@ func (e *NotFoundError) Error() string {
 func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
 
 // List returns the store's images, the newest first, as `docker images`
-// lists them. Images without a name that nothing holds are not listed
-// (they are garbage, removed by the next gc).
+// lists them; an image without a name (loaded or committed without one,
+// or untagged while a container holds it) is docker's <none>.
 func (s *Store) List() ([]*Image, error) {
 	idx, err := s.index()
 	if err != nil {

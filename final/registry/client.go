@@ -204,6 +204,9 @@ func (c *Client) explainStatus(op string, ref name.Reference, shown string, terr
 		}
 		return fmt.Errorf("pull access denied for %s: the repository does not exist, or it is private and needs `docker login %s` (%s)",
 			FamiliarRepository(ref.Context()), loginHost(shown), detail)
+	case code == transport.BlobUnknownErrorCode:
+		return fmt.Errorf("%s %s: the registry %s lists a blob it does not have (%s): the image there is broken; push it again, or ask the registry's keeper",
+			op, Familiar(ref), shown, detail)
 	case terr.StatusCode == http.StatusNotFound || code == transport.ManifestUnknownErrorCode || code == transport.NameUnknownErrorCode:
 		if _, ok := ref.(name.Tag); ok {
 			return fmt.Errorf("manifest for %s not found: manifest unknown: the registry %s has no tag %q in %s (check the name and tag)",
