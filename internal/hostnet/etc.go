@@ -25,7 +25,7 @@ var EtcFiles = []string{"hosts", "hostname", "resolv.conf"}
 // and removes the files of containers whose owner is gone. ip is invalid
 // for a container without a network.
 func WriteEtc(id, hostname string, ip netip.Addr) (dir string, err error) {
-	sweepEtc()
+	SweepEtc()
 	dir = layout.EtcDir(id)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("create %s: %w", dir, err)
@@ -50,8 +50,8 @@ func WriteEtc(id, hostname string, ip netip.Addr) (dir string, err error) {
 // RemoveEtc removes what WriteEtc wrote.
 func RemoveEtc(id string) error { return os.RemoveAll(layout.EtcDir(id)) }
 
-// sweepEtc removes the /etc directories of containers whose owner is gone.
-func sweepEtc() {
+// SweepEtc removes the /etc directories of containers whose owner is gone.
+func SweepEtc() {
 	owners, _ := filepath.Glob(filepath.Join(layout.RunDir, "*", "owner"))
 	for _, f := range owners {
 		if o, err := layout.ReadOwner(f); err == nil && !o.Alive() {

@@ -36,7 +36,7 @@ var ctStatuses = map[string]uint32{"snat": 1 << 4, "dnat": 1 << 5}
 //	ct state S[,S…]                 conntrack's state (new, established, related…)
 //	ct status dnat|snat             the connection was NATed
 //	counter                         count packets and bytes
-//	accept | drop | jump CHAIN      verdicts
+//	accept | drop | return | jump CHAIN  verdicts
 //	masquerade                      source NAT to the outgoing device's address
 //	dnat to ADDR:PORT               destination NAT
 func parseRule(w []string) ([]expr.Any, error) {
@@ -144,6 +144,8 @@ func parseRule(w []string) ([]expr.Any, error) {
 			out = append(out, &expr.Verdict{Kind: expr.VerdictAccept})
 		case "drop":
 			out = append(out, &expr.Verdict{Kind: expr.VerdictDrop})
+		case "return":
+			out = append(out, &expr.Verdict{Kind: expr.VerdictReturn})
 		case "jump":
 			if err := need(i, 1); err != nil {
 				return nil, err

@@ -437,3 +437,47 @@ func exitCode(err error) (int, error) {
 	}
 	return ws.ExitStatus(), nil
 }
+
+// RunStderrHead runs the stage through wrapper (as StartWrapped does, nil
+// for none) with its stderr on a pipe from which it reads n lines and then
+// closes, as `2>&1 | head -n N` does, and returns those lines and the
+// stage's exit status.
+func RunStderrHead(t testing.TB, wrapper []string, n int, args ...string) ([]string, int) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var argv []string
+	if packageNetNS != nil {
+		argv = append(argv, packageNetNS.Wrapper()...)
+	}
+	argv = append(append(append(argv, wrapper...), self), args...)
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := &exec.Cmd{Path: path, Args: argv, Env: append(os.Environ(), stageEnv+"=1")}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	r := bufio.NewReader(stderr)
+	for len(lines) < n {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			break
+		}
+		lines = append(lines, strings.TrimRight(line, "\n"))
+	}
+	stderr.Close()
+	code, err := exitCode(cmd.Wait())
+	if err != nil {
+		t.Fatalf("wait for stage: %v", err)
+	}
+	return lines, code
+}
