@@ -36,7 +36,7 @@ const stage = "stage05-net"
 // (file descriptor 3 in the child), so nothing leaks into the command's
 // arguments or environment.
 type config struct {
-	ID       string // names the container: its default hostname, its host resources
+	ID       string // names the container: its default hostname; from stage 05 on, its host resources
 	Rootfs   string
 	Hostname string
 	Command  []string
@@ -121,8 +121,9 @@ func parseFlags(args []string) (cfg config, err error) {
 }
 
 // ---------------------------------------------------------------------------
-// The parent side: runs on the host. It prepares the host, starts the child
-// in new namespaces, plugs it in, lets it go and waits for it. What it makes
+// The parent side: runs on the host, in the phases every stage follows:
+// prepare the host (from stage 03 on), start the child in new namespaces,
+// plug it in (from stage 05 on), let it go, and wait for it. What it makes
 // on the host is taken down by the deferred calls, in reverse order,
 // however the run ends: the command's exit, an error, Ctrl-C or kill.
 
@@ -160,15 +161,15 @@ func parent(cfg config) (status int, err error) {
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
 	defer signal.Stop(sigs)
 
-	// Prepare the host: what the container needs before it exists. Its root
-	// filesystem; the host's side of its network, with its published ports
-	// and /etc files (net.go). A bad port or subnet fails here, with
-	// nothing running.
+	// Prepare the host: what the container needs before it exists. Its
+	// root filesystem:
 	if cfg.Rootfs == "" {
 		if cfg.Rootfs, err = rootfs.Ensure(os.Stderr); err != nil {
 			return 0, fmt.Errorf("default root filesystem: %w (or pass --rootfs DIR)", err)
 		}
 	}
+	// The host's side of its network, with its published ports and /etc
+	// files (net.go). A bad port or subnet fails here, with nothing running.
 	nw, err := setupHost(&cfg)
 	if err != nil {
 		return 0, err
@@ -180,8 +181,8 @@ func parent(cfg config) (status int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	defer config.Close()
 	defer func() { // a failure from here on ends the child too
+		config.Close()
 		if err != nil {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
@@ -216,6 +217,14 @@ func parent(cfg config) (status int, err error) {
 // the kernel starts /proc/self/exe anew inside the namespaces; the copy
 // reads its config and finishes the set-up from inside.
 func startChild(sigs chan os.Signal) (*exec.Cmd, *os.File, error) {
+	// A signal caught during the set-up ends the run here, before the
+	// container exists. Passed on later, it could reach cfs-init before
+	// cfs-init has a handler, and be lost.
+	select {
+	case s := <-sigs:
+		return nil, nil, &trace.Interrupted{Signal: s.(unix.Signal)}
+	default:
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, nil, fmt.Errorf("create config pipe: %w", err)
@@ -235,15 +244,6 @@ func startChild(sigs chan os.Signal) (*exec.Cmd, *os.File, error) {
 			Pdeathsig: unix.SIGKILL,
 		},
 	}
-	// A signal caught during the set-up ends the run here, before the
-	// container exists. Passed on later, it could reach cfs-init before
-	// cfs-init has a handler, and be lost.
-	select {
-	case s := <-sigs:
-		w.Close()
-		return nil, nil, &trace.Interrupted{Signal: s.(unix.Signal)}
-	default:
-	}
 	if err := kernel.Clone(tr, cmd); err != nil {
 		w.Close()
 		return nil, nil, err
@@ -256,8 +256,7 @@ func startChild(sigs chan os.Signal) (*exec.Cmd, *os.File, error) {
 	return cmd, w, nil
 }
 
-// letGo sends the config; the end of the pipe is the child's signal to go
-// on.
+// letGo sends the config: the end of the pipe is the child's go-ahead.
 func letGo(w *os.File, cfg config) error {
 	// A stage started in the background (`&`) must leave the terminal to
 	// the shell, so the command takes it only if this stage's process group
@@ -275,8 +274,15 @@ func letGo(w *os.File, cfg config) error {
 // The child side: runs inside the new namespaces, as cfs-init.
 
 func child() int {
-	cfg, err := readConfig()
-	if err == nil {
+	// The config comes on fd 3; closed once read, so that the command does
+	// not inherit the pipe.
+	var cfg config
+	config := os.NewFile(3, "config")
+	err := json.NewDecoder(config).Decode(&cfg)
+	config.Close()
+	if err != nil {
+		err = fmt.Errorf("read config from the parent: %w", err)
+	} else {
 		tr, err = trace.New("child", cfg.Trace, cfg.Step)
 	}
 	// sethostname(2) changes the name of the UTS namespace the caller is in.
@@ -294,18 +300,6 @@ func child() int {
 		return 125
 	}
 	return initProcess(cfg.Command, cfg.Env, cfg.Terminal)
-}
-
-// readConfig reads the parent's config from fd 3 and closes it, so the
-// command does not inherit the pipe.
-func readConfig() (config, error) {
-	f := os.NewFile(3, "config")
-	defer f.Close()
-	var cfg config
-	if err := json.NewDecoder(f).Decode(&cfg); err != nil {
-		return cfg, fmt.Errorf("read config from the parent: %w", err)
-	}
-	return cfg, nil
 }
 
 // setupRoot makes rootfs the container's / and mounts the kernel's views
@@ -334,15 +328,8 @@ func setupRoot(root, etcDir string) error {
 	// etcDir; bind each over the shared file. The bind exists in this mount
 	// namespace only, so the directory on disk never changes. Same as
 	// `mount --bind /run/cfs/ID/hosts ROOT/etc/hosts`.
-	for _, name := range hostnet.EtcFiles {
-		target := filepath.Join(root, "etc", name)
-		// Only over a regular file: a root filesystem without it does not
-		// get one (creating it would change the shared directory), and a
-		// symbolic link would be followed on the host's side.
-		if fi, err := os.Lstat(target); err != nil || !fi.Mode().IsRegular() {
-			continue
-		}
-		if err := kernel.Mount(tr, filepath.Join(etcDir, name), target, "", unix.MS_BIND, ""); err != nil {
+	for _, b := range hostnet.EtcBinds(etcDir, root) {
+		if err := kernel.Mount(tr, b[0], b[1], "", unix.MS_BIND, ""); err != nil {
 			return err
 		}
 	}
@@ -353,7 +340,7 @@ func setupRoot(root, etcDir string) error {
 	// processes of the PID namespace of the process that mounts it: ours.
 	// The /proc we inherited showed the host's, which is why `ps` listed
 	// them in stage 02.
-	if err := mount("proc", filepath.Join(root, "proc"), "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+	if err := kernel.Mount(tr, "proc", filepath.Join(root, "proc"), "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return err
 	}
 	if err := setupDev(root); err != nil {
@@ -361,7 +348,7 @@ func setupRoot(root, etcDir string) error {
 	}
 	// sysfs describes the host's devices and kernel; programs read it, so
 	// mount it, but read-only, so root in the container cannot change it.
-	if err := mount("sysfs", filepath.Join(root, "sys"), "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+	if err := kernel.Mount(tr, "sysfs", filepath.Join(root, "sys"), "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return err
 	}
 
@@ -384,7 +371,7 @@ func setupRoot(root, etcDir string) error {
 // disk and device, which a container must not reach.
 func setupDev(root string) error {
 	dev := filepath.Join(root, "dev")
-	if err := mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
+	if err := kernel.Mount(tr, "tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
 		return err
 	}
 	// A device node is only a name for a (type, major, minor) triple; the
@@ -403,17 +390,17 @@ func setupDev(root string) error {
 	}
 	// A private devpts instance: terminals opened in the container are
 	// numbered from 0 and the host's /dev/pts/N are not visible.
-	if err := mount("devpts", filepath.Join(dev, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
+	if err := kernel.Mount(tr, "devpts", filepath.Join(dev, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
 		return err
 	}
 	// POSIX shared memory (shm_open) lives in files under /dev/shm.
-	if err := mount("shm", filepath.Join(dev, "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
+	if err := kernel.Mount(tr, "shm", filepath.Join(dev, "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
 		return err
 	}
 	// POSIX message queues (mq_open) are files of an mqueue filesystem. A
 	// new mount of it shows the queues of the mounting process's IPC
 	// namespace: the container's.
-	if err := mount("mqueue", filepath.Join(dev, "mqueue"), "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+	if err := kernel.Mount(tr, "mqueue", filepath.Join(dev, "mqueue"), "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return err
 	}
 	for _, l := range [][2]string{
@@ -426,14 +413,6 @@ func setupDev(root string) error {
 		}
 	}
 	return nil
-}
-
-// mount mounts a filesystem at target, making the mount point first.
-func mount(source, target, fstype string, flags uintptr, data string) error {
-	if err := os.MkdirAll(target, 0o755); err != nil {
-		return fmt.Errorf("create mount point %s: %w", target, err)
-	}
-	return kernel.Mount(tr, source, target, fstype, flags, data)
 }
 
 // initProcess does what PID 1 must do in any PID namespace. It runs the

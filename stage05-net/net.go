@@ -27,7 +27,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strings"
 
 	"cfs/internal/hostnet"
 	"cfs/internal/kernel"
@@ -53,29 +52,25 @@ type hostNet struct {
 }
 
 // setupHost prepares the host before the container exists: in bridge mode
-// an address, the network and the container's published ports; in both
-// modes the container's /etc files. It fails, with nothing left behind,
-// when a published port is taken or the subnet collides with a route.
+// an address, the network and the published ports; in both modes the /etc
+// files. A port taken or a subnet in use fails it, with nothing left.
 func setupHost(cfg *config) (n *hostNet, err error) {
 	n = &hostNet{id: cfg.ID, mode: cfg.Net.Mode, veth: layout.VethName(cfg.ID)}
-	defer func() {
-		if err != nil {
-			n.release()
-		}
-	}()
 	if n.mode == "bridge" {
-		if err := n.join(cfg.Net); err != nil {
-			return n, err
-		}
+		err = n.join(cfg.Net)
 	}
-	cfg.EtcDir, err = hostnet.WriteEtc(cfg.ID, cfg.Hostname, n.addr.IP)
+	if err == nil {
+		cfg.EtcDir, err = hostnet.WriteEtc(cfg.ID, cfg.Hostname, n.addr.IP)
+	}
+	if err != nil {
+		n.release()
+	}
 	return n, err
 }
 
-// join takes an address for the container, makes the network when it is
-// the first container, and publishes its ports. It holds the ledger's lock
-// (internal/hostnet) throughout, so that containers starting and stopping
-// at once each find the network whole.
+// join takes an address, makes the network for the first container and
+// publishes the ports, all under the ledger's lock (internal/hostnet), so
+// that containers starting and stopping at once find the network whole.
 func (n *hostNet) join(f hostnet.Flags) (err error) {
 	l, err := hostnet.Open()
 	if err != nil {
@@ -86,14 +81,20 @@ func (n *hostNet) join(f hostnet.Flags) (err error) {
 		return err
 	}
 	if n.addr.First {
-		if err := makeBridge(n.addr); err != nil {
-			return err
-		}
+		err = makeBridge(n.addr)
 	}
-	if err := enableForwarding(); err != nil {
-		return err
+	// IPv4 forwarding: without it the host drops packets that are not
+	// addressed to itself instead of routing them on, from cfs0 to the way
+	// out and back. It is one switch for the whole network namespace, which
+	// other programs (docker, libvirt, a VPN) rely on too, so the stage
+	// leaves it on, as they do. Same as `sysctl -w net.ipv4.ip_forward=1`.
+	if err == nil {
+		err = kernel.Sysctl(tr, "net/ipv4/ip_forward", "1")
 	}
-	return addRules(n.addr, n.id, f.Ports)
+	if err == nil {
+		err = addRules(n.addr, n.id, f.Ports)
+	}
+	return err
 }
 
 // makeBridge makes cfs0 for the first container. A bridge is a switch in
@@ -110,16 +111,11 @@ func makeBridge(a hostnet.Address) error {
 	la.Name = bridge
 	la.HardwareAddr = randomMAC()
 	br := &netlink.Bridge{LinkAttrs: la}
-	if err := kernel.Do(tr, fmt.Sprintf("netlink RTM_NEWLINK(%s type bridge address %s)", bridge, la.HardwareAddr), "ip link add "+bridge+" type bridge", func() error {
-		return netlink.LinkAdd(br)
-	}); err != nil {
-		return err
-	}
-	gw := a.GatewayNet()
-	if err := kernel.Do(tr, fmt.Sprintf("netlink RTM_NEWADDR(%s dev %s)", gw, bridge), fmt.Sprintf("ip addr add %s dev %s", gw, bridge), func() error {
-		return netlink.AddrAdd(br, &netlink.Addr{IPNet: gw})
-	}); err != nil {
-		return err
+	err := kernel.Do(tr, fmt.Sprintf("netlink RTM_NEWLINK(%s type bridge address %s)", bridge, la.HardwareAddr),
+		"ip link add "+bridge+" type bridge", func() error { return netlink.LinkAdd(br) })
+	if gw := a.GatewayNet(); err == nil {
+		err = kernel.Do(tr, fmt.Sprintf("netlink RTM_NEWADDR(%s dev %s)", gw, bridge), fmt.Sprintf("ip addr add %s dev %s", gw, bridge),
+			func() error { return netlink.AddrAdd(br, &netlink.Addr{IPNet: gw}) })
 	}
 	// Published ports reached from the host as localhost:HOSTPORT are
 	// sent to a container with the source 127.0.0.1, which the kernel
@@ -127,34 +123,21 @@ func makeBridge(a hostnet.Address) error {
 	// route_localnet allows it on cfs0 only; the postrouting chain then
 	// rewrites the source to the gateway. It goes away with the bridge.
 	// Same as `sysctl -w net.ipv4.conf.cfs0.route_localnet=1`.
-	if err := kernel.Sysctl(tr, "net/ipv4/conf/"+bridge+"/route_localnet", "1"); err != nil {
+	if err == nil {
+		err = kernel.Sysctl(tr, "net/ipv4/conf/"+bridge+"/route_localnet", "1")
+	}
+	if err != nil {
 		return err
 	}
-	return kernel.Do(tr, fmt.Sprintf("netlink RTM_NEWLINK(%s up)", bridge), "ip link set "+bridge+" up", func() error {
-		return netlink.LinkSetUp(br)
-	})
+	return kernel.Do(tr, fmt.Sprintf("netlink RTM_NEWLINK(%s up)", bridge), "ip link set "+bridge+" up",
+		func() error { return netlink.LinkSetUp(br) })
 }
 
-// enableForwarding turns on IPv4 forwarding: without it the host drops
-// packets that are not addressed to itself instead of routing them on,
-// from cfs0 to the way out and back. It is one switch for the whole
-// network namespace, and other programs (docker, libvirt, a VPN) rely on
-// it too, so the stage leaves it on, as they do: turning it off when the
-// last container leaves could cut them off. Same as
-// `sysctl -w net.ipv4.ip_forward=1`.
-func enableForwarding() error {
-	if cur, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); err == nil && strings.TrimSpace(string(cur)) == "1" {
-		return nil
-	}
-	return kernel.Sysctl(tr, "net/ipv4/ip_forward", "1")
-}
-
-// addRules loads the container's rules in one nft batch: the table ip cfs
-// with the first container, then this container's published ports. Each
-// rule is written once, as nft(8) prints it (internal/nft compiles it to
-// the expressions the kernel runs, and --trace shows these lines). The
-// kernel applies a batch whole or not at all, so no packet ever meets half
-// a ruleset. Same as `nft -f` with these lines.
+// addRules loads the rules in one nft batch, which the kernel applies whole
+// or not at all: the table ip cfs with the first container, then this
+// container's published ports. Each rule is written as nft(8) prints it;
+// internal/nft compiles it to the kernel's expressions, and --trace shows
+// these lines. Same as `nft -f` with them.
 func addRules(a hostnet.Address, id string, ports []hostnet.Port) error {
 	var b nft.Batch
 	// Where another program's forward chain drops by default (docker sets
@@ -241,9 +224,8 @@ func (n *hostNet) attach(pid int) error {
 	// The new namespace's loopback is down: 127.0.0.1 does not work until
 	// it is up, not even for a server and client inside the container.
 	// Same as `ip link set lo up` inside.
-	if err := kernel.Do(tr, "netlink RTM_NEWLINK(lo up)"+inside, nsenter+"ip link set lo up", func() error {
-		return in.LinkSetUp(link("lo"))
-	}); err != nil || n.mode == "none" {
+	err = kernel.Do(tr, "netlink RTM_NEWLINK(lo up)"+inside, nsenter+"ip link set lo up", func() error { return in.LinkSetUp(link("lo")) })
+	if err != nil || n.mode == "none" {
 		return err
 	}
 
@@ -255,50 +237,36 @@ func (n *hostNet) attach(pid int) error {
 	la := netlink.NewLinkAttrs()
 	la.Name = n.veth
 	veth := &netlink.Veth{LinkAttrs: la, PeerName: "eth0", PeerNamespace: netlink.NsFd(ns)}
-	if err := kernel.Do(tr, fmt.Sprintf("netlink RTM_NEWLINK(%s type veth peer eth0 netns /proc/%d/ns/net)", n.veth, pid),
-		fmt.Sprintf("ip link add %s type veth peer name eth0 netns %d", n.veth, pid), func() error {
-			return netlink.LinkAdd(veth)
-		}); err != nil {
-		return err
-	}
+	err = kernel.Do(tr, fmt.Sprintf("netlink RTM_NEWLINK(%s type veth peer eth0 netns /proc/%d/ns/net)", n.veth, pid),
+		fmt.Sprintf("ip link add %s type veth peer name eth0 netns %d", n.veth, pid), func() error { return netlink.LinkAdd(veth) })
 	// Enslaved to the bridge, the host end becomes a switch port: frames
 	// from the container reach cfs0 (the gateway) and the other ports (the
 	// other containers). Same as `ip link set cfsXXXXXXXX master cfs0 up`.
-	if err := kernel.Do(tr, fmt.Sprintf("netlink RTM_NEWLINK(%s master %s up)", n.veth, bridge), fmt.Sprintf("ip link set %s master %s up", n.veth, bridge), func() error {
-		if err := netlink.LinkSetMaster(veth, link(bridge)); err != nil {
-			return err
-		}
-		return netlink.LinkSetUp(veth)
-	}); err != nil {
-		return err
+	if err == nil {
+		err = kernel.Do(tr, fmt.Sprintf("netlink RTM_NEWLINK(%s master %s up)", n.veth, bridge), fmt.Sprintf("ip link set %s master %s up", n.veth, bridge),
+			func() error { return netlink.LinkSetMaster(veth, link(bridge)) }, func() error { return netlink.LinkSetUp(veth) })
 	}
-
 	// Inside: the leased address on eth0, which also makes the kernel add
 	// a route to the subnet through eth0, and a default route through the
-	// gateway for everything else. Same as, inside,
-	// `ip addr add 172.29.0.2/24 dev eth0; ip link set eth0 up;
-	// ip route add default via 172.29.0.1`.
+	// gateway for everything else. Same as, inside, `ip addr add
+	// 172.29.0.2/24 dev eth0; ip link set eth0 up; ip route add default via 172.29.0.1`.
 	eth0, addr, gw := link("eth0"), n.addr.IPNet(), n.addr.Gateway()
-	if err := kernel.Do(tr, fmt.Sprintf("netlink RTM_NEWADDR(%s dev eth0), RTM_NEWLINK(eth0 up)%s", addr, inside),
-		fmt.Sprintf("%ssh -c 'ip addr add %s dev eth0; ip link set eth0 up'", nsenter, addr), func() error {
-			if err := in.AddrAdd(eth0, &netlink.Addr{IPNet: addr}); err != nil {
-				return err
-			}
-			return in.LinkSetUp(eth0)
-		}); err != nil {
-		return err
+	if err == nil {
+		err = kernel.Do(tr, fmt.Sprintf("netlink RTM_NEWADDR(%s dev eth0), RTM_NEWLINK(eth0 up)%s", addr, inside),
+			fmt.Sprintf("%ssh -c 'ip addr add %s dev eth0; ip link set eth0 up'", nsenter, addr),
+			func() error { return in.AddrAdd(eth0, &netlink.Addr{IPNet: addr}) }, func() error { return in.LinkSetUp(eth0) })
 	}
-	return kernel.Do(tr, fmt.Sprintf("netlink RTM_NEWROUTE(default via %s dev eth0)%s", gw, inside), fmt.Sprintf("%sip route add default via %s", nsenter, gw), func() error {
-		return in.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: gw.AsSlice()})
-	})
+	if err == nil {
+		err = kernel.Do(tr, fmt.Sprintf("netlink RTM_NEWROUTE(default via %s dev eth0)%s", gw, inside), fmt.Sprintf("%sip route add default via %s", nsenter, gw),
+			func() error { return in.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: gw.AsSlice()}) })
+	}
+	return err
 }
 
-// release undoes setupHost and attach: the veth, the lease with its
-// published ports, the /etc files; and with the last container, the bridge
-// and the nft table. It runs when the container ends, on every error path
-// after setupHost, and after Ctrl-C or SIGTERM (the stage catches them and
-// waits for the container). It must not fail half-way: it reports each
-// problem and goes on.
+// release undoes setupHost and attach: the veth, the lease and its ports,
+// the /etc files, and with the last container the bridge and the table.
+// It runs however the container ends, and must not stop half-way: it
+// reports each problem and goes on.
 func (n *hostNet) release() {
 	warn := func(err error) {
 		if err != nil {
@@ -317,9 +285,8 @@ func (n *hostNet) release() {
 				warn(err)
 			}
 		}
-		// The address goes back to the ledger, and the rules of the
-		// container's published ports go; with the last container, the
-		// table, the bridge and the rules in docker's chain go too.
+		// The address goes back, the published ports' rules go, and with
+		// the last container the table and the bridge (internal/hostnet).
 		l, err := hostnet.Open()
 		if err == nil {
 			err = errors.Join(l.Release(tr, n.id), l.Close())

@@ -47,6 +47,21 @@ func WriteEtc(id, hostname string, ip netip.Addr) (dir string, err error) {
 	return dir, nil
 }
 
+// EtcBinds lists the binds that put the files of dir (WriteEtc's) over
+// those of a root filesystem: only over a regular file, since a root
+// filesystem without one must not get one (creating it would change the
+// shared directory), and a symbolic link would be followed on the host's
+// side.
+func EtcBinds(dir, root string) (binds [][2]string) {
+	for _, name := range EtcFiles {
+		target := filepath.Join(root, "etc", name)
+		if fi, err := os.Lstat(target); err == nil && fi.Mode().IsRegular() {
+			binds = append(binds, [2]string{filepath.Join(dir, name), target})
+		}
+	}
+	return binds
+}
+
 // RemoveEtc removes what WriteEtc wrote.
 func RemoveEtc(id string) error { return os.RemoveAll(layout.EtcDir(id)) }
 

@@ -42,26 +42,37 @@ func (e *Error) Error() string { return e.What + ": " + e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
 
 // Do narrates a request as call (how the trace writes it) and shell (a
-// command that asks for the same, or ""), then makes it with fn. A failure
-// says shell, or call when there is no shell.
-func Do(tr *trace.Tracer, call, shell string, fn func() error) error {
+// command that asks for the same, or ""), then makes it: each of fns in
+// turn, up to the first that fails, for the requests that only make sense
+// together. A failure says shell, or call when there is no shell.
+func Do(tr *trace.Tracer, call, shell string, fns ...func() error) error {
 	if err := tr.Step(call, shell); err != nil {
 		return err
 	}
-	if err := fn(); err != nil {
-		what := shell
-		if what == "" {
-			what = call
+	for _, fn := range fns {
+		if err := fn(); err != nil {
+			what := shell
+			if what == "" {
+				what = call
+			}
+			op, _, _ := strings.Cut(call, "(")
+			op, _, _ = strings.Cut(op, " ")
+			return &Error{Op: op, What: what, Err: err}
 		}
-		op, _, _ := strings.Cut(call, "(")
-		op, _, _ = strings.Cut(op, " ")
-		return &Error{Op: op, What: what, Err: err}
 	}
 	return nil
 }
 
-// Mount is mount(2). Same as the mount(8) command the trace shows.
+// Mount is mount(2). Same as the mount(8) command the trace shows. A new
+// filesystem (fstype given) gets its mount point made first if it is
+// missing, as `mount --mkdir` does; a bind or a change of propagation
+// needs its target to exist.
 func Mount(tr *trace.Tracer, source, target, fstype string, flags uintptr, data string) error {
+	if fstype != "" && flags&unix.MS_REMOUNT == 0 {
+		if err := os.MkdirAll(target, 0o755); err != nil {
+			return &Error{Op: "mkdir", Arg: target, What: "create mount point " + target, Err: err}
+		}
+	}
 	call, shell := trace.Mount(source, target, fstype, flags, data)
 	if err := tr.Step(call, shell); err != nil {
 		return err
@@ -149,9 +160,13 @@ func Write(tr *trace.Tracer, path, value string) error {
 }
 
 // Sysctl sets a kernel parameter, named as under /proc/sys
-// ("net/ipv4/ip_forward"). Same as `sysctl -w net.ipv4.ip_forward=1`.
+// ("net/ipv4/ip_forward"), unless it has the value already. Same as
+// `sysctl -w net.ipv4.ip_forward=1`.
 func Sysctl(tr *trace.Tracer, name, value string) error {
 	path := "/proc/sys/" + name
+	if cur, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(cur)) == value {
+		return nil
+	}
 	shell := fmt.Sprintf("sysctl -w %s=%s", strings.ReplaceAll(name, "/", "."), value)
 	if err := tr.Step(fmt.Sprintf("write(%s, %q)", path, value), shell); err != nil {
 		return err
