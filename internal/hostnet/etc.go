@@ -54,6 +54,9 @@ func WriteEtc(id, hostname string, ip netip.Addr) (dir string, err error) {
 // side.
 func EtcBinds(dir, root string) (binds [][2]string) {
 	for _, name := range EtcFiles {
+		if dir == "" {
+			break // no files: a container without a network of the host's
+		}
 		target := filepath.Join(root, "etc", name)
 		if fi, err := os.Lstat(target); err == nil && fi.Mode().IsRegular() {
 			binds = append(binds, [2]string{filepath.Join(dir, name), target})

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -258,6 +259,25 @@ func Namespaces(flags uintptr) string {
 		return strings.Join(names, "")
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// IDMaps describes, as detail lines of the clone step, what os/exec does
+// for a user namespace's maps between clone(2) and the child's execve of
+// argv0, while the child waits. Unprivileged, setgroups is denied.
+func IDMaps(uids, gids syscall.SysProcIDMap, unprivileged bool, argv0 string) []string {
+	write := func(file, value string) string {
+		return fmt.Sprintf("write(/proc/CHILD/%s, %q)  ≈ echo %s > /proc/CHILD/%s", file, value, value, file)
+	}
+	setgroups, creds := "allow", "setgroups([]), setgid(0), setuid(0)"
+	if unprivileged {
+		setgroups, creds = "deny", "setgid(0), setuid(0)"
+	}
+	return []string{
+		write("uid_map", fmt.Sprintf("%d %d %d", uids.ContainerID, uids.HostID, uids.Size)),
+		write("setgroups", setgroups),
+		write("gid_map", fmt.Sprintf("%d %d %d", gids.ContainerID, gids.HostID, gids.Size)),
+		"then, in the child: " + creds + ", " + Exec("/proc/self/exe", []string{argv0}),
+	}
 }
 
 // Unshare describes unshare(2) with flags.
