@@ -80,16 +80,7 @@ func BuildOnce(dir string, build func(tmp string) error) error {
 // layer, use ""). Without shift (an ordinary user's copy, owned by the
 // user: their root), owners stay as they are.
 func Shifted(state, use, src string, uids, gids idmap.Map, shift bool) (string, error) {
-	var made int64
-	if fi, err := os.Stat(src); err == nil {
-		made = fi.ModTime().UnixNano()
-	}
-	key := fmt.Sprintf("%s %d %v %v", src, made, uids, gids)
-	if use != "" {
-		key = use + " " + key
-	}
-	sum := sha256.Sum256([]byte(key))
-	dir := filepath.Join(state, "layers", fmt.Sprintf("idmapped-%d", uids.HostID), hex.EncodeToString(sum[:8]))
+	dir := ShiftedDir(state, use, src, uids, gids)
 	if shift {
 		// The copies hold the image's set-user-ID programs, owned by the
 		// container's root: only root and the container's group may pass
@@ -113,6 +104,21 @@ func Shifted(state, use, src string, uids, gids idmap.Map, shift bool) (string, 
 		return "", fmt.Errorf("copy %s for IDs from %d: %w", src, uids.HostID, err)
 	}
 	return dir, nil
+}
+
+// ShiftedDir is where Shifted keeps its copy of src: one directory per ID
+// range, one copy per source, its time of creation and use.
+func ShiftedDir(state, use, src string, uids, gids idmap.Map) string {
+	var made int64
+	if fi, err := os.Stat(src); err == nil {
+		made = fi.ModTime().UnixNano()
+	}
+	key := fmt.Sprintf("%s %d %v %v", src, made, uids, gids)
+	if use != "" {
+		key = use + " " + key
+	}
+	sum := sha256.Sum256([]byte(key))
+	return filepath.Join(state, "layers", fmt.Sprintf("idmapped-%d", uids.HostID), hex.EncodeToString(sum[:8]))
 }
 
 // Copy copies the tree src to dst, shifting owners into uids and gids when

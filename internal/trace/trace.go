@@ -376,7 +376,3 @@ func Quote(argv []string) string {
 	return strings.Join(q, " ")
 }
 
-// Recover is kept while stages move to Step's error; it recovers nothing.
-//
-// Deprecated: return Step's *Interrupted instead.
-func Recover(status *int) {}
