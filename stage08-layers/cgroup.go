@@ -10,9 +10,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"time"
 
@@ -208,11 +209,4 @@ func (cg *cgroup) remove() error {
 
 // dirs lists the cgroup's directories in a stable order, so that the
 // steps happen, and show in --trace, in the same order every time.
-func (cg *cgroup) dirs() []string {
-	var d []string
-	for _, dir := range cg.Dirs {
-		d = append(d, dir)
-	}
-	sort.Strings(d)
-	return d
-}
+func (cg *cgroup) dirs() []string { return slices.Sorted(maps.Values(cg.Dirs)) }
