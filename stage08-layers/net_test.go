@@ -25,8 +25,6 @@ import (
 	"github.com/google/nftables"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 )
 
 // Inside, the container has only lo and eth0, with its address and a
@@ -87,13 +85,7 @@ func TestNetworkInsideAndOutside(t *testing.T) {
 	require.Equal(t, "veth", ports[0].Type())
 	require.True(t, isVeth(ports[0].Attrs().Name), ports[0].Attrs().Name)
 
-	ns, err := netns.GetFromPid(pid)
-	require.NoError(t, err)
-	defer ns.Close()
-	in, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
-	require.NoError(t, err)
-	defer in.Close()
-	eth0, err := in.LinkByName("eth0")
+	eth0, err := stagetest.NetlinkOf(t, pid).LinkByName("eth0")
 	require.NoError(t, err)
 	require.Equal(t, "veth", eth0.Type())
 	// A veth's link index names its peer: each end points at the other.

@@ -116,7 +116,7 @@ func TestTraceMatchesTheKernel(t *testing.T) {
 	for _, m := range stagetest.ReadMountinfo(t, pid) {
 		if m.Point == "/" && m.FSType == "overlay" {
 			for _, opt := range strings.Split(ov.Data, ",") {
-				require.Contains(t, strings.Split(m.SuperOptions, ","), opt)
+				require.Contains(t, strings.Split(m.SuperOpts, ","), opt)
 			}
 		}
 	}

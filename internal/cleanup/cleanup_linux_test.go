@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"cfs/internal/cgroups"
 	"cfs/internal/layout"
 	"cfs/internal/stagetest"
 
@@ -311,7 +312,7 @@ func (w *world) fakeContainer(running bool) *fake {
 		_ = os.RemoveAll(f.dir)
 		_ = os.RemoveAll(f.etc)
 		for _, d := range f.cgroups {
-			_ = emptyCgroup(d, f.id)
+			_ = cgroups.Empty(d, killTimeout)
 			_ = unix.Rmdir(d)
 			_ = unix.Rmdir(filepath.Dir(d))
 		}

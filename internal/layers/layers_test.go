@@ -2,7 +2,6 @@ package layers
 
 import (
 	"archive/tar"
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,38 +10,10 @@ import (
 
 	"cfs/internal/idmap"
 	"cfs/internal/layout"
+	"cfs/internal/stagetest"
 
 	"github.com/stretchr/testify/require"
 )
-
-type entry struct {
-	name, link, body string
-	typ              byte
-	mode             int64
-}
-
-func makeTar(t *testing.T, entries ...entry) *bytes.Buffer {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range entries {
-		mode := e.mode
-		if mode == 0 {
-			mode = 0o644
-			if e.typ == tar.TypeDir {
-				mode = 0o755
-			}
-		}
-		require.NoError(t, tw.WriteHeader(&tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: mode, Size: int64(len(e.body)),
-			Uid: os.Getuid(), Gid: os.Getgid()}))
-		if e.body != "" {
-			_, err := tw.Write([]byte(e.body))
-			require.NoError(t, err)
-		}
-	}
-	require.NoError(t, tw.Close())
-	return &buf
-}
 
 // whiteouts records the whiteout entries Untar hands over.
 type whiteouts []string
@@ -55,14 +26,14 @@ func (w *whiteouts) record(parent, name string) error {
 func TestUntarFilesLinksAndWhiteouts(t *testing.T) {
 	dir := t.TempDir()
 	var wh whiteouts
-	require.NoError(t, Untar(makeTar(t,
-		entry{name: "etc/", typ: tar.TypeDir},
-		entry{name: "etc/motd", typ: tar.TypeReg, body: "hello\n"},
-		entry{name: "bin/tool", typ: tar.TypeReg, body: "#!/bin/sh\n", mode: 0o4755},
-		entry{name: "etc/motd.link", typ: tar.TypeSymlink, link: "/etc/motd"},
-		entry{name: "etc/motd.hard", typ: tar.TypeLink, link: "etc/motd"},
-		entry{name: "etc/.wh.hostname", typ: tar.TypeReg},
-		entry{name: "etc/motd", typ: tar.TypeReg, body: "again\n"},
+	require.NoError(t, Untar(stagetest.MakeTar(t,
+		stagetest.TarEntry{Name: "etc/", Type: tar.TypeDir},
+		stagetest.TarEntry{Name: "etc/motd", Type: tar.TypeReg, Body: "hello\n"},
+		stagetest.TarEntry{Name: "bin/tool", Type: tar.TypeReg, Body: "#!/bin/sh\n", Mode: 0o4755},
+		stagetest.TarEntry{Name: "etc/motd.link", Type: tar.TypeSymlink, Link: "/etc/motd"},
+		stagetest.TarEntry{Name: "etc/motd.hard", Type: tar.TypeLink, Link: "etc/motd"},
+		stagetest.TarEntry{Name: "etc/.wh.hostname", Type: tar.TypeReg},
+		stagetest.TarEntry{Name: "etc/motd", Type: tar.TypeReg, Body: "again\n"},
 	), dir, wh.record))
 
 	body, err := os.ReadFile(filepath.Join(dir, "etc/motd"))
@@ -82,30 +53,30 @@ func TestUntarRefusesEscapes(t *testing.T) {
 	outside := t.TempDir()
 	for _, tc := range []struct {
 		name    string
-		entries []entry
+		entries []stagetest.TarEntry
 		msg     string
 	}{
-		{"dot-dot", []entry{{name: "../escaped", typ: tar.TypeReg, body: "x"}}, "outside the layer"},
-		{"deep dot-dot", []entry{{name: "a/../../escaped", typ: tar.TypeReg, body: "x"}}, "outside the layer"},
-		{"absolute", []entry{{name: filepath.Join(outside, "escaped"), typ: tar.TypeReg, body: "x"}}, "absolute"},
-		{"through a symlink", []entry{
-			{name: "evil", typ: tar.TypeSymlink, link: outside},
-			{name: "evil/escaped", typ: tar.TypeReg, body: "x"},
+		{"dot-dot", []stagetest.TarEntry{{Name: "../escaped", Type: tar.TypeReg, Body: "x"}}, "outside the layer"},
+		{"deep dot-dot", []stagetest.TarEntry{{Name: "a/../../escaped", Type: tar.TypeReg, Body: "x"}}, "outside the layer"},
+		{"absolute", []stagetest.TarEntry{{Name: filepath.Join(outside, "escaped"), Type: tar.TypeReg, Body: "x"}}, "absolute"},
+		{"through a symlink", []stagetest.TarEntry{
+			{Name: "evil", Type: tar.TypeSymlink, Link: outside},
+			{Name: "evil/escaped", Type: tar.TypeReg, Body: "x"},
 		}, "through the symlink"},
-		{"hard link out", []entry{{name: "h", typ: tar.TypeLink, link: "../../../etc/passwd"}}, "outside the layer"},
-		{"hard link through a symlink", []entry{
-			{name: "evil", typ: tar.TypeSymlink, link: "/etc"},
-			{name: "h", typ: tar.TypeLink, link: "evil/passwd"},
+		{"hard link out", []stagetest.TarEntry{{Name: "h", Type: tar.TypeLink, Link: "../../../etc/passwd"}}, "outside the layer"},
+		{"hard link through a symlink", []stagetest.TarEntry{
+			{Name: "evil", Type: tar.TypeSymlink, Link: "/etc"},
+			{Name: "h", Type: tar.TypeLink, Link: "evil/passwd"},
 		}, "through the symlink"},
-		{"whiteout through a symlink", []entry{
-			{name: "evil", typ: tar.TypeSymlink, link: outside},
-			{name: "evil/.wh.escaped", typ: tar.TypeReg},
+		{"whiteout through a symlink", []stagetest.TarEntry{
+			{Name: "evil", Type: tar.TypeSymlink, Link: outside},
+			{Name: "evil/.wh.escaped", Type: tar.TypeReg},
 		}, "through the symlink"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			var wh whiteouts
-			err := Untar(makeTar(t, tc.entries...), dir, wh.record)
+			err := Untar(stagetest.MakeTar(t, tc.entries...), dir, wh.record)
 			require.ErrorContains(t, err, tc.msg)
 			require.Empty(t, wh, "a whiteout outside the layer was handed on")
 			require.NoFileExists(t, filepath.Join(outside, "escaped"))

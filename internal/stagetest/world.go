@@ -350,16 +350,24 @@ func exchange(proto, addr, msg string, timeout time.Duration) (string, error) {
 	return strings.TrimSpace(line), err
 }
 
-// ContainerNet returns the address of eth0 in the container whose first
-// process is pid, read from outside through its namespace.
-func ContainerNet(t *testing.T, pid int) netip.Prefix {
+// NetlinkOf returns a netlink handle whose requests act in the network
+// namespace of process pid; it is closed when the test ends.
+func NetlinkOf(t *testing.T, pid int) *netlink.Handle {
 	t.Helper()
 	ns, err := netns.GetFromPid(pid)
 	require.NoError(t, err)
 	defer ns.Close()
 	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	require.NoError(t, err)
-	defer h.Close()
+	t.Cleanup(h.Close)
+	return h
+}
+
+// ContainerNet returns the address of eth0 in the container whose first
+// process is pid, read from outside through its namespace.
+func ContainerNet(t *testing.T, pid int) netip.Prefix {
+	t.Helper()
+	h := NetlinkOf(t, pid)
 	eth0, err := h.LinkByName("eth0")
 	require.NoError(t, err)
 	addrs, err := hostnet.RetryDump(func() ([]netlink.Addr, error) { return h.AddrList(eth0, netlink.FAMILY_V4) })

@@ -375,4 +375,3 @@ func Quote(argv []string) string {
 	}
 	return strings.Join(q, " ")
 }
-
