@@ -81,6 +81,9 @@ func Mount(tr *trace.Tracer, source, target, fstype string, flags uintptr, data 
 		what := shell // a bind or a change of propagation says it best
 		if fstype != "" {
 			what = fmt.Sprintf("mount %s on %s (type %s)", source, target, fstype)
+			if data != "" {
+				what = fmt.Sprintf("mount %s on %s (type %s, %s)", source, target, fstype, data)
+			}
 		}
 		return &Error{Op: "mount", Arg: fstype, What: what, Err: err}
 	}
