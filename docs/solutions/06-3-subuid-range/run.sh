@@ -37,8 +37,9 @@ check "the container's root copy belongs to 1000000" test "$(stat -c %u:%g /proc
 check "so does its sleep" test "$(ps -o uid= -p "$sleeper" | tr -d ' ')" = 1000000
 stop box
 say "and with the lines removed again, the default range"
-cp -p "$WORK/subuid.orig" /etc/subuid
-cp -p "$WORK/subgid.orig" /etc/subgid
+for f in /etc/subuid /etc/subgid; do
+	if [ -e "$WORK/$(basename $f).orig" ]; then cp -p "$WORK/$(basename $f).orig" $f; else rm -f $f; fi
+done
 out=$(in_ns "$ns" "$s06" --net none cat /proc/self/uid_map)
 echo "$out"
 check "back to 0 100000 65536" grep -qE '^ *0 +100000 +65536$' <<<"$out"
