@@ -9,7 +9,7 @@
 //
 // and replay the transcripts (root; TestTranscripts in replay_test.go):
 //
-//	sudo env "PATH=$PATH" go test -count=1 ./docs -run TestTranscripts
+//	go test -exec sudo -count=1 ./docs -run TestTranscripts
 //
 // A transcript is a plain ``` fence: lines that start with "$ " are
 // commands (run as root when they say sudo, otherwise as the user nobody),
@@ -149,7 +149,7 @@ func TestGoQuotesAreInTheCode(t *testing.T) {
 				dir := t.TempDir()
 				require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(body), 0o644))
 				require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example\n\ngo 1.22\n"), 0o644))
-				cmd := exec.Command("go", "vet", ".")
+				cmd := exec.Command(goTool(t), "vet", ".")
 				cmd.Dir = dir
 				out, err := cmd.CombinedOutput()
 				require.NoError(t, err, "%s: a program in the chapter does not build:\n%s", ch, out)

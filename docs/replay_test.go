@@ -87,18 +87,21 @@ func TestTranscripts(t *testing.T) {
 func buildStages(t *testing.T, dir string) {
 	stages, err := filepath.Glob("../stage[0-9][0-9]-*")
 	require.NoError(t, err)
-	out, err := exec.Command("go", append([]string{"build", "-o", dir + "/"}, stages...)...).CombinedOutput()
+	out, err := exec.Command(goTool(t), append([]string{"build", "-o", dir + "/"}, stages...)...).CombinedOutput()
 	require.NoError(t, err, "go build the stages: %s", out)
 	scripts := map[string]string{
 		"go": `#!/bin/sh
-# go, as the chapters use it, on the stages the test built: "go run ./STAGE
-# ARGS" reports a failed status as go run does, and "go build -o OUT
+# go, as the chapters use it, on the stages the test built: "go run
+# [-exec sudo] ./STAGE ARGS" reports a failed status as go run does (a
+# command that says sudo runs as root already), and "go build -o OUT
 # ./STAGE" copies the built stage to OUT.
 bin=$(dirname "$0")
 case $1 in
 run)
-	stage=${2#./}
-	shift 2
+	shift
+	[ "$1" = -exec ] && shift 2
+	stage=${1#./}
+	shift
 	"$bin/$stage" "$@" && exit 0
 	echo "exit status $?" >&2
 	exit 1 ;;

@@ -110,6 +110,35 @@ func TestSolutionsCoverEveryExercise(t *testing.T) {
 	}
 }
 
+// referencePatch is a call that applies a reference patch without going
+// through answer_copy or answer_bin, so that STAGE could not replace it.
+var referencePatch = regexp.MustCompile(`stage_(bin|copy) \S+ "\$HERE/[^"]*\.patch"`)
+
+// TestSolutionsSayHowToCheckYourOwn: every run.sh either grades a student's
+// copy where it would apply a reference patch (answer_bin, answer_copy,
+// program_copy), or says that it is the answer itself (no_copy_to_grade);
+// and its README tells the student which.
+func TestSolutionsSayHowToCheckYourOwn(t *testing.T) {
+	for _, dir := range solutionDirs(t) {
+		script, err := os.ReadFile(filepath.Join(dir, "run.sh"))
+		require.NoError(t, err)
+		grades := regexp.MustCompile(`\b(answer_bin|answer_copy|program_copy) `).Match(script)
+		scripted := strings.Contains(string(script), "\nno_copy_to_grade")
+		assertTrue(t, grades != scripted, "%s/run.sh: grade a copy (answer_bin, answer_copy, program_copy) or say no_copy_to_grade, one of the two", dir)
+		if m := referencePatch.Find(script); m != nil {
+			t.Errorf("%s/run.sh: %s bypasses STAGE: use answer_bin or answer_copy", dir, m)
+		}
+		readme, err := os.ReadFile(filepath.Join(dir, "README.md"))
+		require.NoError(t, err)
+		switch {
+		case scripted:
+			assertTrue(t, strings.Contains(string(readme), "**Check your own:** the script is the answer"), "%s/README.md does not say that the script is the answer", dir)
+		default:
+			assertTrue(t, regexp.MustCompile(`(?s)\*\*Check your own:\*\* .*?(STAGE|PROGRAM)=`).Match(readme), "%s/README.md does not say how to check your own copy (STAGE=… or PROGRAM=…)", dir)
+		}
+	}
+}
+
 func assertTrue(t *testing.T, ok bool, format string, args ...any) bool {
 	t.Helper()
 	if !ok {
@@ -131,16 +160,7 @@ const solutionTimeout = 3 * time.Minute
 // patched copies of the stages with `go build`, and the VM has no Go
 // toolchain (CFS_IN_VM=1). Every solution is written for cgroup v1 and v2.
 func TestSolutionsRun(t *testing.T) {
-	stagetest.RequireRoot(t)
-	if os.Getenv("CFS_IN_VM") == "1" {
-		t.Skip("the solutions build stages with go, and the test VM has no Go toolchain")
-	}
-	_, err := exec.LookPath("go")
-	require.NoError(t, err, "the solutions need go on PATH: sudo env \"PATH=$PATH\" go test ./docs")
-	// The first run of a stage builds the default root filesystem, a cache
-	// meant to stay: build it before the first look.
-	_, err = rootfs.Ensure(os.Stderr)
-	require.NoError(t, err)
+	requireSolutionHost(t)
 	dirs := solutionDirs(t)
 	keys := make([]string, 0, len(dirs))
 	for k := range dirs {
@@ -150,27 +170,125 @@ func TestSolutionsRun(t *testing.T) {
 	for _, key := range keys {
 		dir := dirs[key]
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			before := stagetest.Snapshot()
-			ctx, cancel := context.WithTimeout(context.Background(), solutionTimeout)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, filepath.Join(dir, "run.sh"))
-			// On a timeout, SIGTERM lets the script undo what it made (its
-			// EXIT trap); whatever of its process group is left after
-			// WaitDelay is killed, so no stage outlives the test.
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-			cmd.WaitDelay = 20 * time.Second
-			start := time.Now()
-			out, err := cmd.CombinedOutput()
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			t.Logf("%s (%.1fs):\n%s", dir, time.Since(start).Seconds(), out)
-			if ctx.Err() != nil {
-				t.Fatalf("%s/run.sh did not end within %v", dir, solutionTimeout)
-			}
+			out, err := runSolution(t, dir)
 			require.NoError(t, err, "%s/run.sh failed", dir)
-			require.Empty(t, stagetest.Snapshot().NewSince(before), "%s/run.sh left these behind", dir)
+			require.Contains(t, out, "== PASS: "+filepath.Base(dir))
 		})
 	}
+}
+
+// TestSolutionsGradeAStudentsCopy: with STAGE=DIR a worked answer checks a
+// student's own copy of the stage instead of applying the reference patch.
+// Each grader here runs on two copies made outside the module, as a
+// student's may be: the stage as it is, which does not do what the
+// exercise asks, so the grader must fail; and the stage with the reference
+// patch applied by this test, so it must pass.
+func TestSolutionsGradeAStudentsCopy(t *testing.T) {
+	requireSolutionHost(t)
+	for _, c := range []struct{ solution, stage string }{
+		{"01-1-domainname", "stage01-uts"},      // a new flag
+		{"02-3-signals", "stage02-pid"},         // a signal that must get through
+		{"03-3-make-rprivate", "stage03-mount"}, // a mount left out on purpose
+	} {
+		t.Run(c.solution, func(t *testing.T) {
+			dir := filepath.Join("solutions", c.solution)
+			patches, err := filepath.Glob(filepath.Join(dir, "*.patch"))
+			require.NoError(t, err)
+			require.Len(t, patches, 1, "%s: one reference patch", dir)
+			wrong := copyStage(t, c.stage, "wrong")
+			right := copyStage(t, c.stage, "right")
+			patch := exec.Command("patch", "-s", "-p1", "-d", right, "-i", mustAbs(t, patches[0]))
+			out, err := patch.CombinedOutput()
+			require.NoError(t, err, "patch: %s", out)
+
+			got, err := runSolution(t, dir, "STAGE="+wrong)
+			require.Error(t, err, "the grader passed the stage as it is")
+			require.Contains(t, got, "your copy of "+c.stage+": "+wrong)
+			require.Contains(t, got, "== FAIL: "+c.solution)
+
+			got, err = runSolution(t, dir, "STAGE="+right)
+			require.NoError(t, err, "the grader failed the reference answer")
+			require.Contains(t, got, "your copy of "+c.stage+": "+right)
+			require.Contains(t, got, "== PASS: "+c.solution)
+		})
+	}
+	t.Run("a copy of another stage", func(t *testing.T) {
+		other := copyStage(t, "stage02-pid", "other")
+		got, err := runSolution(t, filepath.Join("solutions", "01-1-domainname"), "STAGE="+other)
+		require.Error(t, err)
+		require.Contains(t, got, "has no copy of stage01-uts")
+	})
+	t.Run("an exercise with no code to check", func(t *testing.T) {
+		stageCopy := copyStage(t, "stage02-pid", "copy")
+		got, err := runSolution(t, filepath.Join("solutions", "02-2-nesting"), "STAGE="+stageCopy)
+		require.Error(t, err)
+		require.Contains(t, got, "changes no code, so there is no copy to check")
+	})
+}
+
+// requireSolutionHost skips where the solutions cannot run, and builds the
+// default root filesystem, a cache meant to stay, before the first look
+// for leaks.
+func requireSolutionHost(t *testing.T) {
+	t.Helper()
+	stagetest.RequireRoot(t)
+	if os.Getenv("CFS_IN_VM") == "1" {
+		t.Skip("the solutions build stages with go, and the test VM has no Go toolchain")
+	}
+	_, err := rootfs.Ensure(os.Stderr)
+	require.NoError(t, err)
+}
+
+// copyStage copies a stage's directory to a new directory NAME outside the
+// module, as a student's copy may be, and returns its path.
+func copyStage(t *testing.T, stage, name string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.CopyFS(dst, os.DirFS(filepath.Join("..", stage))))
+	return dst
+}
+
+func mustAbs(t *testing.T, path string) string {
+	t.Helper()
+	abs, err := filepath.Abs(path)
+	require.NoError(t, err)
+	return abs
+}
+
+// runSolution runs DIR/run.sh with the environment plus ENV, and returns
+// its output and error. It fails the test if the script outlives
+// solutionTimeout or leaves anything behind on the host. STAGE and PROGRAM
+// come only from ENV: a reference run never grades a copy by accident.
+func runSolution(t *testing.T, dir string, env ...string) (string, error) {
+	t.Helper()
+	// The scripts run go; under sudo, PATH holds none.
+	goDir := filepath.Dir(goTool(t))
+	before := stagetest.Snapshot()
+	ctx, cancel := context.WithTimeout(context.Background(), solutionTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(dir, "run.sh"))
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "STAGE=") && !strings.HasPrefix(kv, "PROGRAM=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "PATH="+goDir+string(filepath.ListSeparator)+os.Getenv("PATH"))
+	cmd.Env = append(cmd.Env, env...)
+	// On a timeout, SIGTERM lets the script undo what it made (its EXIT
+	// trap); whatever of its process group is left after WaitDelay is
+	// killed, so no stage outlives the test.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 20 * time.Second
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	t.Logf("%s %s (%.1fs):\n%s", strings.Join(env, " "), dir, time.Since(start).Seconds(), out)
+	if ctx.Err() != nil {
+		t.Fatalf("%s/run.sh did not end within %v", dir, solutionTimeout)
+	}
+	require.Empty(t, stagetest.Snapshot().NewSince(before), "%s/run.sh left these behind", dir)
+	return string(out), err
 }
 
 // sortKeys sorts "NN-K" keys by chapter, then by exercise number.

@@ -3,8 +3,8 @@
 // there is doctor, which checks that this host can run the stages, and
 // cleanup, which removes what killed runs left on it.
 //
-//	sudo env "PATH=$PATH" go run ./final doctor
-//	sudo env "PATH=$PATH" go run ./final cleanup --dry-run
+//	go run -exec sudo ./final doctor
+//	go run -exec sudo ./final cleanup --dry-run
 package main
 
 import (
@@ -72,9 +72,9 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name+" "+c.args, c.summary)
 	}
 	fmt.Fprintf(w, "\nExamples:\n")
-	fmt.Fprintf(w, "  sudo env \"PATH=$PATH\" go run ./%s doctor\n", prog)
-	fmt.Fprintf(w, "  sudo env \"PATH=$PATH\" go run ./%s doctor --json | jq '.[] | select(.status != \"ok\")'\n", prog)
-	fmt.Fprintf(w, "  sudo env \"PATH=$PATH\" go run ./%s cleanup --dry-run\n", prog)
+	fmt.Fprintf(w, "  go run -exec sudo ./%s doctor\n", prog)
+	fmt.Fprintf(w, "  go run -exec sudo ./%s doctor --json | jq '.[] | select(.status != \"ok\")'\n", prog)
+	fmt.Fprintf(w, "  go run -exec sudo ./%s cleanup --dry-run\n", prog)
 }
 
 // ---------------------------------------------------------------------------
@@ -95,7 +95,7 @@ func doctorCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "that a stage needs fails. Run it as root: some checks try a real mount.\n\n")
 			fs.SetOutput(stdout)
 			fs.PrintDefaults()
-			fmt.Fprintf(stdout, "\nExample:\n  sudo env \"PATH=$PATH\" go run ./%s doctor\n", prog)
+			fmt.Fprintf(stdout, "\nExample:\n  go run -exec sudo ./%s doctor\n", prog)
 			return 0
 		}
 		fmt.Fprintf(stderr, "%s doctor: %v\n(see: %s doctor --help)\n", prog, err, prog)
@@ -199,7 +199,7 @@ func cleanupCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "resource; exits 1 when something could not be removed. Network links and rules are\n")
 			fmt.Fprintf(stdout, "cleaned in the network namespace it runs in. Run it as root.\n\n")
 			cli.PrintFlags(stdout, fs)
-			fmt.Fprintf(stdout, "\nExample:\n  sudo env \"PATH=$PATH\" go run ./%s cleanup --dry-run\n", prog)
+			fmt.Fprintf(stdout, "\nExample:\n  go run -exec sudo ./%s cleanup --dry-run\n", prog)
 			return 0
 		}
 		fmt.Fprintf(stderr, "%s cleanup: %v\n(see: %s cleanup --help)\n", prog, err, prog)

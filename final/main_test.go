@@ -36,7 +36,7 @@ func TestUsage(t *testing.T) {
 		notInUsage string
 	}{
 		{nil, 2, "", "Usage: final COMMAND", ""},
-		{[]string{"-h"}, 0, "Examples:\n  sudo env \"PATH=$PATH\" go run ./final doctor\n", "", "frobnicate"},
+		{[]string{"-h"}, 0, "Examples:\n  go run -exec sudo ./final doctor\n", "", "frobnicate"},
 		{[]string{"--help"}, 0, "doctor [--json]", "", ""},
 		{[]string{"--help"}, 0, "\n  cleanup [--dry-run] [--all] [--caches]  remove what", "", ""},
 		{[]string{"frobnicate"}, 2, "", "final: unknown command \"frobnicate\"\n\nUsage:", ""},

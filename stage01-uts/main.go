@@ -1,6 +1,6 @@
 // Stage 01: a UTS namespace, so the container has a hostname of its own.
 //
-//	sudo env "PATH=$PATH" go run ./stage01-uts --hostname box hostname
+//	go run -exec sudo ./stage01-uts --hostname box hostname
 //
 // Read beside docs/01-uts.md, man 7 uts_namespaces, man 2 clone and
 // man 2 sethostname.

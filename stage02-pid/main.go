@@ -1,7 +1,7 @@
 // Stage 02: a PID namespace, so the container numbers its own processes and
 // its first process is PID 1, with PID 1's duties.
 //
-//	sudo env "PATH=$PATH" go run ./stage02-pid sh -c 'echo $$; ps'
+//	go run -exec sudo ./stage02-pid sh -c 'echo $$; ps'
 //
 // Read beside docs/02-pid.md, man 7 pid_namespaces and man 2 wait4.
 package main

@@ -1,7 +1,7 @@
 // Stage 03: a mount namespace and a root filesystem of its own, entered with
 // pivot_root, with fresh /proc, /dev and /sys.
 //
-//	sudo env "PATH=$PATH" go run ./stage03-mount ps
+//	go run -exec sudo ./stage03-mount ps
 //
 // Read beside docs/03-mount.md, man 7 mount_namespaces and man 2
 // pivot_root.

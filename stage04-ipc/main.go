@@ -1,7 +1,7 @@
 // Stage 04: an IPC namespace, so System V IPC objects and POSIX message
 // queues made in the container are the container's alone.
 //
-//	sudo env "PATH=$PATH" go run ./stage04-ipc sh -c 'cat /proc/sysvipc/shm; ls /dev/mqueue'
+//	go run -exec sudo ./stage04-ipc sh -c 'cat /proc/sysvipc/shm; ls /dev/mqueue'
 //
 // Read beside docs/04-ipc.md, man 7 ipc_namespaces, man 7 sysvipc and
 // man 7 mq_overview.

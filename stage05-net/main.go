@@ -1,7 +1,7 @@
 // Stage 05: a network namespace, plugged into the host through a veth pair
 // and the bridge cfs0, with NAT to the outside and published ports.
 //
-//	sudo env "PATH=$PATH" go run ./stage05-net -p 8080:80 -- httpd -f -p 80 -h /etc
+//	go run -exec sudo ./stage05-net -p 8080:80 -- httpd -f -p 80 -h /etc
 //	curl http://localhost:8080/hostname      # from another terminal
 //
 // Read beside docs/05-net.md, man 7 network_namespaces, man 4 veth and

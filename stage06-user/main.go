@@ -1,7 +1,7 @@
 // Stage 06: a user namespace, so root in the container is an unprivileged
 // user on the host: root inside, nobody outside.
 //
-//	sudo env "PATH=$PATH" go run ./stage06-user sh -c 'id; touch /f; ls -ln /f'
+//	go run -exec sudo ./stage06-user sh -c 'id; touch /f; ls -ln /f'
 //	go run ./stage06-user id        # without sudo: the same, minus the veth network
 //
 // Read beside docs/06-user.md, man 7 user_namespaces and man 7
@@ -91,7 +91,7 @@ func run(args []string) int {
 	// other kind; only the host's side of the network needs root.
 	if os.Geteuid() != 0 {
 		if cfg.Net.Mode == "bridge" && (len(cfg.Net.Ports) > 0 || cfg.Net.Subnet.IsValid()) {
-			fmt.Fprintf(os.Stderr, "%s: -p and --subnet need root (try: sudo env \"PATH=$PATH\" go run ./%s)\n", stage, stage)
+			fmt.Fprintf(os.Stderr, "%s: -p and --subnet need root (try: go run -exec sudo ./%s)\n", stage, stage)
 			return 2
 		}
 		fmt.Fprintf(os.Stderr, "%s: not root: running unprivileged, with loopback only (a veth network needs root)\n", stage)

@@ -1,7 +1,7 @@
 // Stage 07: a cgroup per container, with memory, CPU and process limits,
 // and a cgroup namespace in which the container sees only its own cgroup.
 //
-//	sudo env "PATH=$PATH" go run ./stage07-cgroups --memory 64m --cpus 0.5 --pids 50 sh
+//	go run -exec sudo ./stage07-cgroups --memory 64m --cpus 0.5 --pids 50 sh
 //
 // Read beside docs/07-cgroups.md, man 7 cgroups, man 7 cgroup_namespaces
 // and the kernel's Documentation/admin-guide/cgroup-v2.rst. The cgroup
@@ -108,7 +108,7 @@ func run(args []string) int {
 	// other kind; only the host's side of the network needs root.
 	if os.Geteuid() != 0 {
 		if cfg.Net.Mode == "bridge" && (len(cfg.Net.Ports) > 0 || cfg.Net.Subnet.IsValid()) || cfg.Limits != (cgroups.Limits{}) {
-			fmt.Fprintf(os.Stderr, "%s: -p, --subnet, --memory, --cpus and --pids need root (try: sudo env \"PATH=$PATH\" go run ./%s)\n", stage, stage)
+			fmt.Fprintf(os.Stderr, "%s: -p, --subnet, --memory, --cpus and --pids need root (try: go run -exec sudo ./%s)\n", stage, stage)
 			return 2
 		}
 		fmt.Fprintf(os.Stderr, "%s: not root: running unprivileged, with loopback only and no limits (a veth network and cgroups need root)\n", stage)

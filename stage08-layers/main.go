@@ -1,7 +1,7 @@
 // Stage 08: the root filesystem as an image of read-only layers joined by
 // overlayfs, with a writable layer per container that goes with it.
 //
-//	sudo env "PATH=$PATH" go run ./stage08-layers --keep sh -c 'cat /etc/motd; echo hi > /etc/motd; rm /etc/group; ls /home'
+//	go run -exec sudo ./stage08-layers --keep sh -c 'cat /etc/motd; echo hi > /etc/motd; rm /etc/group; ls /home'
 //
 // Read beside docs/08-layers.md and the kernel's
 // Documentation/filesystems/overlayfs.rst. Layers and the overlay are in
@@ -112,7 +112,7 @@ func run(args []string) int {
 	// other kind; only the host's side of the network needs root.
 	if os.Geteuid() != 0 {
 		if cfg.Net.Mode == "bridge" && (len(cfg.Net.Ports) > 0 || cfg.Net.Subnet.IsValid()) || cfg.Limits != (cgroups.Limits{}) {
-			fmt.Fprintf(os.Stderr, "%s: -p, --subnet, --memory, --cpus and --pids need root (try: sudo env \"PATH=$PATH\" go run ./%s)\n", stage, stage)
+			fmt.Fprintf(os.Stderr, "%s: -p, --subnet, --memory, --cpus and --pids need root (try: go run -exec sudo ./%s)\n", stage, stage)
 			return 2
 		}
 		fmt.Fprintf(os.Stderr, "%s: not root: running unprivileged, with loopback only and no limits (a veth network and cgroups need root)\n", stage)

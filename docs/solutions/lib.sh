@@ -7,14 +7,33 @@
 # is registered with `defer` and undone on exit, in reverse order, also after
 # a failure. Run one on its own with
 #
-#	sudo env "PATH=$PATH" docs/solutions/01-2-setns/run.sh
+#	sudo docs/solutions/01-2-setns/run.sh
+#
+# Where the answer is a change to a stage, the script also grades your own
+# attempt instead of the reference patch: copy the stage inside the
+# repository (cp -r stage01-uts _my01), change the copy, and run
+#
+#	sudo STAGE=./_my01 docs/solutions/01-1-domainname/run.sh
+#
+# STAGE may name several copies, DIR:DIR (06-2 changes two stages); each is
+# matched to its stage by its `const stage = "…"` line. PROGRAM=DIR does
+# the same for 01-2, whose answer is a program of its own.
 set -euo pipefail
 export LC_ALL=C
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
-[ "$(id -u)" = 0 ] || { echo "run as root: sudo env \"PATH=\$PATH\" $0" >&2; exit 1; }
-command -v go >/dev/null || { echo "no go on PATH: sudo env \"PATH=\$PATH\" $0" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "run as root: sudo $0" >&2; exit 1; }
+# sudo resets PATH, and Go's tarball puts go in /usr/local/go/bin, outside
+# sudo's secure_path: look where the user who ran sudo finds go (their login
+# shell's PATH), then where the tarball puts it. (sudo env "PATH=$PATH" …
+# passes it along, and so does the docs test.)
+if ! command -v go >/dev/null; then
+	for _go in "$([ -n "${SUDO_USER:-}" ] && su -l "$SUDO_USER" -c 'command -v go' 2>/dev/null)" /usr/local/go/bin/go; do
+		if [ -x "$_go" ]; then PATH=$(dirname "$_go"):$PATH; break; fi
+	done
+fi
+command -v go >/dev/null || { echo "no go found (not on root's PATH, not on ${SUDO_USER:-root}'s, not in /usr/local/go/bin): sudo env \"PATH=\$PATH\" $0" >&2; exit 1; }
 
 # WORK holds copies of stages, binaries and fifos. It is inside the module,
 # so a copied stage can import cfs/internal/...; its name starts with a dot,
@@ -26,6 +45,10 @@ _on_exit() {
 	local rc=$? i
 	set +e
 	for ((i = ${#_deferred[@]} - 1; i >= 0; i--)); do eval "${_deferred[i]}" >/dev/null 2>&1; done
+	if [ $rc = 0 ] && [ -n "${STAGE:-}${PROGRAM:-}" ] && [ ! -e "$WORK/.graded" ]; then
+		echo "STAGE or PROGRAM is set, but this script checked no copy of yours" >&2
+		rc=1
+	fi
 	rm -rf "$WORK"
 	if [ $rc = 0 ]; then echo "== PASS: $(basename "$HERE")"; else echo "== FAIL: $(basename "$HERE") (status $rc)" >&2; fi
 	exit $rc
@@ -56,6 +79,77 @@ stage_copy() {
 		patch -s -p1 -F0 -d "$dir" <"$p" >&2 || fail "patch $(basename "$p") does not apply to $stage"
 	done
 	echo "$dir"
+}
+
+# Your own copies (STAGE=DIR[:DIR...], PROGRAM=DIR), as absolute paths:
+# they may be relative to where the script was started.
+_yours=()
+if [ -n "${STAGE:-}" ]; then
+	IFS=: read -r -a _dirs <<<"$STAGE"
+	for _d in "${_dirs[@]}"; do
+		[ -d "$_d" ] || fail "STAGE=$STAGE: $_d is not a directory (STAGE names your copy of a stage directory)"
+		_yours+=("$(cd "$_d" && pwd)")
+	done
+fi
+if [ -n "${PROGRAM:-}" ]; then
+	[ -d "$PROGRAM" ] || fail "PROGRAM=$PROGRAM is not a directory (PROGRAM names the directory of your main.go)"
+	PROGRAM=$(cd "$PROGRAM" && pwd)
+fi
+
+# stage_name DIR: the stage a directory is a copy of, from its
+# `const stage = "stageNN-name"` line.
+stage_name() { sed -n 's/^const stage = "\([^"]*\)"$/\1/p' "$1"/*.go 2>/dev/null | head -n 1; }
+
+# answer_copy STAGE [PATCH...]: the stage with the exercise's answer in it,
+# copied into $WORK; prints the copy's directory. That is the reference
+# answer, STAGE with the patches applied, or with STAGE=… your own copy of
+# STAGE, as it is.
+answer_copy() {
+	local stage=$1 d
+	[ -n "${STAGE:-}" ] || [ -z "${PROGRAM:-}" ] || fail "this exercise changes $stage: give your copy with STAGE=DIR, not PROGRAM"
+	if [ ${#_yours[@]} = 0 ]; then
+		stage_copy "$@"
+		return
+	fi
+	for d in "${_yours[@]}"; do
+		[ "$(stage_name "$d")" = "$stage" ] || continue
+		rm -rf "$WORK/$stage-yours"
+		cp -r "$d" "$WORK/$stage-yours"
+		touch "$WORK/.graded"
+		echo "-- your copy of $stage: $d (instead of the reference patch)" >&2
+		echo "$WORK/$stage-yours"
+		return
+	done
+	fail "STAGE=$STAGE has no copy of $stage (a copy's main.go says const stage = \"$stage\")"
+}
+
+# answer_bin STAGE [PATCH...]: answer_copy, built; prints the binary.
+answer_bin() {
+	local dir
+	dir=$(answer_copy "$@") || exit 1
+	build "$dir" "$1-answer"
+}
+
+# program_copy DIR: for an exercise whose answer is a program of its own:
+# DIR (the reference answer), or with PROGRAM=… a copy of yours inside the
+# module, so that it can import what the module has; prints the directory.
+program_copy() {
+	[ -z "${STAGE:-}" ] || fail "this exercise's answer is a program, not a change to a stage: give it with PROGRAM=DIR"
+	if [ -z "${PROGRAM:-}" ]; then
+		echo "$1"
+		return
+	fi
+	rm -rf "$WORK/program-yours"
+	cp -r "$PROGRAM" "$WORK/program-yours"
+	touch "$WORK/.graded"
+	echo "-- your program: $PROGRAM (instead of the reference answer)" >&2
+	echo "$WORK/program-yours"
+}
+
+# no_copy_to_grade: for an exercise that changes no code. What the script
+# shows is the answer, so there is nothing of yours to check.
+no_copy_to_grade() {
+	[ -z "${STAGE:-}${PROGRAM:-}" ] || fail "exercise $(basename "$HERE") changes no code, so there is no copy to check: run the script without STAGE; what it shows is the answer (see its README.md)"
 }
 
 # build DIR NAME: builds the package in DIR as $WORK/bin/NAME and prints that.

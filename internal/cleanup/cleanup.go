@@ -3,7 +3,7 @@
 // down, and, when asked, the containers that still run. It is the engine's
 // `cleanup` command:
 //
-//	sudo env "PATH=$PATH" go run ./final cleanup [--dry-run] [--all] [--caches]
+//	go run -exec sudo ./final cleanup [--dry-run] [--all] [--caches]
 //
 // Everything is found by the name the stages give it, never by a guess, so
 // nothing that is not the project's is touched:

@@ -53,7 +53,7 @@ type host struct {
 // clean that one.
 func Run(opt Options) (*Report, error) {
 	if os.Geteuid() != 0 {
-		return nil, errors.New(`cleanup needs root: it kills processes and removes mounts, links and cgroups (try: sudo env "PATH=$PATH" go run ./final cleanup)`)
+		return nil, errors.New(`cleanup needs root: it kills processes and removes mounts, links and cgroups (try: go run -exec sudo ./final cleanup)`)
 	}
 	ns, err := netns.Get()
 	if err != nil {

@@ -77,12 +77,13 @@ func CheckHostname(name string) error {
 
 // NeedRoot returns nil for root, else an error naming the command that
 // works. Plain "sudo go" fails on Ubuntu and Debian because sudo resets
-// PATH and Go lives in /usr/local/go/bin, so the hint passes PATH along.
+// PATH and Go lives in /usr/local/go/bin, so the hint lets go build as the
+// user and run only the stage as root.
 func NeedRoot(stage string) error {
 	if os.Geteuid() == 0 {
 		return nil
 	}
-	return fmt.Errorf("need root to create namespaces (try: sudo env \"PATH=$PATH\" go run ./%s)", stage)
+	return fmt.Errorf("need root to create namespaces (try: go run -exec sudo ./%s)", stage)
 }
 
 // ExitStatus turns the result of waiting for a process into the status the

@@ -27,7 +27,7 @@ type Flags struct {
 
 // NewFlags starts the command line of stage, whose container gets the
 // namespaces that cloneFlags make. The first example line is a command
-// line of the stage; the usage shows it after `sudo ... go run ./STAGE`.
+// line of the stage; the usage shows it after `go run -exec sudo ./STAGE`.
 // Later lines are shown as they are.
 func NewFlags(stage string, cloneFlags uintptr, example ...string) *Flags {
 	f := &Flags{FlagSet: flag.NewFlagSet(stage, flag.ContinueOnError), stage: stage, example: example}
@@ -64,7 +64,7 @@ func (f *Flags) usage(w io.Writer) {
 	fmt.Fprintf(w, "\nExample:\n")
 	for i, e := range f.example {
 		if i == 0 {
-			e = fmt.Sprintf("sudo env \"PATH=$PATH\" go run ./%s %s", f.stage, e)
+			e = fmt.Sprintf("go run -exec sudo ./%s %s", f.stage, e)
 		}
 		fmt.Fprintf(w, "  %s\n", e)
 	}

@@ -42,7 +42,7 @@ type Result struct {
 }
 
 // Command is how a student runs doctor; hints and fixes point to it.
-const Command = `sudo env "PATH=$PATH" go run ./final doctor`
+const Command = `go run -exec sudo ./final doctor`
 
 // Stages lists the workbook's programs in the order a student meets them.
 // Each stage keeps what the one before it did, so what stage N needs every

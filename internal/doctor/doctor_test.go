@@ -259,7 +259,7 @@ func TestBadHosts(t *testing.T) {
 				Route{Dst: netip.MustParsePrefix("192.168.229.0/24"), Dev: "virbr0", Table: 254})
 		}, "subnet", Fail, []string{"172.29.0.0/24 overlaps route 172.16.0.0/12 dev docker0", "192.168.229.0/24 overlaps route 192.168.229.0/24 dev virbr0", "--subnet 10.30.0.0/24"}},
 		{"sudo without go", func(f *fakeHost) { f.remove("root/usr/local/bin/go") },
-			"sudo-go", Warn, []string{"go: command not found", `sudo env "PATH=$PATH"`, "sudo ln -s /usr/local/go/bin/go /usr/local/bin/go"}},
+			"sudo-go", Warn, []string{"go: command not found", `go run -exec sudo`, "sudo ln -s /usr/local/go/bin/go /usr/local/bin/go"}},
 		{"sudoers.d sets a path with go", func(f *fakeHost) {
 			f.remove("root/usr/local/bin/go")
 			f.write("etc/sudoers.d/go", "Defaults secure_path=\"/usr/local/go/bin:/usr/bin\"\n")

@@ -57,7 +57,7 @@ func checkSudoGo(h *Host) Result {
 	}
 	r.Status = Warn
 	r.Detail = fmt.Sprintf("`sudo go` says \"go: command not found\": sudo sets PATH to secure_path %s (%s), which holds no go", sp, src)
-	r.Fix = `pass your PATH along, as the README does: sudo env "PATH=$PATH" go run ./stage01-uts`
+	r.Fix = `pass your PATH along, as the README does: go run -exec sudo ./stage01-uts`
 	if goErr == nil {
 		r.Fix += fmt.Sprintf(" (or once: sudo ln -s %s /usr/local/bin/go)", goPath)
 	}

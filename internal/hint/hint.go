@@ -27,7 +27,7 @@ import (
 )
 
 // Doctor is how a student runs doctor; hints point to it.
-const Doctor = `sudo env "PATH=$PATH" go run ./final doctor`
+const Doctor = `go run -exec sudo ./final doctor`
 
 // Print writes "STAGE: HINT" to w when err has a hint.
 func Print(w io.Writer, stage string, err error) {

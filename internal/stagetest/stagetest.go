@@ -118,7 +118,7 @@ func RequireRoot(t testing.TB) {
 	if os.Getenv("CFS_REQUIRE_PRIVILEGED") == "1" {
 		t.Fatal("this test needs root, and CFS_REQUIRE_PRIVILEGED=1 forbids skipping it")
 	}
-	t.Skip("needs root (run: sudo env \"PATH=$PATH\" go test ./...)")
+	t.Skip("needs root (run: go test -exec sudo ./...)")
 }
 
 // Result is what a finished stage run printed and returned.

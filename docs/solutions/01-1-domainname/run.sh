@@ -4,7 +4,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 host_before=$(cat /proc/sys/kernel/domainname)
-s01=$(stage_bin stage01-uts "$HERE/domainname.patch")
+s01=$(answer_bin stage01-uts "$HERE/domainname.patch")
 
 say "inside: --domainname example.test"
 inside=$("$s01" --hostname box --domainname example.test sh -c 'cat /proc/sys/kernel/domainname; domainname 2>/dev/null || true')

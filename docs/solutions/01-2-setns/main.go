@@ -1,7 +1,7 @@
 // Command setns is exercise 01-2's answer: a tiny `nsenter -u`. It joins
 // the UTS namespace of process PID and prints the hostname it sees there.
 //
-//	sudo go run ./docs/solutions/01-2-setns PID
+//	go run -exec sudo ./docs/solutions/01-2-setns PID
 package main
 
 import (

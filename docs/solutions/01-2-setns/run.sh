@@ -3,7 +3,8 @@
 . "$(dirname "$0")/../lib.sh"
 
 s01=$(stage_bin stage01-uts)
-setns=$(build "$HERE" setns)
+prog=$(program_copy "$HERE") # with PROGRAM=DIR, your own
+setns=$(build "$prog" setns)
 
 start box "$s01" --hostname box sh -c 'echo ready; exec sleep 300'
 expect_line box ready

@@ -2,6 +2,7 @@
 # Exercise 01-3: a bind mount of /proc/PID/ns/uts keeps the namespace alive
 # after its last process has gone.
 . "$(dirname "$0")/../lib.sh"
+no_copy_to_grade # what this script shows is the answer
 
 s01=$(stage_bin stage01-uts)
 pin=/run/cfs-sol-$$-uts

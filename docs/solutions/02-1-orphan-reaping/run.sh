@@ -18,7 +18,7 @@ check "only the command is left" test "$(awk 'NR > 1 {print $4, $5}' "$WORK/ps2"
 stop box
 
 say "a copy whose reap waits for the command only: unix.Wait4(command, …)"
-copy=$(stage_copy stage02-pid "$HERE/wait-for-command-only.patch")
+copy=$(answer_copy stage02-pid "$HERE/wait-for-command-only.patch")
 set +e
 (cd "$ROOT" && go test -count=1 -run 'TestOrphanedZombieIsReaped$' "./${copy#"$ROOT"/}") >"$WORK/test.out" 2>&1
 rc=$?

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Exercise 02-2: the stage inside itself; NSpid has one PID per level.
 . "$(dirname "$0")/../lib.sh"
+no_copy_to_grade # what this script shows is the answer
 
 s02=$(stage_bin stage02-pid)
 # /proc is still the host's in stage 02, so /proc/$$ would name a host

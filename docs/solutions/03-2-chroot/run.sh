@@ -2,7 +2,7 @@
 # Exercise 03-2: chroot instead of pivot_root, and the stage's own escape test.
 . "$(dirname "$0")/../lib.sh"
 
-copy=$(stage_copy stage03-mount "$HERE/chroot.patch")
+copy=$(answer_copy stage03-mount "$HERE/chroot.patch")
 set +e
 (cd "$ROOT" && go test -count=1 -run 'TestChrootEscapeFails$' "./${copy#"$ROOT"/}") >"$WORK/test.out" 2>&1
 rc=$?

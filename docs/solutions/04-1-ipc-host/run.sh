@@ -2,7 +2,7 @@
 # Exercise 04-1: --ipc host leaves CLONE_NEWIPC out.
 . "$(dirname "$0")/../lib.sh"
 
-s04=$(stage_bin stage04-ipc "$HERE/ipc-host.patch")
+s04=$(answer_bin stage04-ipc "$HERE/ipc-host.patch")
 q=cfs-sol-$$
 # The host has a POSIX queue: an mqueue mount shows its IPC namespace's
 # queues, and creating a file there creates a queue (as mq_open does). It

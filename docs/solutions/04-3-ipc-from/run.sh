@@ -2,7 +2,7 @@
 # Exercise 04-3: --ipc-from PID joins a running container's IPC namespace.
 . "$(dirname "$0")/../lib.sh"
 
-s04=$(stage_bin stage04-ipc "$HERE/ipc-from.patch")
+s04=$(answer_bin stage04-ipc "$HERE/ipc-from.patch")
 start first "$s04" --hostname first sh -c 'echo ready; exec sleep 300'
 expect_line first ready
 pid=$(child_of "$first_pid")

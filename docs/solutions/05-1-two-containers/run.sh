@@ -2,6 +2,7 @@
 # Exercise 05-1: two containers talk over the bridge; the bridge learns
 # their MAC addresses.
 . "$(dirname "$0")/../lib.sh"
+no_copy_to_grade # what this script shows is the answer
 
 sandbox ns host
 s05=$(stage_bin stage05-net)

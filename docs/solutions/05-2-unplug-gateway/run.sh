@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Exercise 05-2: without its default route a container reaches only its own link.
 . "$(dirname "$0")/../lib.sh"
+no_copy_to_grade # what this script shows is the answer
 
 world # host1 and wan, as in the chapter's sandbox
 s05=$(stage_bin stage05-net)

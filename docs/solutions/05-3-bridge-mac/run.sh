@@ -15,7 +15,7 @@ for variant in stage patched; do
 		bin=$(stage_bin stage05-net)
 	else
 		say "no-fixed-mac.patch"
-		bin=$(stage_bin stage05-net "$HERE/no-fixed-mac.patch")
+		bin=$(answer_bin stage05-net "$HERE/no-fixed-mac.patch")
 	fi
 	sandbox ns host
 	start a in_ns "$ns" "$bin" --hostname a sh -c "$cmd"
@@ -60,6 +60,6 @@ done
 # timeout only if a packet goes out before the kernel re-checks it):
 # CFS_SOL_SLOW=1 runs it as the exercise says.
 if [ "${CFS_SOL_SLOW:-}" = 1 ]; then
-	copy=$(stage_copy stage05-net "$HERE/no-fixed-mac.patch")
+	copy=$(answer_copy stage05-net "$HERE/no-fixed-mac.patch")
 	(cd "$ROOT" && go test -count=5 -run 'TestConcurrentContainersGetDistinctAddresses$' "./${copy#"$ROOT"/}") || true
 fi

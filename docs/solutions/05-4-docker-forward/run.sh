@@ -18,7 +18,7 @@ for variant in stage patched; do
 		bin=$(stage_bin stage05-net)
 	else
 		say "skip-forward-accepts.patch: the stage inserts nothing into FORWARD"
-		bin=$(stage_bin stage05-net "$HERE/skip-forward-accepts.patch")
+		bin=$(answer_bin stage05-net "$HERE/skip-forward-accepts.patch")
 	fi
 	start_in box in_ns "$HOST1" "$bin" sh -c 'echo ready; read go; nc -w 3 198.51.100.2 9000; echo "nc: $?"'
 	expect_line box ready

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 sandbox ns host
-s06=$(stage_bin stage06-user "$HERE/no-credential.patch")
+s06=$(answer_bin stage06-user "$HERE/no-credential.patch")
 set +e
 in_ns "$ns" "$s06" --net none id >"$WORK/out" 2>"$WORK/err"
 status=$?

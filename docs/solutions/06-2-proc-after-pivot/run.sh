@@ -4,8 +4,8 @@
 . "$(dirname "$0")/../lib.sh"
 
 sandbox ns host
-s06=$(stage_bin stage06-user "$HERE/stage06-proc-after-pivot.patch")
-s05=$(stage_bin stage05-net "$HERE/stage05-proc-after-pivot.patch")
+s06=$(answer_bin stage06-user "$HERE/stage06-proc-after-pivot.patch")
+s05=$(answer_bin stage05-net "$HERE/stage05-proc-after-pivot.patch")
 
 say "stage 06 copy"
 set +e

@@ -3,7 +3,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 sandbox ns host
-s07=$(stage_bin stage07-cgroups "$HERE/cpuset-cpus.patch")
+s07=$(answer_bin stage07-cgroups "$HERE/cpuset-cpus.patch")
 ncpu=$(nproc)
 echo "host: $(grep Cpus_allowed_list /proc/self/status), nproc $ncpu"
 if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then v=2; else v=1; fi

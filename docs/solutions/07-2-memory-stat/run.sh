@@ -2,6 +2,7 @@
 # Exercise 07-2: tmpfs pages are charged to the cgroup as page cache that
 # cannot be reclaimed; over the limit, the OOM killer cannot free them.
 . "$(dirname "$0")/../lib.sh"
+no_copy_to_grade # what this script shows is the answer
 
 sandbox ns host
 s07=$(stage_bin stage07-cgroups)

@@ -3,7 +3,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 sandbox ns host
-s08=$(stage_bin stage08-layers "$HERE/read-only.patch")
+s08=$(answer_bin stage08-layers "$HERE/read-only.patch")
 probe='touch /etc/x 2>&1 || echo "etc: refused"; touch /tmp/x && echo "tmp: ok"; cat /etc/hostname; awk "\$5 == \"/\" || \$5 == \"/tmp\" {print \$5, \$6, \$(NF-2), \$NF}" /proc/self/mountinfo'
 for args in "" "--rootfs /var/lib/cfs/rootfs"; do
 	say "--read-only $args"

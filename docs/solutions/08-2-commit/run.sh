@@ -10,7 +10,7 @@ find $layers -mindepth 1 -maxdepth 2 | sort >"$WORK/layers.before"
 defer 'find '$layers' -mindepth 1 -maxdepth 2 | sort | comm -13 "$WORK/layers.before" - | xargs -r rm -rf'
 
 sandbox ns host
-s08=$(stage_bin stage08-layers "$HERE/commit.patch")
+s08=$(answer_bin stage08-layers "$HERE/commit.patch")
 say "a container that changes a file, deletes one, and replaces a directory whole; --keep"
 in_ns "$ns" "$s08" --net none --keep sh -c 'echo changed > /etc/motd; rm /etc/passwd; rm -rf /var; mkdir /var' 2>"$WORK/err"
 cat "$WORK/err"

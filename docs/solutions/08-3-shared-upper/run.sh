@@ -10,13 +10,20 @@ sandbox ns host
 # ring buffer is usually full, so lines are found by content, not counted).
 kmsg() { dmesg 2>/dev/null | awk -v last="$1" 'seen {print} $0 == last {seen = 1}' | grep -o 'overlayfs: .*' || true; }
 
-for variant in shared index; do
+variants="shared index"
+if [ -n "${STAGE:-}" ]; then
+	# Your copy is one of the exercise's two steps: index=on in its code
+	# says which, and only that one is checked.
+	yours=$(answer_copy stage08-layers)
+	if grep -q 'index=on' "$yours"/*.go; then variants=index; else variants=shared; fi
+fi
+for variant in $variants; do
 	if [ $variant = shared ]; then
 		say "shared-upper.patch: every container gets $shared/upper and $shared/work"
-		bin=$(stage_bin stage08-layers "$HERE/shared-upper.patch")
+		bin=$(answer_bin stage08-layers "$HERE/shared-upper.patch")
 	else
 		say "and index-on.patch: the same with index=on"
-		bin=$(stage_bin stage08-layers "$HERE/shared-upper.patch" "$HERE/index-on.patch")
+		bin=$(answer_bin stage08-layers "$HERE/shared-upper.patch" "$HERE/index-on.patch")
 	fi
 	rm -rf $shared
 	lines=$(dmesg 2>/dev/null | tail -n 1)
