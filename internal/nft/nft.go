@@ -100,31 +100,25 @@ type command struct {
 	args         string // what follows the verb and object, for message
 }
 
-func (c command) message() string {
-	msg := map[string]string{"add table": "NFT_MSG_NEWTABLE", "delete table": "NFT_MSG_DELTABLE",
-		"add chain": "NFT_MSG_NEWCHAIN", "add rule": "NFT_MSG_NEWRULE", "insert rule": "NFT_MSG_NEWRULE",
-		"delete rule": "NFT_MSG_DELRULE", "flush chain": "NFT_MSG_DELRULE"}[c.verb+" "+c.object]
-	return msg + "(" + c.args + ")"
+// commands are the commands Batch knows: the netlink message each is, and
+// how google/nftables queues it.
+var commands = map[string]struct {
+	message string
+	queue   func(*nftables.Conn, command) error
+}{
+	"add table":    {"NFT_MSG_NEWTABLE", func(n *nftables.Conn, c command) error { n.AddTable(c.table); return nil }},
+	"delete table": {"NFT_MSG_DELTABLE", func(n *nftables.Conn, c command) error { n.DelTable(c.table); return nil }},
+	"add chain":    {"NFT_MSG_NEWCHAIN", func(n *nftables.Conn, c command) error { n.AddChain(c.chain); return nil }},
+	"flush chain":  {"NFT_MSG_DELRULE", func(n *nftables.Conn, c command) error { n.FlushChain(c.chain); return nil }},
+	"add rule":     {"NFT_MSG_NEWRULE", func(n *nftables.Conn, c command) error { n.AddRule(c.rule); return nil }},
+	"insert rule":  {"NFT_MSG_NEWRULE", func(n *nftables.Conn, c command) error { n.InsertRule(c.rule); return nil }},
+	"delete rule":  {"NFT_MSG_DELRULE", func(n *nftables.Conn, c command) error { return n.DelRule(c.rule) }},
 }
 
+func (c command) message() string { return commands[c.verb+" "+c.object].message + "(" + c.args + ")" }
+
 func (c command) queue(conn *nftables.Conn) error {
-	switch c.verb + " " + c.object {
-	case "add table":
-		conn.AddTable(c.table)
-	case "delete table":
-		conn.DelTable(c.table)
-	case "add chain":
-		conn.AddChain(c.chain)
-	case "flush chain":
-		conn.FlushChain(c.chain)
-	case "add rule":
-		conn.AddRule(c.rule)
-	case "insert rule":
-		conn.InsertRule(c.rule)
-	case "delete rule":
-		return conn.DelRule(c.rule)
-	}
-	return nil
+	return commands[c.verb+" "+c.object].queue(conn, c)
 }
 
 var families = map[string]nftables.TableFamily{
@@ -156,15 +150,14 @@ func parse(line string) (command, error) {
 	}
 	c.table = &nftables.Table{Family: fam, Name: words[3]}
 	c.args = strings.Join(words[2:], " ")
-	switch c.verb + " " + c.object {
-	case "add table", "delete table":
+	if _, ok := commands[c.verb+" "+c.object]; !ok {
+		return bad("unknown command " + c.verb + " " + c.object)
+	}
+	if c.object == "table" {
 		if len(words) != 4 {
 			return bad("a table command takes a family and a name")
 		}
 		return c, nil
-	case "add chain", "flush chain", "add rule", "insert rule", "delete rule":
-	default:
-		return bad("unknown command " + c.verb + " " + c.object)
 	}
 	if len(words) < 5 {
 		return bad("no chain named")
