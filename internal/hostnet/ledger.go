@@ -157,6 +157,13 @@ func ipNet(ip netip.Addr, bits int) *net.IPNet {
 // taking nothing, when a port is published already or used by a program
 // on the host, or the subnet cannot be had.
 func (l *Ledger) Lease(id string, want netip.Prefix, ports []Port) (Address, error) {
+	return l.LeaseAs(layout.Self(), id, want, ports)
+}
+
+// LeaseAs is Lease with another owner than the caller: for an engine whose
+// containers outlive the command that made them, the process that watches
+// over the container (its monitor), whose end makes the lease stale.
+func (l *Ledger) LeaseAs(owner layout.Owner, id string, want netip.Prefix, ports []Port) (Address, error) {
 	first := len(l.Leases) == 0
 	if !first {
 		// The bridge already serves running containers: one bridge, one
@@ -183,7 +190,7 @@ func (l *Ledger) Lease(id string, want netip.Prefix, ports []Port) (Address, err
 			return Address{}, err
 		}
 	}
-	ip, err := l.allocate(id, layout.Self(), ports)
+	ip, err := l.allocate(id, owner, ports)
 	if err != nil {
 		return Address{}, err
 	}
