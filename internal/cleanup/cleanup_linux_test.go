@@ -752,7 +752,7 @@ var stageBuild struct {
 // leftovers test above covers the same ground.
 func stageBinaries(t *testing.T) string {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
+	goTool, err := stagetest.GoTool()
 	if err != nil {
 		if os.Getenv("CFS_IN_VM") == "1" {
 			t.Skip("building the stages needs the go toolchain, which the test VM has not; TestLeftoversGoAndNothingElse covers cleanup there")
