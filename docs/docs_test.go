@@ -107,7 +107,7 @@ func TestDiffExcerptsCatchAStaleChapter(t *testing.T) {
 	stage := filepath.Join(root, "stage02-pid/main.go")
 	data, err := os.ReadFile(stage)
 	require.NoError(t, err)
-	changed := strings.Replace(string(data), "unix.CLONE_NEWUTS | unix.CLONE_NEWPID,", "unix.CLONE_NEWPID | unix.CLONE_NEWUTS,", 1)
+	changed := strings.Replace(string(data), "unix.CLONE_NEWUTS | unix.CLONE_NEWPID\n", "unix.CLONE_NEWPID | unix.CLONE_NEWUTS\n", 1)
 	require.NotEqual(t, string(data), changed)
 	require.NoError(t, os.WriteFile(stage, []byte(changed), 0o644))
 	stale, _ := refreshDiffs(t, root, string(chapter))

@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"cfs/internal/cgroups"
 	"cfs/internal/layout"
 	"cfs/internal/stagetest"
 
@@ -311,7 +312,7 @@ func (w *world) fakeContainer(running bool) *fake {
 		_ = os.RemoveAll(f.dir)
 		_ = os.RemoveAll(f.etc)
 		for _, d := range f.cgroups {
-			_ = emptyCgroup(d, f.id)
+			_ = cgroups.Empty(d, killTimeout)
 			_ = unix.Rmdir(d)
 			_ = unix.Rmdir(filepath.Dir(d))
 		}
@@ -751,7 +752,7 @@ var stageBuild struct {
 // leftovers test above covers the same ground.
 func stageBinaries(t *testing.T) string {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
+	goTool, err := stagetest.GoTool()
 	if err != nil {
 		if os.Getenv("CFS_IN_VM") == "1" {
 			t.Skip("building the stages needs the go toolchain, which the test VM has not; TestLeftoversGoAndNothingElse covers cleanup there")

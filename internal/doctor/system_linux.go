@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"syscall"
 
+	"cfs/internal/hint"
 	"cfs/internal/nftname"
 
 	"github.com/google/nftables"
@@ -19,48 +20,10 @@ import (
 
 // System is the host doctor runs on.
 func System() *Host {
-	return &Host{
-		Root: "/", Proc: "/proc", Sys: "/sys", Etc: "/etc", Run: "/run",
-		StateDir: DefaultStateDir,
-		Euid:     os.Geteuid(),
-		Getenv:   os.Getenv,
-		LookPath: exec.LookPath,
-
-		FSType:       fsType,
-		TryOverlay:   tryOverlay,
-		TryNamespace: tryNamespace,
-		Routes:       routes,
-		Nftables:     nftChains,
-		Exec:         execOutput,
-	}
-}
-
-// fsMagic names the filesystems statfs(2) reports by number (man 2 statfs).
-var fsMagic = map[int64]string{
-	unix.EXT4_SUPER_MAGIC:      "ext4",
-	unix.XFS_SUPER_MAGIC:       "xfs",
-	unix.BTRFS_SUPER_MAGIC:     "btrfs",
-	unix.TMPFS_MAGIC:           "tmpfs",
-	unix.OVERLAYFS_SUPER_MAGIC: "overlay",
-	unix.V9FS_MAGIC:            "9p",
-	unix.FUSE_SUPER_MAGIC:      "fuse",
-	unix.NFS_SUPER_MAGIC:       "nfs",
-	0x2fc12fc1:                 "zfs",
-	unix.ECRYPTFS_SUPER_MAGIC:  "ecryptfs",
-	unix.SQUASHFS_MAGIC:        "squashfs",
-	unix.RAMFS_MAGIC:           "ramfs",
-	0x61756673:                 "aufs",
-}
-
-func fsType(path string) (string, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err != nil {
-		return "", &os.PathError{Op: "statfs", Path: path, Err: err}
-	}
-	if name, ok := fsMagic[int64(st.Type)]; ok {
-		return name, nil
-	}
-	return fmt.Sprintf("filesystem 0x%x", st.Type), nil
+	h := filesOnly()
+	h.FSType, h.TryOverlay, h.TryNamespace = hint.FSType, tryOverlay, tryNamespace
+	h.Routes, h.Nftables, h.Exec = routes, nftChains, execOutput
+	return h
 }
 
 // tryOverlay mounts an overlay in a mount namespace of its own, made on a

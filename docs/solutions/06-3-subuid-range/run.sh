@@ -15,6 +15,9 @@ for f in /etc/subuid /etc/subgid; do
 		defer "rm -f $f"
 	fi
 done
+# The stage keeps its copy of the root filesystem for the new range in
+# /var/lib/cfs/layers/idmapped-1000000: a cache, which goes with the lines.
+[ -e /var/lib/cfs/layers/idmapped-1000000 ] || defer "rm -rf /var/lib/cfs/layers/idmapped-1000000"
 echo root:1000000:65536 >>/etc/subuid
 echo root:1000000:65536 >>/etc/subgid
 say "added root:1000000:65536 to /etc/subuid and /etc/subgid"
@@ -26,8 +29,8 @@ expect_line box ready
 cat "$WORK/box.seen"
 init=$(child_of "$box_pid")
 sleeper=$(child_of "$init")
-say "ls -ln /var/lib/cfs/containers/*/rootfs"
-ls -ln /var/lib/cfs/containers/*/rootfs | head -n 6
+say "ls -ln /var/lib/cfs/layers/idmapped-1000000/*"
+ls -ln /var/lib/cfs/layers/idmapped-1000000/* | head -n 6
 say "ps -o user,args -p $sleeper   (the container's sleep)"
 ps -o user,args -p "$sleeper"
 check "the map is 0 1000000 65536" grep -qE '^ *0 +1000000 +65536$' "$WORK/box.seen"
@@ -35,8 +38,9 @@ check "the container's root copy belongs to 1000000" test "$(stat -c %u:%g /proc
 check "so does its sleep" test "$(ps -o uid= -p "$sleeper" | tr -d ' ')" = 1000000
 stop box
 say "and with the lines removed again, the default range"
-cp -p "$WORK/subuid.orig" /etc/subuid
-cp -p "$WORK/subgid.orig" /etc/subgid
+for f in /etc/subuid /etc/subgid; do
+	if [ -e "$WORK/$(basename $f).orig" ]; then cp -p "$WORK/$(basename $f).orig" $f; else rm -f $f; fi
+done
 out=$(in_ns "$ns" "$s06" --net none cat /proc/self/uid_map)
 echo "$out"
 check "back to 0 100000 65536" grep -qE '^ *0 +100000 +65536$' <<<"$out"

@@ -1,18 +1,9 @@
-package main
+package layers
 
-// Importing an image layer from a tar file (what `docker save` and registries
-// ship, one tar per layer). A layer tar records deletions with "whiteout"
-// files, because a tar can only add files: ".wh.NAME" means "NAME of a lower
-// layer is deleted here" and ".wh..wh..opq" in a directory means "hide
-// everything the lower layers have in this directory". overlayfs has its
-// own marks for the same two things, which importLayer writes instead:
-//
-//	.wh.NAME            →  NAME as a character device 0/0
-//	DIR/.wh..wh..opq    →  DIR with the xattr trusted.overlay.opaque="y"
-//	                       (and user.overlay.opaque, read in a user namespace)
-//
-// See the OCI image spec's layer.md and the kernel's
-// Documentation/filesystems/overlayfs.rst ("whiteouts and opaque directories").
+// Unpacking an image layer from a tar file (what `docker save` and
+// registries ship, one tar per layer), without ever writing outside the
+// layer: a tar is input from anywhere, and a path such as ../../etc/passwd
+// or one through a symlink would otherwise land on the host.
 
 import (
 	"archive/tar"
@@ -24,21 +15,24 @@ import (
 	"strings"
 	"time"
 
-	"cfs/internal/rootfs"
-
 	"golang.org/x/sys/unix"
 )
 
-const (
-	whiteoutPrefix = ".wh."
-	whiteoutOpaque = ".wh..wh..opq"
-)
+// WhiteoutPrefix starts the name of a whiteout entry in a layer tar (OCI
+// image spec, layer.md): ".wh.NAME" deletes NAME of a lower layer,
+// ".wh..wh..opq" hides all a lower layer has in its directory.
+const WhiteoutPrefix = ".wh."
 
-// importLayer unpacks the layer tar r into the empty directory dir,
-// converting whiteouts to overlayfs's form. It refuses entries that would
-// land outside dir: absolute or ".." paths, paths through a symlink, and
-// hard links to outside.
-func importLayer(r io.Reader, dir string) error {
+// Whiteout writes the deletion that a whiteout entry named name records,
+// in the directory parent of the layer being unpacked, in the form the
+// filesystem that stacks the layers understands (overlayfs has its own).
+type Whiteout func(parent, name string) error
+
+// Untar unpacks the layer tar r into the empty directory dir, keeping
+// owners, modes and times, and hands each whiteout entry to whiteout. It
+// refuses entries that would land outside dir: absolute or ".." paths,
+// paths through a symlink, and hard links to outside.
+func Untar(r io.Reader, dir string, whiteout Whiteout) error {
 	tr := tar.NewReader(r)
 	type dirTime struct {
 		path string
@@ -68,23 +62,9 @@ func importLayer(r io.Reader, dir string) error {
 		if err := os.MkdirAll(parent, 0o755); err != nil {
 			return err
 		}
-
-		switch {
-		case base == whiteoutOpaque:
-			if err := os.MkdirAll(parent, 0o755); err != nil {
-				return err
-			}
-			if err := markOpaque(parent); err != nil {
-				return fmt.Errorf("mark %s opaque: %w", rel, err)
-			}
-			continue
-		case strings.HasPrefix(base, whiteoutPrefix+whiteoutPrefix):
-			continue // other aufs bookkeeping files: nothing to do on overlay
-		case strings.HasPrefix(base, whiteoutPrefix):
-			name := filepath.Join(parent, strings.TrimPrefix(base, whiteoutPrefix))
-			_ = os.RemoveAll(name) // a name of this same tar, deleted again
-			if err := unix.Mknod(name, unix.S_IFCHR, 0); err != nil {
-				return fmt.Errorf("whiteout %s (mknod c 0 0): %w", rel, err)
+		if strings.HasPrefix(base, WhiteoutPrefix) {
+			if err := whiteout(parent, base); err != nil {
+				return fmt.Errorf("whiteout %s: %w", rel, err)
 			}
 			continue
 		}
@@ -175,8 +155,7 @@ func cleanEntryPath(name string) (string, error) {
 // root is a symlink: writing through one could land anywhere on the host.
 func noSymlinkParents(root, rel string) error {
 	p := root
-	parts := strings.Split(filepath.Dir(rel), string(filepath.Separator))
-	for _, part := range parts {
+	for _, part := range strings.Split(filepath.Dir(rel), string(filepath.Separator)) {
 		if part == "." || part == "" {
 			continue
 		}
@@ -196,9 +175,6 @@ func noSymlinkParents(root, rel string) error {
 }
 
 func writeRegular(target string, r io.Reader, hdr *tar.Header) error {
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return err
-	}
 	// O_EXCL|O_NOFOLLOW: never write through something already there.
 	f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
@@ -223,22 +199,4 @@ func modeBits(m int64) os.FileMode {
 		b |= os.ModeSticky
 	}
 	return b
-}
-
-// markOpaque sets overlay's opaque mark on dir, in every xattr namespace
-// that can hold it here (trusted.* needs host root).
-func markOpaque(dir string) error {
-	var err error
-	ok := false
-	for _, name := range rootfs.OpaqueXattrs {
-		if e := unix.Lsetxattr(dir, name, []byte("y"), 0); e == nil {
-			ok = true
-		} else {
-			err = e
-		}
-	}
-	if ok {
-		return nil
-	}
-	return err
 }
