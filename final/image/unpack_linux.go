@@ -1,14 +1,14 @@
 package image
 
 // Unpacking a layer tar into a directory that overlayfs can use as a lower
-// layer: stage 08's tar.go grown up. The whiteouts of the tar (OCI image
+// layer: stage 08's import (internal/layers' Untar) grown up. The whiteouts of the tar (OCI image
 // spec, layer.md) become overlay's own marks:
 //
 //	DIR/.wh.NAME      →  DIR/NAME, a character device 0/0
 //	DIR/.wh..wh..opq  →  DIR with trusted.overlay.opaque="y" (and user.overlay.opaque)
 //
 // A layer tar comes from anywhere, and cfs unpacks it as root, so no entry
-// may write outside the layer. Stage 08 checked each path with lstat(2)
+// may write outside the layer. Stage 08 checks each path with lstat(2)
 // before writing through it; here each entry's directory is opened without
 // following any symlink (openat2(2) with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS,
 // or one openat(O_NOFOLLOW) per part of the path on kernels older than
