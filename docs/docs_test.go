@@ -120,7 +120,7 @@ func TestDiffExcerptsCatchAStaleChapter(t *testing.T) {
 	stage := filepath.Join(root, "stage02-pid/main.go")
 	data, err := os.ReadFile(stage)
 	require.NoError(t, err)
-	changed := strings.Replace(string(data), "unix.CLONE_NEWUTS | unix.CLONE_NEWPID,", "unix.CLONE_NEWPID | unix.CLONE_NEWUTS,", 1)
+	changed := strings.Replace(string(data), "unix.CLONE_NEWUTS | unix.CLONE_NEWPID\n", "unix.CLONE_NEWPID | unix.CLONE_NEWUTS\n", 1)
 	require.NotEqual(t, string(data), changed)
 	require.NoError(t, os.WriteFile(stage, []byte(changed), 0o644))
 	stale, _ := refreshDiffs(t, root, string(chapter))
@@ -135,7 +135,7 @@ var goBlock = regexp.MustCompile("(?ms)^( *)```go\n(.*?)^ *```")
 // it must compile instead.
 func TestGoQuotesAreInTheCode(t *testing.T) {
 	code := map[string]bool{}
-	for _, pattern := range []string{"../stage*/*.go", "../internal/*/*.go", "../final/*.go"} {
+	for _, pattern := range []string{"../stage*/*.go", "../internal/*/*.go", "../final/*.go", "../final/*/*.go"} {
 		files, err := filepath.Glob(pattern)
 		require.NoError(t, err)
 		for _, f := range files {

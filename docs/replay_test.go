@@ -5,7 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,9 +19,14 @@ import (
 	"testing"
 	"time"
 
+	"cfs/final/image/imagetest"
 	"cfs/internal/rootfs"
 	"cfs/internal/stagetest"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -86,6 +94,7 @@ func TestTranscripts(t *testing.T) {
 func buildStages(t *testing.T, dir string) {
 	stages, err := filepath.Glob("../stage[0-9][0-9]-*")
 	require.NoError(t, err)
+	stages = append(stages, "../final") // the engine: go run ./final, go build -o cfs ./final
 	require.NoError(t, os.Mkdir(dir, 0o755))
 	stagetest.GiveToInvoker(t, dir) // go builds as the user who ran sudo
 	out, err := stagetest.GoCommand(t, append([]string{"build", "-o", dir + "/"}, stages...)...).CombinedOutput()
@@ -308,6 +317,8 @@ const (
 //     its own empty /tmp (nobody's HOME is /tmp/home) and /run;
 //   - the repository at /run/replay/repo, where the commands start;
 //   - a program listening on TCP port 8080;
+//   - for chapter 10, a registry on localhost:5000 with the chapter's
+//     images (demoRegistry);
 //   - at most two CPUs, as the VM has.
 func newReplayHost(t *testing.T, work, file string, chapter bool) *replayHost {
 	// Named by the chapter's number only: a path such as .../07-cgroups/...
@@ -382,6 +393,9 @@ mount --bind "$RESOLV" "$resolv"
 		}
 		return err
 	}))
+	if strings.HasPrefix(filepath.Base(file), "10-") {
+		demoRegistry(t, ns)
+	}
 	return h
 }
 
@@ -457,4 +471,35 @@ func repoRoot(t *testing.T) string {
 	dir, err := filepath.Abs("..")
 	require.NoError(t, err)
 	return dir
+}
+
+// demoRegistry serves, on the replay host's localhost:5000, the images
+// chapter 10 pulls: cfs/demo:v1, the image store's test image (three
+// layers: a whiteout, an opaque directory, gzip and zstd), and
+// cfs/multi:v1, a manifest list for linux/amd64 and linux/arm64. It is
+// go-containerregistry's registry, filled through a second listener in
+// the test's own network namespace.
+func demoRegistry(t *testing.T, ns *stagetest.NetNS) {
+	handler := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	fill := httptest.NewServer(handler)
+	defer fill.Close()
+	host := strings.TrimPrefix(fill.URL, "http://")
+	for tag, img := range map[string]v1.Image{"cfs/demo:v1": imagetest.TestImage(t, "linux/amd64")} {
+		ref, err := name.ParseReference(host + "/" + tag)
+		require.NoError(t, err)
+		require.NoError(t, remote.Write(ref, img))
+	}
+	ref, err := name.ParseReference(host + "/cfs/multi:v1")
+	require.NoError(t, err)
+	require.NoError(t, remote.WriteIndex(ref, imagetest.Index(t, "linux/amd64", "linux/arm64")))
+	require.NoError(t, ns.Do(func() error {
+		l, err := net.Listen("tcp4", "127.0.0.1:5000")
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: handler}
+		go srv.Serve(l) //nolint:errcheck // ends with the test
+		t.Cleanup(func() { srv.Close() })
+		return nil
+	}))
 }

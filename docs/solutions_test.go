@@ -287,7 +287,7 @@ func mustAbs(t *testing.T, path string) string {
 func runSolution(t *testing.T, dir string, env ...string) (string, error) {
 	t.Helper()
 	// The scripts run go; under sudo, PATH holds none.
-	goDir := filepath.Dir(stagetest.GoTool(t))
+	goDir := filepath.Dir(goTool(t))
 	before := stagetest.Snapshot()
 	ctx, cancel := context.WithTimeout(context.Background(), solutionTimeout)
 	defer cancel()

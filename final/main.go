@@ -16,6 +16,7 @@ import (
 	"os"
 	"strings"
 
+	"cfs/final/dockercli"
 	"cfs/internal/cleanup"
 	"cfs/internal/cli"
 	"cfs/internal/doctor"
@@ -56,6 +57,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return c.run(args[1:], stdout, stderr)
 		}
 	}
+	if dockercli.Handles(args[0]) { // docker's command line: pull, images, …
+		return dockercli.Run(prog, args, os.Stdin, stdout, stderr)
+	}
 	fmt.Fprintf(stderr, "%s: unknown command %q\n\n", prog, args[0])
 	usage(stderr)
 	return 2
@@ -71,6 +75,7 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name+" "+c.args, c.summary)
 	}
+	dockercli.Usage(w)
 	fmt.Fprintf(w, "\nExamples:\n")
 	fmt.Fprintf(w, "  go run -exec sudo ./%s doctor\n", prog)
 	fmt.Fprintf(w, "  go run -exec sudo ./%s doctor --json | jq '.[] | select(.status != \"ok\")'\n", prog)

@@ -11,14 +11,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"syscall"
 
 	"cfs/internal/cli"
-	"cfs/internal/doctor"
+	"cfs/internal/hint"
+	"cfs/internal/kernel"
+	"cfs/internal/layout"
 	"cfs/internal/trace"
 
 	"golang.org/x/sys/unix"
@@ -26,17 +27,11 @@ import (
 
 const stage = "stage01-uts"
 
-// initArg0 is the name this program gives itself when it starts again as the
-// container's first process; main reads it to know which side it runs on.
-const initArg0 = "cfs-init"
-
-// containerPath is the command search path inside the container.
-const containerPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 // config is what the parent tells the child. It travels as JSON over a pipe
 // (file descriptor 3 in the child), so nothing leaks into the command's
 // arguments or environment.
 type config struct {
+	ID       string // names the container: its default hostname; from stage 05 on, its host resources
 	Hostname string
 	Command  []string
 	Env      []string
@@ -49,7 +44,11 @@ type config struct {
 var tr *trace.Tracer
 
 func main() {
-	if os.Args[0] == initArg0 {
+	// A reader that goes away (`2>&1 | head`) must not end the stage in
+	// the middle of its set-up: with SIGPIPE caught, a write to the closed
+	// pipe fails instead, and the run goes on to its clean-up.
+	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
+	if os.Args[0] == layout.InitName {
 		os.Exit(child())
 	}
 	os.Exit(run(os.Args[1:]))
@@ -58,8 +57,7 @@ func main() {
 // run parses the command line and runs one container. It returns 2 for bad
 // input, 125 when the stage itself fails (as docker does), and otherwise the
 // command's own exit status.
-func run(args []string) (status int) {
-	defer trace.Recover(&status) // Ctrl-C at a --step pause
+func run(args []string) int {
 	cfg, err := parseFlags(args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -76,171 +74,159 @@ func run(args []string) (status int) {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
 		return 2
 	}
-	status, err = parent(cfg)
-	if err != nil {
+	status, err := parent(cfg)
+	var stop *trace.Interrupted
+	switch {
+	case errors.As(err, &stop): // a signal during the set-up, or at a --step pause
+		tr.Interrupted(stop)
+		return 128 + int(stop.Signal)
+	case err != nil:
 		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
-		hint(err)
+		hint.Print(os.Stderr, stage, err)
 		return 125
 	}
 	return status
 }
 
-func parseFlags(args []string) (config, error) {
-	fs := flag.NewFlagSet(stage, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	hostname := fs.String("hostname", "", "`NAME` of the container's host (default: a random 12-hex-digit ID)")
-	traceOn := fs.Bool("trace", false, "print each step the kernel is asked to do, on stderr")
-	step := fs.Bool("step", false, "like --trace, and wait for Enter on the terminal before each step")
-	fs.Usage = func() {} // parse errors are printed by run, help below
-	usage := func() {
-		fmt.Printf("Usage: %s [flags] [--] [COMMAND [ARG...]]\n\n", stage)
-		fmt.Printf("Runs COMMAND (default /bin/sh) in a new UTS namespace.\n\nFlags:\n")
-		cli.PrintFlags(os.Stdout, fs)
-		fmt.Printf("\nExample:\n  go run -exec sudo ./%s --hostname box hostname\n", stage)
-	}
+func parseFlags(args []string) (cfg config, err error) {
+	fs := cli.NewFlags(stage, cloneFlags, "--hostname box hostname")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			usage()
-		}
-		return config{}, err
+		return cfg, err
 	}
-	cfg := config{Hostname: *hostname, Command: fs.Args()}
-	cfg.Trace, cfg.Step = *traceOn || *step, *step
-	if cfg.Hostname == "" && !flagSet(fs, "hostname") {
-		cfg.Hostname = cli.NewID()
+	cfg.ID, cfg.Command = cli.NewID(), fs.Command()
+	cfg.Trace, cfg.Step = fs.Tracing()
+	if cfg.Hostname, err = fs.Hostname(cfg.ID); err != nil {
+		return cfg, err
 	}
-	if err := cli.CheckHostname(cfg.Hostname); err != nil {
-		return config{}, err
-	}
-	if len(cfg.Command) == 0 {
-		cfg.Command = []string{"/bin/sh"}
-	}
-	// A clean environment, as docker gives: the host's variables describe
-	// the host, not the container.
-	cfg.Env = []string{
-		"PATH=" + containerPath,
-		"HOSTNAME=" + cfg.Hostname,
-		"HOME=/root",
-	}
-	if term := os.Getenv("TERM"); term != "" {
-		cfg.Env = append(cfg.Env, "TERM="+term)
-	}
+	cfg.Env = cli.Env(cfg.Hostname)
 	return cfg, nil
 }
 
-func flagSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
+// ---------------------------------------------------------------------------
+// The parent side: runs on the host, in the phases every stage follows:
+// prepare the host (from stage 03 on), start the child in new namespaces,
+// plug it in (from stage 05 on), let it go, and wait for it. What it makes
+// on the host is taken down by the deferred calls, in reverse order,
+// however the run ends: the command's exit, an error, Ctrl-C or kill.
+
+// cloneFlags are the new namespaces the child starts in.
+//
+// CLONE_NEWUTS gives the child its own copy of the hostname and NIS domain
+// name. It starts equal to the host's; what the child sets later is seen
+// only by processes in this namespace.
+const cloneFlags = unix.CLONE_NEWUTS
+
+func parent(cfg config) (status int, err error) {
+	// Ctrl-C and kill must not stop the stage and leave the command running:
+	// catch them and pass them on, so the command decides. Caught from the
+	// start, so that what the set-up makes is always taken down again.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
+	defer signal.Stop(sigs)
+
+	// Start the child in its new namespaces, where it waits for its config.
+	cmd, config, err := startChild(sigs)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { // a failure from here on ends the child too
+		config.Close()
+		if err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}()
+
+	// Let it go, after saying how to look at it from outside.
+	tr.LookAt(cmd.Process.Pid)
+	if err := letGo(config, cfg); err != nil {
+		return 0, err
+	}
+
+	// Wait: the command's exit status is the stage's.
+	return cli.ExitStatus(cmd.Wait())
 }
 
-// ---------------------------------------------------------------------------
-// The parent side: runs on the host, starts the child in new namespaces and
-// waits for it.
-
-func parent(cfg config) (int, error) {
+// startChild starts this same program again as the container's first
+// process, in new namespaces, and returns the write end of its config
+// pipe. Go cannot call clone(2) and go on running Go code in the child, so
+// the kernel starts /proc/self/exe anew inside the namespaces; the copy
+// reads its config and finishes the set-up from inside.
+func startChild(sigs chan os.Signal) (*exec.Cmd, *os.File, error) {
+	// A signal caught during the set-up ends the run here, before the
+	// container exists. Passed on later, it could reach cfs-init before
+	// cfs-init has a handler, and be lost.
+	select {
+	case s := <-sigs:
+		return nil, nil, &trace.Interrupted{Signal: s.(unix.Signal)}
+	default:
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
-		return 0, fmt.Errorf("create config pipe: %w", err)
+		return nil, nil, fmt.Errorf("create config pipe: %w", err)
 	}
-	defer w.Close()
-
-	// Go cannot call clone(2) and go on running Go code in the child, so the
-	// stage asks the kernel to start this same program again (/proc/self/exe)
-	// inside the new namespaces; the copy finishes the set-up from inside.
+	defer r.Close()
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
-		Args:       []string{initArg0},
+		Args:       []string{layout.InitName},
 		Stdin:      os.Stdin,
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
 		ExtraFiles: []*os.File{r},
 		SysProcAttr: &syscall.SysProcAttr{
-			// CLONE_NEWUTS gives the child its own copy of the hostname and
-			// NIS domain name. It starts equal to the host's; what the child
-			// sets later is seen only by processes in this namespace.
-			Cloneflags: unix.CLONE_NEWUTS,
+			Cloneflags: cloneFlags,
 			// If the stage dies, even by SIGKILL, the kernel kills the
 			// child too: no container outlives the program that owns it.
 			Pdeathsig: unix.SIGKILL,
 		},
 	}
-
-	// Ctrl-C and kill must not stop the stage and leave the command running:
-	// catch them and pass them on, so the command decides.
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
-	defer signal.Stop(sigs)
-
-	tr.Step(trace.Clone(cmd.SysProcAttr.Cloneflags))
-	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("start the container process (clone with CLONE_NEWUTS): %w", err)
+	if err := kernel.Clone(tr, cmd); err != nil {
+		w.Close()
+		return nil, nil, err
 	}
-	tr.Result("host PID %d, the container's first process", cmd.Process.Pid)
-	r.Close()
 	go func() {
 		for s := range sigs {
 			_ = cmd.Process.Signal(s)
 		}
 	}()
+	return cmd, w, nil
+}
 
-	tr.LookAt(cmd.Process.Pid)
-
-	// Writing the config and closing the pipe is the child's signal to go on.
+// letGo sends the config: the end of the pipe is the child's go-ahead.
+func letGo(w *os.File, cfg config) error {
 	if err := json.NewEncoder(w).Encode(cfg); err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return 0, fmt.Errorf("send config to the container process: %w", err)
+		return fmt.Errorf("send config to the container process: %w", err)
 	}
-	w.Close()
-
-	return cli.ExitStatus(cmd.Wait())
+	return w.Close()
 }
 
 // ---------------------------------------------------------------------------
-// The child side: runs inside the new namespaces, as initArg0.
+// The child side: runs inside the new namespaces, as cfs-init.
 
 func child() int {
-	cfg, err := readConfig()
+	// The config comes on fd 3; closed once read, so that the command does
+	// not inherit the pipe.
+	var cfg config
+	config := os.NewFile(3, "config")
+	err := json.NewDecoder(config).Decode(&cfg)
+	config.Close()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, err)
-		return 125
+		err = fmt.Errorf("read config from the parent: %w", err)
+	} else {
+		tr, err = trace.New("child", cfg.Trace, cfg.Step)
 	}
-	if tr, err = trace.New("child", cfg.Trace, cfg.Step); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, err)
-		return 125
-	}
-
 	// sethostname(2) changes the name of the UTS namespace the caller is in.
 	// This process is the first one in a new namespace, so the host's
 	// hostname stays as it was. Same as `hostname NAME` in the container.
-	tr.Step(fmt.Sprintf("sethostname(%q)", cfg.Hostname), "hostname "+cfg.Hostname)
-	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, os.NewSyscallError("sethostname", err))
+	if err == nil {
+		err = kernel.Sethostname(tr, cfg.Hostname)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, err)
+		hint.Print(os.Stderr, stage, err)
 		return 125
 	}
-
 	return execCommand(cfg.Command, cfg.Env)
-}
-
-// hint prints, under an error that a known problem of the host causes,
-// what the problem is and the command that checks the whole host.
-func hint(err error) {
-	if h := doctor.Hint(err); h != "" {
-		fmt.Fprintf(os.Stderr, "%s: %s\n", stage, h)
-	}
-}
-
-// readConfig reads the parent's config from fd 3 and closes it, so the
-// command does not inherit the pipe.
-func readConfig() (config, error) {
-	f := os.NewFile(3, "config")
-	defer f.Close()
-	var cfg config
-	if err := json.NewDecoder(f).Decode(&cfg); err != nil {
-		return cfg, fmt.Errorf("read config from the parent: %w", err)
-	}
-	return cfg, nil
 }
 
 // execCommand replaces this process with the command (execve(2)): the
@@ -248,11 +234,10 @@ func readConfig() (config, error) {
 // on failure, with the status a shell would give (127 not found, 126 not
 // executable).
 func execCommand(argv, env []string) int {
-	os.Setenv("PATH", containerPath) // exec.LookPath searches this process's PATH
+	os.Setenv("PATH", cli.ContainerPath) // exec.LookPath searches this process's PATH
 	path, err := exec.LookPath(argv[0])
 	if err == nil {
-		tr.Step(trace.Exec(path, argv), "exec "+trace.Quote(argv))
-		err = unix.Exec(path, argv, env)
+		err = kernel.Exec(tr, path, argv, env)
 	}
 	fmt.Fprintf(os.Stderr, "%s: container: exec %q: %v\n", stage, argv[0], err)
 	return cli.ExecFailure(err)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"cfs/internal/layout"
 	"cfs/internal/stagetest"
 
 	"github.com/stretchr/testify/require"
@@ -63,10 +64,10 @@ func TestTraceMatchesTheKernel(t *testing.T) {
 	defer h.Close()
 	link, err := h.LinkByName(host)
 	require.NoError(t, err)
-	br, err := h.LinkByName(bridgeName)
+	br, err := h.LinkByName(layout.Bridge)
 	require.NoError(t, err)
 	require.Equal(t, br.Attrs().Index, link.Attrs().MasterIndex)
-	require.Len(t, stagetest.Steps(lines, "parent", "netlink RTM_NEWADDR("+containerNet(t, pid).String()+" dev eth0)"), 1)
+	require.Len(t, stagetest.Steps(lines, "parent", "netlink RTM_NEWADDR("+stagetest.ContainerNet(t, pid).String()+" dev eth0)"), 1)
 	require.Contains(t, stagetest.CheckTraceLooks(t, lines, pid), "ip link show "+host+"; sudo nsenter -t "+strconv.Itoa(pid)+" -n ip addr")
 
 	// Each nft rule traced is in the table the kernel lists, and no other.
@@ -197,12 +198,12 @@ func requireTracedRules(t *testing.T, lines []stagetest.TraceLine) {
 		switch {
 		case l.Kind == "step" && strings.HasPrefix(l.Text, "netlink NFNL_MSG_BATCH_BEGIN"):
 			traced = nil
-		case l.Kind == "detail" && strings.HasPrefix(l.Text, "add rule ip "+tableName+" "):
-			traced = append(traced, strings.TrimPrefix(l.Text, "add rule ip "+tableName+" "))
+		case l.Kind == "detail" && strings.HasPrefix(l.Text, "add rule ip "+layout.NftTable+" "):
+			traced = append(traced, strings.TrimPrefix(l.Text, "add rule ip "+layout.NftTable+" "))
 		}
 	}
 	require.NotEmpty(t, traced, "no nft rules in the trace")
-	argv := append(stagetest.PackageNetNS().Wrapper(), "nft", "list", "table", "ip", tableName)
+	argv := append(stagetest.PackageNetNS().Wrapper(), "nft", "list", "table", "ip", layout.NftTable)
 	out, err := exec.Command(argv[0], argv[1:]...).Output()
 	require.NoError(t, err)
 	counters := regexp.MustCompile(`counter packets \d+ bytes \d+`)
@@ -239,5 +240,5 @@ func TestCtrlCAtAPauseCleansUp(t *testing.T) {
 	require.Equal(t, 130, code)
 	require.Empty(t, stagetest.Steps(lines, "parent", "clone("), "the container started after Ctrl-C")
 	require.Contains(t, lines, stagetest.TraceLine{Side: "parent", Kind: "result", Text: "interrupted by interrupt: cleaned up"})
-	require.False(t, linkExists(t, bridgeName), "%s left", bridgeName)
+	require.False(t, linkExists(t, layout.Bridge), "%s left", layout.Bridge)
 }

@@ -509,11 +509,10 @@ func mqOpen(name string) (int, error) {
 
 // helper runs inside a container as /cfs-helper.
 func helper(args []string) int {
+	if status, ok := stagetest.NetHelper(args); ok {
+		return status
+	}
 	switch args[0] {
-	case "serve":
-		return serve(args[1:])
-	case "call":
-		return call(args[1:])
 	case "hog": // hog MiB: allocate and touch MiB mebibytes
 		n, _ := strconv.Atoi(args[1])
 		var keep [][]byte

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"cfs/internal/idmap"
 	"cfs/internal/stagetest"
 
 	"github.com/stretchr/testify/require"
@@ -21,7 +22,7 @@ import (
 // either side are the same.
 func TestRootInsideNobodyOutside(t *testing.T) {
 	stagetest.RequireRoot(t)
-	uids, gids := idMaps(true)
+	uids, gids := idmap.For(true)
 	p := stagetest.Start(t, "sh", "-c", "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; echo ready; read _")
 	require.Equal(t, "0", p.NextLine(t))
 	require.Equal(t, "0", p.NextLine(t))
@@ -49,7 +50,7 @@ func TestRootInsideNobodyOutside(t *testing.T) {
 // and the container's root may change its own root filesystem.
 func TestFilesBelongToTheMappedUser(t *testing.T) {
 	stagetest.RequireRoot(t)
-	uids, gids := idMaps(true)
+	uids, gids := idmap.For(true)
 	p := stagetest.Start(t, "sh", "-c", "touch /tmp/made-inside && echo changed > /etc/motd && echo ready; read _")
 	p.WaitLine(t, "ready")
 	pid := p.ContainerPID(t)
@@ -142,20 +143,6 @@ func TestUnprivilegedUser(t *testing.T) {
 	_, errs, code = run("-p", "8080:80", "true")
 	require.Equal(t, 2, code)
 	require.Contains(t, errs, "need root")
-}
-
-func TestSubordinateRange(t *testing.T) {
-	f := filepath.Join(t.TempDir(), "subuid")
-	require.NoError(t, os.WriteFile(f, []byte("alice:100000:65536\n# comment\nroot:200000:1000\nroot:300000:5\n"), 0o644))
-	require.Equal(t, idMap{ContainerID: 0, HostID: 200000, Size: 1000}, subordinateRange(f, "root", 0))
-	require.Equal(t, idMap{ContainerID: 0, HostID: 100000, Size: 65536}, subordinateRange(f, "alice", 1000))
-	require.Equal(t, defaultRange, subordinateRange(f, "bob", 1001))
-	require.Equal(t, defaultRange, subordinateRange(filepath.Join(t.TempDir(), "none"), "root", 0))
-
-	m := idMap{HostID: 100000, Size: 65536}
-	require.Equal(t, 100000, shiftID(0, m))
-	require.Equal(t, 101000, shiftID(1000, m))
-	require.Equal(t, 165535, shiftID(70000, m), "IDs beyond the range land on its last ID")
 }
 
 // ownerUserNS returns the user namespace that owns pid's namespace of the

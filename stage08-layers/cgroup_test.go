@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"cfs/internal/cgroups"
 	"cfs/internal/stagetest"
 
 	"github.com/stretchr/testify/require"
@@ -26,10 +27,10 @@ type hostCgroup struct {
 
 func cgroupOf(t *testing.T, pid int) hostCgroup {
 	t.Helper()
-	v2, err := cgroupVersion(cgroupRoot)
+	v2, err := cgroups.Version(cgroups.Root)
 	require.NoError(t, err)
 	cg := hostCgroup{v2: v2, dirs: map[string]string{}}
-	mounts, err := v1Mounts("/proc/self/mountinfo")
+	mounts, err := cgroups.V1Mounts("/proc/self/mountinfo")
 	require.NoError(t, err)
 	f, err := os.Open(fmt.Sprintf("/proc/%d/cgroup", pid))
 	require.NoError(t, err)
@@ -41,7 +42,7 @@ func cgroupOf(t *testing.T, pid int) hostCgroup {
 			continue
 		}
 		if parts[0] == "0" && v2 {
-			cg.dirs[""] = filepath.Join(cgroupRoot, parts[2])
+			cg.dirs[""] = filepath.Join(cgroups.Root, parts[2])
 		}
 		for _, c := range strings.Split(parts[1], ",") {
 			if mnt, ok := mounts[c]; ok && !v2 && strings.Contains(" memory cpu cpuacct pids ", " "+c+" ") {

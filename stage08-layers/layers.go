@@ -7,35 +7,75 @@ package main
 //	merged/   what the container sees as /   (the overlay mount)
 //	upper/    this container's writes         (its own, removed with it)
 //	lower/    layer N … layer 1 … layer 0     (the image, shared, never written)
+//
+// Building each layer once, unpacking a layer tar without writing outside
+// it, and the copies owned by a container's ID range are the image store's
+// work, in internal/layers.
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
+	"cfs/internal/kernel"
+	"cfs/internal/layers"
 	"cfs/internal/rootfs"
-	"cfs/internal/trace"
 
 	"golang.org/x/sys/unix"
 )
+
+// A layer is a directory of an image. Fixed layers (the default image's,
+// those imported from a tar) never change once made; a directory given
+// with --layer or --rootfs may change between runs.
+type layer struct {
+	Dir   string
+	Fixed bool
+}
+
+// imageLayers returns the image's layers, bottom first: the --layer
+// arguments (a directory as it is, a tar file imported once into a
+// directory named by its checksum), or --rootfs as one layer, or the
+// default image.
+func imageLayers(cfg config, state string) ([]layer, error) {
+	if cfg.Rootfs != "" {
+		return []layer{{Dir: cfg.Rootfs}}, nil
+	}
+	if len(cfg.LayerArgs) == 0 {
+		return defaultImage(state, cfg.Unprivileged)
+	}
+	var image []layer
+	for _, arg := range cfg.LayerArgs {
+		if fi, err := os.Stat(arg); err == nil && fi.IsDir() {
+			dir, err := filepath.Abs(arg)
+			image = append(image, layer{Dir: dir})
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		dir, err := layers.Import(state, arg, whiteout)
+		if err != nil {
+			return nil, err
+		}
+		image = append(image, layer{Dir: dir, Fixed: true})
+	}
+	return image, nil
+}
 
 // defaultImage is the image a container runs when no --layer or --rootfs
 // is given: the default root filesystem as its base layer, and a small
 // layer on top that shows what layers do. It adds /etc/motd, replaces
 // /etc/os-release (the base's copy is shadowed, not changed) and deletes
 // /home (a whiteout hides the base's directory).
-func defaultImage(state string, unprivileged bool) ([]string, error) {
-	base, err := defaultRootfs(unprivileged)
+func defaultImage(state string, unprivileged bool) ([]layer, error) {
+	base, err := rootfs.EnsureFor(!unprivileged, os.Stderr)
 	if err != nil {
 		return nil, err
 	}
 	top := filepath.Join(state, "images", "default", "layer1")
-	err = buildOnce(top, func(dir string) error {
+	err = layers.BuildOnce(top, func(dir string) error {
 		if err := os.MkdirAll(filepath.Join(dir, "etc"), 0o755); err != nil {
 			return err
 		}
@@ -54,187 +94,37 @@ func defaultImage(state string, unprivileged bool) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build the default image's top layer in %s: %w", top, err)
 	}
-	return []string{base, top}, nil
+	return []layer{{Dir: base, Fixed: true}, {Dir: top, Fixed: true}}, nil
 }
 
-// A layer is a directory of an image. Fixed layers (the default image's,
-// those imported from a tar) never change once made; a directory given
-// with --layer or --rootfs may change between runs.
-type layer struct {
-	Dir   string
-	Fixed bool
-}
-
-// imageLayers returns the image's layers, bottom first: the --layer
-// arguments, or --rootfs as one layer, or the default image.
-func imageLayers(cfg config, state string) ([]layer, error) {
+// whiteout writes a deletion of a layer tar in overlayfs's form. A tar can
+// only add files, so it records deletions with whiteout files: ".wh.NAME"
+// means "NAME of a lower layer is deleted here" and ".wh..wh..opq" in a
+// directory means "hide everything the lower layers have in it" (the OCI
+// image spec's layer.md). overlayfs has its own marks for the same two:
+//
+//	.wh.NAME            →  NAME as a character device 0/0
+//	DIR/.wh..wh..opq    →  DIR with the xattr trusted.overlay.opaque="y"
+//	                       (and user.overlay.opaque, read in a user namespace)
+func whiteout(parent, name string) error {
 	switch {
-	case cfg.Rootfs != "":
-		return []layer{{Dir: cfg.Rootfs}}, nil
-	case len(cfg.LayerArgs) == 0:
-		dirs, err := defaultImage(state, cfg.Unprivileged)
-		if err != nil {
-			return nil, err
+	case name == ".wh..wh..opq":
+		// In every xattr namespace that can hold it here (trusted.* needs
+		// host root); one is enough.
+		var errs []error
+		for _, xattr := range rootfs.OpaqueXattrs {
+			errs = append(errs, unix.Lsetxattr(parent, xattr, []byte("y"), 0))
 		}
-		return []layer{{Dir: dirs[0], Fixed: true}, {Dir: dirs[1], Fixed: true}}, nil
-	}
-	var layers []layer
-	for _, arg := range cfg.LayerArgs {
-		l, err := layerDir(state, arg)
-		if err != nil {
-			return nil, err
+		if errs[0] == nil || errs[1] == nil {
+			return nil
 		}
-		layers = append(layers, l)
+		return errs[0]
+	case strings.HasPrefix(name, ".wh..wh."):
+		return nil // other aufs bookkeeping files: nothing to do on overlay
 	}
-	return layers, nil
-}
-
-// layerDir returns the layer of a --layer argument: a directory as it is,
-// or a tar file imported once into a directory named by its checksum.
-func layerDir(state, arg string) (layer, error) {
-	fi, err := os.Stat(arg)
-	if err != nil {
-		return layer{}, err
-	}
-	if fi.IsDir() {
-		dir, err := filepath.Abs(arg)
-		return layer{Dir: dir}, err
-	}
-	f, err := os.Open(arg)
-	if err != nil {
-		return layer{}, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return layer{}, fmt.Errorf("read %s: %w", arg, err)
-	}
-	dir := filepath.Join(state, "layers", "sha256-"+hex.EncodeToString(h.Sum(nil)))
-	err = buildOnce(dir, func(tmp string) error {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
-		return importLayer(f, tmp)
-	})
-	if err != nil {
-		return layer{}, fmt.Errorf("import layer %s: %w", arg, err)
-	}
-	// The import keeps the tar's owners and modes, set-user-ID root
-	// programs too: only root may enter it. Containers use its copy for
-	// their ID range (idmappedLayer).
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return layer{}, err
-	}
-	return layer{Dir: dir, Fixed: true}, nil
-}
-
-// idmappedLayer returns a copy of l whose owners are shifted into the
-// container's ID range. Without it, root in the container would see the
-// image's files as owned by "nobody" and could change none of them
-// (overlay copies a file up with its owner). A fixed layer's copy is made
-// once per range and shared, as docker's userns-remap does; a directory
-// that may change is copied into the container's own directory, ctrDir,
-// and goes with it. (An idmapped mount does the same without copying, on
-// Linux 5.19 or later for overlay's layers.)
-func idmappedLayer(state, ctrDir string, n int, l layer, uids, gids idMap, unprivileged bool) (string, error) {
-	dir := filepath.Join(ctrDir, "layers", fmt.Sprint(n))
-	if l.Fixed {
-		dir = idmappedCache(state, l.Dir, uids, gids)
-	}
-	var shift func(uid, gid int) (int, int)
-	if !unprivileged { // an unprivileged copy is owned by the user: their root
-		shift = func(uid, gid int) (int, int) { return shiftID(uid, uids), shiftID(gid, gids) }
-	}
-	if l.Fixed && !unprivileged {
-		// The shared copies hold the image's set-user-ID programs, owned
-		// by the container's root: only root and the container's group
-		// may pass this directory, so no host user can run them to become
-		// that user. (docker keeps /var/lib/docker/100000.100000 as 0710.)
-		parent := filepath.Dir(dir)
-		if err := os.MkdirAll(filepath.Dir(parent), 0o755); err != nil {
-			return "", err
-		}
-		if err := os.Mkdir(parent, 0o710); err != nil && !errors.Is(err, os.ErrExist) {
-			return "", err
-		}
-		if err := os.Chown(parent, 0, gids.HostID); err != nil {
-			return "", err
-		}
-		if err := os.Chmod(parent, 0o710); err != nil {
-			return "", err
-		}
-	}
-	err := buildOnce(dir, func(tmp string) error {
-		return rootfs.CopyTree(l.Dir, tmp, shift)
-	})
-	if err != nil {
-		return "", fmt.Errorf("copy layer %s for IDs from %d: %w", l.Dir, uids.HostID, err)
-	}
-	return dir, nil
-}
-
-// idmappedCache is where the shared copy of a fixed layer for an ID range
-// lives: one directory per ID range, one copy per layer and its time of
-// creation (a rebuilt default rootfs is a new directory, with a new time).
-func idmappedCache(state, layer string, uids, gids idMap) string {
-	var made int64
-	if fi, err := os.Stat(layer); err == nil {
-		made = fi.ModTime().UnixNano()
-	}
-	key := sha256.Sum256([]byte(fmt.Sprintf("%s %d %v %v", layer, made, uids, gids)))
-	return filepath.Join(state, "layers", fmt.Sprintf("idmapped-%d", uids.HostID), hex.EncodeToString(key[:8]))
-}
-
-// buildOnce makes dir with build, unless it exists: built in a temporary
-// directory beside it and renamed into place, so a run that dies half-way
-// leaves no half layer, and two runs racing both end with one good copy.
-func buildOnce(dir string, build func(tmp string) error) error {
-	if _, err := os.Stat(dir); err == nil {
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".build-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	if err := build(tmp); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, dir); err != nil && !errors.Is(err, os.ErrExist) && !errors.Is(err, unix.ENOTEMPTY) {
-		return err
-	}
-	return nil
-}
-
-// writableLayer makes the container's upper and work directories, owned
-// by its root, under ctrDir. overlayfs cannot put an upper directory on
-// another overlay (as when the host itself runs in a container); there the
-// child puts them on a tmpfs instead, which it mounts itself.
-func writableLayer(ctrDir string, uids, gids idMap) (onTmpfs bool, err error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(filepath.Dir(ctrDir), &st); err != nil {
-		return false, err
-	}
-	if st.Type == unix.OVERLAYFS_SUPER_MAGIC {
-		fmt.Fprintf(os.Stderr, "%s: %s is on overlayfs, which cannot hold a writable layer: using a tmpfs inside the container\n", stage, filepath.Dir(ctrDir))
-		onTmpfs = true
-	}
-	for _, name := range []string{"upper", "work", "merged"} {
-		p := filepath.Join(ctrDir, name)
-		if err := os.Mkdir(p, 0o755); err != nil {
-			return false, err
-		}
-		if err := os.Chown(p, uids.HostID, gids.HostID); err != nil {
-			return false, err
-		}
-	}
-	return onTmpfs, nil
+	target := filepath.Join(parent, strings.TrimPrefix(name, layers.WhiteoutPrefix))
+	_ = os.RemoveAll(target) // a name of this same tar, deleted again
+	return unix.Mknod(target, unix.S_IFCHR, 0)
 }
 
 // overlay is what the child needs to mount the container's root: the
@@ -243,6 +133,51 @@ type overlay struct {
 	Lower        []string
 	Upper, Work  string
 	UpperOnTmpfs bool
+}
+
+// overlayFor prepares the container's root in its directory ctrDir: the
+// image's layers, each as a copy owned by the container's ID range (a
+// fixed layer's made once per range and shared, internal/layers; a
+// directory that may change copied for this container), and its writable
+// layer. Without the copies, root in the container would see the image's
+// files as owned by "nobody" and could change none of them (overlay copies
+// a file up with its owner). (An idmapped mount does the same without
+// copying, on Linux 5.19 or later for overlay's layers.)
+func overlayFor(cfg config, state, ctrDir string, image []layer) (ov overlay, err error) {
+	for i, l := range image {
+		dir := filepath.Join(ctrDir, "layers", strconv.Itoa(i))
+		if l.Fixed {
+			dir, err = layers.Shifted(state, "", l.Dir, cfg.UIDs, cfg.GIDs, !cfg.Unprivileged)
+		} else {
+			err = layers.Copy(l.Dir, dir, cfg.UIDs, cfg.GIDs, !cfg.Unprivileged)
+		}
+		if err != nil {
+			return ov, fmt.Errorf("copy layer %s for IDs from %d: %w", l.Dir, cfg.UIDs.HostID, err)
+		}
+		ov.Lower = append(ov.Lower, dir)
+	}
+	// The writable layer: upper and work directories, owned by the
+	// container's root. overlayfs cannot put an upper directory on another
+	// overlay (as when the host itself runs in a container); there the
+	// child puts them on a tmpfs instead, which it mounts itself.
+	var st unix.Statfs_t
+	if err := unix.Statfs(filepath.Dir(ctrDir), &st); err != nil {
+		return ov, err
+	}
+	if st.Type == unix.OVERLAYFS_SUPER_MAGIC {
+		fmt.Fprintf(os.Stderr, "%s: %s is on overlayfs, which cannot hold a writable layer: using a tmpfs inside the container\n", stage, filepath.Dir(ctrDir))
+		ov.UpperOnTmpfs = true
+	}
+	ov.Upper, ov.Work = filepath.Join(ctrDir, "upper"), filepath.Join(ctrDir, "work")
+	for _, p := range []string{ov.Upper, ov.Work, filepath.Join(ctrDir, "merged")} {
+		if err := os.Mkdir(p, 0o755); err != nil {
+			return ov, fmt.Errorf("create the writable layer in %s: %w", ctrDir, err)
+		}
+		if err := os.Chown(p, cfg.UIDs.HostID, cfg.GIDs.HostID); err != nil {
+			return ov, fmt.Errorf("create the writable layer in %s: %w", ctrDir, err)
+		}
+	}
+	return ov, nil
 }
 
 // mount mounts the overlay at merged. Same as
@@ -257,9 +192,8 @@ func (o overlay) mount(merged string) error {
 	if o.UpperOnTmpfs {
 		// upper and work must be on one filesystem; put both on a fresh
 		// tmpfs mounted over the (empty) upper directory.
-		tr.Step(trace.Mount("tmpfs", upper, "tmpfs", 0, "mode=755"))
-		if err := unix.Mount("tmpfs", upper, "tmpfs", 0, "mode=755"); err != nil {
-			return fmt.Errorf("mount a tmpfs for the writable layer on %s: %w", upper, err)
+		if err := kernel.Mount(tr, "tmpfs", upper, "tmpfs", 0, "mode=755"); err != nil {
+			return err
 		}
 		upper, work = filepath.Join(upper, "upper"), filepath.Join(upper, "work")
 		for _, d := range []string{upper, work} {
@@ -273,9 +207,5 @@ func (o overlay) mount(merged string) error {
 		top[len(o.Lower)-1-i] = l // overlay lists the top layer first
 	}
 	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,userxattr", strings.Join(top, ":"), upper, work)
-	tr.Step(trace.Mount("overlay", merged, "overlay", 0, opts))
-	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
-		return fmt.Errorf("mount overlay on %s (%s): %w", merged, opts, err)
-	}
-	return nil
+	return kernel.Mount(tr, "overlay", merged, "overlay", 0, opts)
 }

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 
+	"cfs/internal/idmap"
+	"cfs/internal/layers"
 	"cfs/internal/stagetest"
 
 	"github.com/stretchr/testify/require"
@@ -204,8 +206,8 @@ func TestLayerFlags(t *testing.T) {
 		data, _ := os.ReadFile(tarFile)
 		sum := sha256.Sum256(data)
 		imported := "/var/lib/cfs/layers/sha256-" + hex.EncodeToString(sum[:])
-		uids, gids := idMaps(true)
-		os.RemoveAll(idmappedCache("/var/lib/cfs", imported, uids, gids))
+		uids, gids := idmap.For(true)
+		os.RemoveAll(layers.ShiftedDir("/var/lib/cfs", "", imported, uids, gids))
 		os.RemoveAll(imported)
 	})
 }

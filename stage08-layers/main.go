@@ -5,8 +5,7 @@
 //
 // Read beside docs/08-layers.md and the kernel's
 // Documentation/filesystems/overlayfs.rst. Layers and the overlay are in
-// layers.go, importing a layer from a tar in tar.go; cgroups in cgroup.go;
-// user IDs in user.go; the network in net.go and ledger.go.
+// layers.go, cgroups in cgroup.go, the host side of the network in net.go.
 package main
 
 import (
@@ -14,7 +13,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -23,56 +21,56 @@ import (
 	"strings"
 	"syscall"
 
+	"cfs/internal/cgroups"
 	"cfs/internal/cli"
-	"cfs/internal/doctor"
-	"cfs/internal/rootfs"
+	"cfs/internal/hint"
+	"cfs/internal/hostnet"
+	"cfs/internal/idmap"
+	"cfs/internal/kernel"
+	"cfs/internal/layers"
+	"cfs/internal/layout"
 	"cfs/internal/trace"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
 const stage = "stage08-layers"
 
-// initArg0 is the name this program gives itself when it starts again as the
-// container's first process; main reads it to know which side it runs on.
-const initArg0 = "cfs-init"
-
-// containerPath is the command search path inside the container.
-const containerPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 // config is what the parent tells the child. It travels as JSON over a pipe
 // (file descriptor 3 in the child), so nothing leaks into the command's
 // arguments or environment.
 type config struct {
-	ID       string // names the container's host resources: veth, state, rules
+	ID       string // names the container: its default hostname; from stage 05 on, its host resources
 	Rootfs   string // where the overlay is mounted: the container's /
 	Overlay  overlay
 	Hostname string
 	Command  []string
 	Env      []string
 	Terminal bool // the stage holds the terminal: the command may take it
+	Trace    bool // --trace: narrate each step on stderr
+	Step     bool // --step: and wait for Enter before each one
 
-	// EtcDir holds this container's own hosts, hostname and resolv.conf;
-	// empty when running unprivileged, without a network of the host's.
+	// EtcDir holds this container's own hosts, hostname and resolv.conf.
 	EtcDir string
+	// Net is what the command line says about the network; only the
+	// parent needs it.
+	Net hostnet.Flags `json:"-"`
 	// Unprivileged: started by an ordinary user, whose container has one
-	// user (root, which is them), no veth network and no cgroup.
+	// user (root, which is them), no network of the host's (no EtcDir) and
+	// no cgroup.
 	Unprivileged bool
 	// Cgroup is the container's cgroup, made by the parent; nil when
-	// running unprivileged.
+	// running unprivileged. Limits are what --memory, --cpus and --pids
+	// ask for; only the parent needs them.
 	Cgroup *cgroup
-	// Limits are what --memory, --cpus and --pids ask for; only the parent
-	// needs them.
-	Limits limits `json:"-"`
+	Limits cgroups.Limits `json:"-"`
 	// LayerArgs are the --layer arguments, bottom first; Keep keeps the
 	// writable layer after the container ends. Only the parent needs them.
 	LayerArgs []string `json:"-"`
 	Keep      bool     `json:"-"`
-	// Net is what the command line says about the network; only the
-	// parent needs it.
-	Net   netFlags `json:"-"`
-	Trace bool     // --trace: narrate each step on stderr
-	Step  bool     // --step: and wait for Enter before each one
+	// UIDs and GIDs: the host IDs that the container's stand for.
+	UIDs, GIDs idmap.Map `json:"-"`
 }
 
 // tr narrates this side's steps for --trace and --step (docs/trace.md);
@@ -88,7 +86,11 @@ func init() {
 }
 
 func main() {
-	if os.Args[0] == initArg0 {
+	// A reader that goes away (`2>&1 | head`) must not end the stage in
+	// the middle of its set-up: with SIGPIPE caught, a write to the closed
+	// pipe fails instead, and the run goes on to its clean-up.
+	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
+	if os.Args[0] == layout.InitName {
 		os.Exit(child())
 	}
 	os.Exit(run(os.Args[1:]))
@@ -97,8 +99,7 @@ func main() {
 // run parses the command line and runs one container. It returns 2 for bad
 // input, 125 when the stage itself fails (as docker does), and otherwise the
 // command's own exit status.
-func run(args []string) (status int) {
-	defer trace.Recover(&status) // Ctrl-C at a --step pause
+func run(args []string) int {
 	cfg, err := parseFlags(args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -110,7 +111,7 @@ func run(args []string) (status int) {
 	// An ordinary user may create a user namespace, and inside it every
 	// other kind; only the host's side of the network needs root.
 	if os.Geteuid() != 0 {
-		if cfg.Net.Mode == "bridge" && (len(cfg.Net.Ports) > 0 || cfg.Net.Subnet.IsValid()) || cfg.Limits != (limits{}) {
+		if cfg.Net.Mode == "bridge" && (len(cfg.Net.Ports) > 0 || cfg.Net.Subnet.IsValid()) || cfg.Limits != (cgroups.Limits{}) {
 			fmt.Fprintf(os.Stderr, "%s: -p, --subnet, --memory, --cpus and --pids need root (try: go run -exec sudo ./%s)\n", stage, stage)
 			return 2
 		}
@@ -121,203 +122,222 @@ func run(args []string) (status int) {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
 		return 2
 	}
-	status, err = parent(cfg)
-	if err != nil {
+	status, err := parent(cfg)
+	var stop *trace.Interrupted
+	switch {
+	case errors.As(err, &stop): // a signal during the set-up, or at a --step pause
+		tr.Interrupted(stop)
+		return 128 + int(stop.Signal)
+	case err != nil:
 		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
-		hint(err)
+		hint.Print(os.Stderr, stage, err)
 		return 125
 	}
 	return status
 }
 
-func parseFlags(args []string) (config, error) {
-	fs := flag.NewFlagSet(stage, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	hostname := fs.String("hostname", "", "`NAME` of the container's host (default: a random 12-hex-digit ID)")
-	traceOn := fs.Bool("trace", false, "print each step the kernel is asked to do, on stderr")
-	step := fs.Bool("step", false, "like --trace, and wait for Enter on the terminal before each step")
-	root := fs.String("rootfs", "", "run `DIR` as a one-layer image (default: the default image, two layers over "+rootfs.DefaultDir+")")
-	var layerArgs []string
+func parseFlags(args []string) (cfg config, err error) {
+	fs := cli.NewFlags(stage, cloneFlags|unix.CLONE_NEWCGROUP, "--keep sh -c 'cat /etc/motd; echo hi > /etc/motd'")
+	fs.About = "It runs in a cgroup of its own, on an image of overlay layers with a writable layer on top.\nWithout root it runs unprivileged: you are root inside, with loopback only and no limits."
+	root := fs.String("rootfs", "", "run `DIR` as a one-layer image (default: the default image, two layers over "+layout.RootfsDir+")")
 	fs.Func("layer", "an image layer, a `DIR` or a layer .tar (repeatable, bottom first)", func(v string) error {
-		layerArgs = append(layerArgs, v)
+		cfg.LayerArgs = append(cfg.LayerArgs, v)
 		return nil
 	})
 	keep := fs.Bool("keep", false, "keep the container's writable layer after it ends, and print where it is")
-	var nf netFlags
-	fs.Var(&nf.Ports, "p", "publish a container port on the host: `HOSTPORT:CTRPORT[/tcp|/udp]` (repeatable)")
-	fs.StringVar(&nf.Mode, "net", "bridge", "network `MODE`: bridge (eth0 on "+bridgeName+", NAT to the outside) or none (loopback only)")
-	memory := fs.String("memory", "", "memory limit, `SIZE` with k, m or g (e.g. 256m); the container is OOM-killed above it")
-	cpus := fs.Float64("cpus", 0, "CPU limit, in `CPUS` (e.g. 0.5 is half of one CPU's time)")
-	pids := fs.Int64("pids", 0, "at most `N` processes and threads in the container")
-	fs.Func("subnet", "IPv4 `CIDR` of "+bridgeName+" (default: the first of "+candidateList()+" free of host routes)", func(v string) error {
-		p, err := parseSubnet(v)
-		nf.Subnet = p
-		return err
-	})
-	fs.Usage = func() {} // parse errors are printed by run, help below
-	usage := func() {
-		fmt.Printf("Usage: %s [flags] [--] [COMMAND [ARG...]]\n\n", stage)
-		fmt.Printf("Runs COMMAND (default /bin/sh) in new user, UTS, PID, mount, IPC, network and cgroup\n")
-		fmt.Printf("namespaces, in a cgroup of its own, on an image of overlay layers with a writable layer on top.\n")
-		fmt.Printf("Without root it runs unprivileged: you are root inside, with loopback only and no limits.\n\nFlags:\n")
-		cli.PrintFlags(os.Stdout, fs)
-		fmt.Printf("\nExample:\n  go run -exec sudo ./%s --keep sh -c 'cat /etc/motd; echo hi > /etc/motd'\n", stage)
-	}
+	cfg.Net.Register(fs.FlagSet)
+	var limits cgroups.Flags
+	limits.Register(fs.FlagSet)
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			usage()
-		}
-		return config{}, err
+		return cfg, err
 	}
-	cfg := config{ID: cli.NewID(), Rootfs: *root, Hostname: *hostname, Command: fs.Args(), Net: nf, LayerArgs: layerArgs, Keep: *keep}
-	cfg.Trace, cfg.Step = *traceOn || *step, *step
-	if cfg.Rootfs != "" && len(layerArgs) > 0 {
-		return config{}, cli.Usagef("--rootfs and --layer do not mix: --rootfs DIR is the same as one --layer DIR")
+	if cfg.Limits, err = limits.Limits(); err != nil {
+		return cfg, err
 	}
-	for _, l := range layerArgs {
+	cfg.ID, cfg.Command = cli.NewID(), fs.Command()
+	cfg.Trace, cfg.Step = fs.Tracing()
+	if cfg.Hostname, err = fs.Hostname(cfg.ID); err != nil {
+		return cfg, err
+	}
+	if cfg.Rootfs, err = cli.Rootfs(*root); err != nil {
+		return cfg, err
+	}
+	if cfg.Keep = *keep; cfg.Rootfs != "" && len(cfg.LayerArgs) > 0 {
+		return cfg, cli.Usagef("--rootfs and --layer do not mix: --rootfs DIR is the same as one --layer DIR")
+	}
+	for _, l := range cfg.LayerArgs {
 		if _, err := os.Stat(l); err != nil {
-			return config{}, cli.Usagef("--layer %s: no such directory or tar file", l)
+			return cfg, cli.Usagef("--layer %s: no such directory or tar file", l)
 		}
 	}
-	var err error
-	if cfg.Limits, err = parseLimits(*memory, *cpus, *pids, flagSet(fs, "cpus"), flagSet(fs, "pids")); err != nil {
-		return config{}, err
-	}
-	if cfg.Hostname == "" && !flagSet(fs, "hostname") {
-		cfg.Hostname = cfg.ID
-	}
-	if err := nf.check(); err != nil {
-		return config{}, err
-	}
-	if err := cli.CheckHostname(cfg.Hostname); err != nil {
-		return config{}, err
-	}
-	if cfg.Rootfs != "" {
-		abs, err := filepath.Abs(cfg.Rootfs)
-		if fi, serr := os.Stat(abs); err != nil || serr != nil || !fi.IsDir() {
-			return config{}, cli.Usagef("--rootfs %s: not a directory", cfg.Rootfs)
-		}
-		cfg.Rootfs = abs
-	}
-	if len(cfg.Command) == 0 {
-		cfg.Command = []string{"/bin/sh"}
-	}
-	// A clean environment, as docker gives: the host's variables describe
-	// the host, not the container.
-	cfg.Env = []string{
-		"PATH=" + containerPath,
-		"HOSTNAME=" + cfg.Hostname,
-		"HOME=/root",
-	}
-	if term := os.Getenv("TERM"); term != "" {
-		cfg.Env = append(cfg.Env, "TERM="+term)
-	}
-	return cfg, nil
-}
-
-func flagSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
+	cfg.Env = cli.Env(cfg.Hostname)
+	return cfg, cfg.Net.Check()
 }
 
 // ---------------------------------------------------------------------------
-// The parent side: runs on the host, starts the child in new namespaces and
-// waits for it.
+// The parent side: runs on the host, in the phases every stage follows:
+// prepare the host (from stage 03 on), start the child in new namespaces,
+// plug it in (from stage 05 on), let it go, and wait for it. What it makes
+// on the host is taken down by the deferred calls, in reverse order,
+// however the run ends: the command's exit, an error, Ctrl-C or kill.
 
-func parent(cfg config) (int, error) {
+// cloneFlags are the new namespaces the child starts in.
+//
+// CLONE_NEWUSER gives the child its own user and group IDs and its own set
+// of capabilities. The kernel makes it first, so the other new namespaces
+// belong to it: root in the container has every capability over its own
+// hostname, mounts, processes, IPC and network, and none over the host's.
+// Its IDs stand for host IDs only once the maps are written (startChild).
+//
+// CLONE_NEWUTS gives the child its own copy of the hostname and NIS domain
+// name. It starts equal to the host's; what the child sets later is seen
+// only by processes in this namespace.
+//
+// CLONE_NEWPID starts a new numbering of processes: the child is PID 1 in
+// it, and sees only its own descendants. The host still sees the child
+// under an ordinary PID of its own.
+//
+// CLONE_NEWNS copies the host's table of mounts for the child. From then
+// on, mounting and unmounting in the child changes only its copy (as long
+// as propagation is off: see setupRoot).
+//
+// CLONE_NEWIPC gives the child empty tables of System V shared memory
+// segments, semaphores and message queues, and its own POSIX message
+// queues. Processes share memory through these by a numeric key; with
+// separate tables, a container cannot attach to (or guess) another's
+// segments.
+//
+// CLONE_NEWNET gives the child a network stack of its own: no devices but
+// a loopback that is down, empty routing tables, its own ports, firewall
+// rules and /proc/sys/net. The child can reach nothing until the parent
+// plugs a cable in: see attach in net.go.
+const cloneFlags = unix.CLONE_NEWUSER | unix.CLONE_NEWUTS | unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET
+
+func parent(cfg config) (status int, err error) {
 	// Ctrl-C and kill must not stop the stage and leave the command running:
-	// catch them and pass them on, so the command decides. Caught from here
-	// on, so that whatever the set-up below makes is always taken down again.
+	// catch them and pass them on, so the command decides. Caught from the
+	// start, so that what the set-up makes is always taken down again.
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
 	defer signal.Stop(sigs)
 
-	// The container's IDs and the host IDs they stand for, and its image.
-	uids, gids := idMaps(!cfg.Unprivileged)
-	dir, err := containersDir(!cfg.Unprivileged)
+	// Prepare the host: what the container needs before it exists. The host
+	// IDs that its IDs stand for (internal/idmap: root's subordinate range,
+	// or an ordinary user's own IDs), its image, a directory of its own,
+	// removed with it unless --keep, and its root: the image's layers under
+	// a writable layer (overlayFor):
+	cfg.UIDs, cfg.GIDs = idmap.For(!cfg.Unprivileged)
+	state, err := layers.StateDir(!cfg.Unprivileged)
 	if err != nil {
 		return 0, err
 	}
-	state := filepath.Dir(dir)
 	image, err := imageLayers(cfg, state)
 	if err != nil {
 		return 0, err
 	}
-
-	// The container's own directory: its writable layer (upper and work)
-	// and the mount point of its root (merged). Made before any process
-	// exists, removed after the container ends, whatever happens, unless
-	// --keep.
-	sweepContainers(dir)
-	ctrDir := filepath.Join(dir, cfg.ID)
-	if err := os.MkdirAll(ctrDir, 0o755); err != nil {
-		return 0, fmt.Errorf("create %s: %w", ctrDir, err)
-	}
-	if err := writeOwner(ctrDir); err != nil {
+	ctrDir, err := layers.ContainerDir(filepath.Join(state, "containers"), cfg.ID)
+	if err != nil {
 		return 0, err
 	}
 	if cfg.Keep {
 		defer fmt.Fprintf(os.Stderr, "%s: kept the container's writable layer: %s\n", stage, filepath.Join(ctrDir, "upper"))
-		if err := os.WriteFile(filepath.Join(ctrDir, "keep"), nil, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(ctrDir, layers.KeepMark), nil, 0o644); err != nil {
 			return 0, err
 		}
 	} else {
 		defer os.RemoveAll(ctrDir)
 	}
-	// The image's read-only layers, each as a copy owned by the
-	// container's ID range.
-	layers := make([]string, len(image))
-	for i, l := range image {
-		if layers[i], err = idmappedLayer(state, ctrDir, i, l, uids, gids, cfg.Unprivileged); err != nil {
-			return 0, err
-		}
+	if cfg.Overlay, err = overlayFor(cfg, state, ctrDir, image); err != nil {
+		return 0, err
 	}
-	onTmpfs, err := writableLayer(ctrDir, uids, gids)
-	if err != nil {
-		return 0, fmt.Errorf("create the writable layer in %s: %w", ctrDir, err)
-	}
-	cfg.Overlay = overlay{Lower: layers, Upper: filepath.Join(ctrDir, "upper"), Work: filepath.Join(ctrDir, "work"), UpperOnTmpfs: onTmpfs}
 	cfg.Rootfs = filepath.Join(ctrDir, "merged")
-
-	// The host's side of the network comes first, before any process
-	// exists: the bridge, an address for the container, its published
-	// ports, its /etc files. A bad port or subnet fails here with nothing
-	// running, and whatever happens later, release undoes it.
-	var nw *hostNet
+	// The host's side of its network, with its published ports and /etc
+	// files (net.go). A bad port or subnet fails here, with nothing running.
+	nw, err := setupHost(&cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer nw.release()
+	// Its cgroup and limits, made before its first process exists, so that
+	// the process can be moved in before it runs anything of the command's.
+	// A cgroup left by a killed stage goes first.
 	if !cfg.Unprivileged {
-		if nw, err = setupHost(&cfg); err != nil {
+		cgroups.RemoveStale(func(id string) bool { return layers.Alive(filepath.Dir(ctrDir), id) })
+		if cfg.Cgroup, err = newCgroup(cfg.ID, cfg.Limits); err != nil {
 			return 0, err
 		}
-		defer nw.release()
+		defer cfg.Cgroup.remove()
 	}
 
-	// The container's cgroup and its limits, made before the container's
-	// first process exists, so that the process can be moved in before it
-	// runs anything of the command's. A cgroup left by a killed stage goes
-	// first.
-	if !cfg.Unprivileged {
-		removeStaleCgroups(dir)
-		cg, err := newCgroup(cfg.ID, cfg.Limits)
+	// Start the child in its new namespaces, where it waits for its config.
+	cmd, config, err := startChild(cfg, sigs)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { // a failure from here on ends the child too
+		config.Close()
 		if err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}()
+
+	// Plug it in: the host reaches the child by its PID. Into its cgroup
+	// first, so the command and all it forks are counted and limited from
+	// their first instruction; then its network, complete before the
+	// command starts.
+	if cfg.Cgroup != nil {
+		if err := cfg.Cgroup.join(cmd.Process.Pid); err != nil {
 			return 0, err
 		}
-		defer cg.remove()
-		cfg.Cgroup = cg
+	}
+	if err := nw.attach(cmd.Process.Pid); err != nil {
+		return 0, err
 	}
 
+	// Let it go, after saying how to look at it from outside.
+	tr.LookAt(cmd.Process.Pid)
+	tr.Look("sudo cat /proc/%d/mountinfo", cmd.Process.Pid)
+	tr.Look("sudo nsenter -t %d -i ipcs", cmd.Process.Pid)
+	tr.Look("cat /proc/%d/uid_map /proc/%d/gid_map", cmd.Process.Pid, cmd.Process.Pid)
+	if cfg.Cgroup != nil {
+		tr.Look("cat /proc/%d/cgroup; ls %s", cmd.Process.Pid, strings.Join(cfg.Cgroup.dirs(), " "))
+	}
+	tr.Look("sudo ls %s", cfg.Overlay.Upper)
+	if nw.mode == "bridge" {
+		tr.Look("ip link show %s; sudo nsenter -t %d -n ip addr", nw.veth, cmd.Process.Pid)
+		tr.Look("sudo nft list table ip %s", layout.NftTable)
+	}
+	if err := letGo(config, cfg); err != nil {
+		return 0, err
+	}
+
+	// Wait: the command's exit status is the stage's.
+	return cli.ExitStatus(cmd.Wait())
+}
+
+// startChild starts this same program again as the container's first
+// process, in new namespaces, and returns the write end of its config
+// pipe. Go cannot call clone(2) and go on running Go code in the child, so
+// the kernel starts /proc/self/exe anew inside the namespaces; the copy
+// reads its config and finishes the set-up from inside.
+func startChild(cfg config, sigs chan os.Signal) (*exec.Cmd, *os.File, error) {
+	// A signal caught during the set-up ends the run here, before the
+	// container exists. Passed on later, it could reach cfs-init before
+	// cfs-init has a handler, and be lost.
+	select {
+	case s := <-sigs:
+		return nil, nil, &trace.Interrupted{Signal: s.(unix.Signal)}
+	default:
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
-		return 0, fmt.Errorf("create config pipe: %w", err)
+		return nil, nil, fmt.Errorf("create config pipe: %w", err)
 	}
-	defer w.Close()
-
-	// Go cannot call clone(2) and go on running Go code in the child, so the
-	// stage asks the kernel to start this same program again (/proc/self/exe)
-	// inside the new namespaces; the copy finishes the set-up from inside.
+	defer r.Close()
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
-		Args:       []string{initArg0},
+		Args:       []string{layout.InitName},
 		Stdin:      os.Stdin,
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
@@ -327,36 +347,7 @@ func parent(cfg config) (int, error) {
 		// CPU count, so that --pids is spent on the command.
 		Env: append(os.Environ(), "GOMAXPROCS=1"),
 		SysProcAttr: &syscall.SysProcAttr{
-			// CLONE_NEWUTS gives the child its own copy of the hostname and
-			// NIS domain name. It starts equal to the host's; what the child
-			// sets later is seen only by processes in this namespace.
-			//
-			// CLONE_NEWPID starts a new numbering of processes: the child is
-			// PID 1 in it, and sees only its own descendants. The host still
-			// sees the child under an ordinary PID of its own.
-			//
-			// CLONE_NEWNS copies the host's table of mounts for the child.
-			// From then on, mounting and unmounting in the child changes only
-			// its copy (as long as propagation is off: see setupRoot).
-			//
-			// CLONE_NEWIPC gives the child empty tables of System V shared
-			// memory segments, semaphores and message queues, and its own
-			// POSIX message queues. Processes share memory through these by
-			// a numeric key; with separate tables, a container cannot attach
-			// to (or guess) another's segments.
-			//
-			// CLONE_NEWNET gives the child a network stack of its own: no
-			// devices but a loopback that is down, empty routing tables, its
-			// own ports, firewall rules and /proc/sys/net. The child can reach
-			// nothing until the parent plugs a cable in: see attach in net.go.
-			//
-			// CLONE_NEWUSER gives the child its own user and group IDs and
-			// its own set of capabilities. The kernel makes it first, so the
-			// other new namespaces belong to it: root in the container has
-			// every capability over its own hostname, mounts, processes,
-			// IPC and network, and none over the host's. Its IDs stand for
-			// host IDs only once the maps are written (UidMappings below).
-			Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWUTS | unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET,
+			Cloneflags: cloneFlags,
 			// The maps must be written before the child runs this program
 			// again: execve(2) drops every capability of a process that is
 			// not root in its user namespace, and until the maps exist no
@@ -366,8 +357,8 @@ func parent(cfg config) (int, error) {
 			// the namespace's root (setgroups, setgid 0, setuid 0) and only
 			// then calls execve. Go's os/exec does exactly these steps when
 			// given the maps; runc does them in C before Go starts.
-			UidMappings: []syscall.SysProcIDMap{uids},
-			GidMappings: []syscall.SysProcIDMap{gids},
+			UidMappings: []syscall.SysProcIDMap{cfg.UIDs},
+			GidMappings: []syscall.SysProcIDMap{cfg.GIDs},
 			// An unprivileged parent must deny setgroups(2) in the
 			// namespace before writing gid_map: otherwise the container's
 			// root could drop a group that a host file uses to keep it out.
@@ -378,160 +369,78 @@ func parent(cfg config) (int, error) {
 			Pdeathsig: unix.SIGKILL,
 		},
 	}
-
-	// A signal caught during the set-up above ends the run here, before the
-	// container exists, and the deferred clean-ups undo the set-up. Passed
-	// on later, it could reach cfs-init before cfs-init has a handler, and
-	// be lost.
-	select {
-	case s := <-sigs:
-		return 128 + int(s.(unix.Signal)), nil
-	default:
+	if err := kernel.Clone(tr, cmd, trace.IDMaps(cfg.UIDs, cfg.GIDs, cfg.Unprivileged, layout.InitName)...); err != nil {
+		w.Close()
+		return nil, nil, err
 	}
-
-	call, shell := trace.Clone(cmd.SysProcAttr.Cloneflags)
-	tr.Step(call, shell, mapSteps(uids, gids, cfg.Unprivileged)...)
-	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("start the container process (clone with CLONE_NEWUSER|CLONE_NEWUTS|CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWNET): %w", err)
-	}
-	tr.Result("host PID %d, the container's first process", cmd.Process.Pid)
-	r.Close()
 	go func() {
 		for s := range sigs {
 			_ = cmd.Process.Signal(s)
 		}
 	}()
+	return cmd, w, nil
+}
 
-	// The child waits for its config: move it into its cgroup now, so the
-	// command and everything it forks are counted and limited from their
-	// first instruction.
-	if cfg.Cgroup != nil {
-		if err := cfg.Cgroup.join(cmd.Process.Pid); err != nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			return 0, err
-		}
-	}
-
-	// The child now waits for its config in a network namespace of its own,
-	// which the host can still reach by its PID: plug the container in
-	// before letting it go on, so the network is there when the command
-	// starts.
-	if nw != nil {
-		if err := nw.attach(cmd.Process.Pid); err != nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			return 0, err
-		}
-	}
-
+// letGo sends the config: the end of the pipe is the child's go-ahead.
+func letGo(w *os.File, cfg config) error {
 	// A stage started in the background (`&`) must leave the terminal to
 	// the shell, so the command takes it only if this stage's process group
 	// is the terminal's foreground group.
 	if fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP); err == nil && fg == unix.Getpgrp() {
 		cfg.Terminal = true
 	}
-
-	tr.LookAt(cmd.Process.Pid)
-	tr.Look("sudo cat /proc/%d/mountinfo", cmd.Process.Pid)
-	tr.Look("sudo nsenter -t %d -i ipcs", cmd.Process.Pid)
-	if nw != nil && nw.mode == "bridge" {
-		tr.Look("ip link show %s; sudo nsenter -t %d -n ip addr", nw.veth, cmd.Process.Pid)
-		tr.Look("sudo nft list table ip %s", tableName)
-	}
-	tr.Look("cat /proc/%d/uid_map /proc/%d/gid_map", cmd.Process.Pid, cmd.Process.Pid)
-	if cfg.Cgroup != nil {
-		tr.Look("cat /proc/%d/cgroup; ls %s", cmd.Process.Pid, strings.Join(cfg.Cgroup.dirs(), " "))
-	}
-	tr.Look("sudo ls %s", cfg.Overlay.Upper)
-
-	// Writing the config and closing the pipe is the child's signal to go on.
 	if err := json.NewEncoder(w).Encode(cfg); err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return 0, fmt.Errorf("send config to the container process: %w", err)
+		return fmt.Errorf("send config to the container process: %w", err)
 	}
-	w.Close()
-
-	return cli.ExitStatus(cmd.Wait())
+	return w.Close()
 }
 
 // ---------------------------------------------------------------------------
-// The child side: runs inside the new namespaces, as initArg0.
+// The child side: runs inside the new namespaces, as cfs-init.
 
 func child() int {
-	cfg, err := readConfig()
+	// The config comes on fd 3; closed once read, so that the command does
+	// not inherit the pipe.
+	var cfg config
+	config := os.NewFile(3, "config")
+	err := json.NewDecoder(config).Decode(&cfg)
+	config.Close()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, err)
-		return 125
+		err = fmt.Errorf("read config from the parent: %w", err)
+	} else {
+		tr, err = trace.New("child", cfg.Trace, cfg.Step)
 	}
-	if tr, err = trace.New("child", cfg.Trace, cfg.Step); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, err)
-		return 125
+	// The parent has moved this process into the container's cgroup. A new
+	// cgroup namespace takes the caller's cgroup as its root, so from here
+	// on the container sees its cgroup as "/" in /proc/self/cgroup and in
+	// the cgroup filesystem. Same as `unshare --cgroup`. The namespace
+	// belongs to the calling thread only (Go runs many): this is the main
+	// thread (see init), where the mounts and the command's fork happen too.
+	if err == nil && cfg.Cgroup != nil {
+		err = kernel.Unshare(tr, unix.CLONE_NEWCGROUP)
 	}
-
-	// The parent has moved this process into the container's cgroup. A
-	// new cgroup namespace takes the caller's cgroup as its root, so from
-	// here on the container sees its cgroup as "/" in /proc/self/cgroup
-	// and in the cgroup filesystem. Same as `unshare --cgroup`. The
-	// namespace belongs to the calling thread only (Go runs many): this is
-	// the main thread (see init), where the mounts and the command's fork
-	// happen too.
-	if cfg.Cgroup != nil {
-		tr.Step(trace.Unshare(unix.CLONE_NEWCGROUP))
-		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, os.NewSyscallError("unshare CLONE_NEWCGROUP", err))
-			return 125
-		}
-	}
-
 	// Unprivileged, the parent cannot set this network namespace up: a Go
 	// program (many threads) cannot join a user namespace, and joining the
 	// network namespace alone needs CAP_SYS_ADMIN on the host. The child is
 	// root here, so it brings its own loopback up. Same as `ip link set lo up`.
-	if cfg.Unprivileged {
-		if err := loopbackUp(); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, err)
-			return 125
-		}
+	if err == nil && cfg.Unprivileged {
+		err = kernel.Do(tr, "netlink RTM_NEWLINK(lo up)", "ip link set lo up", func() error { return netlink.LinkSetUp(link("lo")) })
 	}
-
 	// sethostname(2) changes the name of the UTS namespace the caller is in.
 	// This process is the first one in a new namespace, so the host's
 	// hostname stays as it was. Same as `hostname NAME` in the container.
-	tr.Step(fmt.Sprintf("sethostname(%q)", cfg.Hostname), "hostname "+cfg.Hostname)
-	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, os.NewSyscallError("sethostname", err))
-		return 125
+	if err == nil {
+		err = kernel.Sethostname(tr, cfg.Hostname)
 	}
-
-	if err := setupRoot(cfg.Rootfs, cfg.EtcDir, cfg.Cgroup, cfg.Overlay); err != nil {
+	if err == nil {
+		err = setupRoot(cfg.Rootfs, cfg.EtcDir, cfg.Cgroup, cfg.Overlay)
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: container: %v\n", stage, err)
-		hint(err)
+		hint.Print(os.Stderr, stage, err)
 		return 125
 	}
-
 	return initProcess(cfg.Command, cfg.Env, cfg.Terminal)
-}
-
-// hint prints, under an error that a known problem of the host causes,
-// what the problem is and the command that checks the whole host.
-func hint(err error) {
-	if h := doctor.Hint(err); h != "" {
-		fmt.Fprintf(os.Stderr, "%s: %s\n", stage, h)
-	}
-}
-
-// readConfig reads the parent's config from fd 3 and closes it, so the
-// command does not inherit the pipe.
-func readConfig() (config, error) {
-	f := os.NewFile(3, "config")
-	defer f.Close()
-	var cfg config
-	if err := json.NewDecoder(f).Decode(&cfg); err != nil {
-		return cfg, fmt.Errorf("read config from the parent: %w", err)
-	}
-	return cfg, nil
 }
 
 // setupRoot makes rootfs the container's / and mounts the kernel's views
@@ -544,9 +453,8 @@ func setupRoot(root, etcDir string, cg *cgroup, ov overlay) error {
 	// and pivot_root(2) refuses to work (EINVAL) when the current root or the
 	// new one is shared. Marking every mount private, recursively, cuts that
 	// link. Same as `mount --make-rprivate /`.
-	tr.Step(trace.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""))
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make / private (mount --make-rprivate /): %w", err)
+	if err := kernel.Mount(tr, "", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return err
 	}
 
 	// The image and the writable layer become one tree at ROOT. Mounted
@@ -560,9 +468,8 @@ func setupRoot(root, etcDir string, cg *cgroup, ov overlay) error {
 	// pivot_root needs the new root to be a mount point, and a directory is
 	// not one until something is mounted there: bind it onto itself.
 	// Same as `mount --rbind ROOT ROOT`.
-	tr.Step(trace.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""))
-	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind %s onto itself: %w", root, err)
+	if err := kernel.Mount(tr, root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
 	}
 
 	// Many containers share one root filesystem, but /etc/hosts,
@@ -571,20 +478,9 @@ func setupRoot(root, etcDir string, cg *cgroup, ov overlay) error {
 	// etcDir; bind each over the shared file. The bind exists in this mount
 	// namespace only, so the directory on disk never changes. Same as
 	// `mount --bind /run/cfs/ID/hosts ROOT/etc/hosts`.
-	for _, name := range etcFiles {
-		if etcDir == "" {
-			break
-		}
-		target := filepath.Join(root, "etc", name)
-		// Only over a regular file: a root filesystem without it does not
-		// get one (creating it would change the shared directory), and a
-		// symbolic link would be followed on the host's side.
-		if fi, err := os.Lstat(target); err != nil || !fi.Mode().IsRegular() {
-			continue
-		}
-		tr.Step(trace.Mount(filepath.Join(etcDir, name), target, "", unix.MS_BIND, ""))
-		if err := unix.Mount(filepath.Join(etcDir, name), target, "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("bind %s over %s: %w", filepath.Join(etcDir, name), target, err)
+	for _, b := range hostnet.EtcBinds(etcDir, root) {
+		if err := kernel.Mount(tr, b[0], b[1], "", unix.MS_BIND, ""); err != nil {
+			return err
 		}
 	}
 
@@ -596,7 +492,7 @@ func setupRoot(root, etcDir string, cg *cgroup, ov overlay) error {
 	// processes of the PID namespace of the process that mounts it: ours.
 	// The /proc we inherited showed the host's, which is why `ps` listed
 	// them in stage 02.
-	if err := mount("proc", filepath.Join(root, "proc"), "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+	if err := kernel.Mount(tr, "proc", filepath.Join(root, "proc"), "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return err
 	}
 	if err := setupDev(root); err != nil {
@@ -604,7 +500,7 @@ func setupRoot(root, etcDir string, cg *cgroup, ov overlay) error {
 	}
 	// sysfs describes the host's devices and kernel; programs read it, so
 	// mount it, but read-only, so root in the container cannot change it.
-	if err := mount("sysfs", filepath.Join(root, "sys"), "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+	if err := kernel.Mount(tr, "sysfs", filepath.Join(root, "sys"), "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return err
 	}
 	if cg != nil {
@@ -619,28 +515,20 @@ func setupRoot(root, etcDir string, cg *cgroup, ov overlay) error {
 	// with a second chroot and "..": the old root would still be mounted.
 	// Passing "." twice stacks the old root on top of the new one, where a
 	// lazy unmount detaches it for good (man 2 pivot_root, NOTES).
-	tr.Step(fmt.Sprintf(`chdir(%q) + pivot_root(".", ".")`, root), "cd "+root+" && pivot_root . .")
-	if err := unix.Chdir(root); err != nil {
-		return fmt.Errorf("chdir %s: %w", root, err)
+	if err := kernel.PivotRoot(tr, root); err != nil {
+		return err
 	}
-	if err := unix.PivotRoot(".", "."); err != nil {
-		return fmt.Errorf("pivot_root to %s: %w", root, err)
+	if err := kernel.Unmount(tr, ".", unix.MNT_DETACH); err != nil {
+		return err
 	}
-	tr.Step(`umount2(".", MNT_DETACH)`, "umount -l .")
-	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
-		return fmt.Errorf("detach the old root: %w", err)
-	}
-	if err := unix.Chdir("/"); err != nil {
-		return fmt.Errorf("chdir /: %w", err)
-	}
-	return nil
+	return os.Chdir("/")
 }
 
 // setupDev builds a minimal /dev on a tmpfs: the host's /dev holds every
 // disk and device, which a container must not reach.
 func setupDev(root string) error {
 	dev := filepath.Join(root, "dev")
-	if err := mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
+	if err := kernel.Mount(tr, "tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
 		return err
 	}
 	// A device node is only a name for a (type, major, minor) triple; the
@@ -653,24 +541,23 @@ func setupDev(root string) error {
 		if err := os.WriteFile(target, nil, 0o666); err != nil {
 			return fmt.Errorf("create %s: %w", target, err)
 		}
-		tr.Step(trace.Mount("/dev/"+name, target, "", unix.MS_BIND, ""))
-		if err := unix.Mount("/dev/"+name, target, "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("bind /dev/%s onto %s: %w", name, target, err)
+		if err := kernel.Mount(tr, "/dev/"+name, target, "", unix.MS_BIND, ""); err != nil {
+			return err
 		}
 	}
 	// A private devpts instance: terminals opened in the container are
 	// numbered from 0 and the host's /dev/pts/N are not visible.
-	if err := mount("devpts", filepath.Join(dev, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
+	if err := kernel.Mount(tr, "devpts", filepath.Join(dev, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
 		return err
 	}
 	// POSIX shared memory (shm_open) lives in files under /dev/shm.
-	if err := mount("shm", filepath.Join(dev, "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
+	if err := kernel.Mount(tr, "shm", filepath.Join(dev, "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
 		return err
 	}
 	// POSIX message queues (mq_open) are files of an mqueue filesystem. A
 	// new mount of it shows the queues of the mounting process's IPC
 	// namespace: the container's.
-	if err := mount("mqueue", filepath.Join(dev, "mqueue"), "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+	if err := kernel.Mount(tr, "mqueue", filepath.Join(dev, "mqueue"), "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return err
 	}
 	for _, l := range [][2]string{
@@ -681,18 +568,6 @@ func setupDev(root string) error {
 		if err := os.Symlink(l[0], filepath.Join(dev, l[1])); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// mount is unix.Mount with the error saying what was mounted where.
-func mount(source, target, fstype string, flags uintptr, data string) error {
-	if err := os.MkdirAll(target, 0o755); err != nil {
-		return fmt.Errorf("create mount point %s: %w", target, err)
-	}
-	tr.Step(trace.Mount(source, target, fstype, flags, data))
-	if err := unix.Mount(source, target, fstype, flags, data); err != nil {
-		return fmt.Errorf("mount %s on %s (type %s): %w", source, target, fstype, err)
 	}
 	return nil
 }
@@ -713,7 +588,7 @@ func initProcess(argv, env []string, terminal bool) int {
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, unix.SIGCHLD, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
 
-	os.Setenv("PATH", containerPath) // exec.LookPath searches this process's PATH
+	os.Setenv("PATH", cli.ContainerPath) // exec.LookPath searches this process's PATH
 	path, err := exec.LookPath(argv[0])
 	cmd := &exec.Cmd{Path: path, Args: argv, Env: env, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	// An interactive shell takes the terminal for its process group and
@@ -725,8 +600,7 @@ func initProcess(argv, env []string, terminal bool) int {
 	}
 	if err == nil {
 		// Go's exec starts a child with clone(2) (a fork) and execve(2).
-		tr.Step("fork() + "+trace.Exec(path, argv), "exec "+trace.Quote(argv))
-		err = cmd.Start()
+		err = kernel.ForkExec(tr, cmd)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: container: exec %q: %v\n", stage, argv[0], err)

@@ -15,7 +15,8 @@
 //	cgroup   cfs/ID, and cfs/ once empty, in every cgroup v1 hierarchy and in v2
 //	lease    a container's address in /run/cfs/net-N.json, the ledger of network namespace N
 //	state    /run/cfs/ID/ and /var/lib/cfs/containers/ID/ (ID: 12 hex digits); a killed
-//	         build's /var/lib/cfs/.rootfs-build-*, a killed doctor's .cfs-doctor-overlay-*
+//	         build's /var/lib/cfs/.rootfs-build-*, a killed doctor's .cfs-doctor-overlay-*,
+//	         a killed pull's (load's, import's, commit's) /var/lib/cfs/images/tmp/ID
 //	netns    /run/netns/cfs*: network namespaces that tests and the docs' recipes name
 //	cache    /var/lib/cfs/rootfs, layers and images: only with Options.Caches
 //
@@ -46,7 +47,9 @@ import (
 	"strings"
 	"time"
 
+	"cfs/internal/hostnet"
 	"cfs/internal/layout"
+	"cfs/internal/mountinfo"
 )
 
 // The names and places the stages use, from internal/layout.
@@ -55,6 +58,8 @@ const (
 	ContainersDir = layout.ContainersDir
 	RunDir        = layout.RunDir
 	NetnsDir      = layout.NetnsDir
+	ImagesTmpDir  = layout.ImagesTmpDir
+	ImagesLock    = layout.ImagesLock
 
 	InitName       = layout.InitName
 	BridgeName     = layout.Bridge
@@ -63,7 +68,6 @@ const (
 	ForwardComment = layout.ForwardComment
 	CgroupParent   = layout.CgroupParent
 	NetnsPrefix    = layout.NetnsPrefix
-	netLock        = "net.lock"
 
 	rootfsBuildPrefix = ".rootfs-build-"       // internal/rootfs builds here, then renames
 	doctorTrialPrefix = ".cfs-doctor-overlay-" // doctor's trial overlay
@@ -282,59 +286,10 @@ func ContainerOfCgroup(procCgroup string) string {
 // Mounts.
 
 // Mount is one line of /proc/PID/mountinfo.
-type Mount struct {
-	ID         int
-	Root       string // the mounted directory within its filesystem
-	Point      string
-	FSType     string
-	Source     string
-	SuperOpts  string
-	MajorMinor string
-}
+type Mount = mountinfo.Mount
 
 // ParseMountinfo reads /proc/PID/mountinfo (man 5 proc_pid_mountinfo).
-func ParseMountinfo(data string) []Mount {
-	var out []Mount
-	for _, line := range strings.Split(data, "\n") {
-		f := strings.Fields(line)
-		sep := -1
-		for i, fld := range f {
-			if fld == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 6 || len(f) < sep+4 {
-			continue
-		}
-		id, _ := strconv.Atoi(f[0])
-		out = append(out, Mount{
-			ID: id, MajorMinor: f[2], Root: unescapeMount(f[3]), Point: unescapeMount(f[4]),
-			FSType: f[sep+1], Source: unescapeMount(f[sep+2]), SuperOpts: f[sep+3],
-		})
-	}
-	return out
-}
-
-// unescapeMount undoes the kernel's octal escapes of space, tab, newline
-// and backslash in mountinfo ("\040" for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
+func ParseMountinfo(data string) []Mount { return mountinfo.Parse(data) }
 
 // cgroupRoots lists where each cgroup hierarchy is mounted, once each: v1
 // has one per controller (or group of them), v2 one in all.
@@ -440,15 +395,5 @@ func (c *container) addOwner(o owner) {
 	c.owners = append(c.owners, o)
 }
 
-// lease is one entry of a ledger, as stage05-net/ledger.go writes it; only
-// the fields cleanup reads.
-type lease struct {
-	ID    string `json:"id"`
-	IP    string `json:"ip"`
-	Owner owner  `json:"owner"`
-	Ports []struct {
-		Host  uint16 `json:"host"`
-		Ctr   uint16 `json:"ctr"`
-		Proto string `json:"proto"`
-	} `json:"ports,omitempty"`
-}
+// lease is one entry of a ledger (internal/hostnet).
+type lease = hostnet.Lease

@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"cfs/internal/cgroups"
 	"cfs/internal/layout"
 	"cfs/internal/stagetest"
 
@@ -311,7 +312,7 @@ func (w *world) fakeContainer(running bool) *fake {
 		_ = os.RemoveAll(f.dir)
 		_ = os.RemoveAll(f.etc)
 		for _, d := range f.cgroups {
-			_ = emptyCgroup(d, f.id)
+			_ = cgroups.Empty(d, killTimeout)
 			_ = unix.Rmdir(d)
 			_ = unix.Rmdir(filepath.Dir(d))
 		}
@@ -750,7 +751,7 @@ var stageBuild struct {
 // like stagetest.GoCommand).
 func stageBinaries(t *testing.T) string {
 	t.Helper()
-	goTool, err := stagetest.FindGo()
+	goTool, err := stagetest.GoTool()
 	if err != nil {
 		t.Fatalf("building the stages needs the go toolchain: %v", err)
 	}
@@ -959,4 +960,32 @@ func TestKilledStagesLeaveNothingAfterCleanup(t *testing.T) {
 	require.Equal(t, []string{"notcfs: its own"}, w.nftComments("notcfs", "FORWARD"))
 	keep.requireThere(t, w)
 	require.Empty(t, w.leaks())
+}
+
+// A pull killed half-way leaves its work directory in the image store's
+// tmp/, with its owner record: cleanup removes it once the owner is
+// gone, and leaves a running pull's alone.
+func TestKilledImageCommandsWork(t *testing.T) {
+	stagetest.RequireRoot(t)
+	require.NoError(t, os.MkdirAll(ImagesTmpDir, 0o700))
+	dead := exec.Command("true")
+	require.NoError(t, dead.Run())
+	_, start, _ := layout.ProcStat(os.Getpid())
+	stale := filepath.Join(ImagesTmpDir, "test-"+randomHex(8))
+	live := filepath.Join(ImagesTmpDir, "test-"+randomHex(8))
+	for dir, owner := range map[string]layout.Owner{stale: {PID: dead.Process.Pid, Start: start}, live: layout.Self()} {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, "layer-x", "diff"), 0o755))
+		data, err := json.Marshal(owner)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "owner"), data, 0o644))
+		t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	}
+	mine := func(r Resource) bool { return r.Name == stale || r.Name == live }
+	var out bytes.Buffer
+	rep, err := Run(Options{Only: mine, Out: &out})
+	require.NoError(t, err)
+	require.NoDirExists(t, stale, out.String())
+	require.DirExists(t, live, "a command at work keeps its directory")
+	require.Contains(t, out.String(), "removed state "+stale+" (an image command's work, left when it was killed)")
+	require.Empty(t, rep.Failed)
 }

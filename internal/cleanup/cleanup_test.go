@@ -122,7 +122,7 @@ not a mount line
 `
 	ms := ParseMountinfo(data)
 	require.Len(t, ms, 4)
-	require.Equal(t, Mount{ID: 100, MajorMinor: "0:50", Root: "/", Point: "/var/lib/cfs/containers/0123456789ab/merged", FSType: "overlay", Source: "overlay", SuperOpts: "rw,lowerdir=/a:/b"}, ms[1])
+	require.Equal(t, Mount{ID: 100, Parent: 22, MajorMinor: "0:50", Root: "/", Point: "/var/lib/cfs/containers/0123456789ab/merged", Options: "rw,relatime", Optional: []string{}, FSType: "overlay", Source: "overlay", SuperOpts: "rw,lowerdir=/a:/b"}, ms[1])
 	require.Equal(t, "/run/cfs/with space", ms[2].Point)
 	require.Equal(t, "/cfs", ms[3].Root)
 	require.Equal(t, []string{"/sys/fs/cgroup/memory"}, cgroupRoots(ms))

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"cfs/internal/cgroups"
 	"cfs/internal/layout"
 
 	"golang.org/x/sys/unix"
@@ -163,7 +164,7 @@ func removeCgroup(dir, id string) error {
 		return errGone
 	}
 	for i := len(dirs) - 1; i >= 0; i-- { // WalkDir lists parents before children
-		if err := emptyCgroup(dirs[i], id); err != nil {
+		if err := cgroups.Empty(dirs[i], killTimeout); err != nil {
 			return err
 		}
 		if err := unix.Rmdir(dirs[i]); err != nil && !errors.Is(err, unix.ENOENT) {
@@ -171,54 +172,6 @@ func removeCgroup(dir, id string) error {
 		}
 	}
 	return nil
-}
-
-// emptyCgroup kills the processes in a cgroup of container id and waits
-// until they are gone.
-func emptyCgroup(dir, id string) error {
-	// cgroup.kill (v2, Linux 5.14) kills the whole group at once, even
-	// processes forking as we go.
-	if kill := filepath.Join(dir, "cgroup.kill"); exists(kill) {
-		_ = os.WriteFile(kill, []byte("1"), 0)
-	}
-	deadline := time.Now().Add(killTimeout)
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		pids := strings.Fields(string(data))
-		if len(pids) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("processes %v are still in it %v after SIGKILL", pids, killTimeout)
-		}
-		for _, s := range pids {
-			if pid, err := strconv.Atoi(s); err == nil {
-				killInCgroup(pid, id)
-			}
-		}
-		time.Sleep(10 * time.Millisecond) // the kernel takes them out as they exit
-	}
-}
-
-// killInCgroup kills pid if it is still in a cgroup of container id: the
-// PID read from cgroup.procs may have been reused since.
-func killInCgroup(pid int, id string) {
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return
-	}
-	defer unix.Close(fd)
-	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	if err != nil || ContainerOfCgroup(string(cg)) != id {
-		return
-	}
-	_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
 }
 
 // unmount detaches the mounts under /var/lib/cfs and /run/cfs, deepest
@@ -301,6 +254,7 @@ func (h *host) removeTemporaries() {
 			}
 		}
 	}
+	h.removeImageWork()
 	if len(builds) == 0 {
 		return
 	}
@@ -312,6 +266,38 @@ func (h *host) removeTemporaries() {
 	}
 	for _, p := range builds {
 		h.do(Resource{Kind: KindState, Name: p, Why: "a root filesystem half built by a run that was killed"}, func() error { return removeTree(p) })
+	}
+}
+
+// removeImageWork removes what killed image commands left in the image
+// store's tmp/: a pull, load, import or commit killed half-way leaves its
+// directory, with its owner record, and a gc killed half-way its trash
+// (no owner). Only those whose owner is gone go, under the store's lock,
+// which a command holds while it makes its directory and records itself.
+// (The store's own gc does the same at every rmi; cleanup does it without
+// waiting for one.)
+func (h *host) removeImageWork() {
+	entries, err := os.ReadDir(ImagesTmpDir)
+	if err != nil || len(entries) == 0 {
+		return
+	}
+	lock, err := os.OpenFile(ImagesLock, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return
+	}
+	defer lock.Close()
+	if unix.Flock(int(lock.Fd()), unix.LOCK_EX) != nil {
+		return
+	}
+	for _, e := range entries {
+		p := filepath.Join(ImagesTmpDir, e.Name())
+		if !e.IsDir() {
+			continue // a file being written: milliseconds; the store's gc takes old ones
+		}
+		if o, err := layout.ReadOwner(filepath.Join(p, "owner")); err == nil && o.Alive() {
+			continue
+		}
+		h.do(Resource{Kind: KindState, Name: p, Why: "an image command's work, left when it was killed"}, func() error { return removeTree(p) })
 	}
 }
 

@@ -12,26 +12,28 @@ import (
 	"strconv"
 	"strings"
 
+	"cfs/internal/hostnet"
+	"cfs/internal/layout"
+	"cfs/internal/nft"
 	"cfs/internal/nftname"
 
 	"github.com/google/nftables"
-	"github.com/google/nftables/userdata"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
 // network cleans this namespace's links and rules, then every ledger,
-// under the lock the stages take for the same work (stage05-net/ledger.go),
+// under the lock the stages take for the same work (internal/hostnet),
 // so that no stage changes them meanwhile.
 func (h *host) network() {
 	if !h.opt.DryRun && exists(RunDir) {
-		lock, err := os.OpenFile(filepath.Join(RunDir, netLock), os.O_CREATE|os.O_RDWR, 0o600)
+		lock, err := os.OpenFile(layout.NetLock, os.O_CREATE|os.O_RDWR, 0o600)
 		if err == nil {
 			err = unix.Flock(int(lock.Fd()), unix.LOCK_EX)
 			defer lock.Close() // closing drops the lock
 		}
 		if err != nil {
-			h.fail(Resource{Kind: KindState, Name: filepath.Join(RunDir, netLock)}, fmt.Errorf("take the network lock: %w", err))
+			h.fail(Resource{Kind: KindState, Name: layout.NetLock}, fmt.Errorf("take the network lock: %w", err))
 			return
 		}
 	}
@@ -44,8 +46,11 @@ func (h *host) network() {
 // table ip cfs and cfs0 itself, as the stage does after its last container.
 // While some stay, only the published ports of those that go are removed.
 func (h *host) localNetwork() {
-	ledger := filepath.Join(RunDir, fmt.Sprintf("net-%d.json", h.nsIno))
-	leases, _ := readLeases(ledger)
+	ledger := layout.LedgerPath(h.nsIno)
+	var leases []lease
+	if l, err := hostnet.ReadLedger(ledger); err == nil {
+		leases = l.Leases
+	}
 	var dropped []lease
 	stay := 0
 	for _, l := range leases {
@@ -62,7 +67,7 @@ func (h *host) localNetwork() {
 		return
 	}
 	defer nh.Close()
-	links, err := retryDump(nh.LinkList)
+	links, err := hostnet.RetryDump(nh.LinkList)
 	if err != nil {
 		h.fail(Resource{Kind: KindLink, Name: "cfs*", Why: "cannot list links"}, fmt.Errorf("ip link: %w", err))
 		return
@@ -136,7 +141,7 @@ func (h *host) localNetwork() {
 // found by their comment; the chains and their own rules stay.
 func (h *host) delForwardRules(c *nftables.Conn) {
 	chains, err := c.ListChains()
-	if noNftables(err) {
+	if hostnet.NoNftables(err) {
 		return
 	}
 	if err != nil {
@@ -152,7 +157,7 @@ func (h *host) delForwardRules(c *nftables.Conn) {
 			continue // the chain went meanwhile
 		}
 		for _, r := range rules {
-			if s, ok := userdata.GetString(r.UserData, userdata.TypeComment); !ok || s != ForwardComment {
+			if nft.Comment(r) != ForwardComment {
 				continue
 			}
 			r.Table, r.Chain = ch.Table, ch
@@ -170,7 +175,7 @@ func (h *host) delForwardRules(c *nftables.Conn) {
 // delTable removes the table ip cfs. Same as `nft delete table ip cfs`.
 func (h *host) delTable(c *nftables.Conn) {
 	tables, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
-	if noNftables(err) {
+	if hostnet.NoNftables(err) {
 		return
 	}
 	if err != nil {
@@ -192,13 +197,13 @@ func (h *host) delTable(c *nftables.Conn) {
 // the chain "published" of ip cfs, marked with the comment "container ID".
 func (h *host) delPublished(c *nftables.Conn, id string) {
 	t := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: TableName}
-	ch := &nftables.Chain{Name: "published", Table: t}
+	ch := &nftables.Chain{Name: layout.PublishedChain, Table: t}
 	rules, err := c.GetRules(t, ch)
 	if err != nil {
 		return // no table, no chain: nothing published
 	}
 	for _, r := range rules {
-		if s, ok := userdata.GetString(r.UserData, userdata.TypeComment); !ok || s != "container "+id {
+		if nft.Comment(r) != layout.PortsComment(id) {
 			continue
 		}
 		r.Table, r.Chain = t, ch
@@ -209,12 +214,6 @@ func (h *host) delPublished(c *nftables.Conn, id string) {
 			return nftFlush(c)
 		})
 	}
-}
-
-// noNftables reports whether err says the kernel has no nf_tables (the
-// module is not loaded): then no table or rule of the project's can exist.
-func noNftables(err error) bool {
-	return errors.Is(err, unix.EPROTONOSUPPORT) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOENT)
 }
 
 // nftFlush sends the queued changes; what someone else removed meanwhile
@@ -231,19 +230,7 @@ func nftFlush(c *nftables.Conn) error {
 // Ledgers.
 
 func leaseResource(ledger string, l lease) Resource {
-	return Resource{Kind: KindLease, Name: l.IP + " in " + ledger, Container: l.ID, Why: "address of container " + l.ID}
-}
-
-func readLeases(path string) ([]lease, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var l struct {
-		Leases []lease `json:"leases"`
-	}
-	err = json.Unmarshal(data, &l)
-	return l.Leases, err
+	return Resource{Kind: KindLease, Name: l.IP.String() + " in " + ledger, Container: l.ID, Why: "address of container " + l.ID}
 }
 
 // cleanLedgers drops the leases of the containers that go from every
@@ -401,14 +388,3 @@ func netnsInUse() map[uint64]bool {
 }
 
 // ---------------------------------------------------------------------------
-
-// retryDump repeats a netlink listing that the kernel flagged as
-// interrupted (a link changed while it was read).
-func retryDump[T any](list func() ([]T, error)) ([]T, error) {
-	for i := 0; ; i++ {
-		v, err := list()
-		if !errors.Is(err, netlink.ErrDumpInterrupted) || i == 20 {
-			return v, err
-		}
-	}
-}

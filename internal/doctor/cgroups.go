@@ -146,5 +146,5 @@ func disabledFix(ctrls []string) string {
 // readOnly reports whether the mount at point is read-only.
 func readOnly(h *Host, point string) bool {
 	m, ok := h.mountAt(point)
-	return ok && contains(m.Options, "ro")
+	return ok && (contains(strings.Split(m.Options, ","), "ro") || contains(strings.Split(m.SuperOpts, ","), "ro"))
 }

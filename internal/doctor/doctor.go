@@ -8,18 +8,20 @@
 // ruleset). The real host is System(); tests build a Host over a fake tree
 // in a temporary directory.
 //
-// Hint turns a stage's error into a one-line cause from the same checks.
+// A stage that fails prints a one-line cause from internal/hint, which
+// shares its signs of a container and its filesystem names with doctor.
 package doctor
 
 import (
-	"bufio"
-	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
+	"cfs/internal/hostnet"
 	"cfs/internal/layout"
+	"cfs/internal/mountinfo"
 )
 
 // Status is a check's verdict.
@@ -80,11 +82,7 @@ func (r Result) NeededByText() string {
 // subnets it tries, in order, when --subnet is not given.
 const Bridge = layout.Bridge
 
-var SubnetCandidates = []netip.Prefix{
-	netip.MustParsePrefix("172.29.0.0/24"),
-	netip.MustParsePrefix("10.29.0.0/24"),
-	netip.MustParsePrefix("192.168.229.0/24"),
-}
+var SubnetCandidates = hostnet.SubnetCandidates
 
 // CgroupParent is the cgroup, under the root of each hierarchy, in which
 // the cgroup stage and the engine create one cgroup per container
@@ -130,6 +128,18 @@ type Host struct {
 	UserEnv func() map[string]string
 	// Dial tries a TCP connection to host:port, with a short timeout.
 	Dial func(addr string) error
+}
+
+// filesOnly is the host doctor runs on, without hooks: its checks read
+// files only (System adds the hooks where the platform has them).
+func filesOnly() *Host {
+	return &Host{
+		Root: "/", Proc: "/proc", Sys: "/sys", Etc: "/etc", Run: "/run",
+		StateDir: DefaultStateDir,
+		Euid:     os.Geteuid(),
+		Getenv:   os.Getenv,
+		LookPath: exec.LookPath,
+	}
 }
 
 // Route is one IPv4 route.
@@ -224,68 +234,13 @@ func missing(want, have []string) []string {
 	return out
 }
 
-// mount is one line of /proc/self/mountinfo (man 5 proc_pid_mountinfo).
-type mount struct {
-	Point, FSType string
-	Options       []string // per-mount and superblock options together
-	Shared        bool     // propagation: "shared:N" among the optional fields
-}
-
-func (h *Host) mounts() []mount {
-	f, err := os.Open(h.proc("self/mountinfo"))
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []mount
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		a, b := strings.Fields(pre), strings.Fields(post)
-		if !ok || len(a) < 6 || len(b) < 1 {
-			continue
-		}
-		m := mount{Point: unescape(a[4]), FSType: b[0], Options: strings.Split(a[5], ",")}
-		if len(b) >= 3 {
-			m.Options = append(m.Options, strings.Split(b[2], ",")...)
-		}
-		for _, opt := range a[6:] {
-			m.Shared = m.Shared || strings.HasPrefix(opt, "shared:")
-		}
-		out = append(out, m)
-	}
-	return out
+// mounts reads the mount table of the host's /proc/self/mountinfo.
+func (h *Host) mounts() []mountinfo.Mount {
+	ms, _ := mountinfo.Read(h.proc("self/mountinfo"))
+	return ms
 }
 
 // mountAt returns the topmost mount at point, the one a path lookup sees.
-func (h *Host) mountAt(point string) (mount, bool) {
-	var found mount
-	ok := false
-	for _, m := range h.mounts() {
-		if m.Point == point {
-			found, ok = m, true
-		}
-	}
-	return found, ok
-}
-
-// unescape undoes mountinfo's octal escapes of space, tab, newline and
-// backslash.
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			var n int
-			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &n); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+func (h *Host) mountAt(point string) (mountinfo.Mount, bool) {
+	return mountinfo.At(h.mounts(), point)
 }

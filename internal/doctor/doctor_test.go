@@ -396,7 +396,7 @@ func TestMountinfo(t *testing.T) {
 	m, ok := f.mountAt("/mnt/my dir")
 	require.True(t, ok)
 	require.Equal(t, "tmpfs", m.FSType)
-	require.False(t, m.Shared)
+	require.False(t, m.Shared())
 	top, _ := f.mountAt("/")
 	require.Equal(t, "overlay", top.FSType, "the last mount at a point hides the ones below")
 	require.True(t, readOnly(f.Host, "/"))
@@ -407,37 +407,4 @@ func TestNeededByText(t *testing.T) {
 	require.Equal(t, "every stage", Result{NeededBy: from(Stages[0])}.NeededByText())
 	require.Equal(t, "stage06-user", Result{NeededBy: []string{"stage06-user"}}.NeededByText())
 	require.Equal(t, "final", Result{NeededBy: from("final")}.NeededByText())
-}
-
-func TestHint(t *testing.T) {
-	f := newFakeHost(t)
-	f.write("proc/sys/user/max_user_namespaces", "0\n")
-	f.FSType = func(string) (string, error) { return "overlay", nil }
-	f.TryOverlay = nil
-	for _, tc := range []struct {
-		err  error
-		want string
-	}{
-		{fmt.Errorf("pivot_root to /var/lib/cfs/rootfs: %w", syscall.EINVAL), "/ is shared"},
-		{os.NewSyscallError("pivot_root", syscall.EINVAL), "/ is shared"},
-		{fmt.Errorf("start the container process (clone with CLONE_NEWUTS|CLONE_NEWUSER): %w", syscall.EPERM), "user.max_user_namespaces=0"},
-		{fmt.Errorf("write /proc/42/uid_map: %w", syscall.EPERM), "user.max_user_namespaces=0"},
-		{fmt.Errorf("clone with CLONE_NEWUSER: %w", syscall.ENOSPC), "user.max_user_namespaces=0"},
-		{fmt.Errorf("mount overlay on /var/lib/cfs/c/merged: %w", syscall.EINVAL), "is itself an overlay"},
-		{fmt.Errorf("mount overlay on /x: %w", syscall.ENODEV), "modprobe overlay"},
-	} {
-		got := f.Hint(tc.err)
-		require.Contains(t, got, tc.want, tc.err.Error())
-		require.True(t, strings.HasSuffix(got, "; run `"+Command+"`"), got)
-		require.NotContains(t, got, "\n", "a hint is one line")
-	}
-
-	hybrid(f)
-	require.Contains(t, f.Hint(fmt.Errorf("open /sys/fs/cgroup/cfs/1/memory.max: %w", syscall.ENOENT)), "no such cgroup file on this host, which has hybrid")
-	f.write("root/.dockerenv", "")
-	require.Contains(t, f.Hint(fmt.Errorf("clone with CLONE_NEWNS: %w", syscall.EPERM)), "inside a container (/.dockerenv exists (docker))")
-
-	for _, err := range []error{nil, errors.New("boom"), fmt.Errorf("exec %q: %w", "nope", exec.ErrNotFound), fmt.Errorf("pivot_root: %w", syscall.EBUSY)} {
-		require.Empty(t, f.Hint(err), "%v", err)
-	}
 }

@@ -1,6 +1,8 @@
 package doctor
 
 import (
+	"cfs/internal/hint"
+
 	"bufio"
 	"fmt"
 	"os"
@@ -189,32 +191,7 @@ func checkWSL(h *Host) Result {
 
 // containerSigns lists what gives away that this "host" is a container.
 func (h *Host) containerSigns() []string {
-	var why []string
-	if exists(filepath.Join(h.Root, ".dockerenv")) {
-		why = append(why, "/.dockerenv exists (docker)")
-	}
-	if exists(filepath.Join(h.Run, ".containerenv")) {
-		why = append(why, "/run/.containerenv exists (podman)")
-	}
-	if env, err := os.ReadFile(h.proc("1/environ")); err == nil {
-		for _, kv := range strings.Split(string(env), "\x00") {
-			if v, ok := strings.CutPrefix(kv, "container="); ok {
-				why = append(why, "PID 1 has container="+v)
-			}
-		}
-	}
-	if cg, err := os.ReadFile(h.proc("1/cgroup")); err == nil {
-		for _, marker := range []string{"/docker", "/kubepods", "/lxc", "/libpod"} {
-			if strings.Contains(string(cg), marker) {
-				why = append(why, "PID 1's cgroup is under "+marker)
-				break
-			}
-		}
-	}
-	if m, ok := h.mountAt("/"); ok && m.FSType == "overlay" {
-		why = append(why, "/ is an overlay mount")
-	}
-	return why
+	return hint.Host{Root: h.Root, Proc: h.Proc, Run: h.Run}.ContainerSigns()
 }
 
 func checkContainer(h *Host) Result {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"cfs/internal/hint"
 	"cfs/internal/nftname"
 
 	"github.com/google/nftables"
@@ -22,24 +23,11 @@ import (
 
 // System is the host doctor runs on.
 func System() *Host {
-	return &Host{
-		Root: "/", Proc: "/proc", Sys: "/sys", Etc: "/etc", Run: "/run",
-		StateDir: DefaultStateDir,
-		Euid:     os.Geteuid(),
-		Getenv:   os.Getenv,
-		LookPath: exec.LookPath,
-
-		FSType:       fsType,
-		TryOverlay:   tryOverlay,
-		TryNamespace: tryNamespace,
-		Routes:       routes,
-		Nftables:     nftChains,
-		Exec:         execOutput,
-
-		ModuleDir: moduleDir(),
-		UserEnv:   sudoUserEnv,
-		Dial:      dial,
-	}
+	h := filesOnly()
+	h.FSType, h.TryOverlay, h.TryNamespace = hint.FSType, tryOverlay, tryNamespace
+	h.Routes, h.Nftables, h.Exec = routes, nftChains, execOutput
+	h.ModuleDir, h.UserEnv, h.Dial = moduleDir(), sudoUserEnv, dial
+	return h
 }
 
 // moduleDir is the directory of the go.mod above the working directory.

@@ -1,6 +1,9 @@
 package doctor
 
 import (
+	"cfs/internal/hint"
+	"cfs/internal/kernel"
+
 	"net"
 	"net/netip"
 	"os"
@@ -75,7 +78,7 @@ func TestRealHostTrials(t *testing.T) {
 	require.Equal(t, OK, ns.Status, ns.Detail)
 	require.Contains(t, ns.Detail, "root can create them")
 
-	fstype, err := fsType(h.probeDir())
+	fstype, err := hint.FSType(h.probeDir())
 	require.NoError(t, err)
 	if fstype != "overlay" && fstype != "9p" {
 		ov := resultOf(t, results, "overlay")
@@ -115,8 +118,9 @@ func TestOverlayUpperOnOverlay(t *testing.T) {
 	require.Empty(t, entries, "the failed trial left its directory behind")
 
 	// A stage's failed overlay mount there gets the same cause as a hint.
-	h.TryOverlay = nil
-	require.Contains(t, h.Hint(&os.PathError{Op: "mount overlay", Path: state, Err: unix.EINVAL}), "is itself an overlay")
+	hh := hint.System()
+	hh.StateDir = state
+	require.Contains(t, hh.For(&kernel.Error{Op: "mount", Arg: "overlay", What: "mount overlay", Err: unix.EINVAL}), "is itself an overlay")
 }
 
 // A simulated Docker firewall: in a network namespace of the test's own, a

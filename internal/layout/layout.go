@@ -9,13 +9,17 @@
 //
 //	/var/lib/cfs                 StateDir: caches and containers' files, kept across reboots
 //	/var/lib/cfs/rootfs          RootfsDir: the default root filesystem (internal/rootfs)
+//	/var/lib/cfs/images          ImagesDir: the engine's image store (final/image)
 //	/var/lib/cfs/containers/ID   ContainersDir: one directory per container
 //	/run/cfs                     RunDir: leases, each container's /etc files (a tmpfs: gone at reboot)
+//	/run/cfs/net-N.json          LedgerPath: the address ledger of network namespace N
+//	/run/cfs/ID                  EtcDir: a container's hosts, hostname and resolv.conf
 //	/run/cfs/runtime             RuntimeRoot: the OCI runtime's container states
 //	cfs-init                     InitName: argv[0] of a container's first process
 //	cfs0                         Bridge: the containers' bridge
 //	cfsXXXXXXXX                  VethName: a container's host-side veth
 //	ip cfs                       NftTable: the nft table of NAT and published ports
+//	ip cfs published             PublishedChain: the DNAT rules, commented PortsComment(ID)
 //	cfs/ID                       CgroupParent: a container's cgroup, in each hierarchy
 package layout
 
@@ -31,32 +35,52 @@ import (
 
 // Places.
 const (
-	StateDir      = "/var/lib/cfs"
-	RootfsDir     = StateDir + "/rootfs"
-	LayersDir     = StateDir + "/layers"
-	ImagesDir     = StateDir + "/images"
+	StateDir  = "/var/lib/cfs"
+	RootfsDir = StateDir + "/rootfs"
+	LayersDir = StateDir + "/layers"
+	ImagesDir = StateDir + "/images"
+	// ImagesTmpDir holds the image store's work in progress: a directory
+	// per command (pull, load, import, commit) with its owner record,
+	// and gc's trash (final/image).
+	ImagesTmpDir = ImagesDir + "/tmp"
+	// ImagesLock is the image store's lock (flock).
+	ImagesLock    = ImagesDir + "/lock"
 	ContainersDir = StateDir + "/containers"
 	RunDir        = "/run/cfs"
 	RuntimeRoot   = RunDir + "/runtime"
 	NetnsDir      = "/run/netns" // named network namespaces, as ip-netns(8) makes them
+	// NetLock is the lock every change of a network ledger takes.
+	NetLock = RunDir + "/net.lock"
 )
+
+// LedgerPath is the address ledger of the network namespace whose inode
+// is ino (the N of net:[N] that `readlink /proc/self/ns/net` shows).
+func LedgerPath(ino uint64) string { return fmt.Sprintf("%s/net-%d.json", RunDir, ino) }
+
+// EtcDir holds container id's own /etc/hosts, hostname and resolv.conf.
+func EtcDir(id string) string { return RunDir + "/" + id }
 
 // Caches are built once and reused: they are not leftovers.
 var Caches = []string{RootfsDir, LayersDir, ImagesDir}
 
 // Names.
 const (
-	InitName     = "cfs-init" // argv[0] of a container's first process
-	Bridge       = "cfs0"
-	VethPrefix   = "cfs" // + the first 8 hex digits of the container ID
-	NftTable     = "cfs" // the nft table "ip cfs"
-	CgroupParent = "cfs" // cfs/ID under the root of each cgroup hierarchy
-	NetnsPrefix  = "cfs" // /run/netns/cfs*: the tests' and the docs' namespaces
+	InitName   = "cfs-init" // argv[0] of a container's first process
+	Bridge     = "cfs0"
+	VethPrefix = "cfs" // + the first 8 hex digits of the container ID
+	NftTable   = "cfs" // the nft table "ip cfs"
+	// PublishedChain holds the DNAT rules of published ports.
+	PublishedChain = "published"
+	CgroupParent   = "cfs" // cfs/ID under the root of each cgroup hierarchy
+	NetnsPrefix    = "cfs" // /run/netns/cfs*: the tests' and the docs' namespaces
 	// ForwardComment marks the accept rules for cfs0 that go into other
 	// programs' forward chains (docker's FORWARD), so they can be found
 	// and removed.
 	ForwardComment = "cfs: containers on " + Bridge
 )
+
+// PortsComment marks the DNAT rules that publish container id's ports.
+func PortsComment(id string) string { return "container " + id }
 
 // VethName is the host end of container id's veth pair: "cfs" and the
 // first 8 hex digits of the ID, which fits the kernel's 15-byte limit on

@@ -102,6 +102,20 @@ func Ensure(log io.Writer) (string, error) {
 	return EnsureAt(DefaultDir, log)
 }
 
+// EnsureFor is Ensure for a caller who may not be root. An ordinary user
+// can read root's cache in /var/lib/cfs but not build it, so without one
+// there they get their own, built under their cache directory.
+func EnsureFor(privileged bool, log io.Writer) (string, error) {
+	if privileged || Valid(DefaultDir) == nil {
+		return Ensure(log)
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	return EnsureAt(filepath.Join(cache, "cfs", "rootfs"), log)
+}
+
 // EnsureAt is Ensure for any cache directory.
 func EnsureAt(dir string, log io.Writer) (string, error) {
 	if Valid(dir) == nil {

@@ -48,21 +48,12 @@ func SudoInvoker() *Invoker {
 	return inv
 }
 
-// GoTool returns the path of the go command: the one on PATH (go test puts
-// its own GOROOT/bin first), else the toolchain that built this test binary
-// (sudo replaced PATH with its secure_path). It fails the test when there
-// is none.
-func GoTool(t testing.TB) string {
-	t.Helper()
-	p, err := FindGo()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// FindGo is GoTool without a test.
-func FindGo() (string, error) {
+// GoTool is the go command that built the running test, for tests that
+// build stages or programs. `go test` puts its GOROOT/bin first on the
+// test's PATH, but `go test -exec sudo` runs the test under sudo, which
+// resets PATH to its secure_path: then the toolchain is found where the
+// test binary was built from.
+func GoTool() (string, error) {
 	if p, err := exec.LookPath("go"); err == nil {
 		return filepath.Abs(p)
 	}
@@ -74,6 +65,16 @@ func FindGo() (string, error) {
 	return "", fmt.Errorf("no go on PATH, nor in %s (the GOROOT that built this test): run the tests with go test -exec sudo", goroot)
 }
 
+// mustGoTool is GoTool, failing the test when there is none.
+func mustGoTool(t testing.TB) string {
+	t.Helper()
+	p, err := GoTool()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // GoCommand returns a command that runs go with args, as the user who ran
 // sudo when there is one (see SudoInvoker), with their home directory, so
 // that go uses their build cache and settings ($HOME/.config/go/env). The
@@ -81,7 +82,7 @@ func FindGo() (string, error) {
 // GiveToInvoker.
 func GoCommand(t testing.TB, args ...string) *exec.Cmd {
 	t.Helper()
-	goTool := GoTool(t)
+	goTool := mustGoTool(t)
 	cmd := exec.Command(goTool, args...)
 	cmd.Env = GoEnv(goTool, SudoInvoker())
 	if inv := SudoInvoker(); inv != nil {
@@ -198,7 +199,7 @@ func NewOwnerCheck() *OwnerCheck {
 	if root, err := ModuleRoot(); err == nil {
 		c.dirs = append(c.dirs, root)
 	}
-	if goTool, err := FindGo(); err == nil {
+	if goTool, err := GoTool(); err == nil {
 		cmd := exec.Command(goTool, "env", "GOCACHE")
 		cmd.Env = GoEnv(goTool, inv)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: inv.Credential()}

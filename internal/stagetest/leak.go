@@ -1,7 +1,6 @@
 package stagetest
 
 import (
-	"bufio"
 	"fmt"
 	"io/fs"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"strings"
 
 	"cfs/internal/layout"
+	"cfs/internal/mountinfo"
 	"cfs/internal/nftname"
 
 	"github.com/google/nftables"
@@ -25,22 +25,10 @@ type State map[string]bool
 func Snapshot() State {
 	s := State{}
 	// Mounts, by mount point and type (IDs change, places do not).
-	if f, err := os.Open("/proc/self/mountinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) < 10 {
-				continue
-			}
-			typ := ""
-			for i, fld := range fields {
-				if fld == "-" && i+1 < len(fields) {
-					typ = fields[i+1]
-				}
-			}
-			s["mount "+fields[4]+" ("+typ+")"] = true
+	if ms, err := mountinfo.Read("/proc/self/mountinfo"); err == nil {
+		for _, m := range ms {
+			s["mount "+m.Point+" ("+m.FSType+")"] = true
 		}
-		f.Close()
 	}
 	add := func(kind, pattern string) {
 		m, _ := filepath.Glob(pattern)

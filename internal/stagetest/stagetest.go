@@ -161,21 +161,10 @@ func Start(t testing.TB, args ...string) *Proc {
 // itself runs in the package's network namespace.
 func StartWrapped(t testing.TB, wrapper []string, args ...string) *Proc {
 	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var argv []string
-	if packageNetNS != nil {
-		argv = append(argv, packageNetNS.Wrapper()...)
-	}
-	argv = append(append(append(argv, wrapper...), self), args...)
-	path, err := exec.LookPath(argv[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &Proc{lines: make(chan string, 1024), done: make(chan struct{})}
-	p.Cmd = &exec.Cmd{Path: path, Args: argv, Stderr: &p.stderr, Env: append(os.Environ(), stageEnv+"=1")}
+	cmd := stageCommand(t, wrapper, args)
+	var err error
+	p := &Proc{Cmd: cmd, lines: make(chan string, 1024), done: make(chan struct{})}
+	p.Cmd.Stderr = &p.stderr
 	p.Stdin, err = p.Cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -215,6 +204,27 @@ func StartWrapped(t testing.TB, wrapper []string, args ...string) *Proc {
 		}
 	})
 	return p
+}
+
+// stageCommand is the stage with args, run through wrapper (a command such
+// as nsenter that ends by executing its last argument), in the package's
+// network namespace with Options.NetNS.
+func stageCommand(t testing.TB, wrapper, args []string) *exec.Cmd {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var argv []string
+	if packageNetNS != nil {
+		argv = append(argv, packageNetNS.Wrapper()...)
+	}
+	argv = append(append(append(argv, wrapper...), self), args...)
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &exec.Cmd{Path: path, Args: argv, Env: append(os.Environ(), stageEnv+"=1")}
 }
 
 // readyTimeout bounds how long a test waits for a line the container
@@ -348,81 +358,6 @@ func RootfsWithHelper(t testing.TB) string {
 	return dst
 }
 
-// RunTerminal runs the stage on a new pseudo-terminal, as a student does in
-// a terminal window: the stage leads a new session whose controlling
-// terminal is the pty. It types input, and returns all the terminal showed
-// (in Stdout) and the stage's exit status.
-func RunTerminal(t testing.TB, input string, args ...string) Result {
-	t.Helper()
-	ptmx, tty := openPty(t)
-	defer ptmx.Close()
-	cmd := terminalCommand(t, tty, args)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	tty.Close()
-	var screen bytes.Buffer
-	read := make(chan struct{})
-	go func() {
-		// Reading ends with EIO once no process holds the terminal open.
-		_, _ = io.Copy(&screen, ptmx)
-		close(read)
-	}()
-	_, _ = io.WriteString(ptmx, input)
-	err := cmd.Wait()
-	<-read
-	code, err := exitCode(err)
-	if err != nil {
-		t.Fatalf("wait for stage: %v", err)
-	}
-	return Result{Stdout: screen.String(), Code: code}
-}
-
-// openPty opens a new pseudo-terminal: the master side, and the terminal
-// a program uses.
-func openPty(t testing.TB) (ptmx, tty *os.File) {
-	t.Helper()
-	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetUint32(int(ptmx.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tty, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ptmx, tty
-}
-
-// terminalCommand is the stage with args in a new session whose
-// controlling terminal is tty.
-func terminalCommand(t testing.TB, tty *os.File, args []string) *exec.Cmd {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path, argv := self, append([]string{"cfs-stage"}, args...)
-	if packageNetNS != nil {
-		argv = append(append(packageNetNS.Wrapper(), self), args...)
-		if path, err = exec.LookPath(argv[0]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return &exec.Cmd{
-		Path: path, Args: argv,
-		Env:   append(os.Environ(), stageEnv+"=1", "TERM=dumb"),
-		Stdin: tty, Stdout: tty, Stderr: tty,
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0},
-	}
-}
-
 func exitCode(err error) (int, error) {
 	if err == nil {
 		return 0, nil
@@ -436,4 +371,35 @@ func exitCode(err error) (int, error) {
 		return 128 + int(ws.Signal()), nil
 	}
 	return ws.ExitStatus(), nil
+}
+
+// RunStderrHead runs the stage through wrapper (as StartWrapped does, nil
+// for none) with its stderr on a pipe from which it reads n lines and then
+// closes, as `2>&1 | head -n N` does, and returns those lines and the
+// stage's exit status.
+func RunStderrHead(t testing.TB, wrapper []string, n int, args ...string) ([]string, int) {
+	t.Helper()
+	cmd := stageCommand(t, wrapper, args)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	r := bufio.NewReader(stderr)
+	for len(lines) < n {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			break
+		}
+		lines = append(lines, strings.TrimRight(line, "\n"))
+	}
+	stderr.Close()
+	code, err := exitCode(cmd.Wait())
+	if err != nil {
+		t.Fatalf("wait for stage: %v", err)
+	}
+	return lines, code
 }

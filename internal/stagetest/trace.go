@@ -4,13 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"cfs/internal/mountinfo"
 )
 
 // syncBuffer collects a stage's stderr while tests read it, and wakes
@@ -207,27 +208,16 @@ func TraceMounts(t testing.TB, lines []TraceLine) (mounts []MountStep, root stri
 }
 
 // Mountinfo is one line of /proc/PID/mountinfo.
-type Mountinfo struct {
-	Point, FSType, Source, Options, SuperOptions string
-}
+type Mountinfo = mountinfo.Mount
 
 // ReadMountinfo reads /proc/pid/mountinfo.
 func ReadMountinfo(t testing.TB, pid int) []Mountinfo {
 	t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))
+	ms, err := mountinfo.OfPID(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []Mountinfo
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		pre, post, ok := strings.Cut(line, " - ")
-		f, g := strings.Fields(pre), strings.Fields(post)
-		if !ok || len(f) < 6 || len(g) < 3 {
-			t.Fatalf("bad mountinfo line %q", line)
-		}
-		out = append(out, Mountinfo{Point: f[4], Options: f[5], FSType: g[0], Source: g[1], SuperOptions: g[2]})
-	}
-	return out
+	return ms
 }
 
 // CheckTraceMounts checks that every mount the trace shows is in the
@@ -309,167 +299,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// stepPrompt is what --step prints while it waits (trace.Prompt).
-const stepPrompt = "[cfs step] press Enter to go on "
-
-// StepThrough runs the stage with --step and args on a new pseudo-terminal,
-// as a class does, and presses Enter at each pause. At every pause it
-// checks that exactly one step was announced since the last one, and that
-// the pause comes right after it; then it calls at with that step and all
-// the trace so far, so the test can look at the host before the step is
-// taken. It returns the trace and the exit status.
-func StepThrough(t testing.TB, at func(step TraceLine, trace []TraceLine), args ...string) ([]TraceLine, int) {
-	t.Helper()
-	return stepThrough(t, at, nil, args)
-}
-
-// InterruptAt runs the stage with --step like StepThrough, but at the
-// pause after the first step whose call matches the regular expression
-// step it types Ctrl-C instead of Enter (and Enter at any pause after
-// that).
-func InterruptAt(t testing.TB, step string, args ...string) ([]TraceLine, int) {
-	t.Helper()
-	return stepThrough(t, nil, regexp.MustCompile(step), args)
-}
-
-func stepThrough(t testing.TB, at func(step TraceLine, trace []TraceLine), interrupt *regexp.Regexp, args []string) ([]TraceLine, int) {
-	t.Helper()
-	interrupted := false
-	ptmx, tty := openPty(t)
-	defer ptmx.Close()
-	cmd := terminalCommand(t, tty, append([]string{"--step"}, args...))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	tty.Close()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			kids := Children(cmd.Process.Pid)
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			for _, k := range kids {
-				WaitGone(k)
-			}
-		}
-	})
-	var screen syncBuffer
-	ended := make(chan struct{})
-	go func() {
-		// Reading ends with EIO once no process holds the terminal open.
-		buf := make([]byte, 4096)
-		for {
-			n, err := ptmx.Read(buf)
-			if n > 0 {
-				screen.Write(buf[:n])
-			}
-			if err != nil {
-				break
-			}
-		}
-		close(ended)
-		screen.Write(nil) // wake waiters
-	}()
-	isEnded := func() bool {
-		select {
-		case <-ended:
-			return true
-		default:
-			return false
-		}
-	}
-	text := func() string { return strings.ReplaceAll(screen.String(), "\r\n", "\n") }
-	steps := func(lines []TraceLine) int {
-		n := 0
-		for _, l := range lines {
-			if l.Kind == "step" {
-				n++
-			}
-		}
-		return n
-	}
-	for pause := 1; ; pause++ {
-		ok := screen.waitUntil(func(s string) bool {
-			return strings.Count(s, stepPrompt) >= pause || isEnded()
-		}, readyTimeout)
-		if !ok {
-			t.Fatalf("pause %d: no prompt and no exit after %v; the terminal shows:\n%s", pause, readyTimeout, text())
-		}
-		if strings.Count(screen.String(), stepPrompt) < pause {
-			break // the stage ended
-		}
-		// The trace up to this pause: everything before the prompt.
-		upTo := text()
-		upTo = upTo[:indexNth(upTo, stepPrompt, pause)]
-		lines := ParseTrace(upTo)
-		if got := steps(lines); got != pause {
-			t.Fatalf("pause %d comes after %d steps, want exactly one step per pause; the terminal shows:\n%s", pause, got, upTo)
-		}
-		var last TraceLine
-		for _, l := range lines {
-			if l.Kind == "step" {
-				last = l
-			}
-		}
-		if tail := strings.TrimRight(upTo, "\n"); !strings.HasSuffix(tail, lastLineOf(last, lines)) {
-			t.Fatalf("pause %d does not come right after step %q; the terminal shows:\n%s", pause, last.Text, upTo)
-		}
-		if at != nil {
-			at(last, lines)
-		}
-		key := "\n"
-		if interrupt != nil && !interrupted && interrupt.MatchString(last.Text) {
-			key, interrupted = "\x03", true // the terminal's VINTR: SIGINT to the foreground group
-		}
-		if _, err := ptmx.Write([]byte(key)); err != nil {
-			t.Fatalf("type %q: %v", key, err)
-		}
-	}
-	if interrupt != nil && !interrupted {
-		t.Errorf("no step %q to interrupt", interrupt)
-	}
-	code, err := exitCode(cmd.Wait())
-	if err != nil {
-		t.Fatalf("wait for stage: %v", err)
-	}
-	<-ended
-	lines := ParseTrace(text())
-	if got, want := strings.Count(text(), stepPrompt), steps(lines); got != want && !interrupted {
-		t.Errorf("%d pauses for %d steps; the terminal shows:\n%s", got, want, text())
-	}
-	return lines, code
-}
-
-// lastLineOf is how the terminal shows the end of step's lines: its last
-// detail line, or the step itself.
-func lastLineOf(step TraceLine, lines []TraceLine) string {
-	last := "[cfs " + step.Side + "] " + step.Text
-	if step.Shell != "" {
-		last += "  ≈ " + step.Shell
-	}
-	seen := false
-	for _, l := range lines {
-		if l == step {
-			seen = true
-			continue
-		}
-		if seen && l.Kind == "detail" {
-			last = "[cfs " + l.Side + "]   " + l.Text
-		}
-	}
-	return last
-}
-
-// indexNth is the index of the nth occurrence of sub in s.
-func indexNth(s, sub string, n int) int {
-	i := -1
-	for ; n > 0; n-- {
-		j := strings.Index(s[i+1:], sub)
-		if j < 0 {
-			return -1
-		}
-		i += 1 + j
-	}
-	return i
 }

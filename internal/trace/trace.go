@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,7 +30,9 @@ import (
 const Prompt = "[cfs step] press Enter to go on "
 
 // Tracer prints the steps of one side. A nil *Tracer prints nothing and
-// never waits, so the stages call it unconditionally.
+// never waits, so the stages call it unconditionally. A write to its output
+// that fails (a reader that went away: `2>&1 | head`) is dropped: the trace
+// is for people watching, and the run goes on without them.
 type Tracer struct {
 	side string
 	out  io.Writer
@@ -57,11 +60,20 @@ func New(side string, on, step bool) (*Tracer, error) {
 	return t, nil
 }
 
+// NewTo returns a tracer that writes side's steps to w and never waits:
+// for a program that keeps a log of what it asks the kernel.
+func NewTo(side string, w io.Writer) *Tracer {
+	return &Tracer{side: side, out: w}
+}
+
 // Step prints a step before it is taken, with any detail lines, and with
-// --step waits for Enter.
-func (t *Tracer) Step(call, shell string, detail ...string) {
+// --step waits for Enter. It returns an *Interrupted error when a signal
+// ended the pause while the parent was still setting up the host: the
+// caller then does not take the step, and returns the error, so that the
+// run ends through its ordinary clean-up (see wait).
+func (t *Tracer) Step(call, shell string, detail ...string) error {
 	if t == nil {
-		return
+		return nil
 	}
 	line := "[cfs " + t.side + "] " + call
 	if shell != "" {
@@ -72,8 +84,8 @@ func (t *Tracer) Step(call, shell string, detail ...string) {
 	for _, d := range detail {
 		b.WriteString("[cfs " + t.side + "]   " + d + "\n")
 	}
-	io.WriteString(t.out, b.String())
-	t.wait()
+	_, _ = io.WriteString(t.out, b.String())
+	return t.wait()
 }
 
 // Result prints what the step before returned.
@@ -110,25 +122,26 @@ func (t *Tracer) LookAt(pid int) {
 // wait blocks until a whole line is read from the terminal. It reads one
 // byte at a time so that it never takes input meant for the next wait, or
 // for the other side, which waits on the same terminal.
-func (t *Tracer) wait() {
+func (t *Tracer) wait() error {
 	if t.tty == nil {
-		return
+		return nil
 	}
 	t.foreground()
 	// Ctrl-C at one of the parent's pauses. While the stage sets up (until
-	// LookAt), it ends the run from there: Step panics with Interrupted,
-	// and the stage's deferred clean-ups run as the panic unwinds to
-	// Recover in run. Once the container runs, the stage's own handler has
-	// the signal too and passes it on; the pauses just stop, so that the
-	// clean-up runs to its end. The child needs none of this: the signal
-	// from the terminal reaches it too, and ends it as without --step.
+	// LookAt), it ends the run from there: Step returns *Interrupted, which
+	// the stage returns like any other error, and its deferred clean-ups
+	// take down what was made so far. The pauses stop for good, so that
+	// the clean-up runs to its end. Once the container runs, the stage's
+	// own handler has the signal too and passes it on; the pauses just
+	// stop. The child needs none of this: the signal from the terminal
+	// reaches it too, and ends it as without --step.
 	var sigs chan os.Signal
 	if t.side == "parent" {
 		sigs = make(chan os.Signal, 1)
 		signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
 		defer signal.Stop(sigs)
 	}
-	io.WriteString(t.tty, Prompt)
+	_, _ = io.WriteString(t.tty, Prompt)
 	enter := make(chan struct{})
 	go func() {
 		defer close(enter)
@@ -143,33 +156,28 @@ func (t *Tracer) wait() {
 	select {
 	case <-enter:
 	case s := <-sigs: // never, when sigs is nil
-		io.WriteString(t.tty, "\n")
+		_, _ = io.WriteString(t.tty, "\n")
 		t.tty.Close() // ends the read above, which must not take the command's input
 		t.tty = nil
 		<-enter
 		if !t.running {
-			panic(Interrupted{s.(unix.Signal)})
+			return &Interrupted{Signal: s.(unix.Signal)}
 		}
 	}
+	return nil
 }
 
-// Interrupted is what Step panics with when a signal ends a pause.
+// Interrupted is the error Step returns when a signal ends a pause of the
+// parent's set-up. The stage returns it up to run, which reports it with
+// Interrupted and exits as the signal would have: 128+N.
 type Interrupted struct{ Signal unix.Signal }
 
-// Recover, deferred in a stage's run, turns Interrupted into the status
-// of a process that the signal killed, after the deferred clean-ups of
-// everything run called have run. Other panics go on.
-func Recover(status *int) {
-	r := recover()
-	if r == nil {
-		return
-	}
-	i, ok := r.(Interrupted)
-	if !ok {
-		panic(r)
-	}
-	fmt.Fprintf(os.Stderr, "[cfs parent] → interrupted by %v: cleaned up\n", i.Signal)
-	*status = 128 + int(i.Signal)
+func (i *Interrupted) Error() string { return "interrupted by " + i.Signal.String() }
+
+// Interrupted prints, once the run's clean-ups are done, that the run
+// ended at a pause and the host is as it was.
+func (t *Tracer) Interrupted(i *Interrupted) {
+	t.Result("%v: cleaned up", i)
 }
 
 // foreground gives the terminal back to this process's group when the
@@ -202,29 +210,74 @@ func (t *Tracer) foreground() {
 // CLONE_NEW* constants' documentation (man 2 clone), with the unshare(1)
 // option that asks for the same namespace.
 var cloneNames = []struct {
-	flag          uintptr
-	name, unshare string
+	flag                uintptr
+	name, unshare, kind string
 }{
-	{unix.CLONE_NEWUSER, "CLONE_NEWUSER", "--user"},
-	{unix.CLONE_NEWUTS, "CLONE_NEWUTS", "--uts"},
-	{unix.CLONE_NEWPID, "CLONE_NEWPID", "--pid --fork"},
-	{unix.CLONE_NEWNS, "CLONE_NEWNS", "--mount"},
-	{unix.CLONE_NEWIPC, "CLONE_NEWIPC", "--ipc"},
-	{unix.CLONE_NEWNET, "CLONE_NEWNET", "--net"},
-	{unix.CLONE_NEWCGROUP, "CLONE_NEWCGROUP", "--cgroup"},
+	{unix.CLONE_NEWUSER, "CLONE_NEWUSER", "--user", "user"},
+	{unix.CLONE_NEWUTS, "CLONE_NEWUTS", "--uts", "UTS"},
+	{unix.CLONE_NEWPID, "CLONE_NEWPID", "--pid --fork", "PID"},
+	{unix.CLONE_NEWNS, "CLONE_NEWNS", "--mount", "mount"},
+	{unix.CLONE_NEWIPC, "CLONE_NEWIPC", "--ipc", "IPC"},
+	{unix.CLONE_NEWNET, "CLONE_NEWNET", "--net", "network"},
+	{unix.CLONE_NEWCGROUP, "CLONE_NEWCGROUP", "--cgroup", "cgroup"},
 }
 
 // Clone describes clone(2) with flags, and the unshare(1) command that
 // makes the same namespaces.
 func Clone(flags uintptr) (call, shell string) {
-	var names, opts []string
+	var opts []string
 	for _, c := range cloneNames {
 		if flags&c.flag != 0 {
-			names = append(names, c.name)
 			opts = append(opts, c.unshare)
 		}
 	}
-	return "clone(" + strings.Join(names, "|") + ")", "unshare " + strings.Join(opts, " ")
+	return "clone(" + CloneFlags(flags) + ")", "unshare " + strings.Join(opts, " ")
+}
+
+// CloneFlags writes the namespace flags of clone(2) as C does:
+// "CLONE_NEWUTS|CLONE_NEWPID".
+func CloneFlags(flags uintptr) string {
+	var names []string
+	for _, c := range cloneNames {
+		if flags&c.flag != 0 {
+			names = append(names, c.name)
+		}
+	}
+	return strings.Join(names, "|")
+}
+
+// Namespaces names, for a sentence, the namespaces that flags make:
+// "UTS, PID and mount".
+func Namespaces(flags uintptr) string {
+	var names []string
+	for _, c := range cloneNames {
+		if flags&c.flag != 0 {
+			names = append(names, c.kind)
+		}
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// IDMaps describes, as detail lines of the clone step, what os/exec does
+// for a user namespace's maps between clone(2) and the child's execve of
+// argv0, while the child waits. Unprivileged, setgroups is denied.
+func IDMaps(uids, gids syscall.SysProcIDMap, unprivileged bool, argv0 string) []string {
+	write := func(file, value string) string {
+		return fmt.Sprintf("write(/proc/CHILD/%s, %q)  ≈ echo %s > /proc/CHILD/%s", file, value, value, file)
+	}
+	setgroups, creds := "allow", "setgroups([]), setgid(0), setuid(0)"
+	if unprivileged {
+		setgroups, creds = "deny", "setgid(0), setuid(0)"
+	}
+	return []string{
+		write("uid_map", fmt.Sprintf("%d %d %d", uids.ContainerID, uids.HostID, uids.Size)),
+		write("setgroups", setgroups),
+		write("gid_map", fmt.Sprintf("%d %d %d", gids.ContainerID, gids.HostID, gids.Size)),
+		"then, in the child: " + creds + ", " + Exec("/proc/self/exe", []string{argv0}),
+	}
 }
 
 // Unshare describes unshare(2) with flags.

@@ -8,7 +8,10 @@ need_in_rootfs nc "netcat-openbsd, or busybox-static"
 sandbox ns host
 s05=$(stage_bin stage05-net)
 say "terminal 1: s05 --hostname a nc -l -p 7000   (in network namespace $ns)"
-start a in_ns "$ns" "$s05" --hostname a sh -c 'echo ready; nc -l -p 7000; echo done; exec sleep 300'
+# start_in: a's stdin stays open, as a terminal's does. From /dev/null, nc -l
+# would shut its sending half at once, and b's nc, seeing that end before
+# reading its "hi" from echo, could leave without sending it.
+start_in a in_ns "$ns" "$s05" --hostname a sh -c 'echo ready; nc -l -p 7000; echo done; exec sleep 300'
 expect_line a ready
 pid_a=$(child_of "$a_pid") # nsenter executes the stage: a_pid is the stage, its child cfs-init
 wait_listen "-t $pid_a -n" 7000

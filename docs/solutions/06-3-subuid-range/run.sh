@@ -18,6 +18,9 @@ for f in /etc/subuid /etc/subgid; do
 	fi
 	defer "restore $f"
 done
+# The stage keeps its copy of the root filesystem for the new range in
+# /var/lib/cfs/layers/idmapped-1000000: a cache, which goes with the lines.
+[ -e /var/lib/cfs/layers/idmapped-1000000 ] || defer "rm -rf /var/lib/cfs/layers/idmapped-1000000"
 echo root:1000000:65536 >>/etc/subuid
 echo root:1000000:65536 >>/etc/subgid
 say "added root:1000000:65536 to /etc/subuid and /etc/subgid"
@@ -29,8 +32,8 @@ expect_line box ready
 cat "$WORK/box.seen"
 init=$(child_of "$box_pid")
 sleeper=$(child_of "$init")
-say "ls -ln /var/lib/cfs/containers/*/rootfs"
-ls -ln /var/lib/cfs/containers/*/rootfs | head -n 6
+say "ls -ln /var/lib/cfs/layers/idmapped-1000000/*"
+ls -ln /var/lib/cfs/layers/idmapped-1000000/* | head -n 6
 say "ps -o user,args -p $sleeper   (the container's sleep)"
 ps -o user,args -p "$sleeper"
 check "the map is 0 1000000 65536" grep -qE '^ *0 +1000000 +65536$' "$WORK/box.seen"

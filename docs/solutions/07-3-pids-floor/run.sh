@@ -17,7 +17,7 @@ out=$(in_ns "$ns" "$s07" --net none --pids 5 true 2>&1 || true)
 echo "--pids 5: $out"
 check "the stage refuses --pids 5 (bad input)" contains "$out" "must be at least 10"
 
-say "no-pids-floor.patch (no minPids check, no GOMAXPROCS=1): --pids 5 sh -c 'echo hi', three times"
+say "no-pids-floor.patch (cgroups.MinPids = 1, no GOMAXPROCS=1): --pids 5 sh -c 'echo hi', three times"
 s07p=$(answer_bin stage07-cgroups "$HERE/no-pids-floor.patch")
 fails=0 kinds=""
 for i in 1 2 3; do

@@ -1,0 +1,265 @@
+// Package dockercli is cfs's docker-compatible command line: the image
+// commands of part 2 (pull, push, images, image inspect, history, tag,
+// rmi, save, load, import), to which part 3 adds the containers'. Each
+// command parses its flags, calls the engine's packages in-process, and
+// prints what docker prints, in docker's formats and with docker's exit
+// codes: 0, 1 when the command failed, 125 for a bad flag.
+//
+// Role: command line. It calls the image store (final/image), never the
+// kernel or a registry itself. No stage teaches it: it is the face that
+// docker users know. Flags are parsed by github.com/spf13/cobra and
+// spf13/pflag, as docker's own CLI does, so that they behave as docker's:
+// combined short flags (-qa), --flag=value, flags after arguments.
+package dockercli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"cfs/final/image"
+	"cfs/final/registry"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+)
+
+// StoreEnv, when set, is the image store's directory instead of
+// /var/lib/cfs/images (benchmarks and experiments; tests set CLI.Root).
+const StoreEnv = "CFS_IMAGE_STORE"
+
+// CLI is one run of the command line.
+type CLI struct {
+	Prog     string // the program's name in messages: final, cfs
+	In       io.Reader
+	Out, Err io.Writer
+	// Root is the store's directory; "" is $CFS_IMAGE_STORE or
+	// /var/lib/cfs/images.
+	Root string
+	// Registry, when not nil, is used instead of one made from the
+	// settings (tests: an in-process registry's transport).
+	Registry *registry.Client
+
+	// global flags
+	trace      bool
+	configFile string
+	mirrors    []string
+	insecure   []string
+}
+
+// Commands are the top-level commands this package handles.
+var Commands = []string{"pull", "push", "images", "image", "history", "tag", "rmi", "save", "load", "import"}
+
+// Handles reports whether name is one of Commands.
+func Handles(name string) bool {
+	for _, c := range Commands {
+		if c == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Usage lists the commands, for the program's own usage.
+func Usage(w io.Writer) {
+	fmt.Fprintf(w, "\nImages (docker's commands and flags; COMMAND --help for each):\n")
+	for _, c := range newRoot(&CLI{}).Commands() {
+		if c.Hidden {
+			continue
+		}
+		fmt.Fprintf(w, "  %-8s %s\n", c.Name(), c.Short)
+	}
+}
+
+// Run runs args (a command and its arguments) and returns the exit status.
+func Run(prog string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &CLI{Prog: prog, In: stdin, Out: stdout, Err: stderr}
+	return c.Run(args)
+}
+
+// statusError carries an exit status other than 1.
+type statusError struct {
+	msg  string
+	code int
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+// Run runs args with c's streams.
+func (c *CLI) Run(args []string) int {
+	root := newRoot(c)
+	root.SetArgs(args)
+	root.SetIn(c.In)
+	root.SetOut(c.Out)
+	root.SetErr(c.Err)
+	// Ctrl-C cancels the work; what was half done is cleaned up by the
+	// store (nothing half-written is ever kept).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM, unix.SIGHUP)
+	defer stop()
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return 0
+	}
+	name := c.Prog
+	if cmd != nil && cmd != root {
+		name = c.Prog + " " + strings.TrimPrefix(cmd.CommandPath(), root.Name()+" ")
+	}
+	var se *statusError
+	if errors.As(err, &se) {
+		if se.msg != "" {
+			fmt.Fprintf(c.Err, "%s: %s\n", name, se.msg)
+		}
+		return se.code
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(c.Err, "%s: canceled; nothing half-written was kept\n", name)
+		return 130
+	}
+	fmt.Fprintf(c.Err, "%s: %v\n", name, err)
+	return 1
+}
+
+func newRoot(c *CLI) *cobra.Command {
+	root := &cobra.Command{
+		Use:           c.Prog,
+		SilenceErrors: true,
+		// A command's Use line says its arguments and [OPTIONS] already.
+		DisableFlagsInUseLine: true,
+		SilenceUsage:          true,
+		// docker's flag errors: the message, a pointer to --help, 125.
+		FParseErrWhitelist: cobra.FParseErrWhitelist{},
+	}
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &statusError{msg: fmt.Sprintf("%v\nSee '%s --help'.", err, c.path(cmd)), code: 125}
+	})
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetUsageTemplate(usageTemplate)
+	root.SetHelpTemplate("{{.UsageString}}")
+	root.SetHelpCommand(&cobra.Command{Hidden: true})
+	pf := root.PersistentFlags()
+	pf.BoolVar(&c.trace, "trace", false, "print every registry request and its answer on stderr (docs/trace.md)")
+	pf.StringVar(&c.configFile, "config-file", registry.ConfigPath, "read the registry settings from `FILE` (the keys of docker's daemon.json)")
+	pf.StringArrayVar(&c.mirrors, "registry-mirror", nil, "a mirror of Docker Hub to try first (`URL`, repeatable)")
+	pf.StringArrayVar(&c.insecure, "insecure-registry", nil, "a registry allowed plain HTTP and unchecked certificates (`HOST[:PORT]` or CIDR, repeatable)")
+
+	pull, push := c.pullCmd(), c.pushCmd()
+	images, inspect, history := c.imagesCmd(), c.inspectCmd(), c.historyCmd()
+	tag, rmi := c.tagCmd(), c.rmiCmd()
+	save, load, imp := c.saveCmd(), c.loadCmd(), c.importCmd()
+	root.AddCommand(pull, push, images, history, tag, rmi, save, load, imp)
+
+	// docker image SUBCOMMAND: the same commands under their newer names.
+	group := &cobra.Command{Use: "image COMMAND", Short: "Manage images: image ls, inspect, pull, push, rm, tag, history, save, load, import"}
+	group.AddCommand(inspect, c.pullCmd(), c.pushCmd(), alias(c.imagesCmd(), "ls", "list"), c.historyCmd(), c.tagCmd(),
+		alias(c.rmiCmd(), "rm", "remove"), c.saveCmd(), c.loadCmd(), c.importCmd())
+	group.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return &statusError{msg: fmt.Sprintf("unknown command %q\nSee '%s image --help'.", args[0], c.Prog), code: 125}
+		}
+		return cmd.Help()
+	}
+	group.Args = cobra.ArbitraryArgs
+	root.AddCommand(group)
+	var noFlagsInUse func(*cobra.Command)
+	noFlagsInUse = func(cmd *cobra.Command) {
+		cmd.DisableFlagsInUseLine = true
+		for _, sub := range cmd.Commands() {
+			noFlagsInUse(sub)
+		}
+	}
+	noFlagsInUse(root)
+	return root
+}
+
+// usageTemplate is docker's layout of a command's help.
+const usageTemplate = `Usage:  {{.UseLine}}
+
+{{.Short}}
+{{if .HasAvailableSubCommands}}
+Commands:{{range .Commands}}{{if .IsAvailableCommand}}
+  {{rpad .Name .NamePadding }} {{.Short}}{{end}}{{end}}
+{{end}}{{if .HasAvailableLocalFlags}}
+Options:
+{{.LocalFlags.FlagUsages | trimTrailingWhitespaces}}
+{{end}}{{if .HasAvailableInheritedFlags}}
+Registry options (pull, push; also in /etc/cfs/daemon.json):
+{{.InheritedFlags.FlagUsages | trimTrailingWhitespaces}}
+{{end}}`
+
+// alias renames a command (images → image ls) and keeps its old name too.
+func alias(cmd *cobra.Command, name string, aliases ...string) *cobra.Command {
+	old := cmd.Name()
+	cmd.Use = name + strings.TrimPrefix(cmd.Use, old)
+	cmd.Aliases = append(aliases, old)
+	return cmd
+}
+
+// path is a command's name as the user typed it: "final pull".
+func (c *CLI) path(cmd *cobra.Command) string {
+	return c.Prog + strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name())
+}
+
+// args checks the number of arguments as docker does, with its words.
+func (c *CLI) args(min, max int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) >= min && (max < 0 || len(args) <= max) {
+			return nil
+		}
+		var want string
+		switch {
+		case min == max:
+			want = fmt.Sprintf("exactly %d argument%s", min, plural(min))
+		case max < 0:
+			want = fmt.Sprintf("at least %d argument%s", min, plural(min))
+		case min == 0:
+			want = fmt.Sprintf("at most %d argument%s", max, plural(max))
+		default:
+			want = fmt.Sprintf("at least %d and at most %d arguments", min, max)
+		}
+		return &statusError{msg: fmt.Sprintf("%q requires %s.\nSee '%s --help'.\n\nUsage:  %s %s\n\n%s",
+			c.path(cmd), want, c.path(cmd), c.path(cmd), strings.TrimPrefix(cmd.Use, cmd.Name()+" "), cmd.Short), code: 1}
+	}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// store opens the image store, with the registry settings of the flags
+// and the config file.
+func (c *CLI) store() (*image.Store, error) {
+	root := c.Root
+	if root == "" {
+		root = os.Getenv(StoreEnv)
+	}
+	s, err := image.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := (registry.Config{}).With(c.mirrors, c.insecure); err != nil {
+		return nil, err
+	}
+	if c.Registry != nil {
+		s.Registry = c.Registry
+	} else {
+		cfg, err := registry.LoadConfig(c.configFile)
+		if err != nil {
+			return nil, err
+		}
+		if cfg, err = cfg.With(c.mirrors, c.insecure); err != nil {
+			return nil, err
+		}
+		s.Registry = &registry.Client{Config: cfg}
+	}
+	if c.trace {
+		s.Registry.Trace = registry.NewTracer(c.Err)
+	}
+	return s, nil
+}

@@ -1,0 +1,200 @@
+package dockercli
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+
+	"cfs/final/image/imagetest"
+	"cfs/final/registry"
+	"cfs/internal/stagetest"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(stagetest.Main(m, stagetest.Options{}))
+}
+
+type loopbackOnly struct{}
+
+func (loopbackOnly) RoundTrip(req *http.Request) (*http.Response, error) {
+	if h := req.URL.Hostname(); h != "127.0.0.1" && h != "localhost" {
+		return nil, errors.New("test transport: " + h + " is not loopback: refused")
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// cfs is the command line on a store of the test's own.
+type cfs struct {
+	t    *testing.T
+	root string
+}
+
+func newCFS(t *testing.T) *cfs { return &cfs{t: t, root: filepath.Join(t.TempDir(), "images")} }
+
+func (c *cfs) run(stdin string, args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	cli := &CLI{Prog: "final", In: strings.NewReader(stdin), Out: &out, Err: &errb, Root: c.root,
+		Registry: &registry.Client{Transport: loopbackOnly{}}}
+	code = cli.Run(args)
+	return code, out.String(), errb.String()
+}
+
+func (c *cfs) ok(args ...string) string {
+	c.t.Helper()
+	code, out, errOut := c.run("", args...)
+	require.Equal(c.t, 0, code, "%v: %s%s", args, out, errOut)
+	return out
+}
+
+func TestPullImagesInspectHistoryTagRmi(t *testing.T) {
+	reg := imagetest.NewRegistry(t)
+	reg.Push(t, "test/layers:v1", imagetest.TestImage(t, "linux/"+runtime.GOARCH))
+	c := newCFS(t)
+	ref := reg.Ref("test/layers:v1")
+
+	require.Equal(t, "REPOSITORY   TAG       IMAGE ID   CREATED   SIZE\n", c.ok("images"), "docker's header, exactly")
+
+	out := c.ok("pull", ref)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Equal(t, "v1: Pulling from test/layers", lines[0])
+	require.Regexp(t, `^[0-9a-f]{12}: Pull complete$`, lines[1], "one line per finished layer when not a terminal")
+	require.Len(t, lines, 7)
+	require.Regexp(t, `^Digest: sha256:[0-9a-f]{64}$`, lines[4])
+	require.Equal(t, "Status: Downloaded newer image for "+ref, lines[5])
+	require.Equal(t, ref, lines[6])
+
+	out = c.ok("pull", ref)
+	require.Regexp(t, `^v1: Pulling from test/layers\nDigest: sha256:[0-9a-f]{64}\nStatus: Image is up to date for `+regexp.QuoteMeta(ref)+"\n"+regexp.QuoteMeta(ref)+"\n$", out)
+	require.Equal(t, ref+"\n", c.ok("pull", "-q", ref))
+
+	id := strings.TrimSpace(c.ok("images", "-q"))
+	require.Regexp(t, `^[0-9a-f]{12}$`, id)
+	out = c.ok("images")
+	require.Regexp(t, `^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE\n`+regexp.QuoteMeta(reg.Host)+`/test/layers +v1 +`+id+` +\d+ (years|months) ago +[0-9.]+k?B\n$`, out)
+	require.Contains(t, c.ok("images", "--digests"), "DIGEST")
+	require.Equal(t, c.ok("images", "-q"), c.ok("images", "-qa"), "combined short flags, as docker's")
+	require.Equal(t, c.ok("images", "-q"), c.ok("image", "ls", "--quiet"))
+	require.Equal(t, "REPOSITORY   TAG       IMAGE ID   CREATED   SIZE\n", c.ok("images", "other/repo"), "a repository filter")
+
+	var inspected []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(c.ok("image", "inspect", ref)), &inspected))
+	require.Len(t, inspected, 1)
+	require.Equal(t, "sha256:"+id, inspected[0]["Id"].(string)[:19])
+	require.Equal(t, []any{ref}, inspected[0]["RepoTags"])
+	require.Equal(t, []any{"/bin/sh"}, inspected[0]["Config"].(map[string]any)["Cmd"])
+	require.Equal(t, "layers", inspected[0]["RootFS"].(map[string]any)["Type"])
+	require.Len(t, inspected[0]["RootFS"].(map[string]any)["Layers"], 3)
+	require.Contains(t, inspected[0]["GraphDriver"].(map[string]any)["Data"].(map[string]any)["LowerDir"], "/layers/")
+	require.Equal(t, "linux\n", c.ok("image", "inspect", "--format", "{{.Os}}", id))
+	require.Equal(t, `["/bin/sh"]`+"\n", c.ok("image", "inspect", "-f", "{{json .Config.Cmd}}", id))
+	code, out, errOut := c.run("", "image", "inspect", ref, "nosuch")
+	require.Equal(t, 1, code)
+	require.Contains(t, out, `"Id"`, "what exists is printed")
+	require.Contains(t, errOut, "No such image: nosuch")
+
+	out = c.ok("history", ref)
+	lines = strings.Split(strings.TrimSpace(out), "\n")
+	require.Regexp(t, `^IMAGE +CREATED +CREATED BY +SIZE +COMMENT$`, lines[0])
+	require.Regexp(t, `^`+id+` +\d+ (years|months) ago +/bin/sh -c #\(nop\)  CMD \["/bin/sh"\] +0B`, lines[1])
+	require.Regexp(t, `^<missing> +\d+ (years|months) ago +/bin/sh -c #\(nop\) ADD file:layer2-of-the-tes… +\d+B`, lines[2], "CREATED BY cut at 45 characters")
+	require.Len(t, lines, 5)
+	require.Contains(t, c.ok("history", "--no-trunc", ref), "ADD file:layer2-of-the-test-image.tar in /")
+
+	c.ok("tag", ref, "mine:v1")
+	require.Regexp(t, "\nmine +v1 +"+id+" ", c.ok("images"))
+	require.Equal(t, "Untagged: mine:v1\n", c.ok("rmi", "mine:v1"))
+	code, _, errOut = c.run("", "rmi", "nosuch:tag")
+	require.Equal(t, 1, code)
+	require.Equal(t, "final rmi: No such image: nosuch:tag (see the images here with `cfs images`; get it with `cfs pull nosuch:tag`)\n", errOut)
+	out = c.ok("rmi", ref)
+	require.Regexp(t, `^Untagged: `+regexp.QuoteMeta(ref)+`\nUntagged: `+regexp.QuoteMeta(reg.Host)+`/test/layers@sha256:[0-9a-f]{64}\nDeleted: sha256:`+id+`[0-9a-f]{52}\n(Deleted: sha256:[0-9a-f]{64}\n){3}$`, out)
+	require.Equal(t, "", c.ok("images", "-q"))
+}
+
+func TestFlagsAndArguments(t *testing.T) {
+	c := newCFS(t)
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"images", "--frob"}, 125, "final images: unknown flag: --frob\nSee 'final images --help'.\n"},
+		{[]string{"pull", "-z", "x"}, 125, "final pull: unknown shorthand flag: 'z' in -z\nSee 'final pull --help'.\n"},
+		{[]string{"pull"}, 1, "final pull: \"final pull\" requires exactly 1 argument.\nSee 'final pull --help'.\n\nUsage:  final pull [OPTIONS] NAME[:TAG|@DIGEST]\n\nDownload an image from a registry\n"},
+		{[]string{"tag", "a"}, 1, "\"final tag\" requires exactly 2 arguments."},
+		{[]string{"rmi"}, 1, "\"final rmi\" requires at least 1 argument."},
+		{[]string{"image", "inspect"}, 1, "\"final image inspect\" requires at least 1 argument."},
+		{[]string{"image", "frob"}, 125, "final image: unknown command \"frob\""},
+		{[]string{"pull", "--platform", "linux", "x"}, 1, "invalid platform \"linux\": want OS/ARCH[/VARIANT]"},
+		{[]string{"pull", "Bad/Name"}, 1, "final pull: invalid reference format: repository name (Bad/Name) must be lowercase\n"},
+		{[]string{"pull", "--registry-mirror", "mirror.example", "busybox"}, 1, "registry mirror \"mirror.example\": want a URL"},
+		{[]string{"load"}, 1, "not a tar archive, or an empty one"},
+		{[]string{"import", "/nonexistent/file.tar"}, 1, "no such file or directory"},
+	} {
+		code, out, errOut := c.run("", tc.args...)
+		require.Equal(t, tc.code, code, "%v: %s%s", tc.args, out, errOut)
+		require.Contains(t, errOut, tc.stderr, tc.args)
+	}
+	code, out, _ := c.run("", "pull", "--help")
+	require.Equal(t, 0, code)
+	require.True(t, strings.HasPrefix(out, "Usage:  final pull [OPTIONS] NAME[:TAG|@DIGEST]\n\nDownload an image from a registry\n\nOptions:\n"), out)
+	require.Contains(t, out, "--insecure-registry HOST[:PORT]")
+}
+
+func TestSaveLoadImportPush(t *testing.T) {
+	reg := imagetest.NewRegistry(t)
+	reg.Push(t, "test/layers:v1", imagetest.TestImage(t, "linux/"+runtime.GOARCH))
+	c := newCFS(t)
+	ref := reg.Ref("test/layers:v1")
+	c.ok("pull", "-q", ref)
+	id := strings.TrimSpace(c.ok("images", "-q", "--no-trunc"))
+
+	archive := filepath.Join(t.TempDir(), "saved.tar")
+	require.Equal(t, "", c.ok("save", "-o", archive, ref))
+	c2 := newCFS(t)
+	require.Equal(t, "Loaded image: "+ref+"\n", c2.ok("load", "-i", archive))
+	require.Equal(t, id+"\n", c2.ok("images", "-q", "--no-trunc"), "the same image ID after save and load")
+	data, err := os.ReadFile(archive)
+	require.NoError(t, err)
+	c3 := newCFS(t)
+	code, out, errOut := c3.run(string(data), "load")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "Loaded image: "+ref+"\n", out, "from stdin")
+	c4 := newCFS(t)
+	require.Equal(t, "Loaded image ID: "+id+"\n", c4.ok("load", "-i", saveByID(t, c, id)), "saved by ID: no name")
+
+	tarball := string(imagetest.Tar(t, imagetest.Entry{Name: "hello", Body: "hi\n"}))
+	code, out, errOut = c.run(tarball, "import", "-m", "by hand", "-c", "CMD [\"/hello\"]", "-", "imported:v1")
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `^sha256:[0-9a-f]{64}\n$`, out)
+	require.Contains(t, c.ok("history", "imported:v1"), "by hand")
+
+	c.ok("tag", ref, reg.Ref("test/pushed:v1"))
+	out = c.ok("push", reg.Ref("test/pushed:v1"))
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Equal(t, "The push refers to repository ["+reg.Host+"/test/pushed]", lines[0])
+	require.Regexp(t, `^[0-9a-f]{12}: (Pushed|Layer already exists)$`, lines[1])
+	require.Regexp(t, `^v1: digest: sha256:[0-9a-f]{64} size: \d+$`, lines[4])
+
+	// --trace narrates the requests on stderr.
+	code, _, errOut = c2.run("", "pull", "--trace", reg.Ref("test/pushed:v1"))
+	require.Equal(t, 0, code)
+	require.Contains(t, errOut, "[cfs registry] GET http://"+reg.Host+"/v2/  ≈ curl -s 'http://"+reg.Host+"/v2/'\n[cfs registry] → 200 OK")
+	require.Contains(t, errOut, "[cfs registry] GET http://"+reg.Host+"/v2/test/pushed/manifests/v1  ≈ curl -s -H 'Accept: ")
+}
+
+func saveByID(t *testing.T, c *cfs, id string) string {
+	t.Helper()
+	archive := filepath.Join(t.TempDir(), "by-id.tar")
+	c.ok("save", "-o", archive, id)
+	return archive
+}

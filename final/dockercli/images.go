@@ -1,0 +1,337 @@
+package dockercli
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"text/template"
+	"time"
+
+	"cfs/final/image"
+	"cfs/final/registry"
+
+	"github.com/docker/go-units"
+	"github.com/spf13/cobra"
+)
+
+// newTable is docker's table writer: columns at least 10 wide, 3 spaces
+// apart (docker/cli's formatter).
+func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 10, 1, 3, ' ', 0) }
+
+// humanSize is docker's size: 3 significant digits, powers of 1000
+// ("4.26MB").
+func humanSize(n int64) string { return units.HumanSizeWithPrecision(float64(n), 3) }
+
+// ago is docker's age of a time: "2 weeks ago", "N/A" for none.
+func ago(t time.Time) string {
+	if t.IsZero() || t.Unix() <= 0 {
+		return "N/A"
+	}
+	return units.HumanDuration(time.Now().UTC().Sub(t)) + " ago"
+}
+
+func (c *CLI) imagesCmd() *cobra.Command {
+	var quiet, noTrunc, digests bool
+	cmd := &cobra.Command{
+		Use:   "images [OPTIONS] [REPOSITORY[:TAG]]",
+		Short: "List images",
+		Args:  c.args(0, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := c.store()
+			if err != nil {
+				return err
+			}
+			if c.Root == "" && os.Getenv(StoreEnv) == "" && s.IsNew() {
+				// The engine's new store starts with the base image, so
+				// that there is one to run without any registry.
+				if _, err := s.EnsureBase(); err != nil {
+					return err
+				}
+			}
+			imgs, err := s.List()
+			if err != nil {
+				return err
+			}
+			filter := ""
+			if len(args) == 1 {
+				filter = args[0]
+			}
+			return c.printImages(imgs, filter, quiet, noTrunc, digests)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
+	f.BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
+	f.BoolVar(&digests, "digests", false, "show digests")
+	f.BoolP("all", "a", false, "show all images (cfs keeps no intermediate images: the same list)")
+	return cmd
+}
+
+// imageRow is one row of `images`.
+type imageRow struct {
+	repo, tag, digest string
+	img               *image.Image
+}
+
+func rowsOf(img *image.Image) []imageRow {
+	var rows []imageRow
+	digestOf := func(repo string) string {
+		for _, d := range img.RepoDigests {
+			if r, dg, ok := strings.Cut(d, "@"); ok && r == repo {
+				return dg
+			}
+		}
+		return "<none>"
+	}
+	for _, t := range img.RepoTags {
+		i := strings.LastIndex(t, ":")
+		rows = append(rows, imageRow{repo: t[:i], tag: t[i+1:], digest: digestOf(t[:i]), img: img})
+	}
+	if len(rows) == 0 {
+		for _, d := range img.RepoDigests {
+			r, dg, _ := strings.Cut(d, "@")
+			rows = append(rows, imageRow{repo: r, tag: "<none>", digest: dg, img: img})
+		}
+	}
+	if len(rows) == 0 {
+		rows = append(rows, imageRow{repo: "<none>", tag: "<none>", digest: "<none>", img: img})
+	}
+	return rows
+}
+
+func (c *CLI) printImages(imgs []*image.Image, filter string, quiet, noTrunc, digests bool) error {
+	var rows []imageRow
+	for _, img := range imgs {
+		for _, r := range rowsOf(img) {
+			if filter != "" && !matchesFilter(r, filter) {
+				continue
+			}
+			rows = append(rows, r)
+		}
+	}
+	id := func(img *image.Image) string {
+		if noTrunc {
+			return img.ID.String()
+		}
+		return img.ShortID()
+	}
+	if quiet {
+		for _, r := range rows {
+			fmt.Fprintln(c.Out, id(r.img))
+		}
+		return nil
+	}
+	tw := newTable(c.Out)
+	if digests {
+		fmt.Fprintln(tw, "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE")
+	} else {
+		fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+	}
+	for _, r := range rows {
+		if digests {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.repo, r.tag, r.digest, id(r.img), ago(r.img.Created()), humanSize(r.img.Size))
+		} else {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.repo, r.tag, id(r.img), ago(r.img.Created()), humanSize(r.img.Size))
+		}
+	}
+	return tw.Flush()
+}
+
+// matchesFilter is docker images' REPOSITORY[:TAG] argument.
+func matchesFilter(r imageRow, filter string) bool {
+	repo, tag, hasTag := strings.Cut(filter, ":")
+	if strings.Contains(tag, "/") { // a registry's port, not a tag
+		repo, tag, hasTag = filter, "", false
+	}
+	if ref, err := registry.ParseReference(repo); err == nil {
+		repo = registry.FamiliarRepository(ref.Context())
+	}
+	return r.repo == repo && (!hasTag || r.tag == tag)
+}
+
+func (c *CLI) inspectCmd() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
+		Short: "Display detailed information on one or more images",
+		Args:  c.args(1, -1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := c.store()
+			if err != nil {
+				return err
+			}
+			var tmpl *template.Template
+			if format != "" {
+				tmpl, err = template.New("format").Funcs(template.FuncMap{
+					"json": func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
+					"join": strings.Join,
+				}).Parse(format)
+				if err != nil {
+					return &statusError{msg: fmt.Sprintf("template parsing error: %v", err), code: 1}
+				}
+			}
+			var out []any
+			var missing []string
+			for _, a := range args {
+				img, err := s.Get(a)
+				if err != nil {
+					if errors.Is(err, image.ErrNotFound) {
+						missing = append(missing, a)
+						continue
+					}
+					return err
+				}
+				out = append(out, img.Inspect())
+			}
+			if tmpl != nil {
+				for _, v := range out {
+					// The template sees the JSON's names ({{.Id}}, {{.Config.Cmd}}), as docker's does.
+					raw, _ := json.Marshal(v)
+					var m any
+					_ = json.Unmarshal(raw, &m)
+					var b bytes.Buffer
+					if err := tmpl.Execute(&b, m); err != nil {
+						return &statusError{msg: fmt.Sprintf("template: %v", err), code: 1}
+					}
+					fmt.Fprintln(c.Out, b.String())
+				}
+			} else {
+				if out == nil {
+					out = []any{}
+				}
+				b, err := json.MarshalIndent(out, "", "    ")
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(c.Out, string(b))
+			}
+			if len(missing) > 0 {
+				return &statusError{msg: "Error: No such image: " + strings.Join(missing, ", ") + " (see `cfs images`)", code: 1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "format the output using the given Go template (e.g. '{{.Id}}', '{{json .Config}}')")
+	return cmd
+}
+
+func (c *CLI) historyCmd() *cobra.Command {
+	var quiet, noTrunc bool
+	human := true
+	cmd := &cobra.Command{
+		Use:   "history [OPTIONS] IMAGE",
+		Short: "Show the history of an image",
+		Args:  c.args(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := c.store()
+			if err != nil {
+				return err
+			}
+			img, err := s.Get(args[0])
+			if err != nil {
+				return err
+			}
+			rows := img.History()
+			if quiet {
+				for _, r := range rows {
+					id := r.ID
+					if !noTrunc && strings.HasPrefix(id, "sha256:") {
+						id = strings.TrimPrefix(id, "sha256:")[:12]
+					}
+					fmt.Fprintln(c.Out, id)
+				}
+				return nil
+			}
+			tw := newTable(c.Out)
+			fmt.Fprintln(tw, "IMAGE\tCREATED\tCREATED BY\tSIZE\tCOMMENT")
+			for _, r := range rows {
+				id := r.ID
+				if !noTrunc && strings.HasPrefix(id, "sha256:") {
+					id = strings.TrimPrefix(id, "sha256:")[:12]
+				}
+				created := ago(time.Unix(r.Created, 0))
+				size := humanSize(r.Size)
+				if !human {
+					created = time.Unix(r.Created, 0).Format(time.RFC3339)
+					size = fmt.Sprint(r.Size)
+				}
+				by := strings.ReplaceAll(r.CreatedBy, "\t", " ")
+				if !noTrunc {
+					by = ellipsis(by, 45)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id, created, by, size, r.Comment)
+			}
+			return tw.Flush()
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
+	f.BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
+	f.BoolVarP(&human, "human", "H", true, "print sizes and dates in human readable format")
+	return cmd
+}
+
+// ellipsis cuts s to n characters, the last one "…" (docker's).
+func ellipsis(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+func (c *CLI) tagCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+		Short: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+		Args:  c.args(2, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := c.store()
+			if err != nil {
+				return err
+			}
+			return s.Tag(args[0], args[1])
+		},
+	}
+}
+
+func (c *CLI) rmiCmd() *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "rmi [OPTIONS] IMAGE [IMAGE...]",
+		Short: "Remove one or more images",
+		Args:  c.args(1, -1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := c.store()
+			if err != nil {
+				return err
+			}
+			var failed []string
+			for _, a := range args {
+				rm, err := s.Remove(a, force)
+				if err != nil {
+					failed = append(failed, err.Error())
+					continue
+				}
+				for _, u := range rm.Untagged {
+					fmt.Fprintf(c.Out, "Untagged: %s\n", u)
+				}
+				for _, d := range rm.Deleted {
+					fmt.Fprintf(c.Out, "Deleted: %s\n", d)
+				}
+			}
+			if len(failed) > 0 {
+				return errors.New(strings.Join(failed, "\n"))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "force removal of the image (untag it even while a container uses it)")
+	cmd.Flags().Bool("no-prune", false, "do not delete untagged parents (cfs keeps none: no effect)")
+	return cmd
+}
