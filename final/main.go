@@ -1,10 +1,14 @@
 // Command final is the cfs engine, a small docker-like program built from
-// what the stages teach. Each subcommand is one function below; for now
-// there is doctor, which checks that this host can run the stages, and
-// cleanup, which removes what killed runs left on it.
+// what the stages teach (go build -o cfs ./final). Each subcommand is one
+// function below: doctor checks that this host can run the stages,
+// cleanup removes what killed runs left on it, and runtime is an OCI
+// runtime with runc's command line (final/runccli over final/runtime).
+// Started under the name cfs-runc (a symlink), the binary is that runtime
+// alone, so that containerd and dockerd can use it in runc's place.
 //
 //	sudo env "PATH=$PATH" go run ./final doctor
 //	sudo env "PATH=$PATH" go run ./final cleanup --dry-run
+//	sudo ./cfs runtime run --bundle DIR ID
 package main
 
 import (
@@ -14,8 +18,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
+	"cfs/final/runccli"
+	"cfs/final/runtime"
 	"cfs/internal/cleanup"
 	"cfs/internal/cli"
 	"cfs/internal/doctor"
@@ -23,7 +30,18 @@ import (
 
 const prog = "final"
 
+// runcName is the name under which the binary is the runtime alone.
+const runcName = "cfs-runc"
+
 func main() {
+	// A container's init, or a process exec'd into a container: this
+	// program started again by the runtime (final/runtime).
+	if runtime.IsInit() {
+		os.Exit(runtime.Init())
+	}
+	if filepath.Base(os.Args[0]) == runcName {
+		os.Exit(runccli.Main(runcName, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -39,6 +57,7 @@ type command struct {
 var commands = []command{
 	{"doctor", "[--json]", "check this host for what the stages need, with a fix for each problem", doctorCmd},
 	{"cleanup", "[--dry-run] [--all] [--caches]", "remove what killed runs left on this host (running containers stay, unless --all)", cleanupCmd},
+	{"runtime", "COMMAND [ARG...]", "the OCI runtime, with runc's command line (runtime --help lists its commands)", runtimeCmd},
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -75,6 +94,15 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "  sudo env \"PATH=$PATH\" go run ./%s doctor\n", prog)
 	fmt.Fprintf(w, "  sudo env \"PATH=$PATH\" go run ./%s doctor --json | jq '.[] | select(.status != \"ok\")'\n", prog)
 	fmt.Fprintf(w, "  sudo env \"PATH=$PATH\" go run ./%s cleanup --dry-run\n", prog)
+}
+
+// ---------------------------------------------------------------------------
+// runtime
+
+// runtimeCmd is runc's command line (final/runccli); its global flags come
+// after "runtime", before the verb, as they come before runc's.
+func runtimeCmd(args []string, stdout, stderr io.Writer) int {
+	return runccli.Main(prog+" runtime", args, os.Stdin, stdout, stderr)
 }
 
 // ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@
 //	cfsXXXXXXXX                  VethName: a container's host-side veth
 //	ip cfs                       NftTable: the nft table of NAT and published ports
 //	cfs/ID                       CgroupParent: a container's cgroup, in each hierarchy
+//	cfs-runtime/ID               RuntimeCgroupParent: a runtime container's default cgroup
 package layout
 
 import (
@@ -51,6 +52,11 @@ const (
 	VethPrefix   = "cfs" // + the first 8 hex digits of the container ID
 	NftTable     = "cfs" // the nft table "ip cfs"
 	CgroupParent = "cfs" // cfs/ID under the root of each cgroup hierarchy
+	// RuntimeCgroupParent holds the cgroups of the OCI runtime's containers
+	// whose config names no cgroupsPath (final/cgroups). It is apart from
+	// CgroupParent, whose entries the stages sweep when their owner is gone:
+	// a runtime container has no stage as its owner.
+	RuntimeCgroupParent = "cfs-runtime"
 	NetnsPrefix  = "cfs" // /run/netns/cfs*: the tests' and the docs' namespaces
 	// ForwardComment marks the accept rules for cfs0 that go into other
 	// programs' forward chains (docker's FORWARD), so they can be found
