@@ -82,17 +82,17 @@ func (c *Container) Signal(sig syscall.Signal, all bool) error {
 		return nil
 	}
 	if st == Stopped {
-		return fmt.Errorf("container %s is not running", c.rec.ID)
+		return fmt.Errorf("cannot signal container %s: container not running", c.rec.ID)
 	}
 	// Through a pidfd: the PID is checked to be the init's (same start
 	// time) while the pidfd is held, so a reused PID cannot be hit.
 	fd, err := unix.PidfdOpen(c.rec.Init.PID, 0)
 	if err != nil {
-		return fmt.Errorf("container %s is not running: %w", c.rec.ID, err)
+		return fmt.Errorf("cannot signal container %s: container not running (%w)", c.rec.ID, err)
 	}
 	defer unix.Close(fd)
 	if !c.rec.Init.Alive() {
-		return fmt.Errorf("container %s is not running", c.rec.ID)
+		return fmt.Errorf("cannot signal container %s: container not running", c.rec.ID)
 	}
 	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
 		return fmt.Errorf("signal %d to container %s: %w", sig, c.rec.ID, os.NewSyscallError("pidfd_send_signal", err))

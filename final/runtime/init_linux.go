@@ -15,6 +15,7 @@ import (
 	"os"
 	goruntime "runtime"
 	"strconv"
+	"unsafe"
 
 	"cfs/internal/layout"
 
@@ -49,6 +50,10 @@ func Init() int {
 		return 125
 	}
 	os.Unsetenv(initEnv)
+	// The kernel named this process after the file it ran, /proc/self/fd/N:
+	// "N". Give it its name back, for ps and pgrep. Same as prctl(1)'s
+	// PR_SET_NAME.
+	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte(layout.InitName + "\x00")[0])), 0, 0, 0)
 	sync := os.NewFile(uintptr(fd), "sync")
 	unix.CloseOnExec(fd)
 	enc, dec := json.NewEncoder(sync), json.NewDecoder(sync)

@@ -57,7 +57,7 @@ const (
 	// CgroupParent, whose entries the stages sweep when their owner is gone:
 	// a runtime container has no stage as its owner.
 	RuntimeCgroupParent = "cfs-runtime"
-	NetnsPrefix  = "cfs" // /run/netns/cfs*: the tests' and the docs' namespaces
+	NetnsPrefix         = "cfs" // /run/netns/cfs*: the tests' and the docs' namespaces
 	// ForwardComment marks the accept rules for cfs0 that go into other
 	// programs' forward chains (docker's FORWARD), so they can be found
 	// and removed.
