@@ -70,6 +70,21 @@ type State struct {
 	Created []string          `json:"created"` // directories Create made (the parents too), to remove
 }
 
+// Owned reports whether Create made the container's own directories:
+// only then may the runtime kill what is in them and remove them.
+func (s State) Owned() bool {
+	made := map[string]bool{}
+	for _, d := range s.Created {
+		made[d] = true
+	}
+	for _, d := range s.Dirs {
+		if !made[d] {
+			return false
+		}
+	}
+	return len(s.Dirs) > 0
+}
+
 // Stats is what `runtime events --stats` prints, in runc's shape.
 type Stats struct {
 	CPU    CPUStats    `json:"cpu"`

@@ -520,8 +520,12 @@ func (c *Container) destroy() error {
 		_ = c.init.Process.Kill()
 		_, _ = c.init.Process.Wait()
 	}
-	if c.cg != nil {
+	// Only a cgroup this container made: a create refused because its
+	// cgroup exists must not kill what runs in someone else's.
+	if c.cg != nil && c.cg.State().Owned() {
 		killAll(c.cg)
+	}
+	if c.cg != nil {
 		if err := c.cg.Destroy(); err != nil {
 			errs = append(errs, err)
 		}
