@@ -54,7 +54,7 @@ type CreateOptions struct {
 
 // initEnv marks a process as a container's init or exec'd process (with
 // layout.InitName as argv[0]); its value is the sync socket's descriptor.
-const initEnv = "_CFS_RUNTIME_SYNC_FD"
+const initEnv = layout.RuntimeInitEnv
 
 // initConfig is what the parent sends the init (and an exec'd process)
 // first, as one JSON line on the sync socket.

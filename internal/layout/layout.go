@@ -58,6 +58,11 @@ const (
 	// a runtime container has no stage as its owner.
 	RuntimeCgroupParent = "cfs-runtime"
 	NetnsPrefix         = "cfs" // /run/netns/cfs*: the tests' and the docs' namespaces
+	// RuntimeInitEnv is in the environment a container's init and exec'd
+	// processes of the OCI runtime (final/runtime) start with, and so in
+	// their /proc/PID/environ: it tells them apart from the stages'
+	// cfs-init processes.
+	RuntimeInitEnv = "_CFS_RUNTIME_SYNC_FD"
 	// ForwardComment marks the accept rules for cfs0 that go into other
 	// programs' forward chains (docker's FORWARD), so they can be found
 	// and removed.
