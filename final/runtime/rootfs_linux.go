@@ -360,6 +360,9 @@ func createDevices(root string, devices []specs.LinuxDevice, userns bool) error 
 		{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
 		{"/proc/self/fd/2", "stderr"}, {"/proc/kcore", "core"}, {"pts/ptmx", "ptmx"},
 	} {
+		if l[1] == "core" && !exists("/proc/kcore") {
+			continue // a kernel without /proc/kcore: no link to nothing, as runc
+		}
 		p := filepath.Join(root, "dev", l[1])
 		_ = os.Remove(p) // a /dev/ptmx node in the image gives way to the link
 		if err := os.Symlink(l[0], p); err != nil && !errors.Is(err, fs.ErrExist) {
