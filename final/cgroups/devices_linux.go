@@ -113,6 +113,12 @@ func DeviceProgram(rules []DeviceRule) []insn {
 			}
 		}
 		p = append(p, block...)
+		if len(block) == 2 {
+			// A rule for every device and access ("a *:* rwm") always
+			// matches: what would follow it could never run, and the
+			// kernel's verifier refuses unreachable instructions.
+			return p
+		}
 	}
 	return append(p, ins(opMovK, regR0, 0, 0, 1), ins(opExit, 0, 0, 0, 0))
 }
