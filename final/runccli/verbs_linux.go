@@ -124,7 +124,7 @@ func runCmd(e *env, args []string) error {
 	// itself: the master comes back on a socket pair.
 	var console *os.File
 	if !*detach && opt.ConsoleSocket == "" {
-		if spec, _, err := runtime.LoadBundle(or(opt.Bundle, ".")); err == nil && spec.Process.Terminal {
+		if terminal, err := runtime.WantsTerminal(or(opt.Bundle, ".")); err == nil && terminal {
 			pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 			if err != nil {
 				return err

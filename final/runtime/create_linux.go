@@ -115,6 +115,24 @@ func LoadBundle(bundle string) (*specs.Spec, string, error) {
 	return &s, abs, nil
 }
 
+// WantsTerminal reads only process.terminal of a bundle's config, for a
+// caller that must know before Create whether to make a console socket.
+func WantsTerminal(bundle string) (bool, error) {
+	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		return false, err
+	}
+	var s struct {
+		Process *struct {
+			Terminal bool `json:"terminal"`
+		} `json:"process"`
+	}
+	if err := json.Unmarshal(data, &s); err != nil || s.Process == nil {
+		return false, err
+	}
+	return s.Process.Terminal, nil
+}
+
 // Create makes container id from the bundle and leaves its init waiting
 // for Start. On any error it removes what it made: no process, cgroup,
 // mount or state stays.

@@ -13,7 +13,6 @@ package runtime
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"sync"
 
@@ -44,11 +43,20 @@ func makeSealedExe() (*os.File, error) {
 		return nil, os.NewSyscallError("memfd_create", err)
 	}
 	f := os.NewFile(uintptr(fd), "memfd:cfs-runc")
-	// io.Copy uses copy_file_range(2) or sendfile(2): the kernel copies
-	// the pages without bringing them through this process.
-	if _, err := io.Copy(f, src); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("copy this program's binary to a memfd: %w", err)
+	// sendfile(2) copies from the page cache into the memfd in the kernel,
+	// without bringing the bytes through this process.
+	for {
+		n, err := unix.Sendfile(fd, int(src.Fd()), nil, 1<<30)
+		if err == unix.EINTR || err == unix.EAGAIN {
+			continue
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("copy this program's binary to a memfd: %w", os.NewSyscallError("sendfile", err))
+		}
+		if n == 0 {
+			break
+		}
 	}
 	// Same as chattr +i, for a file with no name: no more writes, no
 	// change of size, and no removing the seals.
