@@ -122,7 +122,7 @@ var goBlock = regexp.MustCompile("(?ms)^( *)```go\n(.*?)^ *```")
 // it must compile instead.
 func TestGoQuotesAreInTheCode(t *testing.T) {
 	code := map[string]bool{}
-	for _, pattern := range []string{"../stage*/*.go", "../internal/*/*.go", "../final/*.go"} {
+	for _, pattern := range []string{"../stage*/*.go", "../internal/*/*.go", "../final/*.go", "../final/*/*.go"} {
 		files, err := filepath.Glob(pattern)
 		require.NoError(t, err)
 		for _, f := range files {

@@ -87,6 +87,7 @@ func TestTranscripts(t *testing.T) {
 func buildStages(t *testing.T, dir string) {
 	stages, err := filepath.Glob("../stage[0-9][0-9]-*")
 	require.NoError(t, err)
+	stages = append(stages, "../final") // the engine: go build -o cfs ./final
 	out, err := exec.Command("go", append([]string{"build", "-o", dir + "/"}, stages...)...).CombinedOutput()
 	require.NoError(t, err, "go build the stages: %s", out)
 	scripts := map[string]string{

@@ -102,7 +102,7 @@ func usage(w io.Writer) {
 // runtimeCmd is runc's command line (final/runccli); its global flags come
 // after "runtime", before the verb, as they come before runc's.
 func runtimeCmd(args []string, stdout, stderr io.Writer) int {
-	return runccli.Main(prog+" runtime", args, os.Stdin, stdout, stderr)
+	return runccli.Main("cfs runtime", args, os.Stdin, stdout, stderr)
 }
 
 // ---------------------------------------------------------------------------
