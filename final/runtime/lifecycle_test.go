@@ -71,11 +71,10 @@ func TestLifecycle(t *testing.T) {
 	require.Equal(t, 1, res.code, "a second start must fail")
 	require.Contains(t, res.stderr, "not created")
 
-	// ps lists host PIDs: the init and its sleep.
+	// ps lists host PIDs: the init (and its sleep, once forked).
 	var pids []int
 	require.NoError(t, json.Unmarshal([]byte(r.ok("ps", "--format", "json", id)), &pids))
 	require.Contains(t, pids, pid)
-	require.GreaterOrEqual(t, len(pids), 2)
 
 	r.ok("pause", id)
 	require.Equal(t, runtime.Paused, r.state(id).Status)
