@@ -208,3 +208,22 @@ func TestPreserveFDs(t *testing.T) {
 	require.Equal(t, "0 1 2 3 4 ", string(out), "stdio, the preserved descriptor, and ls's own directory")
 	require.Equal(t, "via3", readLine(t, pr))
 }
+
+// The process settings and kernel knobs of the config, from inside:
+// user and groups, umask, rlimits, the OOM score, sysctls in the
+// container's namespaces, the NIS domain name.
+func TestProcessSettings(t *testing.T) {
+	r := newRT(t)
+	umask := uint32(0o027)
+	adj := 500
+	b := bundle(t, []string{"sh", "-c", `id -u; id -G; umask; ulimit -n; cat /proc/self/oom_score_adj; cat /proc/sys/net/ipv4/ip_forward; cat /proc/sys/kernel/domainname`}, func(s *specs.Spec) {
+		s.Process.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{1001, 1002}, Umask: &umask}
+		s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 321, Hard: 654}}
+		s.Process.OOMScoreAdj = &adj
+		s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+		s.Domainname = "example.test"
+	})
+	res := r.run("run", "--bundle", b, r.id())
+	require.Equal(t, 0, res.code, res.stderr)
+	require.Equal(t, "1000\n1000 1001 1002\n0027\n321\n500\n1\nexample.test\n", res.stdout)
+}
