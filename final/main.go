@@ -26,6 +26,7 @@ import (
 	"cfs/internal/cleanup"
 	"cfs/internal/cli"
 	"cfs/internal/doctor"
+	"cfs/internal/layout"
 )
 
 const prog = "final"
@@ -222,7 +223,8 @@ func cleanupCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "Removes what cfs left on this host when a stage or container was killed (kill -9, a\n")
 			fmt.Fprintf(stdout, "crash): cfs-init processes, mounts under %s and %s, the links %s and\n", cleanup.StateDir, cleanup.RunDir, cleanup.BridgeName)
 			fmt.Fprintf(stdout, "cfsXXXXXXXX, the nft table ip %s and its rules in other tables, cgroups %s/ID, address\n", cleanup.TableName, cleanup.CgroupParent)
-			fmt.Fprintf(stdout, "leases, container state, and the tests' network namespaces. It touches nothing else.\n")
+			fmt.Fprintf(stdout, "leases, container state, the tests' network namespaces, and the containers of `cfs runtime`\n")
+			fmt.Fprintf(stdout, "whose init is gone (state in %s, cgroups %s/ID). It touches nothing else.\n", cleanup.RuntimeRoot, layout.RuntimeCgroupParent)
 			fmt.Fprintf(stdout, "A container whose stage still runs is left alone, unless --all. Prints one line per\n")
 			fmt.Fprintf(stdout, "resource; exits 1 when something could not be removed. Network links and rules are\n")
 			fmt.Fprintf(stdout, "cleaned in the network namespace it runs in. Run it as root.\n\n")
