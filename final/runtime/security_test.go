@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -96,18 +97,44 @@ func (r *rt) createWithPipeStdin(bundleDir, id string, stdin *os.File) *os.File 
 	return pr
 }
 
-// CVE-2019-5736: a process in the container opens /proc/<init>/exe, the
-// runtime's binary, for writing, while the init (our program) waits for
-// start. It must fail, and the binary on the host must stay as it was.
+// CVE-2019-5736: a process in the container holds /proc/<init>/exe, the
+// runtime's binary, while the init (our program) waits for start, and
+// once no runtime process runs any more, opens it for writing. It must
+// fail (the binary is seen through a read-only mount), and the binary on
+// the host must stay as it was.
 func TestExeOverwrite(t *testing.T) {
 	r := newRT(t)
 	id := r.id()
-	r.createWithPipe(bundle(t, []string{"true"}, nil), id)
+	out := r.createWithPipe(bundle(t, waitLoop, nil), id)
 	before := sum(t, r.bin)
+	// While the init runs our binary, a write is refused anyway (ETXTBSY).
 	res := r.run("exec", id, "/cfs-helper", "overwrite", "/proc/1/exe")
 	require.Equal(t, 0, res.code, res.stderr)
-	require.Contains(t, res.stdout, "exe: /memfd:cfs-runc (deleted)\n", "the init runs from a sealed copy, not from the host's file")
-	require.Regexp(t, `open for writing: .*(text file busy|operation not permitted)|write: .*operation not permitted`, res.stdout)
+	require.Contains(t, res.stdout, "open for writing: open /proc/1/exe: text file busy\n")
+
+	// The patient attack: detached, its stdio pipes of the test's.
+	inR, inW, err := os.Pipe()
+	require.NoError(t, err)
+	defer inW.Close()
+	outR, outW, err := os.Pipe()
+	require.NoError(t, err)
+	defer outR.Close()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	cmd := r.cmd("exec", "--detach", "--pid-file", pidFile, id, "/cfs-helper", "overwrite-later", "/proc/1/exe")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, outW
+	require.NoError(t, cmd.Run())
+	inR.Close()
+	outW.Close()
+	data, _ := os.ReadFile(pidFile)
+	helperPid, _ := strconv.Atoi(string(data))
+	adopt(helperPid)
+	require.Equal(t, "held", readLine(t, outR))
+	// start: the init becomes the shell; no process runs the runtime now.
+	r.ok("start", id)
+	require.Equal(t, "started", readLine(t, out))
+	_, err = inW.Write([]byte("go\n"))
+	require.NoError(t, err)
+	require.Regexp(t, `^open for writing: open /proc/self/fd/\d+: read-only file system$`, readLine(t, outR))
 	require.Equal(t, before, sum(t, r.bin), "the runtime's binary on the host is unchanged")
 	pid := r.state(id).Pid
 	r.ok("delete", "--force", id)
