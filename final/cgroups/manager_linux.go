@@ -97,8 +97,19 @@ func v1Mounts() (map[string]string, error) {
 }
 
 // mkdirAll makes dir and the parents it lacks, and returns those it made,
-// parents first. With exclusive, dir itself must not exist yet.
+// parents first. With exclusive, dir itself must not exist yet. Another
+// container's Destroy may remove the shared cfs-runtime/ parent just as
+// this one makes its cgroup in it: then it tries again.
 func mkdirAll(dir string, exclusive bool) ([]string, error) {
+	for try := 0; ; try++ {
+		made, err := mkdirAllOnce(dir, exclusive)
+		if !errors.Is(err, fs.ErrNotExist) || try == 3 {
+			return made, err
+		}
+	}
+}
+
+func mkdirAllOnce(dir string, exclusive bool) ([]string, error) {
 	var made []string
 	var missing []string
 	for d := dir; d != "/" && d != "."; d = filepath.Dir(d) {
@@ -144,6 +155,14 @@ func removeDirs(created []string, leaves map[string]string) error {
 		}
 		if err != nil && !errors.Is(err, unix.ENOENT) && isLeaf[d] {
 			errs = append(errs, fmt.Errorf("remove cgroup %s: %w (are processes still in it?)", d, err))
+		}
+	}
+	// The runtime's own parent, cfs-runtime/, goes with its last
+	// container, whichever container made it (rmdir fails while another
+	// is in it).
+	for _, d := range leaves {
+		if parent := filepath.Dir(d); filepath.Base(parent) == RuntimeParent {
+			_ = unix.Rmdir(parent)
 		}
 	}
 	return errors.Join(errs...)
