@@ -34,8 +34,10 @@ check "the container's root copy belongs to 1000000" test "$(stat -c %u:%g /proc
 check "so does its sleep" test "$(ps -o uid= -p "$sleeper" | tr -d ' ')" = 1000000
 stop box
 say "and with the lines removed again, the default range"
-cp -p "$WORK/subuid.orig" /etc/subuid
-cp -p "$WORK/subgid.orig" /etc/subgid
+for f in subuid subgid; do
+	# As before the script: the saved copy, or no file at all.
+	if [ -e "$WORK/$f.orig" ]; then cp -p "$WORK/$f.orig" /etc/$f; else rm -f /etc/$f; fi
+done
 out=$(in_ns "$ns" "$s06" --net none cat /proc/self/uid_map)
 echo "$out"
 check "back to 0 100000 65536" grep -qE '^ *0 +100000 +65536$' <<<"$out"
