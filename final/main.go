@@ -1,10 +1,14 @@
 // Command final is the cfs engine, a small docker-like program built from
-// what the stages teach. Each subcommand is one function below; for now
-// there is doctor, which checks that this host can run the stages, and
-// cleanup, which removes what killed runs left on it.
+// what the stages teach (go build -o cfs ./final). Each subcommand is one
+// function below: doctor checks that this host can run the stages,
+// cleanup removes what killed runs left on it, and runtime is an OCI
+// runtime with runc's command line (final/runccli over final/runtime).
+// Started under the name cfs-runc (a symlink), the binary is that runtime
+// alone, so that containerd and dockerd can use it in runc's place.
 //
 //	go run -exec sudo ./final doctor
 //	go run -exec sudo ./final cleanup --dry-run
+//	sudo ./cfs runtime run --bundle DIR ID
 package main
 
 import (
@@ -14,17 +18,32 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"cfs/final/dockercli"
+	"cfs/final/runccli"
+	"cfs/final/runtime"
 	"cfs/internal/cleanup"
 	"cfs/internal/cli"
 	"cfs/internal/doctor"
+	"cfs/internal/layout"
 )
 
 const prog = "final"
 
+// runcName is the name under which the binary is the runtime alone.
+const runcName = "cfs-runc"
+
 func main() {
+	// A container's init, or a process exec'd into a container: this
+	// program started again by the runtime (final/runtime).
+	if runtime.IsInit() {
+		os.Exit(runtime.Init())
+	}
+	if filepath.Base(os.Args[0]) == runcName {
+		os.Exit(runccli.Main(runcName, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -40,6 +59,7 @@ type command struct {
 var commands = []command{
 	{"doctor", "[--json]", "check this host for what the stages need, with a fix for each problem", doctorCmd},
 	{"cleanup", "[--dry-run] [--all] [--caches]", "remove what killed runs left on this host (running containers stay, unless --all)", cleanupCmd},
+	{"runtime", "COMMAND [ARG...]", "the OCI runtime, with runc's command line (runtime --help lists its commands)", runtimeCmd},
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -80,6 +100,15 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "  go run -exec sudo ./%s doctor\n", prog)
 	fmt.Fprintf(w, "  go run -exec sudo ./%s doctor --json | jq '.[] | select(.status != \"ok\")'\n", prog)
 	fmt.Fprintf(w, "  go run -exec sudo ./%s cleanup --dry-run\n", prog)
+}
+
+// ---------------------------------------------------------------------------
+// runtime
+
+// runtimeCmd is runc's command line (final/runccli); its global flags come
+// after "runtime", before the verb, as they come before runc's.
+func runtimeCmd(args []string, stdout, stderr io.Writer) int {
+	return runccli.Main("cfs runtime", args, os.Stdin, stdout, stderr)
 }
 
 // ---------------------------------------------------------------------------
@@ -199,7 +228,8 @@ func cleanupCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "Removes what cfs left on this host when a stage or container was killed (kill -9, a\n")
 			fmt.Fprintf(stdout, "crash): cfs-init processes, mounts under %s and %s, the links %s and\n", cleanup.StateDir, cleanup.RunDir, cleanup.BridgeName)
 			fmt.Fprintf(stdout, "cfsXXXXXXXX, the nft table ip %s and its rules in other tables, cgroups %s/ID, address\n", cleanup.TableName, cleanup.CgroupParent)
-			fmt.Fprintf(stdout, "leases, container state, and the tests' network namespaces. It touches nothing else.\n")
+			fmt.Fprintf(stdout, "leases, container state, the tests' network namespaces, and the containers of `cfs runtime`\n")
+			fmt.Fprintf(stdout, "whose init is gone (state in %s, cgroups %s/ID). It touches nothing else.\n", cleanup.RuntimeRoot, layout.RuntimeCgroupParent)
 			fmt.Fprintf(stdout, "A container whose stage still runs is left alone, unless --all. Prints one line per\n")
 			fmt.Fprintf(stdout, "resource; exits 1 when something could not be removed. Network links and rules are\n")
 			fmt.Fprintf(stdout, "cleaned in the network namespace it runs in. Run it as root.\n\n")

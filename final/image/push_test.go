@@ -22,9 +22,9 @@ func TestPushThenPull(t *testing.T) {
 	s, img, _ := pulled(t)
 	reg := imagetest.NewRegistry(t)
 	require.NoError(t, s.Tag(img.ID.String(), reg.Ref("pushed/layers:v2")))
-	// Progress is called from several goroutines (one per layer).
-	var mu sync.Mutex
+	// Progress is called from the layers' goroutines at once.
 	var events []string
+	var mu sync.Mutex
 	res, err := s.Push(context.Background(), reg.Ref("pushed/layers:v2"), func(e Event) {
 		mu.Lock()
 		defer mu.Unlock()

@@ -18,6 +18,8 @@
 //	         build's /var/lib/cfs/.rootfs-build-*, a killed doctor's .cfs-doctor-overlay-*,
 //	         a killed pull's (load's, import's, commit's) /var/lib/cfs/images/tmp/ID
 //	netns    /run/netns/cfs*: network namespaces that tests and the docs' recipes name
+//	runtime  a container of `cfs runtime` (runtime_linux.go): its state in /run/cfs/runtime/ID,
+//	         the cgroup directories it recorded (cfs-runtime/ID by default), what runs in them
 //	cache    /var/lib/cfs/rootfs, layers and images: only with Options.Caches
 //
 // Lock files (/run/cfs/net.lock, /var/lib/cfs/rootfs.lock) stay: they are

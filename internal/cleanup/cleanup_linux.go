@@ -43,6 +43,9 @@ type host struct {
 	cgroupRoots []string        // where each cgroup hierarchy is mounted
 	ledgers     []string        // /run/cfs/net-N.json
 	done        map[string]bool // resources removed (or that would be), by Kind+" "+Name
+
+	runtime         []*runtimeCtr // the OCI runtime's containers (runtime_linux.go)
+	removingRuntime []*runtimeCtr
 }
 
 // Run finds what cfs left on the host and removes it, or with
@@ -72,10 +75,12 @@ func Run(opt Options) (*Report, error) {
 		return nil, err
 	}
 	h.decide()
+	h.decideRuntime()
 	// Processes first: a container's mounts, veth and namespaces go with
 	// them, and a cgroup can be removed only once it is empty.
 	h.killProcesses()
 	h.removeCgroups()
+	h.removeRuntime()
 	h.unmount()
 	h.network()
 	h.removeStateDirs()
@@ -220,6 +225,9 @@ func (h *host) scan() error {
 		return err
 	}
 	h.cgroupRoots = cgroupRoots(ms)
+	if err := h.scanRuntime(); err != nil {
+		return err
+	}
 	for _, root := range h.cgroupRoots {
 		entries, _ := os.ReadDir(filepath.Join(root, CgroupParent))
 		for _, e := range entries {
@@ -268,7 +276,7 @@ func (h *host) scanProcs() error {
 		if err != nil {
 			continue
 		}
-		if arg0, _, _ := bytes.Cut(cmdline, []byte{0}); string(arg0) != InitName {
+		if arg0, _, _ := bytes.Cut(cmdline, []byte{0}); string(arg0) != InitName || isRuntimeProcess(pid) {
 			continue
 		}
 		ppid, start, err := layout.ProcStat(pid)

@@ -180,6 +180,7 @@ var checks = []func(*Host) Result{
 	checkUserNS, checkSubuid,
 	checkCgroups,
 	checkOverlay,
+	checkRuntime,
 }
 
 // Failed reports whether a result stops a stage: a failure that some stage

@@ -408,3 +408,27 @@ func TestNeededByText(t *testing.T) {
 	require.Equal(t, "stage06-user", Result{NeededBy: []string{"stage06-user"}}.NeededByText())
 	require.Equal(t, "final", Result{NeededBy: from("final")}.NeededByText())
 }
+
+// The runtime's containers: none, running, and stopped but not deleted.
+func TestCheckRuntime(t *testing.T) {
+	h := &Host{Run: t.TempDir(), Proc: t.TempDir()}
+	r := checkRuntime(h)
+	require.Equal(t, OK, r.Status)
+	require.Contains(t, r.Detail, "no containers")
+	state := func(id string, pid int, start uint64) {
+		dir := filepath.Join(h.Run, "cfs/runtime", id)
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "state.json"), []byte(fmt.Sprintf(`{"id":%q,"init":{"pid":%d,"start":%d}}`, id, pid, start)), 0o644))
+	}
+	require.NoError(t, os.MkdirAll(filepath.Join(h.Proc, "42"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(h.Proc, "42/stat"), []byte("42 (sleep) S 1 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 777 0 0"), 0o644))
+	state("web", 42, 777)
+	r = checkRuntime(h)
+	require.Equal(t, OK, r.Status)
+	require.Contains(t, r.Detail, "1 running: web (PID 42)")
+	state("old", 42, 1) // PID 42 was reused
+	r = checkRuntime(h)
+	require.Equal(t, Warn, r.Status)
+	require.Contains(t, r.Detail, "1 stopped but not deleted: old")
+	require.Contains(t, r.Fix, "cfs runtime delete")
+}

@@ -21,6 +21,7 @@
 //	ip cfs                       NftTable: the nft table of NAT and published ports
 //	ip cfs published             PublishedChain: the DNAT rules, commented PortsComment(ID)
 //	cfs/ID                       CgroupParent: a container's cgroup, in each hierarchy
+//	cfs-runtime/ID               RuntimeCgroupParent: a runtime container's default cgroup
 package layout
 
 import (
@@ -72,7 +73,17 @@ const (
 	// PublishedChain holds the DNAT rules of published ports.
 	PublishedChain = "published"
 	CgroupParent   = "cfs" // cfs/ID under the root of each cgroup hierarchy
-	NetnsPrefix    = "cfs" // /run/netns/cfs*: the tests' and the docs' namespaces
+	// RuntimeCgroupParent holds the cgroups of the OCI runtime's containers
+	// whose config names no cgroupsPath (final/cgroups). It is apart from
+	// CgroupParent, whose entries the stages sweep when their owner is gone:
+	// a runtime container has no stage as its owner.
+	RuntimeCgroupParent = "cfs-runtime"
+	NetnsPrefix         = "cfs" // /run/netns/cfs*: the tests' and the docs' namespaces
+	// RuntimeInitEnv is in the environment a container's init and exec'd
+	// processes of the OCI runtime (final/runtime) start with, and so in
+	// their /proc/PID/environ: it tells them apart from the stages'
+	// cfs-init processes.
+	RuntimeInitEnv = "_CFS_RUNTIME_SYNC_FD"
 	// ForwardComment marks the accept rules for cfs0 that go into other
 	// programs' forward chains (docker's FORWARD), so they can be found
 	// and removed.

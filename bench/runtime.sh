@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The runtime against runc: `cfs runtime run` and Debian's `runc run` on the
+# same bundle, a container whose program is `true`, side by side in one
+# hyperfine run. See bench/README.md; results go in bench/RESULTS.md.
+#
+#   sudo env "PATH=$PATH" bench/runtime.sh [RUNS]     (default 200)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
+runs=${1:-200}
+
+[ "$(id -u)" = 0 ] || { echo "bench: needs root (sudo env \"PATH=\$PATH\" $0)" >&2; exit 1; }
+for tool in runc hyperfine; do
+	command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (apt-get install runc hyperfine)" >&2; exit 1; }
+done
+
+work=$(mktemp -d /tmp/cfs-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+go build -o "$work/cfs" ./final
+ln -s cfs "$work/cfs-runc"
+
+# The default root filesystem, built by the first stage that needs it.
+if [ ! -e /var/lib/cfs/rootfs/.cfs-rootfs.json ]; then
+	go run ./stage03-mount true >/dev/null
+fi
+mkdir -p "$work/bundle/rootfs"
+cp -a /var/lib/cfs/rootfs/. "$work/bundle/rootfs/"
+(cd "$work/bundle" && "$work/cfs" runtime spec)
+sed -i -e 's/"terminal": true/"terminal": false/' -e 's/^\(\t*\)"sh"$/\1"true"/' "$work/bundle/config.json"
+grep -q '"true"' "$work/bundle/config.json" || { echo "bench: could not set the program to true" >&2; exit 1; }
+
+# Each run creates, starts, waits for and deletes one container; the ID is
+# free again when the next run starts.
+hyperfine -N --warmup 10 --runs "$runs" --export-markdown "$work/results.md" \
+	-n "runc run" "runc --root $work/state-runc run --bundle $work/bundle cfs-bench-runc" \
+	-n "cfs runtime run" "$work/cfs-runc --root $work/state-cfs run --bundle $work/bundle cfs-bench-cfs"
+cat "$work/results.md"
+echo
+echo "machine: $(uname -sr), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(stat -f -c %T /sys/fs/cgroup | sed 's/tmpfs/cgroup v1 (hybrid)/; s/cgroup2fs/cgroup v2/')"
+echo "runc: $(runc --version | head -n 1); hyperfine: $(hyperfine --version)"

@@ -1,0 +1,232 @@
+package cgroups
+
+// cgroup v1: one directory per controller hierarchy, each mounted apart
+// (stage 07, setupV1). The container's limits are spread over them: memory
+// in memory/, CPU time in cpu/, process counts in pids/, devices in
+// devices/, the freezer in freezer/.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+type v1 struct{ state State }
+
+func (m *v1) State() State { return m.state }
+
+func (m *v1) Create() error {
+	for _, c := range v1Controllers {
+		dir, ok := m.state.Dirs[c]
+		if !ok {
+			continue
+		}
+		made, err := mkdirAll(dir, true)
+		m.state.Created = append(m.state.Created, made...)
+		if err != nil {
+			return err
+		}
+		if c == "cpuset" {
+			// A new cpuset cgroup starts with no CPUs and no memory nodes,
+			// and refuses processes until given some: copy the parent's,
+			// top down, into each directory made.
+			for _, d := range made {
+				for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+					if v, _ := readString(d, f); v == "" {
+						parent, _ := readString(filepath.Dir(d), f)
+						if err := write(d, f, parent); err != nil {
+							return err
+						}
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (m *v1) Apply(pid int) error {
+	for _, dir := range m.dirs() {
+		if err := write(dir, "cgroup.procs", fmt.Sprint(pid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dirs lists each hierarchy's directory once (cpu and cpuacct may share
+// one mount).
+func (m *v1) dirs() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range v1Controllers {
+		if d, ok := m.state.Dirs[c]; ok && !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (m *v1) Set(r *specs.LinuxResources) error {
+	if r == nil {
+		return nil
+	}
+	type kv struct{ ctrl, file, value string }
+	var w []kv
+	if mem := r.Memory; mem != nil {
+		// memory.memsw.limit_in_bytes (memory + swap) must stay at or above
+		// the memory limit at every step, so the order depends on whether
+		// the limit goes up or down.
+		var limit, swap []kv
+		if mem.Limit != nil {
+			limit = append(limit, kv{"memory", "memory.limit_in_bytes", limitText(*mem.Limit)})
+		}
+		if mem.Swap != nil {
+			if _, err := os.Stat(filepath.Join(m.state.Dirs["memory"], "memory.memsw.limit_in_bytes")); err == nil {
+				swap = append(swap, kv{"memory", "memory.memsw.limit_in_bytes", limitText(*mem.Swap)})
+			} else if *mem.Swap > 0 && (mem.Limit == nil || *mem.Swap != *mem.Limit) {
+				return fmt.Errorf("memory.swap %d: this kernel does not account swap (no memory.memsw.limit_in_bytes; boot with swapaccount=1)", *mem.Swap)
+			}
+		}
+		cur := readUint(m.state.Dirs["memory"], "memory.limit_in_bytes")
+		if mem.Limit != nil && (*mem.Limit < 0 || uint64(*mem.Limit) > cur) {
+			w = append(append(w, swap...), limit...)
+		} else {
+			w = append(append(w, limit...), swap...)
+		}
+		if mem.Reservation != nil {
+			w = append(w, kv{"memory", "memory.soft_limit_in_bytes", limitText(*mem.Reservation)})
+		}
+		if mem.Swappiness != nil && *mem.Swappiness <= 100 {
+			w = append(w, kv{"memory", "memory.swappiness", fmt.Sprint(*mem.Swappiness)})
+		}
+		if mem.DisableOOMKiller != nil && *mem.DisableOOMKiller {
+			w = append(w, kv{"memory", "memory.oom_control", "1"})
+		}
+	}
+	if cpu := r.CPU; cpu != nil {
+		if cpu.Shares != nil && *cpu.Shares != 0 {
+			w = append(w, kv{"cpu", "cpu.shares", fmt.Sprint(*cpu.Shares)})
+		}
+		if cpu.Period != nil && *cpu.Period != 0 {
+			w = append(w, kv{"cpu", "cpu.cfs_period_us", fmt.Sprint(*cpu.Period)})
+		}
+		if cpu.Quota != nil && *cpu.Quota != 0 {
+			w = append(w, kv{"cpu", "cpu.cfs_quota_us", fmt.Sprint(*cpu.Quota)})
+		}
+		if cpu.Cpus != "" {
+			w = append(w, kv{"cpuset", "cpuset.cpus", cpu.Cpus})
+		}
+		if cpu.Mems != "" {
+			w = append(w, kv{"cpuset", "cpuset.mems", cpu.Mems})
+		}
+	}
+	if r.Pids != nil && r.Pids.Limit != 0 {
+		w = append(w, kv{"pids", "pids.max", limitText(r.Pids.Limit)})
+	}
+	if r.BlockIO != nil && r.BlockIO.Weight != nil && *r.BlockIO.Weight != 0 {
+		file := "blkio.weight"
+		if _, err := os.Stat(filepath.Join(m.state.Dirs["blkio"], file)); err != nil {
+			file = "blkio.bfq.weight" // the BFQ scheduler's, where CFQ is gone (Linux 5.0 on)
+		}
+		w = append(w, kv{"blkio", file, fmt.Sprint(*r.BlockIO.Weight)})
+	}
+	for _, x := range w {
+		dir, ok := m.state.Dirs[x.ctrl]
+		if !ok {
+			return fmt.Errorf("%s: the %s cgroup controller is not mounted on this host", x.file, x.ctrl)
+		}
+		if err := write(dir, x.file, x.value); err != nil {
+			return err
+		}
+	}
+	if len(r.Devices) > 0 {
+		return m.setDevices(r.Devices)
+	}
+	return nil
+}
+
+// setDevices writes the device rules: "a" to devices.deny first denies
+// everything and forgets earlier rules, then each rule in order.
+func (m *v1) setDevices(in []specs.LinuxDeviceCgroup) error {
+	rules, err := DeviceRules(in)
+	if err != nil {
+		return err
+	}
+	rules = append(rules, DefaultAllowed...)
+	dir := m.state.Dirs["devices"]
+	for i, r := range rules {
+		file := "devices.deny"
+		if r.Allow {
+			file = "devices.allow"
+		}
+		if i == 0 && !(r.Type == 'a' && !r.Allow) {
+			// Start from "allow all", as a new cgroup does, so that the
+			// rules mean the same as on v2.
+			if err := write(dir, "devices.allow", "a"); err != nil {
+				return err
+			}
+		}
+		if err := write(dir, file, r.V1()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Freeze: same as `echo FROZEN > freezer.state`; the state reads FREEZING
+// until every task is stopped.
+func (m *v1) Freeze() error { return m.freezer("FROZEN") }
+func (m *v1) Thaw() error   { return m.freezer("THAWED") }
+
+func (m *v1) freezer(state string) error {
+	dir := m.state.Dirs["freezer"]
+	if err := write(dir, "freezer.state", state); err != nil {
+		return err
+	}
+	return waitFor("freezer.state "+state, func() (bool, error) {
+		s, err := readString(dir, "freezer.state")
+		if err == nil && s == "FREEZING" {
+			_ = write(dir, "freezer.state", state) // nudge, as runc does
+		}
+		return s == state, err
+	})
+}
+
+func (m *v1) Frozen() (bool, error) {
+	s, err := readString(m.state.Dirs["freezer"], "freezer.state")
+	return s == "FROZEN", err
+}
+
+func (m *v1) Pids() ([]int, error) { return pidsIn(m.state.Dirs["pids"]) }
+
+func (m *v1) Stats() (*Stats, error) {
+	s := &Stats{}
+	if dir, ok := m.state.Dirs["cpuacct"]; ok {
+		s.CPU.Usage.Total = readUint(dir, "cpuacct.usage")
+		st := readKeyed(dir, "cpuacct.stat") // in USER_HZ ticks
+		s.CPU.Usage.User, s.CPU.Usage.Kernel = st["user"]*1e7, st["system"]*1e7
+	}
+	th := readKeyed(m.state.Dirs["cpu"], "cpu.stat")
+	s.CPU.Throttling.Periods, s.CPU.Throttling.ThrottledPeriods, s.CPU.Throttling.ThrottledTime = th["nr_periods"], th["nr_throttled"], th["throttled_time"]
+	mem := m.state.Dirs["memory"]
+	s.Memory.Usage.Usage = readUint(mem, "memory.usage_in_bytes")
+	s.Memory.Usage.Max = readUint(mem, "memory.max_usage_in_bytes")
+	s.Memory.Usage.Limit = readUint(mem, "memory.limit_in_bytes")
+	s.Memory.Usage.Failcnt = readUint(mem, "memory.failcnt")
+	s.Memory.Raw = readKeyed(mem, "memory.stat")
+	s.Pids.Current = readUint(m.state.Dirs["pids"], "pids.current")
+	s.Pids.Limit = readUint(m.state.Dirs["pids"], "pids.max")
+	return s, nil
+}
+
+func (m *v1) Destroy() error {
+	if err := removeDirs(m.state.Created, m.state.Dirs); err != nil {
+		return err
+	}
+	m.state.Created = nil
+	return nil
+}

@@ -1,0 +1,136 @@
+package runtime_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"cfs/final/cgroups"
+	"cfs/internal/rootfs"
+	"cfs/internal/stagetest"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/stretchr/testify/require"
+)
+
+// Limits from linux.resources, read back from the host's cgroup files
+// (as runc's check_cgroup_value does) and from inside; update changes
+// them, from flags and from --resources on stdin.
+func TestResources(t *testing.T) {
+	r := newRT(t)
+	limit, quota, period, shares := int64(64<<20), int64(50000), uint64(100000), uint64(512)
+	b := bundle(t, []string{"sh", "-c", "echo ready; read x"}, func(s *specs.Spec) {
+		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
+		s.Linux.Resources.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period, Shares: &shares, Cpus: "0"}
+		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: 40}
+	})
+	id := r.id()
+	pr, pw, _ := os.Pipe()
+	defer pw.Close()
+	out := r.createWithPipeStdin(b, id, pr)
+	r.ok("start", id)
+	require.Equal(t, "ready", readLine(t, out))
+	pid := r.state(id).Pid
+	p, _ := cgroups.Path("", id, false)
+	read := func(ctrl, file string) string {
+		dir := filepath.Join(cgroups.Root, p)
+		if !cgroups.IsV2() {
+			dir = filepath.Join(cgroups.Root, ctrl, p)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, file))
+		require.NoError(t, err)
+		return strings.TrimSpace(string(data))
+	}
+	cg, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	require.Contains(t, string(cg), p, "the init is in its cgroup")
+	if cgroups.IsV2() {
+		require.Equal(t, "67108864", read("", "memory.max"))
+		require.Equal(t, "50000 100000", read("", "cpu.max"))
+		require.Equal(t, "20", read("", "cpu.weight"))
+		require.Equal(t, "40", read("", "pids.max"))
+		require.Equal(t, "0", read("", "cpuset.cpus"))
+	} else {
+		require.Equal(t, "67108864", read("memory", "memory.limit_in_bytes"))
+		require.Equal(t, "50000", read("cpu", "cpu.cfs_quota_us"))
+		require.Equal(t, "512", read("cpu", "cpu.shares"))
+		require.Equal(t, "40", read("pids", "pids.max"))
+		require.Equal(t, "0", read("cpuset", "cpuset.cpus"))
+	}
+	r.ok("update", "--memory", "128m", "--pids-limit", "50", id)
+	cmd := r.cmd("update", "--resources", "-", id)
+	cmd.Stdin = strings.NewReader(`{"cpu":{"quota":20000,"period":100000}}`)
+	outb, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(outb))
+	if cgroups.IsV2() {
+		require.Equal(t, "134217728", read("", "memory.max"))
+		require.Equal(t, "50", read("", "pids.max"))
+		require.Equal(t, "20000 100000", read("", "cpu.max"))
+	} else {
+		require.Equal(t, "134217728", read("memory", "memory.limit_in_bytes"))
+		require.Equal(t, "50", read("pids", "pids.max"))
+		require.Equal(t, "20000", read("cpu", "cpu.cfs_quota_us"))
+	}
+	require.Equal(t, 2, r.run("update", "--memory", "lots", id).code)
+	pw.Close()
+	waitExit(t, pid)
+	reap(pid)
+}
+
+// A namespace given by path is joined, not made: the container's network
+// is a namespace the test made.
+func TestJoinNamespace(t *testing.T) {
+	r := newRT(t)
+	ns := stagetest.NewNetNS(t, "join")
+	b := bundle(t, []string{"readlink", "/proc/self/ns/net"}, func(s *specs.Spec) {
+		for i, n := range s.Linux.Namespaces {
+			if n.Type == specs.NetworkNamespace {
+				s.Linux.Namespaces[i].Path = ns.Path
+			}
+		}
+	})
+	res := r.run("run", "--bundle", b, r.id())
+	require.Equal(t, 0, res.code, res.stderr)
+	ino, err := ns.Ino()
+	require.NoError(t, err)
+	require.Equal(t, "net:["+strconv.FormatUint(ino, 10)+"]\n", res.stdout)
+}
+
+// A user namespace with uid and gid maps (stage 06): root inside is an
+// unprivileged uid outside, on a root filesystem that uid owns.
+func TestUserNamespace(t *testing.T) {
+	r := newRT(t)
+	_, shared := setup(t)
+	dir := t.TempDir()
+	// The container's root is host uid 100000: it must be able to reach
+	// its root filesystem through the test's directories (made 0700).
+	for d := dir; d != "/tmp" && d != "/"; d = filepath.Dir(d) {
+		require.NoError(t, os.Chmod(d, 0o755))
+	}
+	root := filepath.Join(dir, "rootfs")
+	require.NoError(t, rootfs.CopyTree(shared, root, func(uid, gid int) (int, int) { return 100000 + uid, 100000 + gid }))
+	b := bundle(t, []string{"sh", "-c", "id -u; cat /proc/self/uid_map; echo ready; read x"}, func(s *specs.Spec) {
+		s.Root.Path = root
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	})
+	id := r.id()
+	pr, pw, _ := os.Pipe()
+	defer pw.Close()
+	out := r.createWithPipeStdin(b, id, pr)
+	r.ok("start", id)
+	require.Equal(t, "0", readLine(t, out), "root inside")
+	require.Regexp(t, `^\s*0\s+100000\s+65536$`, readLine(t, out))
+	require.Equal(t, "ready", readLine(t, out))
+	pid := r.state(id).Pid
+	require.Regexp(t, `^100000\s`, statusField(t, pid, "Uid"), "an unprivileged uid outside")
+	require.NotEqual(t, stagetest.NS(t, "self", "user"), stagetest.NS(t, pid, "user"))
+	res := r.run("exec", id, "true")
+	require.Equal(t, 1, res.code)
+	require.Contains(t, res.stderr, "user namespace of its own is not supported")
+	pw.Close()
+	waitExit(t, pid)
+	reap(pid)
+}
