@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	"cfs/final/dockercli"
+	"cfs/final/engine"
 	"cfs/final/runccli"
 	"cfs/final/runtime"
 	"cfs/internal/cleanup"
@@ -40,6 +41,11 @@ func main() {
 	// program started again by the runtime (final/runtime).
 	if runtime.IsInit() {
 		os.Exit(runtime.Init())
+	}
+	// A container's monitor: this program started again by the engine
+	// (final/engine), for as long as the container runs.
+	if engine.IsMonitor() {
+		os.Exit(engine.MonitorMain())
 	}
 	if filepath.Base(os.Args[0]) == runcName {
 		os.Exit(runccli.Main(runcName, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))

@@ -54,24 +54,35 @@ type CLI struct {
 // Commands are the top-level commands this package handles.
 var Commands = []string{"pull", "push", "images", "image", "history", "tag", "rmi", "save", "load", "import"}
 
-// Handles reports whether name is one of Commands.
+// Handles reports whether name is one of Commands, of the container
+// commands, or a global flag (cfs --trace run …).
 func Handles(name string) bool {
-	for _, c := range Commands {
+	for _, c := range append(Commands, containerCommands...) {
 		if c == name {
 			return true
 		}
 	}
-	return false
+	return strings.HasPrefix(name, "--trace") || strings.HasPrefix(name, "--registry-mirror") ||
+		strings.HasPrefix(name, "--insecure-registry") || strings.HasPrefix(name, "--config-file")
 }
 
 // Usage lists the commands, for the program's own usage.
 func Usage(w io.Writer) {
-	fmt.Fprintf(w, "\nImages (docker's commands and flags; COMMAND --help for each):\n")
-	for _, c := range newRoot(&CLI{}).Commands() {
-		if c.Hidden {
-			continue
+	isContainer := map[string]bool{}
+	for _, n := range containerCommands {
+		isContainer[n] = true
+	}
+	for _, group := range []struct {
+		title     string
+		container bool
+	}{{"Containers", true}, {"Images", false}} {
+		fmt.Fprintf(w, "\n%s (docker's commands and flags; COMMAND --help for each):\n", group.title)
+		for _, c := range newRoot(&CLI{}).Commands() {
+			if c.Hidden || isContainer[c.Name()] != group.container {
+				continue
+			}
+			fmt.Fprintf(w, "  %-8s %s\n", c.Name(), c.Short)
 		}
-		fmt.Fprintf(w, "  %-8s %s\n", c.Name(), c.Short)
 	}
 }
 
@@ -141,7 +152,7 @@ func newRoot(c *CLI) *cobra.Command {
 	root.SetHelpTemplate("{{.UsageString}}")
 	root.SetHelpCommand(&cobra.Command{Hidden: true})
 	pf := root.PersistentFlags()
-	pf.BoolVar(&c.trace, "trace", false, "print every registry request and its answer on stderr (docs/trace.md)")
+	pf.BoolVar(&c.trace, "trace", false, "print every kernel step and registry request on stderr (docs/trace.md)")
 	pf.StringVar(&c.configFile, "config-file", registry.ConfigPath, "read the registry settings from `FILE` (the keys of docker's daemon.json)")
 	pf.StringArrayVar(&c.mirrors, "registry-mirror", nil, "a mirror of Docker Hub to try first (`URL`, repeatable)")
 	pf.StringArrayVar(&c.insecure, "insecure-registry", nil, "a registry allowed plain HTTP and unchecked certificates (`HOST[:PORT]` or CIDR, repeatable)")
@@ -151,6 +162,9 @@ func newRoot(c *CLI) *cobra.Command {
 	tag, rmi := c.tagCmd(), c.rmiCmd()
 	save, load, imp := c.saveCmd(), c.loadCmd(), c.importCmd()
 	root.AddCommand(pull, push, images, history, tag, rmi, save, load, imp)
+	root.AddCommand(c.runCmd(), c.createCmd(), c.startCmd(), c.psCmd(), c.logsCmd(), c.execCmd(), c.stopCmd(),
+		c.restartCmd(), c.killCmd(), c.rmCmd(), c.inspectAnyCmd(), c.waitCmd(), c.topCmd(), c.statsCmd(),
+		c.pauseCmd("pause"), c.pauseCmd("unpause"), c.portCmd(), c.exportCmd(), c.commitCmd())
 
 	// docker image SUBCOMMAND: the same commands under their newer names.
 	group := &cobra.Command{Use: "image COMMAND", Short: "Manage images: image ls, inspect, pull, push, rm, tag, history, save, load, import"}
