@@ -135,4 +135,3 @@ func markExited(path string) error {
 	}
 	return os.Rename(tmp, path)
 }
-
