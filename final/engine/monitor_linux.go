@@ -97,6 +97,7 @@ type monitor struct {
 	sync *os.File
 
 	ctr     *runtime.Container
+	unlock  func() // the monitor's lock, held while it lives
 	joined  bool
 	mounted bool
 	rootfs  string
@@ -159,9 +160,13 @@ func (m *monitor) setUp() error {
 	if err := os.MkdirAll(run, 0o711); err != nil {
 		return err
 	}
-	if _, err := lockFile(filepath.Join(run, "monitor.lock"), unix.LOCK_EX); err != nil {
+	// Held for the monitor's life; kept here, or the collector would
+	// close the file, and with it the lock.
+	unlock, err := lockFile(filepath.Join(run, "monitor.lock"), unix.LOCK_EX)
+	if err != nil {
 		return fmt.Errorf("lock %s: %w", run, err)
 	}
+	m.unlock = unlock
 
 	// 1. The root: the image's layers under the writable one (stage 08).
 	// Same as `mount -t overlay overlay -o lowerdir=…,upperdir=…,workdir=… rootfs`.
@@ -193,11 +198,11 @@ func (m *monitor) setUp() error {
 	}
 
 	// 3. The container, its init a child of this process.
-	log, err := os.OpenFile(filepath.Join(dir, p.ID+"-json.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND|unix.O_CLOEXEC, 0o600)
+	logf, err := os.OpenFile(filepath.Join(dir, p.ID+"-json.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return err
 	}
-	m.log = log
+	m.log = logf
 	opt := runtime.CreateOptions{Bundle: dir}
 	var outs []*os.File // the container's ends, closed here once it has them
 	var stdoutR, stderrR, consoleEnd *os.File

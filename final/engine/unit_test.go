@@ -7,7 +7,10 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"cfs/final/runtime"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/stretchr/testify/require"
@@ -112,4 +115,31 @@ func TestStatusText(t *testing.T) {
 	require.Equal(t, "Created", c.StatusText())
 	c.State.Status, c.State.ExitCode = Exited, 3
 	require.Equal(t, "Exited (3)", c.StatusText())
+}
+
+// The config the engine writes is one the runtime accepts, with docker's
+// defaults in it.
+func TestSpecValidates(t *testing.T) {
+	e := &Engine{Root: t.TempDir()}
+	c := &Container{ID: strings.Repeat("ab", 32), Name: "x", Path: "sh", Args: []string{"-c", "true"},
+		Config: container.Config{Hostname: "x", Tty: true, User: "0", WorkingDir: "/w"},
+		HostConfig: container.HostConfig{NetworkMode: "bridge", Binds: []string{"/srv:/data:ro"}, Tmpfs: map[string]string{"/t": "size=1m"},
+			ReadonlyRootfs: true, Resources: container.Resources{Memory: 64 << 20, NanoCPUs: 5e8}}}
+	init := true
+	c.HostConfig.Init = &init
+	require.NoError(t, os.MkdirAll(filepath.Join(e.Dir(c.ID), "rootfs"), 0o755))
+	s, err := e.Spec(c, nil)
+	require.NoError(t, err)
+	require.NoError(t, runtime.Validate(s, e.Dir(c.ID)))
+	require.NotNil(t, s.Linux.Seccomp, "docker's default profile")
+	require.Equal(t, "true", s.Annotations[runtime.InitAnnotation])
+	require.True(t, s.Root.Readonly)
+	require.Equal(t, int64(50000), *s.Linux.Resources.CPU.Quota)
+	require.Equal(t, []string{"sh", "-c", "true"}, s.Process.Args)
+	require.Equal(t, "/w", s.Process.Cwd)
+	var dsts []string
+	for _, m := range s.Mounts {
+		dsts = append(dsts, m.Destination)
+	}
+	require.Subset(t, dsts, []string{"/proc", "/dev", "/sys", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname", "/data", "/t"})
 }
