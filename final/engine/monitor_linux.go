@@ -242,6 +242,7 @@ func (m *monitor) setUp() error {
 		}
 	}
 	rt := m.e.runtime()
+	rt.Trace = m.tr
 	c, err := rt.Create(p.ID, opt)
 	for _, f := range outs {
 		f.Close()
