@@ -260,7 +260,7 @@ func (e *Engine) lock(id string) (func(), error) {
 
 // lockEngine takes the engine's lock, under which names are given and
 // containers appear and go.
-func (e *Engine) lockEngine() (func(), error) { return lockFile(e.path("lock"), unix.LOCK_EX) }
+func (e *Engine) lockEngine() (func(), error) { return lockFile(e.path("engine.lock"), unix.LOCK_EX) }
 
 // ---------------------------------------------------------------------------
 // Finding containers

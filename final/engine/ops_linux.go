@@ -122,7 +122,8 @@ func (e *Engine) Export(arg string, w io.Writer) error {
 		return err
 	}
 	defer root.Close()
-	return image.TarTree(w, fmt.Sprintf("/proc/self/fd/%d", root.Fd()))
+	// "/.": the descriptor's link is followed to the directory it holds.
+	return image.TarTree(w, fmt.Sprintf("/proc/self/fd/%d/.", root.Fd()))
 }
 
 // mountPrivately mounts overlay(lowers) read-only in a throw-away mount

@@ -8,12 +8,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"time"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"cfs/internal/stagetest"
 
+	"github.com/creack/pty"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netns"
 )
@@ -27,7 +31,7 @@ func TestExec(t *testing.T) {
 	rmAll(t, "execme")
 	ok(t, "run", "-d", "--name", "execme", "--network", "none", "-e", "FROM_RUN=1", "cfs/base", "sleep", "1000")
 	pid := inspect(t, "execme").State.Pid
-	out := ok(t, "exec", "execme", "sh", "-c", "readlink /proc/self/ns/pid /proc/self/ns/mnt /proc/self/ns/uts /proc/self/ns/ipc /proc/self/ns/net; echo $FROM_RUN")
+	out := ok(t, "exec", "execme", "sh", "-c", "for n in pid mnt uts ipc net; do readlink /proc/self/ns/$n; done; echo $FROM_RUN")
 	want := ""
 	for _, ns := range []string{"pid", "mnt", "uts", "ipc", "net"} {
 		want += stagetest.NS(t, pid, ns) + "\n"
@@ -135,16 +139,53 @@ func TestExportCommit(t *testing.T) {
 	require.Equal(t, 127, r.Code, "what the container deleted is deleted in the image")
 }
 
-// -it: a real terminal, whose size follows; Ctrl-D ends the shell.
+// -it: a real terminal, whose size follows; Ctrl-D ends the shell. The
+// test types as a person does: after the prompt, when cfs has put its
+// terminal in raw mode (a Ctrl-D typed before would be the terminal's own
+// end of a line, not a byte for the container).
 func TestTerminal(t *testing.T) {
 	setup(t)
 	r := stagetest.RunTerminal(t, "tty; stty size\nexit 5\n", "run", "--rm", "-it", "--network", "none", "cfs/base", "sh")
 	require.Equal(t, 5, r.Code, r.Stdout)
 	require.Regexp(t, `/dev/pts/\d+`, r.Stdout)
-	r = stagetest.RunTerminal(t, "echo in-a-tty\n\x04", "run", "--rm", "-it", "--network", "none", "cfs/base", "sh")
-	require.Equal(t, 0, r.Code, r.Stdout)
-	require.Contains(t, r.Stdout, "in-a-tty")
+
+	self, err := os.Executable()
+	require.NoError(t, err)
+	argv := append(append(stagetest.PackageNetNS().Wrapper(), self), "run", "--rm", "-it", "--network", "none", "cfs/base", "sh")
+	path, err := exec.LookPath(argv[0])
+	require.NoError(t, err)
+	cmd := &exec.Cmd{Path: path, Args: argv, Env: append(os.Environ(), "CFS_TEST_AS_STAGE=1")}
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 33, Cols: 111})
+	require.NoError(t, err)
+	defer ptmx.Close()
+	screen := &syncBuf{}
+	go func() { _, _ = io.Copy(screen, ptmx) }()
+	waitFor := func(s string) {
+		t.Helper()
+		require.Eventually(t, func() bool { return strings.Contains(screen.String(), s) }, 30*time.Second, 20*time.Millisecond, "no %q on the screen:\n%s", s, screen.String())
+	}
+	_, _ = io.WriteString(ptmx, "stty size; echo in-a-tty\r")
+	waitFor("33 111")
+	require.NoError(t, pty.Setsize(ptmx, &pty.Winsize{Rows: 44, Cols: 99}))
+	waitFor("in-a-tty")
+	// The new size reaches the container's terminal (SIGWINCH → resize).
+	require.Eventually(t, func() bool {
+		_, _ = io.WriteString(ptmx, "stty size\r")
+		time.Sleep(100 * time.Millisecond) // a person's pace: one command, then look
+		return strings.Contains(screen.String(), "44 99")
+	}, 30*time.Second, 50*time.Millisecond, screen.String())
+	_, _ = ptmx.Write([]byte{4}) // Ctrl-D
+	require.NoError(t, cmd.Wait(), screen.String())
 }
+
+// syncBuf is a buffer written by one goroutine and read by another.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string             { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // scan returns the lines of s.
 func scan(s string) []string {
