@@ -51,6 +51,11 @@ func TestPublishedPort(t *testing.T) {
 	la.Name = "uplink"
 	require.NoError(t, h.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: "eth0", PeerNamespace: netlink.NsFd(wanNS)}))
 	t.Cleanup(func() {
+		h, err := host.Handle()
+		if err != nil {
+			return
+		}
+		defer h.Close()
 		if l, err := h.LinkByName("uplink"); err == nil {
 			_ = h.LinkDel(l)
 		}

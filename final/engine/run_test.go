@@ -201,7 +201,8 @@ func TestCreateStartWait(t *testing.T) {
 	st := inspect(t, "twostep").State
 	require.Equal(t, "exited", string(st.Status))
 	require.Equal(t, 4, st.ExitCode)
-	require.Equal(t, "out\nout\n", func() string { ok(t, "start", "-a", "twostep"); return ok(t, "logs", "twostep") }())
+	require.Equal(t, 4, cfs(t, "start", "-a", "twostep").Code)
+	require.Equal(t, "out\nout\n", ok(t, "logs", "twostep"), "the log of both runs")
 }
 
 // The cgroup limits of -m, --cpus and --pids-limit, read on the host.
