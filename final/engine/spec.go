@@ -86,9 +86,8 @@ func (e *Engine) Spec(c *Container, lowers []string) (*specs.Spec, error) {
 		Process: &specs.Process{
 			Terminal: cfg.Tty, Args: args, Env: containerEnv(c), Cwd: cwd, User: user,
 			Capabilities: capabilities(hc.CapAdd, hc.CapDrop, hc.Privileged),
-			// Docker's only rlimit by default: open files, as containerd
-			// sets it.
-			Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1048576, Soft: 1048576}},
+			// No rlimits: the container keeps the host's (containerd raises
+			// open files to 1048576, which needs CAP_SYS_RESOURCE).
 		},
 		Root:     &specs.Root{Path: "rootfs", Readonly: hc.ReadonlyRootfs},
 		Hostname: cfg.Hostname,
