@@ -20,6 +20,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
+	"golang.org/x/sys/unix"
 )
 
 // CreateOptions are what `docker create` sends: a name (empty: one is
@@ -42,7 +43,7 @@ var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 func validName(n string) bool { return nameRE.MatchString(n) }
 
 // Create makes a container and returns it, created. A create killed at
-// any point leaves its work in tmp/ID with its owner record, which the
+// any point leaves its work in tmp/ID, whose flock died with it, which the
 // next create (or `cfs cleanup`) removes: the container directory
 // appears whole, by rename, or not at all.
 func (e *Engine) Create(opt CreateOptions) (c *Container, retErr error) {
@@ -80,10 +81,29 @@ func (e *Engine) Create(opt CreateOptions) (c *Container, retErr error) {
 		c.Config.Hostname = id[:12]
 	}
 
-	// The work directory, with its maker's owner record first.
-	tmp := e.path("tmp", id)
-	if err := os.Mkdir(tmp, 0o711); err != nil {
-		return nil, err
+	// The work directory, locked (flock) while this process makes it: a
+	// sweeper that can take the lock knows its maker is gone. Between the
+	// mkdir and the flock a sweeper may take it first; then try another ID.
+	var tmp string
+	for try := 0; ; try++ {
+		tmp = e.path("tmp", id)
+		if err := os.Mkdir(tmp, 0o711); err != nil {
+			return nil, err
+		}
+		unlockTmp, err := lockFile(tmp, unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			defer unlockTmp()
+			break
+		}
+		if try == 3 {
+			return nil, fmt.Errorf("lock %s: %w", tmp, err)
+		}
+		old := id
+		id = newID()
+		c.ID = id
+		if c.Config.Hostname == old[:12] {
+			c.Config.Hostname = id[:12]
+		}
 	}
 	defer func() {
 		if retErr != nil {
@@ -91,9 +111,6 @@ func (e *Engine) Create(opt CreateOptions) (c *Container, retErr error) {
 			_ = e.Images.Release(id)
 		}
 	}()
-	if err := layout.WriteOwner(filepath.Join(tmp, "owner")); err != nil {
-		return nil, err
-	}
 	for _, d := range []string{"rootfs", "upper", "work"} {
 		if err := os.Mkdir(filepath.Join(tmp, d), 0o755); err != nil {
 			return nil, err
@@ -104,9 +121,6 @@ func (e *Engine) Create(opt CreateOptions) (c *Container, retErr error) {
 		return nil, err
 	}
 	if err := writeJSON(filepath.Join(tmp, "container.json"), c); err != nil {
-		return nil, err
-	}
-	if err := os.Remove(filepath.Join(tmp, "owner")); err != nil {
 		return nil, err
 	}
 
@@ -165,23 +179,18 @@ func (e *Engine) freeName() string {
 	}
 }
 
-// sweepTmp removes the work of creates whose maker is gone.
+// sweepTmp removes the work of creates whose maker is gone: those whose
+// lock it can take.
 func (e *Engine) sweepTmp() {
 	entries, _ := os.ReadDir(e.path("tmp"))
 	for _, en := range entries {
 		dir := e.path("tmp", en.Name())
-		o, err := layout.ReadOwner(filepath.Join(dir, "owner"))
-		if err == nil && o.Alive() {
-			continue
-		}
+		unlock, err := lockFile(dir, unix.LOCK_EX|unix.LOCK_NB)
 		if err != nil {
-			// No owner record: made just now (the record comes next), or
-			// whole and about to be renamed. Leave the young ones.
-			if fi, err := os.Stat(dir); err == nil && time.Since(fi.ModTime()) < time.Minute {
-				continue
-			}
+			continue // its maker works on it
 		}
 		_ = os.RemoveAll(dir)
+		unlock()
 		if layout.IsEngineID(en.Name()) {
 			_ = e.Images.Release(en.Name())
 		}

@@ -10,8 +10,8 @@ package cleanup
 // stale: what is left of it goes, as for a stage's, and its record is
 // repaired (exited, killed) or, with --rm, removed. Stopped containers
 // are the user's, as docker keeps them: cleanup leaves them, `cfs rm`
-// removes them. A create killed half-way leaves engine/tmp/ID, with its
-// maker's owner record.
+// removes them. A create killed half-way leaves engine/tmp/ID, whose
+// flock died with its maker.
 
 import (
 	"encoding/json"
@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"cfs/internal/layout"
+
+	"golang.org/x/sys/unix"
 )
 
 // engineRecord is what cleanup reads of an engine container's record.
@@ -86,21 +88,25 @@ func (h *host) removeEngine() {
 			return markExited(filepath.Join(dir, "container.json"))
 		})
 	}
+	// A create's work, locked (flock) by its maker while it works: one
+	// whose lock can be taken was left by a create that was killed.
 	tmp := filepath.Join(layout.EngineDir, "tmp")
 	entries, _ := os.ReadDir(tmp)
 	for _, e := range entries {
 		p := filepath.Join(tmp, e.Name())
-		if o, err := layout.ReadOwner(filepath.Join(p, "owner")); err == nil && o.Alive() {
+		f, err := os.Open(p)
+		if err != nil {
 			continue
-		} else if err != nil {
-			if fi, err := os.Stat(p); err == nil && time.Since(fi.ModTime()) < youngAge {
-				continue
-			}
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+			f.Close()
+			continue // its create runs
 		}
 		h.do(Resource{Kind: KindState, Name: p, Why: "a create killed half-way"}, func() error {
 			_ = os.Remove(filepath.Join(layout.ImagesDir, "holds", e.Name()))
 			return removeTree(p)
 		})
+		f.Close()
 	}
 }
 
