@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"cfs/final/image/imagetest"
@@ -21,8 +22,12 @@ func TestPushThenPull(t *testing.T) {
 	s, img, _ := pulled(t)
 	reg := imagetest.NewRegistry(t)
 	require.NoError(t, s.Tag(img.ID.String(), reg.Ref("pushed/layers:v2")))
+	// Progress is called from the layers' goroutines at once.
 	var events []string
+	var mu sync.Mutex
 	res, err := s.Push(context.Background(), reg.Ref("pushed/layers:v2"), func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
 		if e.Status == "Pushed" || e.Status == "Layer already exists" {
 			events = append(events, e.ID+": "+e.Status)
 		}
@@ -39,6 +44,8 @@ func TestPushThenPull(t *testing.T) {
 	// Pushed again: every layer is there already.
 	events = nil
 	_, err = s.Push(context.Background(), reg.Ref("pushed/layers:v2"), func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
 		if e.Status == "Pushed" || e.Status == "Layer already exists" {
 			events = append(events, e.Status)
 		}
