@@ -244,3 +244,15 @@ func TestLimits(t *testing.T) {
 }
 
 var _ = regexp.MustCompile
+
+// Ctrl-C in a foreground run without a terminal: cfs passes the signal
+// on to the container (docker's --sig-proxy), whose program ends with it.
+func TestSignalProxy(t *testing.T) {
+	setup(t)
+	p := stagetest.Start(t, "run", "--rm", "--init", "--network", "none", "cfs/base", "sh", "-c", "echo ready; sleep 1000")
+	p.WaitLine(t, "ready")
+	require.NoError(t, p.Cmd.Process.Signal(os.Interrupt))
+	r := p.Wait(t)
+	require.Equal(t, 130, r.Code, r.Stderr)
+	require.Equal(t, "", ok(t, "ps", "-aq"))
+}
