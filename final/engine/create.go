@@ -90,7 +90,7 @@ func (e *Engine) Create(opt CreateOptions) (c *Container, retErr error) {
 		if err := os.Mkdir(tmp, 0o711); err != nil {
 			return nil, err
 		}
-		unlockTmp, err := lockFile(tmp, unix.LOCK_EX|unix.LOCK_NB)
+		unlockTmp, err := lockDir(tmp, unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
 			defer unlockTmp()
 			break
@@ -185,7 +185,7 @@ func (e *Engine) sweepTmp() {
 	entries, _ := os.ReadDir(e.path("tmp"))
 	for _, en := range entries {
 		dir := e.path("tmp", en.Name())
-		unlock, err := lockFile(dir, unix.LOCK_EX|unix.LOCK_NB)
+		unlock, err := lockDir(dir, unix.LOCK_EX|unix.LOCK_NB)
 		if err != nil {
 			continue // its maker works on it
 		}

@@ -226,19 +226,30 @@ func writeJSON(path string, v any) error {
 	return os.Rename(tmp, path)
 }
 
-// lockFile takes an exclusive flock(2) on path (a file or directory);
-// the kernel drops it when the process dies, even by SIGKILL.
+// lockFile takes a flock(2) on the file at path, made if missing; the
+// kernel drops it when the process dies, even by SIGKILL.
 func lockFile(path string, how int) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_CLOEXEC, 0)
-	if errors.Is(err, fs.ErrNotExist) && !strings.HasSuffix(path, "/") {
-		f, err = os.OpenFile(path, os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
-	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, err
 	}
+	return flock(f, how)
+}
+
+// lockDir takes a flock(2) on the directory at path, which must exist:
+// a directory removed meanwhile is not made again as a file.
+func lockDir(path string, how int) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return flock(f, how)
+}
+
+func flock(f *os.File, how int) (func(), error) {
+	var err error
 	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if err != unix.EINTR {
+		if err = unix.Flock(int(f.Fd()), how); err != unix.EINTR {
 			break
 		}
 	}
@@ -251,7 +262,7 @@ func lockFile(path string, how int) (unlock func(), err error) {
 
 // lock takes container id's lock: changes of its record take turns.
 func (e *Engine) lock(id string) (func(), error) {
-	unlock, err := lockFile(e.Dir(id), unix.LOCK_EX)
+	unlock, err := lockDir(e.Dir(id), unix.LOCK_EX)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, &NotFoundError{Arg: id}
 	}

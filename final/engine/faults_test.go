@@ -40,6 +40,11 @@ func TestKillNine(t *testing.T) {
 		t.Skip("-short")
 	}
 	setup(t)
+	t.Cleanup(func() { // after a failure too: the next tests start with none
+		if ids := strings.Fields(cfs(t, "ps", "-aq").Stdout); len(ids) > 0 {
+			cfs(t, append([]string{"rm", "-f"}, ids...)...)
+		}
+	})
 	before := stagetest.Snapshot()
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	t.Logf("seed: see the sequence of delays below")
