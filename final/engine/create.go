@@ -92,8 +92,13 @@ func (e *Engine) Create(opt CreateOptions) (c *Container, retErr error) {
 		}
 		unlockTmp, err := lockDir(tmp, unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
-			defer unlockTmp()
-			break
+			// A sweeper may have locked and removed it between our open
+			// and our flock: then the lock is on a directory that is gone.
+			if _, err = os.Stat(tmp); err == nil {
+				defer unlockTmp()
+				break
+			}
+			unlockTmp()
 		}
 		if try == 3 {
 			return nil, fmt.Errorf("lock %s: %w", tmp, err)
