@@ -536,6 +536,10 @@ func (m *monitor) copyingWait(d time.Duration) {
 // attached clients, last, how it ended.
 func (m *monitor) finish(status int) {
 	id := m.p.ID
+	// The record says exited, and the run directory goes, in one step
+	// under the container's lock: a start that follows (restart) makes
+	// its own, which this monitor must not remove. Clients attached
+	// already keep their connections.
 	if unlock, err := m.e.lock(id); err == nil {
 		if c, err := m.e.load(id); err == nil {
 			c.State.Status, c.State.ExitCode, c.State.Pid = Exited, status, 0
@@ -543,7 +547,10 @@ func (m *monitor) finish(status int) {
 			c.State.Monitor = layout.Owner{}
 			_ = m.e.save(c)
 		}
+		_ = os.RemoveAll(m.e.runDir(id))
 		unlock()
+	} else {
+		_ = os.RemoveAll(m.e.runDir(id))
 	}
 	m.tearDown()
 	errText := ""
@@ -568,7 +575,6 @@ func (m *monitor) finish(status int) {
 		c.conn.Close()
 		c.mu.Unlock()
 	}
-	_ = os.RemoveAll(m.e.runDir(id))
 }
 
 // tearDown undoes what setUp did, in reverse; each step is idempotent.
