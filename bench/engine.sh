@@ -41,10 +41,10 @@ dockerd_pid=
 cleanup() {
 	set +e
 	if [ -n "$dockerd_pid" ]; then kill "$dockerd_pid"; wait "$dockerd_pid" 2>/dev/null; fi
-	ip netns exec "$ns" "$work/cfs" rm -f $(ip netns exec "$ns" "$work/cfs" ps -aq 2>/dev/null) >/dev/null 2>&1
+	[ -x "$work/in_ns_cfs" ] && "$work/in_ns_cfs" rm -f $("$work/in_ns_cfs" ps -aq 2>/dev/null) >/dev/null 2>&1
 	if command -v podman >/dev/null; then
-		ip netns exec "$ns" podman --root "$work/podman" --runroot "$work/podman-run" rm -af >/dev/null 2>&1
-		ip netns exec "$ns" podman --root "$work/podman" --runroot "$work/podman-run" system reset -f >/dev/null 2>&1
+		in_ns podman --root "$work/podman" --runroot "$work/podman-run" rm -af >/dev/null 2>&1
+		in_ns podman --root "$work/podman" --runroot "$work/podman-run" system reset -f >/dev/null 2>&1
 	fi
 	ip netns del "$ns" 2>/dev/null
 	umount -R "$work" 2>/dev/null
@@ -53,7 +53,7 @@ cleanup() {
 trap cleanup EXIT
 ip netns add "$ns"
 ip netns exec "$ns" ip link set lo up
-in_ns() { ip netns exec "$ns" "$@"; }
+in_ns() { nsenter --net="/run/netns/$ns" "$@"; } # not ip netns exec: its new /sys has no cgroups
 
 go build -o "$work/cfs" ./final
 export CFS_IMAGE_STORE=$work/images
@@ -66,15 +66,14 @@ cp -a /var/lib/cfs/rootfs "$work/bundle/rootfs"
 (cd "$work/bundle" && "$work/cfs" runtime spec)
 sed -i -e 's/"terminal": true/"terminal": false/' -e 's/^\(\t*\)"sh"$/\1"true"/' "$work/bundle/config.json"
 
-cmds=(-n "cfs run --network none" "in_ns_cfs run --rm --network none cfs/base true"
-	-n "runc run" "runc --root $work/runc run --bundle $work/bundle cfs-bench-runc")
 cat >"$work/in_ns_cfs" <<EOF
 #!/bin/sh
-exec ip netns exec $ns env CFS_IMAGE_STORE=$CFS_IMAGE_STORE $work/cfs "\$@"
+exec nsenter --net=/run/netns/$ns env CFS_IMAGE_STORE=$CFS_IMAGE_STORE $work/cfs "\$@"
 EOF
 chmod +x "$work/in_ns_cfs"
-cmds[1]="$work/in_ns_cfs run --rm --network none cfs/base true"
-cmds+=(-n "cfs run (bridge)" "$work/in_ns_cfs run --rm cfs/base true")
+cmds=(-n "cfs run --network none" "$work/in_ns_cfs run --rm --network none cfs/base true"
+	-n "runc run" "runc --root $work/runc run --bundle $work/bundle cfs-bench-runc"
+	-n "cfs run (bridge)" "$work/in_ns_cfs run --rm cfs/base true")
 
 if [ "$peers" = 1 ]; then
 	"$work/cfs" save -o "$work/base.tar" cfs/base
@@ -91,7 +90,7 @@ if [ "$peers" = 1 ]; then
 	in_ns $p load -q -i "$work/base.tar" >/dev/null
 	cat >"$work/in_ns_podman" <<EOF
 #!/bin/sh
-exec ip netns exec $ns $p "\$@"
+exec nsenter --net=/run/netns/$ns $p "\$@"
 EOF
 	chmod +x "$work/in_ns_podman"
 	cmds+=(-n "podman run --network none" "$work/in_ns_podman run --rm --network none cfs/base true"
@@ -142,4 +141,4 @@ mon=$(pgrep -f -o '^cfs-monitor' || true)
 echo
 echo "machine: $(uname -sr), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(stat -f -c %T /sys/fs/cgroup | sed 's/tmpfs/cgroup v1 (hybrid)/; s/cgroup2fs/cgroup v2/')"
 echo "runc: $(runc --version | head -n 1); hyperfine: $(hyperfine --version)"
-[ "$peers" = 1 ] && echo "docker: $(dockerd --version); podman: $(podman --version)"
+if [ "$peers" = 1 ]; then echo "docker: $(dockerd --version); podman: $(podman --version)"; fi
