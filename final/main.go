@@ -2,7 +2,10 @@
 // what the stages teach (go build -o cfs ./final). Each subcommand is one
 // function below: doctor checks that this host can run the stages,
 // cleanup removes what killed runs left on it, and runtime is an OCI
-// runtime with runc's command line (final/runccli over final/runtime).
+// runtime with runc's command line (final/runccli over final/runtime);
+// docker's commands (cfs run, ps, pull, …) are final/dockercli's, over the
+// engine (final/engine). The same binary is also started again as a
+// container's init (final/runtime) and as its monitor (final/engine).
 // Started under the name cfs-runc (a symlink), the binary is that runtime
 // alone, so that containerd and dockerd can use it in runc's place.
 //
