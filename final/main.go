@@ -2,7 +2,10 @@
 // what the stages teach (go build -o cfs ./final). Each subcommand is one
 // function below: doctor checks that this host can run the stages,
 // cleanup removes what killed runs left on it, and runtime is an OCI
-// runtime with runc's command line (final/runccli over final/runtime).
+// runtime with runc's command line (final/runccli over final/runtime);
+// docker's commands (cfs run, ps, pull, …) are final/dockercli's, over the
+// engine (final/engine). The same binary is also started again as a
+// container's init (final/runtime) and as its monitor (final/engine).
 // Started under the name cfs-runc (a symlink), the binary is that runtime
 // alone, so that containerd and dockerd can use it in runc's place.
 //
@@ -22,6 +25,7 @@ import (
 	"strings"
 
 	"cfs/final/dockercli"
+	"cfs/final/engine"
 	"cfs/final/runccli"
 	"cfs/final/runtime"
 	"cfs/internal/cleanup"
@@ -40,6 +44,11 @@ func main() {
 	// program started again by the runtime (final/runtime).
 	if runtime.IsInit() {
 		os.Exit(runtime.Init())
+	}
+	// A container's monitor: this program started again by the engine
+	// (final/engine), for as long as the container runs.
+	if engine.IsMonitor() {
+		os.Exit(engine.MonitorMain())
 	}
 	if filepath.Base(os.Args[0]) == runcName {
 		os.Exit(runccli.Main(runcName, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))

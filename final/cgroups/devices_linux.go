@@ -166,11 +166,18 @@ func attachDeviceFilter(dir string, rules []DeviceRule) error {
 		if logBuf != nil {
 			attr.LogLevel, attr.LogSize, attr.LogBuf = 1, uint32(len(logBuf)), uint64(uintptr(unsafe.Pointer(&logBuf[0])))
 		}
-		fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
-		if errno != 0 {
-			return -1, errno
+		// The verifier gives up with EAGAIN when a signal is pending (Go's
+		// runtime preempts with SIGURG): try again, as libbpf does.
+		for try := 0; ; try++ {
+			fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+			if (errno == unix.EAGAIN || errno == unix.EINTR) && try < 20 {
+				continue
+			}
+			if errno != 0 {
+				return -1, errno
+			}
+			return int(fd), nil
 		}
-		return int(fd), nil
 	}
 	fd, err := load(nil)
 	if err != nil {

@@ -1,12 +1,15 @@
 // Package dockercli is cfs's docker-compatible command line: the image
 // commands of part 2 (pull, push, images, image inspect, history, tag,
-// rmi, save, load, import), to which part 3 adds the containers'. Each
+// rmi, save, load, import) and the container commands of part 3 (run,
+// create, start, ps, logs, exec, stop, restart, kill, rm, inspect, wait,
+// top, stats, pause, unpause, port, export, commit; containers.go). Each
 // command parses its flags, calls the engine's packages in-process, and
 // prints what docker prints, in docker's formats and with docker's exit
-// codes: 0, 1 when the command failed, 125 for a bad flag.
+// codes: 0, 1 when the command failed, 125 for a bad flag or an engine
+// error of run, 126 and 127 for a command that cannot run or is not there.
 //
-// Role: command line. It calls the image store (final/image), never the
-// kernel or a registry itself. No stage teaches it: it is the face that
+// Role: command line. It calls the engine (final/engine) and the image
+// store (final/image), never the kernel or a registry itself. No stage teaches it: it is the face that
 // docker users know. Flags are parsed by github.com/spf13/cobra and
 // spf13/pflag, as docker's own CLI does, so that they behave as docker's:
 // combined short flags (-qa), --flag=value, flags after arguments.
@@ -54,24 +57,35 @@ type CLI struct {
 // Commands are the top-level commands this package handles.
 var Commands = []string{"pull", "push", "images", "image", "history", "tag", "rmi", "save", "load", "import"}
 
-// Handles reports whether name is one of Commands.
+// Handles reports whether name is one of Commands, of the container
+// commands, or a global flag (cfs --trace run …).
 func Handles(name string) bool {
-	for _, c := range Commands {
+	for _, c := range append(Commands, containerCommands...) {
 		if c == name {
 			return true
 		}
 	}
-	return false
+	return strings.HasPrefix(name, "--trace") || strings.HasPrefix(name, "--registry-mirror") ||
+		strings.HasPrefix(name, "--insecure-registry") || strings.HasPrefix(name, "--config-file")
 }
 
 // Usage lists the commands, for the program's own usage.
 func Usage(w io.Writer) {
-	fmt.Fprintf(w, "\nImages (docker's commands and flags; COMMAND --help for each):\n")
-	for _, c := range newRoot(&CLI{}).Commands() {
-		if c.Hidden {
-			continue
+	isContainer := map[string]bool{}
+	for _, n := range containerCommands {
+		isContainer[n] = true
+	}
+	for _, group := range []struct {
+		title     string
+		container bool
+	}{{"Containers", true}, {"Images", false}} {
+		fmt.Fprintf(w, "\n%s (docker's commands and flags; COMMAND --help for each):\n", group.title)
+		for _, c := range newRoot(&CLI{}).Commands() {
+			if c.Hidden || isContainer[c.Name()] != group.container {
+				continue
+			}
+			fmt.Fprintf(w, "  %-8s %s\n", c.Name(), c.Short)
 		}
-		fmt.Fprintf(w, "  %-8s %s\n", c.Name(), c.Short)
 	}
 }
 
@@ -141,7 +155,7 @@ func newRoot(c *CLI) *cobra.Command {
 	root.SetHelpTemplate("{{.UsageString}}")
 	root.SetHelpCommand(&cobra.Command{Hidden: true})
 	pf := root.PersistentFlags()
-	pf.BoolVar(&c.trace, "trace", false, "print every registry request and its answer on stderr (docs/trace.md)")
+	pf.BoolVar(&c.trace, "trace", false, "print every kernel step and registry request on stderr (docs/trace.md)")
 	pf.StringVar(&c.configFile, "config-file", registry.ConfigPath, "read the registry settings from `FILE` (the keys of docker's daemon.json)")
 	pf.StringArrayVar(&c.mirrors, "registry-mirror", nil, "a mirror of Docker Hub to try first (`URL`, repeatable)")
 	pf.StringArrayVar(&c.insecure, "insecure-registry", nil, "a registry allowed plain HTTP and unchecked certificates (`HOST[:PORT]` or CIDR, repeatable)")
@@ -151,6 +165,9 @@ func newRoot(c *CLI) *cobra.Command {
 	tag, rmi := c.tagCmd(), c.rmiCmd()
 	save, load, imp := c.saveCmd(), c.loadCmd(), c.importCmd()
 	root.AddCommand(pull, push, images, history, tag, rmi, save, load, imp)
+	root.AddCommand(c.runCmd(), c.createCmd(), c.startCmd(), c.psCmd(), c.logsCmd(), c.execCmd(), c.stopCmd(),
+		c.restartCmd(), c.killCmd(), c.rmCmd(), c.inspectAnyCmd(), c.waitCmd(), c.topCmd(), c.statsCmd(),
+		c.pauseCmd("pause"), c.pauseCmd("unpause"), c.portCmd(), c.exportCmd(), c.commitCmd())
 
 	// docker image SUBCOMMAND: the same commands under their newer names.
 	group := &cobra.Command{Use: "image COMMAND", Short: "Manage images: image ls, inspect, pull, push, rm, tag, history, save, load, import"}

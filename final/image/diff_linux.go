@@ -197,3 +197,7 @@ func getXattr(path, name string) ([]byte, error) {
 	size, err = unix.Lgetxattr(path, name, buf)
 	return buf[:size], err
 }
+
+// TarTree writes the tree in dir as a plain tar to w: `docker export` of a
+// container's root, seen whole through a read-only overlay.
+func TarTree(w io.Writer, dir string) error { return writeDiff(w, dir, nil) }

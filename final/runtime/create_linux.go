@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"cfs/final/cgroups"
+	"cfs/internal/kernel"
 	"cfs/internal/layout"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -208,6 +209,9 @@ func (r *Runtime) Create(id string, opt CreateOptions) (c *Container, retErr err
 		return nil, err
 	}
 	r.debugf("cgroup %s", cgPath)
+	for _, ctrl := range sortedKeys(c.rec.Cgroup.Dirs) {
+		r.Trace.Result("cgroup %s, its limits written (stage 07)", c.rec.Cgroup.Dirs[ctrl])
+	}
 
 	// The exec fifo: the init waits reading it, Start writes one byte.
 	// The init gets it already open (read-write: opening a fifo so does not
@@ -397,7 +401,12 @@ func (r *Runtime) spawn(cfg *initConfig, o spawnOptions) (ch *child, retErr erro
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	if err := startIn(cmd, o.pidns); err != nil {
+	if o.pidns == "" && r.Trace != nil {
+		// Narrated as the stages narrate their clone (kernel.Clone).
+		if err := kernel.Clone(r.Trace, cmd); err != nil {
+			return nil, err
+		}
+	} else if err := startIn(cmd, o.pidns); err != nil {
 		return nil, fmt.Errorf("start the container's process (clone %s): %w", cloneNames(o.flags), err)
 	}
 	ch = &child{cmd: cmd, sync: parentEnd, enc: json.NewEncoder(parentEnd), dec: json.NewDecoder(parentEnd)}

@@ -231,6 +231,9 @@ func (s *initSide) become(p *specs.Process, sc *specs.LinuxSeccomp) error {
 			}
 		}
 	}
+	if s.cfg.Mode == "init" && s.cfg.Spec.Annotations[InitAnnotation] == "true" {
+		return stayAsInit(path, p.Args, env)
+	}
 	return execve(path, p.Args, env)
 }
 

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"syscall"
 
-	seccomp "github.com/elastic/go-seccomp-bpf"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -171,7 +170,7 @@ func loadSeccomp(s *specs.LinuxSeccomp) error {
 	if err != nil {
 		return err
 	}
-	if err := seccomp.LoadFilter(*f); err != nil {
+	if err := f.load(); err != nil {
 		return fmt.Errorf("linux.seccomp: %w", err)
 	}
 	return nil

@@ -27,6 +27,7 @@ import (
 
 	"cfs/final/cgroups"
 	"cfs/internal/layout"
+	"cfs/internal/trace"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -43,6 +44,9 @@ type Runtime struct {
 	SystemdCgroup bool
 	// Debugf, when set, receives a line for each step (--debug).
 	Debugf func(format string, a ...any)
+	// Trace, when set, narrates the host side's kernel steps in the
+	// stages' trace format (docs/trace.md): the engine's `cfs --trace`.
+	Trace *trace.Tracer
 }
 
 func (r *Runtime) debugf(format string, a ...any) {

@@ -4,26 +4,55 @@ package runtime
 // call of the process and its children, and that decides: allow, fail with
 // an errno, kill (man 2 seccomp). The config lists system calls by name
 // with an action and, optionally, conditions on their arguments; docker's
-// default profile is such a list. Turning names into numbers and
-// conditions into jumps is what github.com/elastic/go-seccomp-bpf does, in
-// Go alone (runc calls libseccomp through cgo), which keeps the binary
-// static for the VM lane.
+// default profile is such a list. The names become numbers with the tables
+// of github.com/elastic/go-seccomp-bpf, and the rules a program of
+// golang.org/x/net/bpf's instructions compiled here, in Go alone (runc
+// calls libseccomp through cgo), which keeps the binary static for the VM
+// lane.
 
 import (
 	"fmt"
+	"os"
+	"unsafe"
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
-// seccompFilter turns the config's linux.seccomp into a filter for the
-// library, or says what it cannot express. System calls this architecture
-// does not have (a profile lists those of several) are left out, as
-// libseccomp does; the calls of another architecture (the 32-bit ABI of
-// x86-64) get the default action.
-func seccompFilter(s *specs.LinuxSeccomp) (*seccomp.Filter, error) {
+// filter is a compiled seccomp filter: classic BPF, and seccomp(2)'s flags.
+type filter struct {
+	prog  []bpf.Instruction
+	flags uintptr
+}
+
+// seccompData's fields, as the kernel lays out struct seccomp_data for the
+// filter to load (man 2 seccomp): the call's number, the architecture, and
+// six 64-bit arguments, each two 32-bit words, the low one first (x86-64
+// and arm64 are little-endian).
+const (
+	offNr   = 0
+	offArch = 4
+	offArgs = 16
+)
+
+// seccompFilter compiles the config's linux.seccomp into a filter, or
+// says what it cannot express. System calls this architecture does not
+// have (a profile lists those of several) are left out, as libseccomp
+// does; the calls of another architecture (the 32-bit ABI of x86-64) get
+// the default action.
+//
+// The program is a plain list, one block per rule and call, each of which
+// loads the call's number again before it compares: so a block whose
+// argument checks failed (which leave an argument in the accumulator)
+// cannot spoil the next one. docker's profile allows socket(2) in some
+// thirty rules of one argument each; a compiler that compared the number
+// only once per group, as elastic/go-seccomp-bpf's does, let only the
+// first rule work. A block's jumps stay inside it, so none is longer than
+// classic BPF's 8-bit offsets.
+func seccompFilter(s *specs.LinuxSeccomp) (*filter, error) {
 	info, err := arch.GetInfo("")
 	if err != nil {
 		return nil, fmt.Errorf("seccomp: %w", err)
@@ -32,19 +61,13 @@ func seccompFilter(s *specs.LinuxSeccomp) (*seccomp.Filter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seccomp defaultAction: %w", err)
 	}
-	switch def {
-	case seccomp.ActionErrno, seccomp.ActionAllow, seccomp.ActionKillThread, seccomp.ActionKillProcess,
-		seccomp.ActionTrap, seccomp.ActionLog, seccomp.ActionTrace:
-	default:
-		return nil, fmt.Errorf("seccomp defaultAction %s with defaultErrnoRet %d: only EPERM is supported as the default errno", s.DefaultAction, *s.DefaultErrnoRet)
-	}
-	f := &seccomp.Filter{Policy: seccomp.Policy{DefaultAction: def}}
+	f := &filter{}
 	for _, fl := range s.Flags {
 		switch fl {
 		case "SECCOMP_FILTER_FLAG_LOG":
-			f.Flag |= seccomp.FilterFlagLog
+			f.flags |= unix.SECCOMP_FILTER_FLAG_LOG
 		case "SECCOMP_FILTER_FLAG_SPEC_ALLOW":
-			f.Flag |= seccomp.FilterFlag(unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW)
+			f.flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
 		default:
 			return nil, fmt.Errorf("seccomp flag %q is not supported (supported: SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW)", fl)
 		}
@@ -52,39 +75,157 @@ func seccompFilter(s *specs.LinuxSeccomp) (*seccomp.Filter, error) {
 	if s.ListenerPath != "" {
 		return nil, fmt.Errorf("seccomp listenerPath (SCMP_ACT_NOTIFY) is not supported")
 	}
+	ret := func(a seccomp.Action) bpf.Instruction { return bpf.RetConstant{Val: retValue(a)} }
+	p := []bpf.Instruction{
+		// Another architecture's calls: the default action.
+		bpf.LoadAbsolute{Off: offArch, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.ID), SkipTrue: 1},
+		ret(def),
+	}
+	if info.ID == arch.X86_64.ID {
+		// x86-64's x32 ABI, the same calls under other numbers: refused,
+		// as libseccomp does, so that a rule cannot be gone around.
+		p = append(p,
+			bpf.LoadAbsolute{Off: offNr, Size: 4},
+			bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: uint32(arch.X32.SeccompMask), SkipFalse: 1},
+			bpf.RetConstant{Val: uint32(seccomp.ActionErrno) | uint32(unix.ENOSYS)})
+	}
 	for i, rule := range s.Syscalls {
 		action, err := seccompAction(rule.Action, rule.ErrnoRet)
 		if err != nil {
 			return nil, fmt.Errorf("seccomp syscalls[%d]: %w", i, err)
 		}
-		g := seccomp.SyscallGroup{Action: action}
-		var conds seccomp.ArgumentConditions
 		for _, a := range rule.Args {
-			c, err := seccompCondition(a)
-			if err != nil {
+			if err := checkArg(a); err != nil {
 				return nil, fmt.Errorf("seccomp syscalls[%d] %v: %w", i, rule.Names, err)
 			}
-			conds = append(conds, c)
 		}
+		var nrs []uint32
 		for _, name := range rule.Names {
-			if _, ok := info.SyscallNames[name]; !ok {
-				continue
-			}
-			if len(conds) == 0 {
-				g.Names = append(g.Names, name)
-			} else {
-				g.NamesWithCondtions = append(g.NamesWithCondtions, seccomp.NameWithConditions{Name: name, Conditions: conds})
+			if nr, ok := info.SyscallNames[name]; ok {
+				nrs = append(nrs, uint32(nr))
 			}
 		}
-		f.Policy.Syscalls = append(f.Policy.Syscalls, g)
+		if len(rule.Args) == 0 {
+			// Many calls, one action: a run of compares, up to 200 at a time.
+			for len(nrs) > 0 {
+				n := min(len(nrs), 200)
+				p = append(p, bpf.LoadAbsolute{Off: offNr, Size: 4})
+				for j, nr := range nrs[:n] {
+					p = append(p, bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipTrue: uint8(n - j)})
+				}
+				p = append(p, bpf.Jump{Skip: 1}, ret(action))
+				nrs = nrs[n:]
+			}
+			continue
+		}
+		for _, nr := range nrs {
+			p = append(p, argBlock(nr, rule.Args, ret(action))...)
+		}
 	}
-	if len(f.Policy.Syscalls) == 0 {
-		f.Policy.Syscalls = []seccomp.SyscallGroup{{Action: seccomp.ActionAllow}} // the library wants one group
+	f.prog = append(p, ret(def))
+	if len(f.prog) > 4096 { // BPF_MAXINSNS
+		return nil, fmt.Errorf("seccomp: the profile compiles to %d instructions; the kernel takes 4096", len(f.prog))
 	}
-	if _, err := f.Policy.Assemble(); err != nil {
+	if _, err := bpf.Assemble(f.prog); err != nil {
 		return nil, fmt.Errorf("seccomp: %w", err)
 	}
 	return f, nil
+}
+
+// argBlock is one call with conditions on its arguments: every condition
+// must hold (libseccomp's rule), each on 64 bits compared as two 32-bit
+// words. A failed check jumps past the block.
+func argBlock(nr uint32, args []specs.LinuxSeccompArg, ret bpf.Instruction) []bpf.Instruction {
+	// Each check is built with its jumps to "fail" written as a marker,
+	// then resolved once the block's length is known.
+	const fail = 0xff
+	b := []bpf.Instruction{bpf.LoadAbsolute{Off: offNr, Size: 4}, bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: nr, SkipTrue: fail}}
+	for _, a := range args {
+		hiOff, loOff := uint32(offArgs+8*a.Index+4), uint32(offArgs+8*a.Index)
+		hi, lo := uint32(a.Value>>32), uint32(a.Value)
+		ld := func(off uint32) bpf.Instruction { return bpf.LoadAbsolute{Off: off, Size: 4} }
+		switch a.Op {
+		case specs.OpEqualTo:
+			b = append(b, ld(hiOff), bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: hi, SkipTrue: fail},
+				ld(loOff), bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: lo, SkipTrue: fail})
+		case specs.OpNotEqual:
+			// hi != vhi, or else lo != vlo.
+			b = append(b, ld(hiOff), bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: hi, SkipTrue: 2},
+				ld(loOff), bpf.JumpIf{Cond: bpf.JumpEqual, Val: lo, SkipTrue: fail})
+		case specs.OpMaskedEqual:
+			// (arg & value) == valueTwo, word by word.
+			mhi, mlo := hi, lo
+			vhi, vlo := uint32(a.ValueTwo>>32), uint32(a.ValueTwo)
+			b = append(b, ld(hiOff), bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: mhi}, bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: vhi, SkipTrue: fail},
+				ld(loOff), bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: mlo}, bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: vlo, SkipTrue: fail})
+		default:
+			// <, <=, >, >=: decided by the high words unless they are
+			// equal, then by the low ones (unsigned, as libseccomp).
+			strict := map[specs.LinuxSeccompOperator]bpf.JumpTest{specs.OpLessThan: bpf.JumpLessThan, specs.OpLessEqual: bpf.JumpLessThan,
+				specs.OpGreaterThan: bpf.JumpGreaterThan, specs.OpGreaterEqual: bpf.JumpGreaterThan}[a.Op]
+			low := map[specs.LinuxSeccompOperator]bpf.JumpTest{specs.OpLessThan: bpf.JumpLessThan, specs.OpLessEqual: bpf.JumpLessOrEqual,
+				specs.OpGreaterThan: bpf.JumpGreaterThan, specs.OpGreaterEqual: bpf.JumpGreaterOrEqual}[a.Op]
+			b = append(b, ld(hiOff),
+				bpf.JumpIf{Cond: strict, Val: hi, SkipTrue: 3},              // holds: past the low compare
+				bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: hi, SkipTrue: fail}, // fails
+				ld(loOff), bpf.JumpIf{Cond: low, Val: lo, SkipFalse: fail})
+		}
+	}
+	b = append(b, ret)
+	// Resolve the markers: from instruction i, "fail" is the first
+	// instruction after the block.
+	for i, in := range b {
+		j, ok := in.(bpf.JumpIf)
+		if !ok {
+			continue
+		}
+		past := uint8(len(b) - i - 1)
+		if j.SkipTrue == fail {
+			j.SkipTrue = past
+		}
+		if j.SkipFalse == fail {
+			j.SkipFalse = past
+		}
+		b[i] = j
+	}
+	return b
+}
+
+// checkArg refuses what no kernel can compare.
+func checkArg(a specs.LinuxSeccompArg) error {
+	if a.Index > 5 {
+		return fmt.Errorf("argument index %d: a system call has six arguments, 0 to 5", a.Index)
+	}
+	switch a.Op {
+	case specs.OpEqualTo, specs.OpNotEqual, specs.OpLessThan, specs.OpLessEqual, specs.OpGreaterThan, specs.OpGreaterEqual, specs.OpMaskedEqual:
+		return nil
+	}
+	return fmt.Errorf("unknown argument operator %q", a.Op)
+}
+
+// retValue is what the filter returns for an action: an errno action
+// without an errno returns EPERM, as libseccomp's.
+func retValue(a seccomp.Action) uint32 {
+	if a&0xffff0000 == seccomp.ActionErrno && a&0xffff == 0 {
+		return uint32(a) | uint32(unix.EPERM)
+	}
+	return uint32(a)
+}
+
+// load installs the filter on the calling thread: seccomp(2) with
+// SECCOMP_SET_MODE_FILTER (no TSYNC: the other threads of this Go program
+// end at execve anyway).
+func (f *filter) load() error {
+	raw, err := bpf.Assemble(f.prog)
+	if err != nil {
+		return err
+	}
+	prog := unix.SockFprog{Len: uint16(len(raw)), Filter: (*unix.SockFilter)(unsafe.Pointer(&raw[0]))}
+	if _, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, f.flags, uintptr(unsafe.Pointer(&prog))); errno != 0 {
+		return os.NewSyscallError("seccomp SECCOMP_SET_MODE_FILTER", errno)
+	}
+	return nil
 }
 
 // seccompAction maps libseccomp's action names onto the kernel's return
@@ -117,43 +258,6 @@ func seccompAction(a specs.LinuxSeccompAction, errno *uint) (seccomp.Action, err
 		return 0, fmt.Errorf("action %s needs a listener, which is not supported", a)
 	}
 	return 0, fmt.Errorf("unknown action %q", a)
-}
-
-// seccompCondition maps one argument condition. SCMP_CMP_MASKED_EQ,
-// (arg & value) == valueTwo, is expressible when valueTwo is 0 (no bit of
-// value set: docker's profile uses it for clone's flags) or a single bit
-// equal to value.
-func seccompCondition(a specs.LinuxSeccompArg) (seccomp.Condition, error) {
-	c := seccomp.Condition{Argument: uint32(a.Index), Value: a.Value}
-	if a.Index > 5 {
-		return c, fmt.Errorf("argument index %d: a system call has six arguments, 0 to 5", a.Index)
-	}
-	switch a.Op {
-	case specs.OpEqualTo:
-		c.Operation = seccomp.Equal
-	case specs.OpNotEqual:
-		c.Operation = seccomp.NotEqual
-	case specs.OpLessThan:
-		c.Operation = seccomp.LessThan
-	case specs.OpLessEqual:
-		c.Operation = seccomp.LessOrEqual
-	case specs.OpGreaterThan:
-		c.Operation = seccomp.GreaterThan
-	case specs.OpGreaterEqual:
-		c.Operation = seccomp.GreaterOrEqual
-	case specs.OpMaskedEqual:
-		switch {
-		case a.ValueTwo == 0:
-			c.Operation = seccomp.BitsNotSet
-		case a.ValueTwo == a.Value && a.Value&(a.Value-1) == 0:
-			c.Operation = seccomp.BitsSet
-		default:
-			return c, fmt.Errorf("SCMP_CMP_MASKED_EQ with value %#x and valueTwo %#x: only valueTwo 0, or a single bit equal to value, is supported", a.Value, a.ValueTwo)
-		}
-	default:
-		return c, fmt.Errorf("unknown argument operator %q", a.Op)
-	}
-	return c, nil
 }
 
 // SeccompActions and SeccompOperators list what `features` reports.

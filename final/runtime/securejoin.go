@@ -69,3 +69,8 @@ func secureJoin(root, unsafe string) (string, error) {
 	}
 	return filepath.Join(root, resolved), nil
 }
+
+// SecureJoin resolves path inside root, following symbolic links as if
+// root were "/": the engine uses it for what it makes in a container's
+// root before the init runs (the working directory).
+func SecureJoin(root, path string) (string, error) { return secureJoin(root, path) }

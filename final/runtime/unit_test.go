@@ -3,6 +3,7 @@ package runtime
 // Tests of the runtime's pure logic: no root, no kernel beyond lstat.
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,8 +11,11 @@ import (
 	"testing"
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
+	"github.com/elastic/go-seccomp-bpf/arch"
+	mseccomp "github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -168,8 +172,32 @@ func TestCapMask(t *testing.T) {
 	require.Len(t, CapNames(), 41)
 }
 
+// runFilter runs a compiled filter on a system call of this machine's
+// architecture, as the kernel would, and returns what it decides. The
+// VM of golang.org/x/net/bpf loads words big-endian (a packet's order):
+// each 32-bit word of seccomp_data is written so that it reads as the
+// kernel's native load would.
+func runFilter(t *testing.T, f *filter, nr int, args ...uint64) uint32 {
+	t.Helper()
+	vm, err := bpf.NewVM(f.prog)
+	require.NoError(t, err)
+	info, err := arch.GetInfo("")
+	require.NoError(t, err)
+	data := make([]byte, 64)
+	binary.BigEndian.PutUint32(data[0:], uint32(nr))
+	binary.BigEndian.PutUint32(data[4:], uint32(info.ID))
+	for i, a := range args {
+		binary.BigEndian.PutUint32(data[16+8*i:], uint32(a))
+		binary.BigEndian.PutUint32(data[16+8*i+4:], uint32(a>>32))
+	}
+	ret, err := vm.Run(data)
+	require.NoError(t, err)
+	return uint32(ret)
+}
+
 // docker's default profile shape: an allow list, EPERM by default, and
-// clone's namespace flags masked out (SCMP_CMP_MASKED_EQ, valueTwo 0).
+// conditions on arguments, several rules for one call (socket), each of
+// which must work.
 func TestSeccompFilter(t *testing.T) {
 	eperm := uint(1)
 	s := &specs.LinuxSeccomp{
@@ -179,13 +207,33 @@ func TestSeccompFilter(t *testing.T) {
 			{Names: []string{"read", "write", "exit_group", "no_such_call_here"}, Action: specs.ActAllow},
 			{Names: []string{"clone"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 0, Value: 0x7e020000, Op: specs.OpMaskedEqual}}},
 			{Names: []string{"personality"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 0, Value: 8, Op: specs.OpEqualTo}}},
+			{Names: []string{"socket"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 0, Value: 3, Op: specs.OpLessThan}}},
+			{Names: []string{"socket"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 0, Value: 16, Op: specs.OpEqualTo}}},
+			{Names: []string{"kill"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 1, Value: 1 << 40, Op: specs.OpGreaterEqual}}},
+			{Names: []string{"dup"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 0, Value: 5, Op: specs.OpNotEqual}}},
 		},
 	}
 	f, err := seccompFilter(s)
 	require.NoError(t, err)
-	require.Equal(t, seccomp.ActionErrno, f.Policy.DefaultAction)
-	require.Equal(t, []string{"read", "write", "exit_group"}, f.Policy.Syscalls[0].Names, "a call this architecture lacks is left out")
-	require.Equal(t, seccomp.BitsNotSet, f.Policy.Syscalls[1].NamesWithCondtions[0].Conditions[0].Operation)
+	info, err := arch.GetInfo("")
+	require.NoError(t, err)
+	nr := func(name string) int { return info.SyscallNames[name] }
+	allow, deny := uint32(unix.SECCOMP_RET_ALLOW), uint32(unix.SECCOMP_RET_ERRNO)|uint32(unix.EPERM)
+	require.Equal(t, allow, runFilter(t, f, nr("read")))
+	require.Equal(t, deny, runFilter(t, f, nr("mkdir")))
+	require.Equal(t, allow, runFilter(t, f, nr("clone"), uint64(unix.SIGCHLD)), "a thread or a fork")
+	require.Equal(t, deny, runFilter(t, f, nr("clone"), unix.CLONE_NEWUSER), "a new namespace")
+	require.Equal(t, allow, runFilter(t, f, nr("personality"), 8))
+	require.Equal(t, deny, runFilter(t, f, nr("personality"), 9))
+	require.Equal(t, allow, runFilter(t, f, nr("socket"), unix.AF_INET))
+	require.Equal(t, allow, runFilter(t, f, nr("socket"), unix.AF_NETLINK), "the second rule for socket")
+	require.Equal(t, deny, runFilter(t, f, nr("socket"), unix.AF_VSOCK))
+	require.Equal(t, allow, runFilter(t, f, nr("kill"), 0, 1<<40))
+	require.Equal(t, allow, runFilter(t, f, nr("kill"), 0, 1<<41))
+	require.Equal(t, deny, runFilter(t, f, nr("kill"), 0, 1<<40-1), "64-bit compares")
+	require.Equal(t, allow, runFilter(t, f, nr("dup"), 4))
+	require.Equal(t, allow, runFilter(t, f, nr("dup"), 5|1<<32), "not equal in the high word")
+	require.Equal(t, deny, runFilter(t, f, nr("dup"), 5))
 
 	enosys := uint(38)
 	a, err := seccompAction(specs.ActErrno, &enosys)
@@ -196,14 +244,36 @@ func TestSeccompFilter(t *testing.T) {
 		{DefaultAction: "SCMP_ACT_FROB"},
 		{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActNotify}}},
 		{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActErrno,
-			Args: []specs.LinuxSeccompArg{{Index: 0, Value: 3, ValueTwo: 1, Op: specs.OpMaskedEqual}}}}},
-		{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActErrno,
 			Args: []specs.LinuxSeccompArg{{Index: 6, Op: specs.OpEqualTo}}}}},
 		{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_FROB"}},
 	} {
 		_, err := seccompFilter(bad)
 		require.Error(t, err, "%+v", bad)
 	}
+}
+
+// docker's default profile, whole (moby/profiles/seccomp): it compiles,
+// and what it allows and refuses is docker's.
+func TestDockerSeccompProfile(t *testing.T) {
+	s := DefaultSpec()
+	s.Process.Capabilities.Bounding = []string{"CAP_CHOWN", "CAP_NET_RAW", "CAP_SETUID", "CAP_SETGID"}
+	p, err := mseccomp.GetDefaultProfile(s)
+	require.NoError(t, err)
+	f, err := seccompFilter(p)
+	require.NoError(t, err)
+	info, err := arch.GetInfo("")
+	require.NoError(t, err)
+	nr := func(name string) int { return info.SyscallNames[name] }
+	allow := uint32(unix.SECCOMP_RET_ALLOW)
+	for _, dom := range []uint64{unix.AF_UNIX, unix.AF_INET, unix.AF_INET6, unix.AF_NETLINK, unix.AF_PACKET} {
+		require.Equal(t, allow, runFilter(t, f, nr("socket"), dom), "socket(%d)", dom)
+	}
+	require.NotEqual(t, allow, runFilter(t, f, nr("socket"), unix.AF_VSOCK))
+	require.NotEqual(t, allow, runFilter(t, f, nr("unshare"), unix.CLONE_NEWUSER))
+	require.NotEqual(t, allow, runFilter(t, f, nr("mount")), "mount needs CAP_SYS_ADMIN")
+	require.Equal(t, allow, runFilter(t, f, nr("getpid")))
+	require.Equal(t, allow, runFilter(t, f, nr("clone"), uint64(unix.SIGCHLD)))
+	require.NotEqual(t, allow, runFilter(t, f, nr("clone"), unix.CLONE_NEWNS))
 }
 
 // `runtime spec` is runc spec's config: it parses back, and says what

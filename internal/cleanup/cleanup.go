@@ -20,6 +20,9 @@
 //	netns    /run/netns/cfs*: network namespaces that tests and the docs' recipes name
 //	runtime  a container of `cfs runtime` (runtime_linux.go): its state in /run/cfs/runtime/ID,
 //	         the cgroup directories it recorded (cfs-runtime/ID by default), what runs in them
+//	engine   a container of `cfs run` (engine_linux.go) whose monitor is gone: its runtime
+//	         container, lease and veth as above, /run/cfs/engine/ID, and its record repaired
+//	         (or, with --rm, removed); a create killed half-way, /var/lib/cfs/engine/tmp/ID
 //	cache    /var/lib/cfs/rootfs, layers and images: only with Options.Caches
 //
 // Lock files (/run/cfs/net.lock, /var/lib/cfs/rootfs.lock) stay: they are
@@ -359,19 +362,27 @@ type container struct {
 	etcDir  string // /run/cfs/ID
 	young   bool   // a directory without an owner, made less than youngAge ago
 	cgroups []string
+	engine  *engineRecord // an engine container (engine_linux.go), owned by its monitor
 }
 
 // status says whether the container runs, and why, given which owners are
 // alive. Owners decide when there are any; otherwise a cfs-init that still
 // has its stage, or a directory being made.
 func (c *container) status(alive func(owner) bool) (running bool, why string) {
+	who := "stage"
+	if c.engine != nil {
+		who = "monitor"
+	}
 	for _, o := range c.owners {
 		if alive(o) {
-			return true, fmt.Sprintf("its stage, PID %d, runs", o.PID)
+			return true, fmt.Sprintf("its %s, PID %d, runs", who, o.PID)
 		}
 	}
 	if len(c.owners) > 0 {
-		return false, fmt.Sprintf("its stage, PID %d, is gone", c.owners[0].PID)
+		return false, fmt.Sprintf("its %s, PID %d, is gone", who, c.owners[0].PID)
+	}
+	if c.engine != nil {
+		return false, "no monitor recorded"
 	}
 	for _, p := range c.inits {
 		if !p.orphan() {

@@ -84,6 +84,7 @@ func Run(opt Options) (*Report, error) {
 	h.unmount()
 	h.network()
 	h.removeStateDirs()
+	h.removeEngine()
 	h.removeTemporaries()
 	h.removeNetns()
 	if opt.Caches {
@@ -228,6 +229,7 @@ func (h *host) scan() error {
 	if err := h.scanRuntime(); err != nil {
 		return err
 	}
+	h.scanEngine()
 	for _, root := range h.cgroupRoots {
 		entries, _ := os.ReadDir(filepath.Join(root, CgroupParent))
 		for _, e := range entries {

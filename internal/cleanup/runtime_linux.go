@@ -101,7 +101,7 @@ func (h *host) decideRuntime() {
 		switch {
 		case c.young:
 			h.keep(Resource{Kind: KindContainer, Name: r.Name, Container: c.ID, Why: "running: `cfs runtime create` is making it"})
-		case c.Init.PID > 0 && c.Init.Alive() && !h.opt.All:
+		case c.Init.PID > 0 && c.Init.Alive() && !h.opt.All && !h.removing[c.ID]:
 			h.keep(Resource{Kind: KindContainer, Name: r.Name, Container: c.ID,
 				Why: fmt.Sprintf("running: its init, PID %d, runs; `cfs runtime delete --force %s` or --all removes it", c.Init.PID, c.ID)})
 		default:
@@ -109,7 +109,9 @@ func (h *host) decideRuntime() {
 				continue
 			}
 			h.removingRuntime = append(h.removingRuntime, c)
-			if c.Init.PID > 0 && c.Init.Alive() {
+			if c.Init.PID > 0 && c.Init.Alive() && h.removing[c.ID] {
+				h.printf("runtime container %s of engine container %s, whose monitor is gone", c.ID, c.ID)
+			} else if c.Init.PID > 0 && c.Init.Alive() {
 				h.printf("running runtime container %s (its init, PID %d, runs): --all removes it", c.ID, c.Init.PID)
 			} else {
 				h.printf("stale runtime container %s (its init is gone; nobody ran `cfs runtime delete`)", c.ID)

@@ -180,7 +180,7 @@ var checks = []func(*Host) Result{
 	checkUserNS, checkSubuid,
 	checkCgroups,
 	checkOverlay,
-	checkRuntime,
+	checkRuntime, checkEngine,
 }
 
 // Failed reports whether a result stops a stage: a failure that some stage

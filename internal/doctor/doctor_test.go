@@ -432,3 +432,28 @@ func TestCheckRuntime(t *testing.T) {
 	require.Contains(t, r.Detail, "1 stopped but not deleted: old")
 	require.Contains(t, r.Fix, "cfs runtime delete")
 }
+
+// The engine's containers: running ones, and those whose monitor is gone.
+func TestCheckEngine(t *testing.T) {
+	h := &Host{StateDir: t.TempDir(), Proc: t.TempDir()}
+	r := checkEngine(h)
+	require.Equal(t, OK, r.Status)
+	require.Contains(t, r.Detail, "0 running, 0 stopped")
+	record := func(id, status string, pid int, start uint64) {
+		dir := filepath.Join(h.StateDir, "engine/containers", id)
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "container.json"), []byte(fmt.Sprintf(`{"id":%q,"name":"n%s","state":{"status":%q,"monitor":{"pid":%d,"start":%d}}}`, id, status, status, pid, start)), 0o644))
+	}
+	require.NoError(t, os.MkdirAll(filepath.Join(h.Proc, "42"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(h.Proc, "42/stat"), []byte("42 (cfs-monitor) S 1 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 777 0 0"), 0o644))
+	record(strings.Repeat("a", 64), "running", 42, 777)
+	record(strings.Repeat("b", 64), "exited", 0, 0)
+	r = checkEngine(h)
+	require.Equal(t, OK, r.Status)
+	require.Contains(t, r.Detail, "1 running, 1 stopped")
+	record(strings.Repeat("c", 64), "running", 42, 1) // its monitor's PID was reused
+	r = checkEngine(h)
+	require.Equal(t, Warn, r.Status)
+	require.Contains(t, r.Detail, "1 whose monitor was killed: cccccccccccc (nrunning, monitor PID 42 gone)")
+	require.Contains(t, r.Fix, "cleanup")
+}

@@ -71,3 +71,46 @@ func (h *Host) alive(o layout.Owner) bool {
 	st, err := layout.ParseProcStat(data)
 	return err == nil && st.Start == o.Start && st.State != 'Z' && st.State != 'X'
 }
+
+// checkEngine looks at the engine's containers (`cfs run`, final/engine):
+// how many run, and whether any whose record says it runs has lost its
+// monitor (killed): the next cfs command, or cleanup, repairs it.
+func checkEngine(h *Host) Result {
+	r := Result{Name: "engine", Status: OK}
+	dir := filepath.Join(h.StateDir, strings.TrimPrefix(layout.EngineDir, layout.StateDir+"/"), "containers")
+	entries, _ := os.ReadDir(dir)
+	var running, stopped int
+	var stale []string
+	for _, e := range entries {
+		if !layout.IsEngineID(e.Name()) {
+			continue
+		}
+		var rec struct {
+			Name  string `json:"name"`
+			State struct {
+				Status  string       `json:"status"`
+				Monitor layout.Owner `json:"monitor"`
+			} `json:"state"`
+		}
+		data, err := os.ReadFile(filepath.Join(dir, e.Name(), "container.json"))
+		if err != nil || json.Unmarshal(data, &rec) != nil {
+			continue
+		}
+		switch {
+		case rec.State.Status != "running" && rec.State.Status != "paused":
+			stopped++
+		case h.alive(rec.State.Monitor):
+			running++
+		default:
+			stale = append(stale, fmt.Sprintf("%s (%s, monitor PID %d gone)", e.Name()[:12], rec.Name, rec.State.Monitor.PID))
+		}
+	}
+	r.Detail = fmt.Sprintf("containers of `cfs run` in %s: %d running, %d stopped", layout.EngineDir, running, stopped)
+	if len(stale) > 0 {
+		sort.Strings(stale)
+		r.Status = Warn
+		r.Detail += fmt.Sprintf("; %d whose monitor was killed: %s", len(stale), strings.Join(stale, ", "))
+		r.Fix = "sudo ./cfs ps -a repairs their records (exited, 137), or " + strings.Replace(Command, "doctor", "cleanup", 1)
+	}
+	return r
+}

@@ -112,3 +112,7 @@ func checkPortFree(p Port) error {
 	}
 	return nil
 }
+
+// PortFree reports whether no program on the host listens on p's host
+// port, for an engine choosing a host port itself (docker's -P).
+func PortFree(p Port) bool { return checkPortFree(p) == nil }

@@ -15,6 +15,10 @@
 //	/run/cfs/net-N.json          LedgerPath: the address ledger of network namespace N
 //	/run/cfs/ID                  EtcDir: a container's hosts, hostname and resolv.conf
 //	/run/cfs/runtime             RuntimeRoot: the OCI runtime's container states
+//	/var/lib/cfs/engine          EngineDir: the engine's containers (containers/ID: record,
+//	                             config.json, writable layer, log), names, work in progress
+//	/run/cfs/engine/ID           EngineRunDir: a running container's monitor lock and attach socket
+//	cfs-monitor                  MonitorName: argv[0] of a container's monitor (final/engine)
 //	cfs-init                     InitName: argv[0] of a container's first process
 //	cfs0                         Bridge: the containers' bridge
 //	cfsXXXXXXXX                  VethName: a container's host-side veth
@@ -49,7 +53,12 @@ const (
 	ContainersDir = StateDir + "/containers"
 	RunDir        = "/run/cfs"
 	RuntimeRoot   = RunDir + "/runtime"
-	NetnsDir      = "/run/netns" // named network namespaces, as ip-netns(8) makes them
+	// EngineDir holds the engine's containers, kept across reboots as
+	// docker keeps stopped containers; EngineRunDir what lives only while
+	// a container runs (final/engine).
+	EngineDir    = StateDir + "/engine"
+	EngineRunDir = RunDir + "/engine"
+	NetnsDir     = "/run/netns" // named network namespaces, as ip-netns(8) makes them
 	// NetLock is the lock every change of a network ledger takes.
 	NetLock = RunDir + "/net.lock"
 )
@@ -66,10 +75,13 @@ var Caches = []string{RootfsDir, LayersDir, ImagesDir}
 
 // Names.
 const (
-	InitName   = "cfs-init" // argv[0] of a container's first process
-	Bridge     = "cfs0"
-	VethPrefix = "cfs" // + the first 8 hex digits of the container ID
-	NftTable   = "cfs" // the nft table "ip cfs"
+	InitName = "cfs-init" // argv[0] of a container's first process
+	// MonitorName is argv[0] of an engine container's monitor, the small
+	// process that holds its stdio, log and exit status (final/engine).
+	MonitorName = "cfs-monitor"
+	Bridge      = "cfs0"
+	VethPrefix  = "cfs" // + the first 8 hex digits of the container ID
+	NftTable    = "cfs" // the nft table "ip cfs"
 	// PublishedChain holds the DNAT rules of published ports.
 	PublishedChain = "published"
 	CgroupParent   = "cfs" // cfs/ID under the root of each cgroup hierarchy
@@ -107,6 +119,10 @@ func IsVethName(name string) (idPrefix string, ok bool) {
 	}
 	return hex, true
 }
+
+// IsEngineID reports whether s is an engine container's ID: 64
+// lowercase hex digits, as docker's.
+func IsEngineID(s string) bool { return len(s) == 64 && IsHex(s) }
 
 // IsID reports whether s is a container ID as the stages make them
 // (cli.NewID): 12 lowercase hex digits.

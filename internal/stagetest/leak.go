@@ -87,7 +87,7 @@ func Snapshot() State {
 			continue
 		}
 		arg0, _, _ := strings.Cut(string(data), "\x00")
-		if arg0 == layout.InitName {
+		if arg0 == layout.InitName || arg0 == layout.MonitorName {
 			s[fmt.Sprintf("process %s (%s)", filepath.Base(filepath.Dir(p)), arg0)] = true
 		}
 	}

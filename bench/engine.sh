@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# The engine against runc, docker and podman: `cfs run --rm IMG true`
+# side by side with `runc run` (no network), `docker run --rm` and
+# `podman run --rm`, with --network none and with the bridge; the start
+# of the 100th container with 99 running against the 1st; and the memory
+# (Pss) of a running container, its monitor included. See bench/README.md;
+# results go in bench/RESULTS.md.
+#
+#   sudo env "PATH=$PATH" bench/engine.sh [RUNS]     (default 50)
+#
+# Everything runs in a network namespace of its own (cfs-bench), so that
+# the bridges, rules and daemons never touch the host's network; dockerd
+# and podman keep their state in a temporary directory, and dockerd is
+# started here and stopped at the end. Needs root, Go, hyperfine and runc;
+# installs Debian's docker.io and podman when they are missing
+# (BENCH_PEERS=0 skips docker and podman).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
+runs=${1:-50}
+peers=${BENCH_PEERS:-1}
+
+[ "$(id -u)" = 0 ] || { echo "bench: needs root (sudo env \"PATH=\$PATH\" $0)" >&2; exit 1; }
+need=(hyperfine runc)
+if [ "$peers" = 1 ]; then
+	command -v dockerd >/dev/null || need+=(docker.io)
+	command -v podman >/dev/null || need+=(podman)
+fi
+missing=()
+for p in "${need[@]}"; do
+	command -v "${p%.io}" >/dev/null || command -v "$p" >/dev/null || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "bench: installing ${missing[*]}" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+work=$(mktemp -d /var/tmp/cfs-bench.XXXXXX)
+ns=cfs-bench-$$
+dockerd_pid=
+cleanup() {
+	set +e
+	if [ -n "$dockerd_pid" ]; then
+		DOCKER_HOST=unix://$work/docker.sock docker rm -f $(DOCKER_HOST=unix://$work/docker.sock docker ps -aq) >/dev/null 2>&1
+		kill "$dockerd_pid"
+		wait "$dockerd_pid" 2>/dev/null
+	fi
+	[ -x "$work/in_ns_cfs" ] && "$work/in_ns_cfs" rm -f $("$work/in_ns_cfs" ps -aq 2>/dev/null) >/dev/null 2>&1
+	if command -v podman >/dev/null; then
+		in_ns podman --root "$work/podman" --runroot "$work/podman-run" rm -af >/dev/null 2>&1
+		in_ns podman --root "$work/podman" --runroot "$work/podman-run" system reset -f >/dev/null 2>&1
+	fi
+	ip netns del "$ns" 2>/dev/null
+	# What dockerd and podman left mounted under the work directory.
+	grep " $work" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+ip netns add "$ns"
+ip netns exec "$ns" ip link set lo up
+in_ns() { nsenter --net="/run/netns/$ns" "$@"; } # not ip netns exec: its new /sys has no cgroups
+
+go build -o "$work/cfs" ./final
+export CFS_IMAGE_STORE=$work/images
+"$work/cfs" images >/dev/null
+"$work/cfs" run --rm --network none cfs/base true # builds cfs/base in the bench's store
+
+# runc's bundle: the same root filesystem as cfs/base, the program true.
+mkdir -p "$work/bundle"
+cp -a /var/lib/cfs/rootfs "$work/bundle/rootfs"
+(cd "$work/bundle" && "$work/cfs" runtime spec)
+sed -i -e 's/"terminal": true/"terminal": false/' -e 's/^\(\t*\)"sh"$/\1"true"/' "$work/bundle/config.json"
+
+cat >"$work/in_ns_cfs" <<EOF
+#!/bin/sh
+exec nsenter --net=/run/netns/$ns env CFS_IMAGE_STORE=$CFS_IMAGE_STORE $work/cfs "\$@"
+EOF
+chmod +x "$work/in_ns_cfs"
+cmds=(-n "cfs run --network none" "$work/in_ns_cfs run --rm --network none cfs/base true"
+	-n "runc run" "runc --root $work/runc run --bundle $work/bundle cfs-bench-runc"
+	-n "cfs run (bridge)" "$work/in_ns_cfs run --rm cfs/base true")
+
+if [ "$peers" = 1 ]; then
+	"$work/cfs" save -o "$work/base.tar" cfs/base
+	# dockerd of its own, in the namespace, with its state here.
+	# nsenter execs dockerd in place: $! is dockerd, for the clean-up.
+	nsenter --net="/run/netns/$ns" dockerd --data-root "$work/docker" --exec-root "$work/docker-run" --pidfile "$work/dockerd.pid" \
+		-H "unix://$work/docker.sock" --iptables=true >"$work/dockerd.log" 2>&1 &
+	dockerd_pid=$!
+	for i in $(seq 100); do [ -S "$work/docker.sock" ] && break; sleep 0.1; done
+	export DOCKER_HOST=unix://$work/docker.sock
+	docker load -q -i "$work/base.tar" >/dev/null
+	cmds+=(-n "docker run --network none" "docker run --rm --network none cfs/base true"
+		-n "docker run (bridge)" "docker run --rm cfs/base true")
+	p="podman --root $work/podman --runroot $work/podman-run"
+	in_ns $p load -q -i "$work/base.tar" >/dev/null
+	cat >"$work/in_ns_podman" <<EOF
+#!/bin/sh
+exec nsenter --net=/run/netns/$ns $p "\$@"
+EOF
+	chmod +x "$work/in_ns_podman"
+	# One trial run first: a podman that cannot run here (its runc raises
+	# RLIMIT_NOFILE and RLIMIT_NPROC, which needs CAP_SYS_RESOURCE, which
+	# root lacks in some CI containers) is left out, and says why.
+	if out=$("$work/in_ns_podman" run --rm --network none cfs/base true 2>&1); then
+		cmds+=(-n "podman run --network none" "$work/in_ns_podman run --rm --network none cfs/base true"
+			-n "podman run (bridge)" "$work/in_ns_podman run --rm cfs/base true")
+	else
+		echo "bench: podman cannot run a container on this host, left out: $out" >&2
+	fi
+fi
+
+echo "== run --rm IMG true"
+hyperfine -N --warmup 5 --runs "$runs" --export-markdown "$work/run.md" "${cmds[@]}"
+cat "$work/run.md"
+
+echo
+echo "== the 1st container against the 100th (cfs run -d, 99 running)"
+start_ms() { # the time of one cfs run -d, in ms
+	local t0 t1
+	t0=$(date +%s%N)
+	"$work/in_ns_cfs" run -d --name "$1" cfs/base sleep 100000 >/dev/null
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 1000000))
+}
+first=()
+for i in $(seq 10); do first+=("$(start_ms first$i)"); "$work/in_ns_cfs" rm -f first$i >/dev/null; done
+for i in $(seq 99); do "$work/in_ns_cfs" run -d --name bg$i cfs/base sleep 100000 >/dev/null; done
+hundredth=()
+for i in $(seq 10); do hundredth+=("$(start_ms c100_$i)"); "$work/in_ns_cfs" rm -f c100_$i >/dev/null; done
+avg() { local s=0; for v in "$@"; do s=$((s + v)); done; echo $((s / $#)); }
+echo "1st: $(avg "${first[@]}") ms (of ${first[*]}); 100th: $(avg "${hundredth[@]}") ms (of ${hundredth[*]})"
+
+echo
+echo "== memory per running container (Pss, /proc/PID/smaps_rollup), monitor included, with 99 running"
+total=0
+n=0
+for id in $("$work/in_ns_cfs" ps -q --no-trunc); do
+	rec=/var/lib/cfs/engine/containers/$id/container.json
+	mon=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["state"]["monitor"]["pid"])' "$rec")
+	pids="$mon $(cat /sys/fs/cgroup/pids/cfs-runtime/$id/cgroup.procs 2>/dev/null || cat /sys/fs/cgroup/cfs-runtime/$id/cgroup.procs)"
+	kb=0
+	for pid in $pids; do
+		v=$(awk '/^Pss:/ {print $2}' /proc/$pid/smaps_rollup 2>/dev/null || echo 0)
+		kb=$((kb + v))
+	done
+	total=$((total + kb))
+	n=$((n + 1))
+done
+echo "containers: $n; Pss per container, monitor included: $((total / n)) KiB"
+mon=$(pgrep -f -o '^cfs-monitor' || true)
+[ -n "$mon" ] && echo "one monitor: $(grep -E '^(Rss|Pss|Private_Dirty|Pss_Anon):' /proc/$mon/smaps_rollup | tr -s ' ' | tr '\n' ' ')"
+
+echo
+echo "machine: $(uname -sr), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(stat -f -c %T /sys/fs/cgroup | sed 's/tmpfs/cgroup v1 (hybrid)/; s/cgroup2fs/cgroup v2/')"
+echo "runc: $(runc --version | head -n 1); hyperfine: $(hyperfine --version)"
+if [ "$peers" = 1 ]; then echo "docker: $(dockerd --version); podman: $(podman --version)"; fi

@@ -1,0 +1,1277 @@
+package dockercli
+
+// The container commands (part 3): run, create, start, ps, logs, exec,
+// stop, kill, rm, inspect, wait, top, stats, pause, unpause, port,
+// export, commit; each a thin layer over final/engine that prints what
+// docker prints and exits as docker does: 125 when cfs itself fails or
+// the input is bad, 126 when the command cannot be run, 127 when it is
+// not found, and otherwise the container's own status.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/template"
+	"time"
+
+	"cfs/final/engine"
+	"cfs/final/image"
+	"cfs/final/runtime"
+	"cfs/internal/trace"
+
+	"github.com/docker/go-units"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// containerCommands are the container commands' names, for Handles.
+var containerCommands = []string{"run", "create", "start", "ps", "logs", "exec", "stop", "kill", "rm", "inspect",
+	"wait", "top", "stats", "pause", "unpause", "port", "export", "commit", "restart"}
+
+// engine opens the engine on the image store.
+func (c *CLI) engine() (*engine.Engine, error) {
+	s, err := c.store()
+	if err != nil {
+		return nil, err
+	}
+	e, err := engine.Open(s)
+	if err != nil {
+		return nil, err
+	}
+	if c.trace {
+		e.Trace = trace.NewTo("parent", c.Err)
+	}
+	return e, nil
+}
+
+// engineError turns the engine's errors into docker's exit statuses.
+func engineError(err error, code int) error {
+	var se *statusError
+	if err == nil || errors.As(err, &se) {
+		return err
+	}
+	var start *engine.StartError
+	if errors.As(err, &start) {
+		return &statusError{msg: start.Msg, code: start.Code}
+	}
+	return &statusError{msg: err.Error(), code: code}
+}
+
+// ---------------------------------------------------------------------------
+// run and create
+
+// runFlags are the flags run and create share.
+type runFlags struct {
+	name, hostname, workdir, user, network, memory, cpus string
+	entrypoint                                           *string
+	env, envFile, publish, volumes, tmpfs                []string
+	capAdd, capDrop, securityOpt                         []string
+	pidsLimit                                            int64
+	interactive, tty, publishAll, readOnly, init, rm     bool
+	privileged                                           bool
+}
+
+func (f *runFlags) register(fs *pflag.FlagSet) {
+	// -h is docker's --hostname here, not --help.
+	fs.Bool("help", false, "print usage")
+	fs.StringVar(&f.name, "name", "", "assign a name to the container")
+	fs.StringVarP(&f.hostname, "hostname", "h", "", "container host name")
+	fs.StringArrayVarP(&f.env, "env", "e", nil, "set environment variables (`KEY=VALUE`, or KEY to take the host's)")
+	fs.StringArrayVar(&f.envFile, "env-file", nil, "read in a file of environment variables")
+	fs.StringVarP(&f.workdir, "workdir", "w", "", "working directory inside the container")
+	fs.StringVarP(&f.user, "user", "u", "", "username or UID (format: <name|uid>[:<group|gid>])")
+	fs.String("entrypoint", "", "overwrite the default ENTRYPOINT of the image")
+	fs.StringVarP(&f.memory, "memory", "m", "", "memory limit (e.g. 64m)")
+	fs.StringVar(&f.cpus, "cpus", "", "number of CPUs (e.g. 0.5)")
+	fs.Int64Var(&f.pidsLimit, "pids-limit", 0, "tune container pids limit (set -1 for unlimited)")
+	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container's port(s) to the host (`[HOSTPORT:]CTRPORT[/PROTO]`)")
+	fs.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish all exposed ports to random ports")
+	fs.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind mount a host directory (`HOST:CTR[:ro]`)")
+	fs.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs directory (`PATH[:OPTIONS]`)")
+	fs.StringVar(&f.network, "network", "default", "connect a container to a network: bridge, host or none")
+	fs.StringVar(&f.network, "net", "default", "")
+	_ = fs.MarkHidden("net")
+	fs.BoolVar(&f.readOnly, "read-only", false, "mount the container's root filesystem as read only")
+	fs.StringArrayVar(&f.capAdd, "cap-add", nil, "add Linux capabilities")
+	fs.StringArrayVar(&f.capDrop, "cap-drop", nil, "drop Linux capabilities")
+	fs.StringArrayVar(&f.securityOpt, "security-opt", nil, "security options (no-new-privileges, seccomp=unconfined)")
+	fs.BoolVar(&f.init, "init", false, "run an init inside the container that forwards signals and reaps processes")
+	fs.BoolVarP(&f.interactive, "interactive", "i", false, "keep STDIN open even if not attached")
+	fs.BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-TTY")
+	fs.BoolVar(&f.privileged, "privileged", false, "give extended privileges to this container")
+}
+
+// options turns the flags into docker's Config and HostConfig, checking
+// each as docker's CLI does.
+func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOptions, error) {
+	var o engine.CreateOptions
+	o.Name = f.name
+	cfg := &o.Config
+	hc := &o.HostConfig
+	cfg.Image = args[0]
+	if len(args) > 1 {
+		cfg.Cmd = args[1:]
+	}
+	if cmd.Flags().Changed("entrypoint") {
+		ep, _ := cmd.Flags().GetString("entrypoint")
+		cfg.Entrypoint = []string{}
+		if ep != "" {
+			cfg.Entrypoint = []string{ep}
+		}
+	}
+	cfg.Hostname, cfg.WorkingDir, cfg.User = f.hostname, f.workdir, f.user
+	cfg.Tty, cfg.OpenStdin = f.tty, f.interactive
+	if f.hostname != "" {
+		if err := checkHostname(f.hostname); err != nil {
+			return o, err
+		}
+	}
+	if f.workdir != "" && !strings.HasPrefix(f.workdir, "/") {
+		return o, fmt.Errorf("the working directory '%s' is invalid, it needs to be an absolute path", f.workdir)
+	}
+	for _, file := range f.envFile {
+		env, err := readEnvFile(file)
+		if err != nil {
+			return o, err
+		}
+		cfg.Env = append(cfg.Env, env...)
+	}
+	for _, kv := range f.env {
+		if kv == "" || strings.HasPrefix(kv, "=") {
+			return o, fmt.Errorf("invalid environment variable: %q", kv)
+		}
+		if !strings.Contains(kv, "=") {
+			v, ok := os.LookupEnv(kv)
+			if !ok {
+				continue
+			}
+			kv += "=" + v
+		}
+		cfg.Env = append(cfg.Env, kv)
+	}
+	if f.memory != "" {
+		n, err := units.RAMInBytes(f.memory)
+		if err != nil || n <= 0 {
+			return o, fmt.Errorf("invalid argument %q for \"-m, --memory\" flag: invalid size: '%s'", f.memory, f.memory)
+		}
+		hc.Memory = n
+	}
+	if f.cpus != "" {
+		v, err := strconv.ParseFloat(f.cpus, 64)
+		if err != nil || v <= 0 {
+			return o, fmt.Errorf("invalid argument %q for \"--cpus\" flag: failed to parse %s as a rational number", f.cpus, f.cpus)
+		}
+		hc.NanoCPUs = int64(v * 1e9)
+	}
+	if f.pidsLimit != 0 {
+		hc.PidsLimit = &f.pidsLimit
+	}
+	hc.NetworkMode = container.NetworkMode(f.network)
+	for _, p := range f.publish {
+		port, binding, err := parsePublish(p)
+		if err != nil {
+			return o, err
+		}
+		if hc.PortBindings == nil {
+			hc.PortBindings = network.PortMap{}
+		}
+		hc.PortBindings[port] = append(hc.PortBindings[port], binding)
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = network.PortSet{}
+		}
+		cfg.ExposedPorts[port] = struct{}{}
+	}
+	hc.PublishAllPorts = f.publishAll
+	hc.Binds = f.volumes
+	for _, t := range f.tmpfs {
+		dst, opts, _ := strings.Cut(t, ":")
+		if hc.Tmpfs == nil {
+			hc.Tmpfs = map[string]string{}
+		}
+		hc.Tmpfs[dst] = opts
+	}
+	hc.ReadonlyRootfs = f.readOnly
+	hc.CapAdd, hc.CapDrop, hc.SecurityOpt = f.capAdd, f.capDrop, f.securityOpt
+	hc.Privileged = f.privileged
+	if f.init {
+		hc.Init = &f.init
+	}
+	hc.AutoRemove = f.rm
+	err := engine.CheckConfig(cfg, hc)
+	return o, err
+}
+
+// parsePublish reads docker's -p: [[0.0.0.0:]HOSTPORT:]CTRPORT[/tcp|/udp].
+func parsePublish(s string) (network.Port, network.PortBinding, error) {
+	spec, proto, _ := strings.Cut(s, "/")
+	if proto == "" {
+		proto = "tcp"
+	}
+	if proto != "tcp" && proto != "udp" {
+		return network.Port{}, network.PortBinding{}, fmt.Errorf("invalid proto: %s", proto)
+	}
+	parts := strings.Split(spec, ":")
+	var host, ctr string
+	switch len(parts) {
+	case 1:
+		ctr = parts[0]
+	case 2:
+		host, ctr = parts[0], parts[1]
+	case 3:
+		if parts[0] != "" && parts[0] != "0.0.0.0" {
+			return network.Port{}, network.PortBinding{}, fmt.Errorf("-p %s: cfs publishes on every address of the host (give 0.0.0.0 or no address)", s)
+		}
+		host, ctr = parts[1], parts[2]
+	default:
+		return network.Port{}, network.PortBinding{}, fmt.Errorf("invalid port format for --publish: %s", s)
+	}
+	n, err := strconv.Atoi(ctr)
+	if err != nil || n < 1 || n > 65535 {
+		return network.Port{}, network.PortBinding{}, fmt.Errorf("invalid containerPort: %s", ctr)
+	}
+	if host != "" {
+		h, err := strconv.Atoi(host)
+		if err != nil || h < 1 || h > 65535 {
+			return network.Port{}, network.PortBinding{}, fmt.Errorf("invalid hostPort: %s", host)
+		}
+	}
+	port, _ := network.PortFrom(uint16(n), network.IPProtocol(proto))
+	return port, network.PortBinding{HostPort: host}, nil
+}
+
+// checkHostname applies the kernel's and RFC 1123's rules.
+func checkHostname(h string) error {
+	if len(h) > 64 {
+		return fmt.Errorf("invalid hostname %q: at most 64 characters", h)
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return fmt.Errorf("invalid hostname %q", h)
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return fmt.Errorf("invalid hostname %q", h)
+			}
+		}
+	}
+	return nil
+}
+
+// readEnvFile reads docker's --env-file: KEY=VALUE lines, # comments,
+// and KEY alone to take the host's value.
+func readEnvFile(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, errors.Unwrap(err))
+	}
+	var env []string
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimLeft(line, " \t")
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, _, has := strings.Cut(line, "=")
+		if k == "" || strings.ContainsAny(k, " \t") {
+			return nil, fmt.Errorf("%s:%d: variable '%s' contains whitespaces", path, i+1, k)
+		}
+		if !has {
+			v, ok := os.LookupEnv(k)
+			if !ok {
+				continue
+			}
+			line = k + "=" + v
+		}
+		env = append(env, line)
+	}
+	return env, nil
+}
+
+// isBase reports whether ref names cfs/base.
+func isBase(ref string) bool {
+	switch ref {
+	case "cfs/base", "cfs/base:latest", "docker.io/cfs/base", image.BaseName:
+		return true
+	}
+	return false
+}
+
+// create makes the container, pulling its image first if it is not here,
+// as docker does ("Unable to find image … locally").
+func (c *CLI) create(ctx context.Context, e *engine.Engine, o engine.CreateOptions) (*engine.Container, error) {
+	ctr, err := e.Create(o)
+	var missing *engine.ImageNotFoundError
+	if !errors.As(err, &missing) {
+		return ctr, err
+	}
+	if isBase(o.Config.Image) {
+		// cfs/base is made here, from the stages' root filesystem.
+		if _, err := e.Images.EnsureBase(); err != nil {
+			return nil, err
+		}
+		return e.Create(o)
+	}
+	ref := o.Config.Image
+	if !hasTagOrDigest(ref) {
+		ref += ":latest"
+	}
+	fmt.Fprintf(c.Err, "Unable to find image '%s' locally\n", ref)
+	if _, err := e.Images.Pull(ctx, o.Config.Image, image.PullOptions{Progress: newDisplay(c.Err, false).event}); err != nil {
+		return nil, err
+	}
+	return e.Create(o)
+}
+
+func (c *CLI) runCmd() *cobra.Command {
+	var f runFlags
+	var detach bool
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create and run a new container from an image",
+		Args:  c.args(1, -1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := f.options(cmd, args)
+			if err != nil {
+				return &statusError{msg: err.Error(), code: 125}
+			}
+			if detach && f.rm {
+				// Both work together, as in docker since 1.13.
+			}
+			o.Config.AttachStdin = f.interactive && !detach
+			o.Config.AttachStdout, o.Config.AttachStderr = !detach, !detach
+			o.Config.StdinOnce = f.interactive && !detach
+			e, err := c.engine()
+			if err != nil {
+				return engineError(err, 125)
+			}
+			ctr, err := c.create(cmd.Context(), e, o)
+			if err != nil {
+				return engineError(err, 125)
+			}
+			if detach {
+				if _, err := e.Start(ctr.ID, engine.StartOptions{}); err != nil {
+					c.removeAfterFailedStart(e, ctr)
+					return engineError(err, 125)
+				}
+				fmt.Fprintln(c.Out, ctr.ID)
+				return nil
+			}
+			att, err := e.Start(ctr.ID, engine.StartOptions{Attach: &engine.AttachOptions{Stdin: f.interactive, Stdout: true, Stderr: true}})
+			if err != nil {
+				c.removeAfterFailedStart(e, ctr)
+				return engineError(err, 125)
+			}
+			return c.attached(e, ctr, att, f.interactive, f.tty)
+		},
+	}
+	fs := cmd.Flags()
+	fs.SetInterspersed(false) // flags after the image belong to the command
+	f.register(fs)
+	fs.BoolVarP(&detach, "detach", "d", false, "run container in background and print container ID")
+	fs.BoolVar(&f.rm, "rm", false, "automatically remove the container and its associated anonymous volumes when it exits")
+	return cmd
+}
+
+// removeAfterFailedStart removes a --rm container whose start failed, as
+// docker does.
+func (c *CLI) removeAfterFailedStart(e *engine.Engine, ctr *engine.Container) {
+	if ctr.HostConfig.AutoRemove {
+		_ = e.Remove(ctr.ID, true)
+	}
+}
+
+// attached copies the terminal or the streams until the container exits,
+// and returns its status as the command's. Without a terminal, the
+// signals cfs gets go to the container (docker's --sig-proxy); with one,
+// Ctrl-C is a byte for the container's terminal, and the window's size
+// follows this terminal's.
+func (c *CLI) attached(e *engine.Engine, ctr *engine.Container, att *engine.Attachment, stdin, tty bool) error {
+	defer att.Close()
+	var in io.Reader
+	if stdin {
+		in = c.In
+	}
+	if tty {
+		if f, ok := c.In.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			if stdin {
+				if old, err := term.MakeRaw(int(f.Fd())); err == nil {
+					defer term.Restore(int(f.Fd()), old)
+				}
+			}
+			resize := func() {
+				if w, h, err := term.GetSize(int(f.Fd())); err == nil {
+					_ = att.Resize(uint16(h), uint16(w))
+				}
+			}
+			resize()
+			winch := make(chan os.Signal, 1)
+			signal.Notify(winch, unix.SIGWINCH)
+			defer signal.Stop(winch)
+			go func() {
+				for range winch {
+					resize()
+				}
+			}()
+		}
+	} else {
+		sigs := make(chan os.Signal, 8)
+		signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+		defer signal.Stop(sigs)
+		go func() {
+			for s := range sigs {
+				_ = e.Kill(ctr.ID, s.(syscall.Signal))
+			}
+		}()
+	}
+	st, err := att.Copy(in, c.Out, c.Err)
+	if err != nil {
+		// The monitor was killed: the record, repaired, says how it ended.
+		w, werr := e.Wait(ctr.ID)
+		if werr != nil {
+			return engineError(err, 125)
+		}
+		st = w
+	}
+	if st.Error != "" {
+		fmt.Fprintf(c.Err, "%s: %s\n", c.Prog, st.Error)
+	}
+	if st.StatusCode != 0 {
+		return &statusError{code: st.StatusCode}
+	}
+	return nil
+}
+
+func (c *CLI) createCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create a new container",
+		Args:  c.args(1, -1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := f.options(cmd, args)
+			if err != nil {
+				return &statusError{msg: err.Error(), code: 125}
+			}
+			e, err := c.engine()
+			if err != nil {
+				return engineError(err, 125)
+			}
+			ctr, err := c.create(cmd.Context(), e, o)
+			if err != nil {
+				return engineError(err, 125)
+			}
+			fmt.Fprintln(c.Out, ctr.ID)
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.SetInterspersed(false)
+	f.register(fs)
+	fs.BoolVar(&f.rm, "rm", false, "automatically remove the container when it exits")
+	return cmd
+}
+
+func (c *CLI) startCmd() *cobra.Command {
+	var attach, interactive bool
+	cmd := &cobra.Command{
+		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Start one or more stopped containers",
+		Args:  c.args(1, -1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := c.engine()
+			if err != nil {
+				return engineError(err, 1)
+			}
+			if attach || interactive {
+				if len(args) > 1 {
+					return &statusError{msg: "you cannot start and attach multiple containers at once", code: 1}
+				}
+				ctr, err := e.Get(args[0])
+				if err != nil {
+					return engineError(err, 1)
+				}
+				att, err := e.Start(ctr.ID, engine.StartOptions{Attach: &engine.AttachOptions{Stdin: interactive && ctr.Config.OpenStdin, Stdout: true, Stderr: true}})
+				if err != nil {
+					return engineError(err, 1)
+				}
+				if att == nil {
+					return nil
+				}
+				return c.attached(e, ctr, att, interactive && ctr.Config.OpenStdin, ctr.Config.Tty)
+			}
+			return c.each(args, func(arg string) error {
+				_, err := e.Start(arg, engine.StartOptions{})
+				return err
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&attach, "attach", "a", false, "attach STDOUT/STDERR and forward signals")
+	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach container's STDIN")
+	return cmd
+}
+
+// each runs fn for every argument, prints each that worked as docker
+// does, and the errors of the others; it fails if one did.
+func (c *CLI) each(args []string, fn func(arg string) error) error {
+	failed := false
+	for _, a := range args {
+		if err := fn(a); err != nil {
+			fmt.Fprintf(c.Err, "Error response from daemon: %v\n", err)
+			failed = true
+			continue
+		}
+		fmt.Fprintln(c.Out, a)
+	}
+	if failed {
+		return &statusError{code: 1}
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// ps
+
+func (c *CLI) psCmd() *cobra.Command {
+	var all, quiet, noTrunc bool
+	cmd := &cobra.Command{
+		Use:   "ps [OPTIONS]",
+		Short: "List containers",
+		Args:  c.args(0, 0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := c.engine()
+			if err != nil {
+				return engineError(err, 1)
+			}
+			list, err := e.List()
+			if err != nil {
+				return err
+			}
+			tw := newTable(c.Out)
+			if !quiet {
+				fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
+			}
+			for _, ctr := range list {
+				if !all && !ctr.Running() {
+					continue
+				}
+				id := ctr.ShortID()
+				if noTrunc {
+					id = ctr.ID
+				}
+				if quiet {
+					fmt.Fprintln(c.Out, id)
+					continue
+				}
+				command := strconv.Quote(engine.Command(ctr))
+				if !noTrunc {
+					command = strconv.Quote(ellipsis(engine.Command(ctr), 20))
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, ctr.Image, command, ago(ctr.Created),
+					ctr.StatusText(), strings.Join(psPorts(ctr), ", "), ctr.Name)
+			}
+			return tw.Flush()
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&all, "all", "a", false, "show all containers (default shows just running)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "only display container IDs")
+	f.BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
+	return cmd
+}
+
+// psPorts is docker ps's PORTS: "0.0.0.0:8080->80/tcp".
+func psPorts(ctr *engine.Container) []string {
+	var out []string
+	if ctr.Network != nil && ctr.Running() {
+		for _, p := range ctr.Network.Ports {
+			out = append(out, fmt.Sprintf("0.0.0.0:%d->%d/%s", p.Host, p.Ctr, p.Proto))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ---------------------------------------------------------------------------
+// logs
+
+func (c *CLI) logsCmd() *cobra.Command {
+	var follow, timestamps bool
+	var tail string
+	cmd := &cobra.Command{
+		Use:   "logs [OPTIONS] CONTAINER",
+		Short: "Fetch the logs of a container",
+		Args:  c.args(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n := -1
+			if tail != "all" {
+				v, err := strconv.Atoi(tail)
+				if err != nil {
+					return &statusError{msg: fmt.Sprintf("invalid value for \"tail\": %q is not a number or \"all\"", tail), code: 1}
+				}
+				n = v
+			}
+			e, err := c.engine()
+			if err != nil {
+				return engineError(err, 1)
+			}
+			return e.Logs(cmd.Context(), args[0], engine.LogsOptions{Follow: follow, Tail: n}, func(l engine.LogLine) error {
+				w := c.Out
+				if l.Stream == "stderr" {
+					w = c.Err
+				}
+				if timestamps {
+					fmt.Fprint(w, l.Time.Format(time.RFC3339Nano)+" ")
+				}
+				_, err := io.WriteString(w, l.Text)
+				return err
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&follow, "follow", "f", false, "follow log output")
+	f.BoolVarP(&timestamps, "timestamps", "t", false, "show timestamps")
+	f.StringVarP(&tail, "tail", "n", "all", "number of lines to show from the end of the logs")
+	return cmd
+}
+
+// ---------------------------------------------------------------------------
+// exec
+
+func (c *CLI) execCmd() *cobra.Command {
+	var interactive, tty, detach bool
+	var env []string
+	var workdir, user string
+	cmd := &cobra.Command{
+		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
+		Short: "Execute a command in a running container",
+		Args:  c.args(2, -1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := c.engine()
+			if err != nil {
+				return engineError(err, 125)
+			}
+			for _, kv := range env {
+				if !strings.Contains(kv, "=") {
+					return &statusError{msg: fmt.Sprintf("invalid environment variable: %q", kv), code: 125}
+				}
+			}
+			opt := engine.ExecOptions{Cmd: args[1:], Env: env, WorkingDir: workdir, User: user, Tty: tty}
+			var console *os.File
+			var cleanups []func()
+			defer func() {
+				for _, f := range cleanups {
+					f()
+				}
+			}()
+			switch {
+			case detach:
+			case tty:
+				fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+				if err != nil {
+					return err
+				}
+				opt.ConsoleConn = os.NewFile(uintptr(fds[0]), "console")
+				console = os.NewFile(uintptr(fds[1]), "console")
+				defer console.Close()
+			default:
+				if interactive {
+					f, done, err := readerFile(c.In)
+					if err != nil {
+						return err
+					}
+					opt.Stdin = f
+					cleanups = append(cleanups, done)
+				}
+				var err error
+				var done func()
+				if opt.Stdout, done, err = writerFile(c.Out); err != nil {
+					return err
+				}
+				cleanups = append(cleanups, done)
+				if opt.Stderr, done, err = writerFile(c.Err); err != nil {
+					return err
+				}
+				cleanups = append(cleanups, done)
+			}
+			proc, err := e.Exec(args[0], opt)
+			if opt.ConsoleConn != nil {
+				opt.ConsoleConn.Close()
+			}
+			for _, f := range []*os.File{opt.Stdin, opt.Stdout, opt.Stderr} {
+				if f != nil && f != os.Stdin && f != os.Stdout && f != os.Stderr {
+					f.Close() // the process has its own copy
+				}
+			}
+			if errors.Is(err, engine.ErrNotFound) {
+				return &statusError{msg: "Error response from daemon: " + err.Error(), code: 1}
+			}
+			if err != nil {
+				return engineError(err, 126)
+			}
+			if detach {
+				return nil
+			}
+			if tty {
+				if err := c.execTerminal(console, interactive); err != nil {
+					return err
+				}
+			}
+			for _, f := range cleanups {
+				f()
+			}
+			cleanups = nil
+			status, err := proc.Wait()
+			if err != nil {
+				return err
+			}
+			if status != 0 {
+				return &statusError{code: status}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false)
+	f.BoolVarP(&interactive, "interactive", "i", false, "keep STDIN open even if not attached")
+	f.BoolVarP(&tty, "tty", "t", false, "allocate a pseudo-TTY")
+	f.BoolVarP(&detach, "detach", "d", false, "detached mode: run command in the background")
+	f.StringArrayVarP(&env, "env", "e", nil, "set environment variables")
+	f.StringVarP(&workdir, "workdir", "w", "", "working directory inside the container")
+	f.StringVarP(&user, "user", "u", "", "username or UID (format: \"<name|uid>[:<group|gid>]\")")
+	return cmd
+}
+
+// execTerminal drives an exec'd process's terminal from this one: raw
+// mode, the window's size, input and output, until the process closes it.
+func (c *CLI) execTerminal(console *os.File, interactive bool) error {
+	master, err := runtime.RecvConsole(console)
+	if err != nil {
+		return err
+	}
+	defer master.Close()
+	if f, ok := c.In.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if interactive {
+			if old, err := term.MakeRaw(int(f.Fd())); err == nil {
+				defer term.Restore(int(f.Fd()), old)
+			}
+		}
+		if w, h, err := term.GetSize(int(f.Fd())); err == nil {
+			_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(h), Col: uint16(w)})
+		}
+	}
+	if interactive {
+		go func() { _, _ = io.Copy(master, c.In) }()
+	}
+	_, _ = io.Copy(c.Out, master) // ends with EIO once the process closes its side
+	return nil
+}
+
+// readerFile gives a reader as a file a process can have as its stdin:
+// the file itself, or a pipe fed from it.
+func readerFile(r io.Reader) (*os.File, func(), error) {
+	if f, ok := r.(*os.File); ok {
+		return f, func() {}, nil
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	go func() { _, _ = io.Copy(pw, r); pw.Close() }()
+	return pr, func() {}, nil
+}
+
+// writerFile gives a writer as a file a process can write to: the file
+// itself, or a pipe copied into it (done waits for the copy's end).
+func writerFile(w io.Writer) (*os.File, func(), error) {
+	if f, ok := w.(*os.File); ok {
+		return f, func() {}, nil
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	copied := make(chan struct{})
+	go func() { _, _ = io.Copy(w, pr); pr.Close(); close(copied) }()
+	return pw, func() { <-copied }, nil
+}
+
+// ---------------------------------------------------------------------------
+// stop, kill, rm, restart, pause, unpause, wait
+
+func (c *CLI) stopCmd() *cobra.Command {
+	var timeout int
+	cmd := &cobra.Command{
+		Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Stop one or more running containers",
+		Args:  c.args(1, -1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := c.engine()
+			if err != nil {
+				return engineError(err, 1)
+			}
+			return c.each(args, func(a string) error { return e.Stop(a, time.Duration(timeout)*time.Second) })
+		},
+	}
+	cmd.Flags().IntVarP(&timeout, "timeout", "t", 10, "seconds to wait before killing the container")
+	cmd.Flags().IntVar(&timeout, "time", 10, "")
+	_ = cmd.Flags().MarkHidden("time")
+	return cmd
+}
+
+func (c *CLI) restartCmd() *cobra.Command {
+	var timeout int
+	cmd := &cobra.Command{
+		Use:   "restart [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Restart one or more containers",
+		Args:  c.args(1, -1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := c.engine()
+			if err != nil {
+				return engineError(err, 1)
+			}
+			return c.each(args, func(a string) error {
+				if err := e.Stop(a, time.Duration(timeout)*time.Second); err != nil {
+					return err
+				}
+				_, err := e.Start(a, engine.StartOptions{})
+				return err
+			})
+		},
+	}
+	cmd.Flags().IntVarP(&timeout, "timeout", "t", 10, "seconds to wait before killing the container")
+	return cmd
+}
+
+func (c *CLI) killCmd() *cobra.Command {
+	var sig string
+	cmd := &cobra.Command{
+		Use:   "kill [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Kill one or more running containers",
+		Args:  c.args(1, -1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := runtime.ParseSignal(sig)
+			if err != nil {
+				return &statusError{msg: fmt.Sprintf("invalid signal: %s", sig), code: 1}
+			}
+			e, err := c.engine()
+			if err != nil {
+				return engineError(err, 1)
+			}
+			return c.each(args, func(a string) error { return e.Kill(a, s) })
+		},
+	}
+	cmd.Flags().StringVarP(&sig, "signal", "s", "KILL", "signal to send to the container")
+	return cmd
+}
+
+func (c *CLI) rmCmd() *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "rm [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Remove one or more containers",
+		Args:  c.args(1, -1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := c.engine()
+			if err != nil {
+				return engineError(err, 1)
+			}
+			return c.each(args, func(a string) error {
+				err := e.Remove(a, force)
+				if force && errors.Is(err, engine.ErrNotFound) {
+					return nil // rm -f of what is not there is no error, as in docker
+				}
+				return err
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "force the removal of a running container (uses SIGKILL)")
+	cmd.Flags().BoolP("volumes", "v", false, "remove anonymous volumes (cfs has none)")
+	return cmd
+}
+
+func (c *CLI) pauseCmd(name string) *cobra.Command {
+	short := map[string]string{"pause": "Pause all processes within one or more containers", "unpause": "Unpause all processes within one or more containers"}[name]
+	return &cobra.Command{
+		Use:   name + " CONTAINER [CONTAINER...]",
+		Short: short,
+		Args:  c.args(1, -1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := c.engine()
+			if err != nil {
+				return engineError(err, 1)
+			}
+			if name == "pause" {
+				return c.each(args, e.Pause)
+			}
+			return c.each(args, e.Unpause)
+		},
+	}
+}
+
+func (c *CLI) waitCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "wait CONTAINER [CONTAINER...]",
+		Short: "Block until one or more containers stop, then print their exit codes",
+		Args:  c.args(1, -1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := c.engine()
+			if err != nil {
+				return engineError(err, 1)
+			}
+			failed := false
+			for _, a := range args {
+				st, err := e.Wait(a)
+				if err != nil {
+					fmt.Fprintf(c.Err, "Error response from daemon: %v\n", err)
+					failed = true
+					continue
+				}
+				fmt.Fprintln(c.Out, st.StatusCode)
+			}
+			if failed {
+				return &statusError{code: 1}
+			}
+			return nil
+		},
+	}
+}
+
+// ---------------------------------------------------------------------------
+// inspect, port, top, stats
+
+// inspectAnyCmd is docker inspect: a container, or else an image.
+func (c *CLI) inspectAnyCmd() *cobra.Command {
+	var format, typ string
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
+		Short: "Return low-level information on containers or images",
+		Args:  c.args(1, -1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := c.engine()
+			if err != nil {
+				return engineError(err, 1)
+			}
+			var out []any
+			var missing []string
+			for _, a := range args {
+				if typ == "" || typ == "container" {
+					if ctr, err := e.Get(a); err == nil {
+						out = append(out, e.Inspect(ctr))
+						continue
+					} else if !errors.Is(err, engine.ErrNotFound) {
+						return err
+					}
+				}
+				if typ == "" || typ == "image" {
+					if img, err := e.Images.Get(a); err == nil {
+						out = append(out, img.Inspect())
+						continue
+					}
+				}
+				missing = append(missing, a)
+			}
+			if err := c.printInspect(out, format); err != nil {
+				return err
+			}
+			if len(missing) > 0 {
+				return &statusError{msg: "Error: No such object: " + strings.Join(missing, ", "), code: 1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "format output using a custom template ('{{.State.Status}}', '{{json .Config}}')")
+	cmd.Flags().StringVar(&typ, "type", "", "only inspect objects of the given type (container or image)")
+	return cmd
+}
+
+// printInspect prints docker inspect's JSON array, or each object
+// through a Go template that sees the JSON's names.
+func (c *CLI) printInspect(out []any, format string) error {
+	if format == "" {
+		if out == nil {
+			out = []any{}
+		}
+		b, err := json.MarshalIndent(out, "", "    ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(c.Out, string(b))
+		return nil
+	}
+	tmpl, err := template.New("format").Funcs(template.FuncMap{
+		"json": func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
+		"join": strings.Join,
+	}).Parse(format)
+	if err != nil {
+		return &statusError{msg: fmt.Sprintf("template parsing error: %v", err), code: 1}
+	}
+	for _, v := range out {
+		raw, _ := json.Marshal(v)
+		var m any
+		_ = json.Unmarshal(raw, &m)
+		var b bytes.Buffer
+		if err := tmpl.Execute(&b, m); err != nil {
+			return &statusError{msg: fmt.Sprintf("template: %v", err), code: 1}
+		}
+		fmt.Fprintln(c.Out, b.String())
+	}
+	return nil
+}
+
+func (c *CLI) portCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "port CONTAINER [PRIVATE_PORT[/PROTO]]",
+		Short: "List port mappings or a specific mapping for the container",
+		Args:  c.args(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := c.engine()
+			if err != nil {
+				return engineError(err, 1)
+			}
+			ctr, err := e.Get(args[0])
+			if err != nil {
+				return err
+			}
+			lines := ctr.PortLines()
+			if len(args) == 2 {
+				want := args[1]
+				if !strings.Contains(want, "/") {
+					want += "/tcp"
+				}
+				found := false
+				for _, l := range lines {
+					if p, hostAddr, _ := strings.Cut(l, " -> "); p == want {
+						fmt.Fprintln(c.Out, hostAddr)
+						found = true
+					}
+				}
+				if !found {
+					return &statusError{msg: fmt.Sprintf("Error: No public port '%s' published for %s", want, args[0]), code: 1}
+				}
+				return nil
+			}
+			for _, l := range lines {
+				fmt.Fprintln(c.Out, l)
+			}
+			return nil
+		},
+	}
+}
+
+func (c *CLI) topCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "top CONTAINER [ps OPTIONS]",
+		Short: "Display the running processes of a container",
+		Args:  c.args(1, -1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := c.engine()
+			if err != nil {
+				return engineError(err, 1)
+			}
+			_, pids, err := e.Pids(args[0])
+			if err != nil {
+				return err
+			}
+			psArgs := args[1:]
+			if len(psArgs) == 0 {
+				psArgs = []string{"-ef"}
+			}
+			// As docker does: the host's ps, and its lines whose PID is
+			// one of the container's.
+			out, err := exec.Command("ps", psArgs...).Output()
+			if err != nil {
+				return fmt.Errorf("ps %s: %w", strings.Join(psArgs, " "), err)
+			}
+			lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+			col := -1
+			for i, h := range strings.Fields(lines[0]) {
+				if h == "PID" {
+					col = i
+				}
+			}
+			if col < 0 {
+				return fmt.Errorf("ps %s: no PID column", strings.Join(psArgs, " "))
+			}
+			in := map[string]bool{}
+			for _, p := range pids {
+				in[strconv.Itoa(p)] = true
+			}
+			tw := newTable(c.Out)
+			fmt.Fprintln(tw, strings.Join(strings.Fields(lines[0]), "\t"))
+			for _, l := range lines[1:] {
+				f := strings.Fields(l)
+				if len(f) > col && in[f[col]] {
+					n := len(strings.Fields(lines[0]))
+					if len(f) > n {
+						f = append(f[:n-1], strings.Join(f[n-1:], " "))
+					}
+					fmt.Fprintln(tw, strings.Join(f, "\t"))
+				}
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().SetInterspersed(false)
+	return cmd
+}
+
+func (c *CLI) statsCmd() *cobra.Command {
+	var noStream, all bool
+	cmd := &cobra.Command{
+		Use:   "stats [OPTIONS] [CONTAINER...]",
+		Short: "Display a live stream of container(s) resource usage statistics",
+		Args:  c.args(0, -1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := c.engine()
+			if err != nil {
+				return engineError(err, 1)
+			}
+			var ctrs []*engine.Container
+			if len(args) == 0 {
+				list, err := e.List()
+				if err != nil {
+					return err
+				}
+				for _, ctr := range list {
+					if all || ctr.Running() {
+						ctrs = append(ctrs, ctr)
+					}
+				}
+			}
+			for _, a := range args {
+				ctr, err := e.Get(a)
+				if err != nil {
+					return err
+				}
+				ctrs = append(ctrs, ctr)
+			}
+			prev := map[string]*engine.Stats{}
+			sample := func() map[string]*engine.Stats {
+				cur := map[string]*engine.Stats{}
+				for _, ctr := range ctrs {
+					if s, err := e.Stats(ctr); err == nil {
+						cur[ctr.ID] = s
+					}
+				}
+				return cur
+			}
+			prev = sample()
+			// CPU % needs two samples: the time used between them.
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			for first := true; ; first = false {
+				select {
+				case <-cmd.Context().Done():
+					return nil
+				case <-tick.C:
+				}
+				cur := sample()
+				if !noStream {
+					fmt.Fprint(c.Out, "\033[2J\033[H")
+				}
+				tw := newTable(c.Out)
+				fmt.Fprintln(tw, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS")
+				for _, ctr := range ctrs {
+					s, ok := cur[ctr.ID]
+					if !ok {
+						fmt.Fprintf(tw, "%s\t%s\t--\t-- / --\t--\t--\t--\t--\n", ctr.ShortID(), ctr.Name)
+						continue
+					}
+					mem := 0.0
+					if s.MemLimit > 0 {
+						mem = float64(s.MemUsage) / float64(s.MemLimit) * 100
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%s / %s\t%s / %s\t%d\n", ctr.ShortID(), ctr.Name,
+						engine.CPUPercent(prev[ctr.ID], s), units.BytesSize(float64(s.MemUsage)), units.BytesSize(float64(s.MemLimit)), mem,
+						humanSize(int64(s.NetRx)), humanSize(int64(s.NetTx)), humanSize(int64(s.BlkRd)), humanSize(int64(s.BlkWrt)), s.Pids)
+				}
+				_ = tw.Flush()
+				prev = cur
+				if noStream || first && false {
+					return nil
+				}
+			}
+		},
+	}
+	cmd.Flags().BoolVar(&noStream, "no-stream", false, "disable streaming stats and only pull the first result")
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "show all containers (default shows just running)")
+	return cmd
+}
+
+// ---------------------------------------------------------------------------
+// export, commit
+
+func (c *CLI) exportCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "export [OPTIONS] CONTAINER",
+		Short: "Export a container's filesystem as a tar archive",
+		Args:  c.args(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := c.engine()
+			if err != nil {
+				return engineError(err, 1)
+			}
+			w := c.Out
+			if output != "" {
+				f, err := os.Create(output)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				w = f
+			} else if f, ok := c.Out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				return &statusError{msg: "cowardly refusing to save to a terminal. Use the -o flag or redirect", code: 1}
+			}
+			return e.Export(args[0], w)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write to a file, instead of STDOUT")
+	return cmd
+}
+
+func (c *CLI) commitCmd() *cobra.Command {
+	var author, message string
+	var changes []string
+	var pause bool
+	cmd := &cobra.Command{
+		Use:   "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
+		Short: "Create a new image from a container's changes",
+		Args:  c.args(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := c.engine()
+			if err != nil {
+				return engineError(err, 1)
+			}
+			name := ""
+			if len(args) == 2 {
+				name = args[1]
+			}
+			img, err := e.Commit(cmd.Context(), args[0], engine.CommitOptions{Name: name, Author: author, Message: message, Changes: changes, Pause: pause})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.Out, img.ID.String())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&author, "author", "a", "", "author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")")
+	f.StringVarP(&message, "message", "m", "", "commit message")
+	f.StringArrayVarP(&changes, "change", "c", nil, "apply Dockerfile instruction to the created image")
+	f.BoolVarP(&pause, "pause", "p", true, "pause container during commit")
+	return cmd
+}

@@ -1,0 +1,371 @@
+package engine
+
+// Create: a container's record, from an image and docker's Config and
+// HostConfig. Nothing runs yet; Start does that.
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	goruntime "runtime"
+	"strings"
+	"time"
+
+	"cfs/final/image"
+	"cfs/final/runtime"
+	"cfs/internal/layout"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"golang.org/x/sys/unix"
+)
+
+// CreateOptions are what `docker create` sends: a name (empty: one is
+// made up), and docker's Config (Image, Cmd, Entrypoint, Env, …) and
+// HostConfig (resources, ports, binds, network, …).
+type CreateOptions struct {
+	Name       string
+	Config     container.Config
+	HostConfig container.HostConfig
+}
+
+// ImageNotFoundError is a missing image: the command line pulls it and
+// creates again, as docker does on a 404.
+type ImageNotFoundError struct{ Image string }
+
+func (e *ImageNotFoundError) Error() string { return "No such image: " + e.Image }
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+func validName(n string) bool { return nameRE.MatchString(n) }
+
+// Create makes a container and returns it, created. A create killed at
+// any point leaves its work in tmp/ID, whose flock died with it, which the
+// next create (or `cfs cleanup`) removes: the container directory
+// appears whole, by rename, or not at all.
+func (e *Engine) Create(opt CreateOptions) (c *Container, retErr error) {
+	cfg, hc := opt.Config, opt.HostConfig
+	if err := CheckConfig(&cfg, &hc); err != nil {
+		return nil, err
+	}
+	if opt.Name != "" {
+		opt.Name = strings.TrimPrefix(opt.Name, "/")
+		if !validName(opt.Name) {
+			return nil, fmt.Errorf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", opt.Name)
+		}
+	}
+	img, err := e.Images.Get(cfg.Image)
+	if errors.Is(err, image.ErrNotFound) {
+		return nil, &ImageNotFoundError{Image: cfg.Image}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if img.Config.OS != "" && img.Config.OS != "linux" || img.Config.Architecture != "" && img.Config.Architecture != goruntime.GOARCH {
+		return nil, fmt.Errorf("image %s is for %s, and this machine is linux/%s", cfg.Image, img.Platform(), goruntime.GOARCH)
+	}
+	e.sweepTmp()
+
+	id := newID()
+	c = &Container{ID: id, Name: opt.Name, Created: time.Now().UTC(), Image: cfg.Image, ImageID: img.ID.String(),
+		HostConfig: hc, State: State{Status: Created}}
+	c.Config = mergeImageConfig(cfg, img)
+	c.Path, c.Args = command(c.Config)
+	if c.Path == "" {
+		return nil, errors.New("no command specified")
+	}
+	if c.Config.Hostname == "" {
+		c.Config.Hostname = id[:12]
+	}
+
+	// The work directory, locked (flock) while this process makes it: a
+	// sweeper that can take the lock knows its maker is gone. Between the
+	// mkdir and the flock a sweeper may take it first; then try another ID.
+	var tmp string
+	for try := 0; ; try++ {
+		tmp = e.path("tmp", id)
+		if err := os.Mkdir(tmp, 0o711); err != nil {
+			return nil, err
+		}
+		unlockTmp, err := lockDir(tmp, unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			// A sweeper may have locked and removed it between our open
+			// and our flock: then the lock is on a directory that is gone.
+			if _, err = os.Stat(tmp); err == nil {
+				defer unlockTmp()
+				break
+			}
+			unlockTmp()
+		}
+		if try == 3 {
+			return nil, fmt.Errorf("lock %s: %w", tmp, err)
+		}
+		old := id
+		id = newID()
+		c.ID = id
+		if c.Config.Hostname == old[:12] {
+			c.Config.Hostname = id[:12]
+		}
+	}
+	defer func() {
+		if retErr != nil {
+			_ = os.RemoveAll(tmp)
+			_ = e.Images.Release(id)
+		}
+	}()
+	for _, d := range []string{"rootfs", "upper", "work"} {
+		if err := os.Mkdir(filepath.Join(tmp, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	// rmi refuses the image from now on (image.Store.Hold).
+	if _, err := e.Images.Hold(id, img.ID.String()); err != nil {
+		return nil, err
+	}
+	if err := writeJSON(filepath.Join(tmp, "container.json"), c); err != nil {
+		return nil, err
+	}
+
+	unlock, err := e.lockEngine()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if c.Name == "" {
+		c.Name = e.freeName()
+		if err := writeJSON(filepath.Join(tmp, "container.json"), c); err != nil {
+			return nil, err
+		}
+	}
+	link := e.path("names", c.Name)
+	if err := os.Symlink(id, link); err != nil {
+		if !errors.Is(err, fs.ErrExist) || e.nameInUse(c.Name) {
+			if other, err := os.Readlink(link); err == nil {
+				return nil, &ConflictError{Msg: fmt.Sprintf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", c.Name, other)}
+			}
+			return nil, err
+		}
+		// A name left by a container that is gone: take it.
+		if err := os.Remove(link); err != nil {
+			return nil, err
+		}
+		if err := os.Symlink(id, link); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.Rename(tmp, e.Dir(id)); err != nil {
+		_ = os.Remove(link)
+		return nil, err
+	}
+	return c, nil
+}
+
+// nameInUse reports whether a container holds name.
+func (e *Engine) nameInUse(name string) bool {
+	id, err := os.Readlink(e.path("names", name))
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(e.Dir(id))
+	return err == nil
+}
+
+// freeName makes up a name no container has, as docker does
+// ("admiring_turing").
+func (e *Engine) freeName() string {
+	for i := 0; ; i++ {
+		n := randomName(i / 10)
+		if !e.nameInUse(n) {
+			return n
+		}
+	}
+}
+
+// sweepTmp removes the work of creates whose maker is gone: those whose
+// lock it can take.
+func (e *Engine) sweepTmp() {
+	entries, _ := os.ReadDir(e.path("tmp"))
+	for _, en := range entries {
+		dir := e.path("tmp", en.Name())
+		unlock, err := lockDir(dir, unix.LOCK_EX|unix.LOCK_NB)
+		if err != nil {
+			continue // its maker works on it
+		}
+		_ = os.RemoveAll(dir)
+		unlock()
+		if layout.IsEngineID(en.Name()) {
+			_ = e.Images.Release(en.Name())
+		}
+	}
+}
+
+// mergeImageConfig completes the container's Config with the image's:
+// its Env (the container's -e win), Cmd and Entrypoint, WorkingDir, User,
+// ExposedPorts, Labels, StopSignal, as docker does.
+func mergeImageConfig(cfg container.Config, img *image.Image) container.Config {
+	ic := img.Config.Config
+	env := append([]string(nil), ic.Env...)
+	for _, kv := range cfg.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		replaced := false
+		for i, have := range env {
+			if strings.HasPrefix(have, k+"=") {
+				env[i], replaced = kv, true
+			}
+		}
+		if !replaced {
+			env = append(env, kv)
+		}
+	}
+	cfg.Env = env
+	if len(cfg.Entrypoint) == 0 && cfg.Entrypoint == nil {
+		cfg.Entrypoint = ic.Entrypoint
+		if len(cfg.Cmd) == 0 {
+			cfg.Cmd = ic.Cmd
+		}
+	}
+	if cfg.WorkingDir == "" {
+		cfg.WorkingDir = ic.WorkingDir
+	}
+	if cfg.User == "" {
+		cfg.User = ic.User
+	}
+	if cfg.StopSignal == "" {
+		cfg.StopSignal = ic.StopSignal
+	}
+	if len(ic.ExposedPorts) > 0 {
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = network.PortSet{}
+		}
+		for p := range ic.ExposedPorts {
+			if port, err := network.ParsePort(p); err == nil {
+				cfg.ExposedPorts[port] = struct{}{}
+			}
+		}
+	}
+	if len(ic.Labels) > 0 {
+		labels := map[string]string{}
+		for k, v := range ic.Labels {
+			labels[k] = v
+		}
+		for k, v := range cfg.Labels {
+			labels[k] = v
+		}
+		cfg.Labels = labels
+	}
+	return cfg
+}
+
+// command is what runs: the entrypoint, then the command.
+func command(cfg container.Config) (string, []string) {
+	argv := append(append([]string(nil), cfg.Entrypoint...), cfg.Cmd...)
+	if len(argv) == 0 {
+		return "", nil
+	}
+	return argv[0], argv[1:]
+}
+
+// CheckConfig refuses what cfs cannot do, or what makes no sense, before
+// anything is made, with docker's messages where docker has one.
+func CheckConfig(cfg *container.Config, hc *container.HostConfig) error {
+	if cfg.Image == "" {
+		return errors.New("no image given")
+	}
+	switch mode := string(hc.NetworkMode); mode {
+	case "", "default":
+		hc.NetworkMode = "bridge"
+	case "bridge", "none", "host":
+	default:
+		return fmt.Errorf("network %s not found (cfs has the networks bridge, host and none)", mode)
+	}
+	if hc.NetworkMode != "bridge" && (len(hc.PortBindings) > 0 || hc.PublishAllPorts) {
+		return fmt.Errorf("conflicting options: port publishing and the container type network mode %s", hc.NetworkMode)
+	}
+	if m := hc.Memory; m != 0 && m < 6*1024*1024 {
+		return errors.New("Minimum memory limit allowed is 6MB")
+	}
+	if n := hc.NanoCPUs; n != 0 {
+		ncpu := int64(goruntime.NumCPU())
+		if n < 1e7 || n > ncpu*1e9 {
+			return fmt.Errorf("Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", ncpu, ncpu)
+		}
+	}
+	if p := hc.PidsLimit; p != nil && *p < 0 && *p != -1 {
+		return fmt.Errorf("invalid --pids-limit %d", *p)
+	}
+	for _, b := range hc.Binds {
+		if _, err := ParseBind(b); err != nil {
+			return err
+		}
+	}
+	for dst := range hc.Tmpfs {
+		if !strings.HasPrefix(dst, "/") {
+			return fmt.Errorf("invalid mount path %s: mount path must be absolute", dst)
+		}
+	}
+	for _, capName := range append(append([]string(nil), hc.CapAdd...), hc.CapDrop...) {
+		if strings.EqualFold(capName, "ALL") {
+			continue
+		}
+		if !knownCap(capName) {
+			return fmt.Errorf("invalid capability: %q (see: man 7 capabilities)", capName)
+		}
+	}
+	if hc.Init != nil && *hc.Init && cfg.Tty {
+		// Works; nothing to refuse.
+	}
+	return nil
+}
+
+func knownCap(name string) bool {
+	n := "CAP_" + strings.TrimPrefix(strings.ToUpper(name), "CAP_")
+	for _, c := range runtime.CapNames() {
+		if c == n {
+			return true
+		}
+	}
+	return false
+}
+
+// Bind is one -v HOST:CTR[:ro].
+type Bind struct {
+	Source, Destination string
+	ReadOnly            bool
+}
+
+// ParseBind reads HOST:CTR[:ro|rw], docker's -v for a host directory.
+// Named volumes are not kept by cfs: HOST must be an absolute path.
+func ParseBind(s string) (Bind, error) {
+	parts := strings.Split(s, ":")
+	var b Bind
+	switch len(parts) {
+	case 2, 3:
+		b.Source, b.Destination = parts[0], parts[1]
+	default:
+		return b, fmt.Errorf("invalid volume specification: '%s' (want HOST:CTR[:ro])", s)
+	}
+	if len(parts) == 3 {
+		for _, o := range strings.Split(parts[2], ",") {
+			switch o {
+			case "ro":
+				b.ReadOnly = true
+			case "rw", "z", "Z", "rprivate", "private":
+			default:
+				return b, fmt.Errorf("invalid mode: %s", parts[2])
+			}
+		}
+	}
+	if !strings.HasPrefix(b.Source, "/") {
+		return b, fmt.Errorf("invalid volume specification: '%s': cfs keeps no named volumes; the host path must be absolute", s)
+	}
+	if !strings.HasPrefix(b.Destination, "/") {
+		return b, fmt.Errorf("invalid volume specification: '%s': invalid mount config: the container path must be absolute", s)
+	}
+	if filepath.Clean(b.Destination) == "/" {
+		return b, fmt.Errorf("invalid volume specification: '%s': invalid mount config for type \"bind\": invalid specification: destination can't be '/'", s)
+	}
+	return b, nil
+}

@@ -1,0 +1,147 @@
+package engine
+
+// A container as the Docker Engine API shows it: `docker inspect`
+// (InspectResponse) and `docker ps` (Summary), in moby's own types, so
+// that part 4's API serves them as they are.
+
+import (
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/docker/go-units"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+)
+
+// Inspect is `docker inspect`'s view of c.
+func (e *Engine) Inspect(c *Container) container.InspectResponse {
+	dir := e.Dir(c.ID)
+	st := &container.State{
+		Status: container.ContainerState(c.State.Status), Running: c.Running(), Paused: c.State.Status == Paused,
+		Pid: c.State.Pid, ExitCode: c.State.ExitCode, Error: c.State.Error,
+		StartedAt: apiTime(c.State.StartedAt), FinishedAt: apiTime(c.State.FinishedAt),
+	}
+	cfg, hc := c.Config, c.HostConfig
+	r := container.InspectResponse{
+		ID: c.ID, Created: c.Created.Format(time.RFC3339Nano), Path: c.Path, Args: nonNil(c.Args), State: st,
+		Image: c.ImageID, Name: "/" + c.Name, Driver: "overlay2", Platform: "linux",
+		ResolvConfPath: filepath.Join(dir, "resolv.conf"), HostnamePath: filepath.Join(dir, "hostname"),
+		HostsPath: filepath.Join(dir, "hosts"), LogPath: e.LogPath(c.ID),
+		HostConfig: &hc, Config: &cfg, Mounts: []container.MountPoint{},
+		NetworkSettings: &container.NetworkSettings{Ports: network.PortMap{}, Networks: map[string]*network.EndpointSettings{}},
+	}
+	if r.HostConfig.LogConfig.Type == "" {
+		r.HostConfig.LogConfig.Type = "json-file"
+	}
+	for _, b := range hc.Binds {
+		if bind, err := ParseBind(b); err == nil {
+			r.Mounts = append(r.Mounts, container.MountPoint{Type: "bind", Source: bind.Source, Destination: bind.Destination, RW: !bind.ReadOnly, Propagation: "rprivate"})
+		}
+	}
+	ns := r.NetworkSettings
+	ep := &network.EndpointSettings{}
+	if n := c.Network; n != nil && c.Running() {
+		ep.IPAddress, _ = netip.ParseAddr(n.IP)
+		ep.Gateway, _ = netip.ParseAddr(n.Gateway)
+		ep.IPPrefixLen = n.PrefixLen
+		if mac, err := parseMAC(n.MAC); err == nil {
+			ep.MacAddress = mac
+		}
+		for _, p := range n.Ports {
+			port, _ := network.PortFrom(p.Ctr, network.IPProtocol(p.Proto))
+			ns.Ports[port] = append(ns.Ports[port], network.PortBinding{HostIP: netip.IPv4Unspecified(), HostPort: fmt.Sprint(p.Host)})
+		}
+	}
+	for p := range cfg.ExposedPorts {
+		if _, ok := ns.Ports[p]; !ok {
+			ns.Ports[p] = nil
+		}
+	}
+	ns.Networks[string(hc.NetworkMode)] = ep
+	return r
+}
+
+func parseMAC(s string) (network.HardwareAddr, error) {
+	var m network.HardwareAddr
+	err := m.UnmarshalText([]byte(s))
+	return m, err
+}
+
+func apiTime(t time.Time) string {
+	if t.IsZero() {
+		return "0001-01-01T00:00:00Z"
+	}
+	return t.Format(time.RFC3339Nano)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// Summary is `docker ps`'s view of c.
+func (e *Engine) Summary(c *Container) container.Summary {
+	s := container.Summary{
+		ID: c.ID, Names: []string{"/" + c.Name}, Image: c.Image, ImageID: c.ImageID,
+		Command: Command(c), Created: c.Created.Unix(), State: container.ContainerState(c.State.Status),
+		Status: c.StatusText(), Labels: c.Config.Labels, Ports: []container.PortSummary{},
+	}
+	s.HostConfig.NetworkMode = string(c.HostConfig.NetworkMode)
+	if n := c.Network; n != nil && c.Running() {
+		for _, p := range n.Ports {
+			s.Ports = append(s.Ports, container.PortSummary{IP: netip.IPv4Unspecified(), PrivatePort: p.Ctr, PublicPort: p.Host, Type: p.Proto})
+		}
+	}
+	return s
+}
+
+// Command is the command as docker ps shows it: entrypoint and command,
+// space-separated.
+func Command(c *Container) string {
+	return strings.Join(append([]string{c.Path}, c.Args...), " ")
+}
+
+// StatusText is docker ps's STATUS: "Up 2 minutes", "Up 3 seconds
+// (Paused)", "Exited (0) 5 seconds ago", "Created".
+func (c *Container) StatusText() string {
+	now := time.Now()
+	switch c.State.Status {
+	case Running:
+		return "Up " + units.HumanDuration(now.Sub(c.State.StartedAt))
+	case Paused:
+		return "Up " + units.HumanDuration(now.Sub(c.State.StartedAt)) + " (Paused)"
+	case Exited:
+		if c.State.FinishedAt.IsZero() {
+			return fmt.Sprintf("Exited (%d)", c.State.ExitCode)
+		}
+		return fmt.Sprintf("Exited (%d) %s ago", c.State.ExitCode, units.HumanDuration(now.Sub(c.State.FinishedAt)))
+	case Dead:
+		return "Dead"
+	}
+	return "Created"
+}
+
+// PortLines are `docker port`'s lines: "80/tcp -> 0.0.0.0:8080", sorted.
+func (c *Container) PortLines() []string {
+	var out []string
+	if c.Network == nil || !c.Running() {
+		return nil
+	}
+	ports := append([]Port(nil), c.Network.Ports...)
+	sort.Slice(ports, func(i, j int) bool {
+		if ports[i].Ctr != ports[j].Ctr {
+			return ports[i].Ctr < ports[j].Ctr
+		}
+		return ports[i].Proto < ports[j].Proto
+	})
+	for _, p := range ports {
+		out = append(out, fmt.Sprintf("%d/%s -> 0.0.0.0:%d", p.Ctr, p.Proto, p.Host))
+	}
+	return out
+}

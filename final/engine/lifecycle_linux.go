@@ -1,0 +1,263 @@
+package engine
+
+// What happens to a container once it exists: wait, stop, kill, pause,
+// unpause, remove; and reconcile, which repairs the record of a container
+// whose monitor was killed.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"cfs/final/network"
+	"cfs/final/runtime"
+	"cfs/internal/layout"
+	"cfs/internal/mountinfo"
+
+	"golang.org/x/sys/unix"
+)
+
+// Wait waits until the container arg names is not running and returns
+// its exit status. A running container is waited for as an attached
+// client with no streams: the monitor's last frame is the status, sent
+// after the container is taken down (and removed, with --rm).
+func (e *Engine) Wait(arg string) (ExitStatus, error) {
+	c, err := e.Get(arg)
+	if err != nil {
+		return ExitStatus{}, err
+	}
+	if c.Running() {
+		if a, err := e.dial(c.ID, AttachOptions{}); err == nil {
+			st, err := a.Copy(nil, nil, nil)
+			a.Close()
+			if err == nil {
+				return st, nil
+			}
+		}
+		// The monitor is gone: what the record (repaired) says.
+		if c, err = e.current(c.ID); errors.Is(err, ErrNotFound) {
+			return ExitStatus{StatusCode: 137}, nil
+		} else if err != nil {
+			return ExitStatus{}, err
+		}
+	}
+	return ExitStatus{StatusCode: c.State.ExitCode, Error: c.State.Error}, nil
+}
+
+// Kill sends sig to the container's main process (its init, PID 1 inside).
+func (e *Engine) Kill(arg string, sig syscall.Signal) error {
+	c, err := e.Get(arg)
+	if err != nil {
+		return err
+	}
+	if !c.Running() {
+		return &ConflictError{Msg: fmt.Sprintf("cannot kill container: %s: container %s is not running", arg, c.ID)}
+	}
+	rc, err := e.runtime().Get(c.ID)
+	if err != nil {
+		return err
+	}
+	if rc.Status() == runtime.Paused && sig == unix.SIGKILL {
+		return rc.Signal(sig, true) // a frozen process dies once thawed
+	}
+	return rc.Signal(sig, false)
+}
+
+// Stop sends the container's stop signal (SIGTERM unless its image says
+// otherwise), waits up to timeout for it to exit, then kills it.
+func (e *Engine) Stop(arg string, timeout time.Duration) error {
+	c, err := e.Get(arg)
+	if err != nil {
+		return err
+	}
+	if !c.Running() {
+		return nil // docker: stopping a stopped container is no error
+	}
+	sig := unix.SIGTERM
+	if s := c.Config.StopSignal; s != "" {
+		if n, err := runtime.ParseSignal(s); err == nil {
+			sig = n
+		}
+	}
+	done := make(chan struct{})
+	go func() { _, _ = e.Wait(c.ID); close(done) }()
+	if err := e.Kill(c.ID, sig); err != nil && !isNotRunning(err) {
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-time.After(timeout):
+	}
+	if err := e.Kill(c.ID, unix.SIGKILL); err != nil && !isNotRunning(err) {
+		return err
+	}
+	<-done
+	return nil
+}
+
+func isNotRunning(err error) bool {
+	var ce *ConflictError
+	return errors.As(err, &ce) || strings.Contains(err.Error(), "not running")
+}
+
+// Pause freezes every process of the container (the cgroup freezer,
+// stage 07); Unpause thaws them.
+func (e *Engine) Pause(arg string) error   { return e.freeze(arg, true) }
+func (e *Engine) Unpause(arg string) error { return e.freeze(arg, false) }
+
+func (e *Engine) freeze(arg string, pause bool) error {
+	id, err := e.Resolve(arg)
+	if err != nil {
+		return err
+	}
+	unlock, err := e.lock(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	c, err := e.load(id)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !c.Running() || !c.State.Monitor.Alive():
+		return &ConflictError{Msg: fmt.Sprintf("container %s is not running", c.ID)}
+	case pause && c.State.Status == Paused:
+		return &ConflictError{Msg: fmt.Sprintf("container %s is already paused", c.ID)}
+	case !pause && c.State.Status != Paused:
+		return &ConflictError{Msg: fmt.Sprintf("container %s is not paused", c.ID)}
+	}
+	rc, err := e.runtime().Get(id)
+	if err != nil {
+		return err
+	}
+	if pause {
+		err, c.State.Status = rc.Pause(), Paused
+	} else {
+		err, c.State.Status = rc.Resume(), Running
+	}
+	if err != nil {
+		return err
+	}
+	return e.save(c)
+}
+
+// Remove removes the container arg names; a running one only with force,
+// which kills it first (docker rm -f).
+func (e *Engine) Remove(arg string, force bool) error {
+	c, err := e.Get(arg)
+	if err != nil {
+		return err
+	}
+	if c.Running() {
+		if !force {
+			return &ConflictError{Msg: fmt.Sprintf("cannot remove container \"/%s\": container is running: stop the container before removing or force remove", c.Name)}
+		}
+		if err := e.Kill(c.ID, unix.SIGKILL); err != nil && !isNotRunning(err) {
+			return err
+		}
+		if _, err := e.Wait(c.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	unlock, err := e.lock(c.ID)
+	if errors.Is(err, ErrNotFound) {
+		return nil // --rm removed it meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return e.removeFiles(c.ID)
+}
+
+// removeFiles removes a stopped container's name, image hold and
+// directory. It is idempotent.
+func (e *Engine) removeFiles(id string) error {
+	c, err := e.load(id)
+	if err == nil {
+		link := e.path("names", c.Name)
+		if target, err := os.Readlink(link); err == nil && target == id {
+			_ = os.Remove(link)
+		}
+	}
+	var errs []error
+	if e.Images != nil {
+		errs = append(errs, e.Images.Release(id))
+	}
+	dir := e.Dir(id)
+	// Never through a mount: were the overlay mounted here, RemoveAll
+	// would delete the image's files.
+	if ms, err := mountinfo.Read("/proc/self/mountinfo"); err == nil {
+		for _, m := range ms {
+			if m.Point == dir || strings.HasPrefix(m.Point, dir+"/") {
+				_ = unix.Unmount(m.Point, unix.MNT_DETACH)
+			}
+		}
+	}
+	errs = append(errs, os.RemoveAll(dir))
+	return errors.Join(errs...)
+}
+
+// reconcile repairs container id, whose record says it runs but whose
+// monitor is gone (killed, or the machine rebooted): what is left of it
+// (its processes, cgroup, runtime state, network) goes, and the record
+// says it exited, killed; with --rm it is removed.
+func (e *Engine) reconcile(id string) error {
+	unlock, err := e.lock(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	c, err := e.load(id)
+	if err != nil || !c.Running() || c.State.Monitor.Alive() {
+		return err
+	}
+	monitor := c.State.Monitor.PID
+	if rc, err := e.runtime().Get(id); err == nil {
+		_ = rc.Delete(true)
+	} else {
+		_ = e.runtime().RemoveAborted(id)
+	}
+	if c.HostConfig.NetworkMode == network.Bridge {
+		_ = network.Leave(nil, id)
+	}
+	_ = os.RemoveAll(e.runDir(id))
+	c.State = State{Status: Exited, ExitCode: 137, StartedAt: c.State.StartedAt, FinishedAt: time.Now().UTC(),
+		Error: fmt.Sprintf("its monitor (PID %d) was killed; the container was killed with it", monitor)}
+	if c.HostConfig.AutoRemove {
+		return e.removeFiles(id)
+	}
+	return e.save(c)
+}
+
+// Pids lists the host PIDs of the container's processes.
+func (e *Engine) Pids(arg string) (*Container, []int, error) {
+	c, err := e.Get(arg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !c.Running() {
+		return c, nil, &ConflictError{Msg: fmt.Sprintf("container %s is not running", c.ID)}
+	}
+	rc, err := e.runtime().Get(c.ID)
+	if err != nil {
+		return c, nil, err
+	}
+	pids, err := rc.Pids()
+	return c, pids, err
+}
+
+// LogPath is where container id's log is.
+func (e *Engine) LogPath(id string) string { return filepath.Join(e.Dir(id), id+"-json.log") }
+
+// monitorLock is where a running container's monitor holds its lock.
+func (e *Engine) monitorLock(id string) string { return filepath.Join(e.runDir(id), "monitor.lock") }
+
+// MonitorOf returns the monitor of a running container.
+func (c *Container) MonitorOf() layout.Owner { return c.State.Monitor }

@@ -1,0 +1,211 @@
+package engine
+
+// What can be read of a container or made from it: stats (its cgroup,
+// stage 07), top (its processes), export (its files) and commit (its
+// writable layer as a new image, stage 08).
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"cfs/final/image"
+	"cfs/final/runtime"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/moby/api/types/network"
+	"golang.org/x/sys/unix"
+)
+
+// Stats is one sample of a container's usage.
+type Stats struct {
+	Read          time.Time
+	CPUNanos      uint64 // CPU time used so far
+	MemUsage      uint64
+	MemLimit      uint64 // the cgroup's limit, or the host's memory
+	Pids          uint64
+	NetRx, NetTx  uint64
+	BlkRd, BlkWrt uint64
+}
+
+// Stats reads the usage of a running container from its cgroup, and its
+// network counters from /proc/PID/net/dev, which shows its namespace's.
+func (e *Engine) Stats(c *Container) (*Stats, error) {
+	rc, err := e.runtime().Get(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := rc.Stats()
+	if err != nil {
+		return nil, err
+	}
+	s := &Stats{Read: time.Now(), CPUNanos: cs.CPU.Usage.Total, MemUsage: cs.Memory.Usage.Usage, MemLimit: cs.Memory.Usage.Limit, Pids: cs.Pids.Current}
+	// docker subtracts the page cache it could free: inactive files.
+	for _, k := range []string{"total_inactive_file", "inactive_file"} {
+		if v, ok := cs.Memory.Raw[k]; ok && v < s.MemUsage {
+			s.MemUsage -= v
+			break
+		}
+	}
+	if host := hostMemory(); s.MemLimit == 0 || s.MemLimit > host {
+		s.MemLimit = host
+	}
+	if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/dev", c.State.Pid)); err == nil {
+		s.NetRx, s.NetTx = netDev(string(data))
+	}
+	return s, nil
+}
+
+func hostMemory() uint64 {
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil {
+		return 0
+	}
+	return si.Totalram * uint64(si.Unit)
+}
+
+// netDev sums the received and sent bytes of every device but lo.
+func netDev(data string) (rx, tx uint64) {
+	sc := bufio.NewScanner(strings.NewReader(data))
+	for sc.Scan() {
+		name, rest, ok := strings.Cut(sc.Text(), ":")
+		if !ok || strings.TrimSpace(name) == "lo" {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) < 9 {
+			continue
+		}
+		r, _ := strconv.ParseUint(f[0], 10, 64)
+		t, _ := strconv.ParseUint(f[8], 10, 64)
+		rx, tx = rx+r, tx+t
+	}
+	return rx, tx
+}
+
+// CPUPercent is docker's CPU %: the container's share of the time that
+// passed between two samples, over all CPUs (100% is one CPU).
+func CPUPercent(prev, cur *Stats) float64 {
+	if prev == nil || cur.Read.Sub(prev.Read) <= 0 || cur.CPUNanos < prev.CPUNanos {
+		return 0
+	}
+	return float64(cur.CPUNanos-prev.CPUNanos) / float64(cur.Read.Sub(prev.Read).Nanoseconds()) * 100
+}
+
+// NumCPU is what 100% per CPU is measured against.
+func NumCPU() int { return goruntime.NumCPU() }
+
+// Export writes the container's filesystem as a tar: its layers and its
+// writable layer seen through a read-only overlay (no workdir: nothing
+// can be written), mounted in a mount namespace of a thread of its own,
+// so that no one else sees it.
+func (e *Engine) Export(arg string, w io.Writer) error {
+	c, err := e.Get(arg)
+	if err != nil {
+		return err
+	}
+	img, err := e.Images.Get(c.ImageID)
+	if err != nil {
+		return err
+	}
+	lowers := append([]string{filepath.Join(e.Dir(c.ID), "upper")}, img.LowerDirs()...)
+	root, err := mountPrivately(lowers)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	// "/.": the descriptor's link is followed to the directory it holds.
+	return image.TarTree(w, fmt.Sprintf("/proc/self/fd/%d/.", root.Fd()))
+}
+
+// mountPrivately mounts overlay(lowers) read-only in a throw-away mount
+// namespace and returns the root directory, open: the open descriptor
+// keeps the mount alive, and reaches it from any thread.
+func mountPrivately(lowers []string) (*os.File, error) {
+	type result struct {
+		f   *os.File
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		goruntime.LockOSThread() // never unlocked: the thread goes with its namespace
+		f, err := func() (*os.File, error) {
+			if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
+				return nil, os.NewSyscallError("unshare CLONE_NEWNS", err)
+			}
+			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+				return nil, err
+			}
+			dir, err := os.MkdirTemp("", "cfs-export-")
+			if err != nil {
+				return nil, err
+			}
+			defer os.Remove(dir)
+			// Same as `mount -t overlay overlay -o ro,lowerdir=UPPER:LAYERS… DIR`.
+			if err := unix.Mount("overlay", dir, "overlay", unix.MS_RDONLY, "lowerdir="+strings.Join(lowers, ":")); err != nil {
+				return nil, fmt.Errorf("mount the container's layers read-only: %w", err)
+			}
+			f, err := os.Open(dir)
+			_ = unix.Unmount(dir, unix.MNT_DETACH) // alive through f
+			return f, err
+		}()
+		done <- result{f, err}
+	}()
+	r := <-done
+	return r.f, r.err
+}
+
+// CommitOptions are docker commit's.
+type CommitOptions struct {
+	Name, Author, Message string
+	Changes               []string
+	Pause                 bool // pause a running container meanwhile (docker's default)
+}
+
+// Commit makes a new image of the container's image and its writable
+// layer (final/image's Commit, stage 08's lesson), with the container's
+// config: its Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts.
+func (e *Engine) Commit(ctx context.Context, arg string, opt CommitOptions) (*image.Image, error) {
+	c, err := e.Get(arg)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Pause && c.State.Status == Running {
+		if err := e.Pause(c.ID); err == nil {
+			defer func() { _ = e.Unpause(c.ID) }()
+		}
+	}
+	img, err := e.Images.Get(c.ImageID)
+	if err != nil {
+		return nil, err
+	}
+	cfg := img.Config.Config
+	cfg.Env, cfg.Cmd, cfg.Entrypoint = c.Config.Env, c.Config.Cmd, c.Config.Entrypoint
+	cfg.WorkingDir, cfg.User, cfg.Labels = c.Config.WorkingDir, c.Config.User, c.Config.Labels
+	cfg.ExposedPorts = nil
+	for p := range c.Config.ExposedPorts {
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = map[string]struct{}{}
+		}
+		cfg.ExposedPorts[p.String()] = struct{}{}
+	}
+	return e.Images.Commit(ctx, image.CommitOptions{
+		Parent: c.ImageID, Upper: filepath.Join(e.Dir(c.ID), "upper"), Name: opt.Name,
+		Author: opt.Author, Message: opt.Message, CreatedBy: Command(c), Config: &cfg, Changes: opt.Changes,
+	})
+}
+
+var (
+	_ = v1.Hash{}
+	_ = network.Port{}
+	_ = errors.New
+	_ = runtime.Running
+)

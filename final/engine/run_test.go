@@ -1,0 +1,258 @@
+package engine_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"cfs/internal/stagetest"
+
+	"github.com/stretchr/testify/require"
+)
+
+// A foreground run prints the container's output, exits with its status,
+// and with --rm leaves nothing.
+func TestRunForeground(t *testing.T) {
+	setup(t)
+	r := cfs(t, "run", "--rm", "--network", "none", "cfs/base", "echo", "hi")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Equal(t, "hi\n", r.Stdout)
+	require.Equal(t, "", ok(t, "ps", "-aq"), "--rm removed it")
+
+	for _, tc := range []struct {
+		args []string
+		code int
+		err  string
+	}{
+		{[]string{"sh", "-c", "exit 3"}, 3, ""},
+		{[]string{"sh", "-c", "echo oops >&2; exit 1"}, 1, "oops"},
+		{[]string{"no-such-program"}, 127, "executable file not found"},
+		{[]string{"/etc"}, 126, ""},
+	} {
+		r := cfs(t, append([]string{"run", "--rm", "--network", "none", "cfs/base"}, tc.args...)...)
+		require.Equal(t, tc.code, r.Code, "%v: %s", tc.args, r.Stderr)
+		require.Contains(t, r.Stderr, tc.err, tc.args)
+	}
+	require.Equal(t, "", ok(t, "ps", "-aq"), "a failed start under --rm removes the container too")
+	// PID 1 cannot be killed from inside its namespace; a child of
+	// --init's PID 1 can, and its signal is the status.
+	r = cfs(t, "run", "--rm", "--init", "--network", "none", "cfs/base", "sh", "-c", "kill -9 $$")
+	require.Equal(t, 137, r.Code, r.Stderr)
+}
+
+// A detached container runs on after `run -d` returns; ps, logs,
+// inspect, stop and rm see it, from inside and outside.
+func TestDetachedLifecycle(t *testing.T) {
+	setup(t)
+	rmAll(t, "lifecycle")
+	id := strings.TrimSpace(ok(t, "run", "-d", "--name", "lifecycle", "--network", "none", "cfs/base",
+		"sh", "-c", "echo started; echo warn >&2; while :; do sleep 1; done"))
+	require.Regexp(t, `^[0-9a-f]{64}$`, id)
+
+	ps := ok(t, "ps")
+	require.Regexp(t, `(?m)^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$`, ps)
+	require.Regexp(t, `(?m)^`+id[:12]+`\s+cfs/base\s+"sh -c echo started;…"\s+.*ago\s+Up .*\s+lifecycle$`, ps)
+	require.Equal(t, id[:12]+"\n", ok(t, "ps", "-q"))
+	require.Contains(t, ok(t, "ps", "--no-trunc"), id)
+
+	c := inspect(t, "lifecycle")
+	require.Equal(t, id, c.ID)
+	require.Equal(t, "/lifecycle", c.Name)
+	require.True(t, c.State.Running)
+	require.NotNil(t, c.Config)
+	require.Equal(t, id[:12], c.Config.Hostname)
+	pid := c.State.Pid
+	require.Positive(t, pid)
+	// From outside: the init is in namespaces of its own, and in a cgroup
+	// of its own.
+	for _, ns := range []string{"pid", "mnt", "uts", "ipc", "net"} {
+		require.NotEqual(t, stagetest.NS(t, "self", ns), stagetest.NS(t, pid, ns), ns)
+	}
+	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	require.NoError(t, err)
+	require.Contains(t, string(cg), id)
+	// The unique prefix and the name both address it.
+	require.Equal(t, ok(t, "inspect", "-f", "{{.Id}}", id[:8]), ok(t, "inspect", "-f", "{{.Id}}", "lifecycle"))
+
+	// logs waits for nothing: both lines are in the log once printed.
+	require.Eventually(t, func() bool { return strings.Contains(cfs(t, "logs", "lifecycle").Stdout, "started") }, 10e9, 50e6)
+	r := cfs(t, "logs", "lifecycle")
+	require.Equal(t, "started\n", r.Stdout)
+	require.Equal(t, "warn\n", r.Stderr)
+	r = cfs(t, "logs", "-t", "lifecycle")
+	require.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z started\n$`, r.Stdout)
+
+	// rm refuses a running container; stop ends it (sh as PID 1 ignores
+	// SIGTERM: killed after the timeout).
+	r = cfs(t, "rm", "lifecycle")
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stderr, "container is running: stop the container before removing or force remove")
+	require.Equal(t, "lifecycle\n", ok(t, "stop", "-t", "1", "lifecycle"))
+	require.Regexp(t, `(?m)^`+id[:12]+`.*Exited \(137\) .* ago\s+lifecycle$`, ok(t, "ps", "-a"))
+	require.Equal(t, "", ok(t, "ps", "-q"))
+	require.Equal(t, "137\n", ok(t, "wait", "lifecycle"))
+	stagetest.WaitGone(pid)
+	_, err = os.Stat(fmt.Sprintf("/proc/%d", pid))
+	require.True(t, os.IsNotExist(err))
+
+	// start again: the same container, its log appended.
+	require.Equal(t, "lifecycle\n", ok(t, "start", "lifecycle"))
+	require.True(t, inspect(t, "lifecycle").State.Running)
+	require.Equal(t, "lifecycle\n", ok(t, "rm", "-f", "lifecycle"))
+	r = cfs(t, "inspect", "lifecycle")
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stderr, "No such object: lifecycle")
+}
+
+// The flags of run, checked from inside the container.
+func TestRunFlags(t *testing.T) {
+	setup(t)
+	envFile := filepath.Join(t.TempDir(), "env")
+	require.NoError(t, os.WriteFile(envFile, []byte("# comment\nFROM_FILE=yes\n"), 0o644))
+	out := ok(t, "run", "--rm", "--network", "none", "-h", "box", "-e", "A=1", "--env-file", envFile, "-w", "/made/here",
+		"-u", "1234:5678", "cfs/base", "sh", "-c", `hostname; echo $A $FROM_FILE; pwd; id -u; id -g; echo $HOSTNAME`)
+	require.Equal(t, "box\n1 yes\n/made/here\n1234\n5678\nbox\n", out)
+
+	// The image's Cmd, Env and ExposedPorts; --entrypoint replaces both
+	// entrypoint and command.
+	require.Equal(t, "hello\n", ok(t, "run", "--rm", "--network", "none", "cfs-test/helper", "sh", "-c", "echo $GREETING"))
+	require.Equal(t, "x y\n", ok(t, "run", "--rm", "--network", "none", "--entrypoint", "echo", "cfs/base", "x", "y"))
+	// -u by name, from the image's /etc/passwd.
+	require.Equal(t, "0\n", ok(t, "run", "--rm", "--network", "none", "-u", "root", "cfs/base", "id", "-u"))
+	r := cfs(t, "run", "--rm", "--network", "none", "-u", "nosuchuser", "cfs/base", "true")
+	require.Equal(t, 125, r.Code)
+	require.Contains(t, r.Stderr, "unable to find user nosuchuser")
+
+	// -i: stdin reaches the container.
+	r = stagetest.Run(t, "typed\n", "run", "--rm", "-i", "--network", "none", "cfs/base", "cat")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Equal(t, "typed\n", r.Stdout)
+	// Without -i, it does not.
+	r = stagetest.Run(t, "typed\n", "run", "--rm", "--network", "none", "cfs/base", "cat")
+	require.Equal(t, "", r.Stdout)
+}
+
+// Bad input: a clear error, docker's exit status, and nothing left.
+func TestBadInput(t *testing.T) {
+	setup(t)
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"run", "--bogus", "cfs/base"}, 125, "unknown flag: --bogus"},
+		{[]string{"run", "-m", "lots", "cfs/base"}, 125, "invalid size"},
+		{[]string{"run", "-m", "1k", "cfs/base"}, 125, "Minimum memory limit allowed is 6MB"},
+		{[]string{"run", "--cpus", "abc", "cfs/base"}, 125, "--cpus"},
+		{[]string{"run", "--cpus", "1000", "cfs/base"}, 125, "Range of CPUs"},
+		{[]string{"run", "-p", "80:99999", "cfs/base"}, 125, "invalid containerPort"},
+		{[]string{"run", "-p", "x:80", "cfs/base"}, 125, "invalid hostPort"},
+		{[]string{"run", "-p", "80/icmp", "cfs/base"}, 125, "invalid proto"},
+		{[]string{"run", "--network", "none", "-p", "80:80", "cfs/base"}, 125, "conflicting options"},
+		{[]string{"run", "--network", "mine", "cfs/base"}, 125, "network mine not found"},
+		{[]string{"run", "-v", "relative:/x", "cfs/base"}, 125, "host path must be absolute"},
+		{[]string{"run", "-v", "/tmp:/x:maybe", "cfs/base"}, 125, "invalid mode"},
+		{[]string{"run", "--tmpfs", "rel", "cfs/base"}, 125, "must be absolute"},
+		{[]string{"run", "--cap-add", "CAP_FLY", "cfs/base"}, 125, "invalid capability"},
+		{[]string{"run", "-w", "relative", "cfs/base"}, 125, "needs to be an absolute path"},
+		{[]string{"run", "--name", "bad/name", "cfs/base"}, 125, "Invalid container name"},
+		{[]string{"run", "-h", "-bad-", "cfs/base"}, 125, "invalid hostname"},
+		{[]string{"run", "-e", "=x", "cfs/base"}, 125, "invalid environment variable"},
+		{[]string{"run", "--env-file", "/no/such/file", "cfs/base"}, 125, "/no/such/file"},
+		{[]string{"run"}, 1, `"cfs run" requires at least 1 argument`},
+		{[]string{"run", "localhost:1/nope"}, 125, "Unable to find image 'localhost:1/nope:latest' locally"},
+		{[]string{"logs", "nosuch"}, 1, "No such container: nosuch"},
+		{[]string{"stop", "nosuch"}, 1, "No such container: nosuch"},
+		{[]string{"kill", "-s", "NOPE", "nosuch"}, 1, "invalid signal"},
+		{[]string{"logs", "--tail", "x", "nosuch"}, 1, "invalid value for \"tail\""},
+		{[]string{"exec", "nosuch", "true"}, 1, "No such container"},
+	} {
+		r := cfs(t, tc.args...)
+		require.Equal(t, tc.code, r.Code, "%v: %s", tc.args, r.Stderr)
+		require.Contains(t, r.Stderr, tc.msg, tc.args)
+	}
+	require.Equal(t, "", ok(t, "ps", "-aq"), "bad input leaves no container")
+
+	// A name in use.
+	rmAll(t, "taken")
+	ok(t, "create", "--name", "taken", "cfs/base", "true")
+	r := cfs(t, "create", "--name", "taken", "cfs/base", "true")
+	require.Equal(t, 125, r.Code)
+	require.Contains(t, r.Stderr, `The container name "/taken" is already in use`)
+	require.Equal(t, 1, strings.Count(ok(t, "ps", "-aq"), "\n"))
+}
+
+// create, then start -a; wait prints the status; a created container
+// shows as Created.
+func TestCreateStartWait(t *testing.T) {
+	setup(t)
+	rmAll(t, "twostep")
+	id := strings.TrimSpace(ok(t, "create", "--name", "twostep", "--network", "none", "cfs/base", "sh", "-c", "echo out; exit 4"))
+	require.Regexp(t, `(?m)^`+id[:12]+`.*Created\s+twostep$`, ok(t, "ps", "-a"))
+	require.Equal(t, "created", string(inspect(t, id).State.Status))
+	r := cfs(t, "start", "-a", "twostep")
+	require.Equal(t, 4, r.Code, r.Stderr)
+	require.Equal(t, "out\n", r.Stdout)
+	require.Equal(t, "4\n", ok(t, "wait", "twostep"))
+	st := inspect(t, "twostep").State
+	require.Equal(t, "exited", string(st.Status))
+	require.Equal(t, 4, st.ExitCode)
+	require.Equal(t, 4, cfs(t, "start", "-a", "twostep").Code)
+	require.Equal(t, "out\nout\n", ok(t, "logs", "twostep"), "the log of both runs")
+}
+
+// The cgroup limits of -m, --cpus and --pids-limit, read on the host.
+func TestLimits(t *testing.T) {
+	setup(t)
+	rmAll(t, "limited")
+	ok(t, "run", "-d", "--name", "limited", "--network", "none", "-m", "64m", "--cpus", "0.5", "--pids-limit", "20", "cfs/base", "sleep", "1000")
+	pid := inspect(t, "limited").State.Pid
+	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	require.NoError(t, err)
+	read := func(controller, file string) string {
+		for _, line := range strings.Split(string(cg), "\n") {
+			f := strings.SplitN(line, ":", 3)
+			if len(f) == 3 && (f[1] == "" && controller == "" || strings.Contains(","+f[1]+",", ","+controller+",")) {
+				root := "/sys/fs/cgroup"
+				if controller != "" {
+					root += "/" + controller
+				}
+				data, err := os.ReadFile(filepath.Join(root, f[2], file))
+				require.NoError(t, err)
+				return strings.TrimSpace(string(data))
+			}
+		}
+		t.Fatalf("no %s cgroup in %s", controller, cg)
+		return ""
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		require.Equal(t, strconv.Itoa(64<<20), read("", "memory.max"))
+		require.Equal(t, "50000 100000", read("", "cpu.max"))
+		require.Equal(t, "20", read("", "pids.max"))
+	} else {
+		require.Equal(t, strconv.Itoa(64<<20), read("memory", "memory.limit_in_bytes"))
+		require.Equal(t, "50000", read("cpu", "cpu.cfs_quota_us"))
+		require.Equal(t, "20", read("pids", "pids.max"))
+	}
+	// From inside: the pids limit holds.
+	r := cfs(t, "exec", "limited", "sh", "-c", "for i in $(seq 40); do sleep 5 & done 2>&1; wait")
+	require.Contains(t, r.Stdout+r.Stderr, "fork", "the 21st process cannot be made")
+}
+
+var _ = regexp.MustCompile
+
+// Ctrl-C in a foreground run without a terminal: cfs passes the signal
+// on to the container (docker's --sig-proxy), whose program ends with it.
+func TestSignalProxy(t *testing.T) {
+	setup(t)
+	p := stagetest.Start(t, "run", "--rm", "--init", "--network", "none", "cfs/base", "sh", "-c", "echo ready; sleep 1000")
+	p.WaitLine(t, "ready")
+	require.NoError(t, p.Cmd.Process.Signal(os.Interrupt))
+	r := p.Wait(t)
+	require.Equal(t, 130, r.Code, r.Stderr)
+	require.Equal(t, "", ok(t, "ps", "-aq"))
+}

@@ -1,0 +1,347 @@
+package engine
+
+// The OCI config of a container: the image's config and docker's flags
+// turned into runtime-spec, with docker's defaults. Every field is a
+// stage's lesson written as data, which final/runtime carries out:
+// namespaces (stages 01-05), mounts and /dev (stage 03), the user (stage
+// 06), linux.resources (stage 07); the root is the overlay of the image's
+// layers (stage 08), mounted by the monitor.
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"cfs/final/runtime"
+
+	mseccomp "github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultCaps is docker's default capability set: what a root process in
+// a container keeps (moby's oci/caps/defaults.go).
+var DefaultCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// Docker masks these paths of /proc and /sys, and makes these read-only.
+var (
+	maskedPaths = []string{
+		"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+		"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+		"/sys/devices/virtual/powercap",
+	}
+	readonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+)
+
+// defaultDevices are the device cgroup rules docker's containers get:
+// nothing, but mknod of anything and the few devices every /dev has.
+func defaultDevices() []specs.LinuxDeviceCgroup {
+	i := func(n int64) *int64 { return &n }
+	wild := int64(-1)
+	return []specs.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		{Allow: true, Type: "c", Major: &wild, Minor: &wild, Access: "m"},
+		{Allow: true, Type: "b", Major: &wild, Minor: &wild, Access: "m"},
+		{Allow: true, Type: "c", Major: i(1), Minor: i(3), Access: "rwm"},    // null
+		{Allow: true, Type: "c", Major: i(1), Minor: i(5), Access: "rwm"},    // zero
+		{Allow: true, Type: "c", Major: i(1), Minor: i(7), Access: "rwm"},    // full
+		{Allow: true, Type: "c", Major: i(1), Minor: i(8), Access: "rwm"},    // random
+		{Allow: true, Type: "c", Major: i(1), Minor: i(9), Access: "rwm"},    // urandom
+		{Allow: true, Type: "c", Major: i(5), Minor: i(0), Access: "rwm"},    // tty
+		{Allow: true, Type: "c", Major: i(5), Minor: i(1), Access: "rwm"},    // console
+		{Allow: true, Type: "c", Major: i(5), Minor: i(2), Access: "rwm"},    // ptmx
+		{Allow: true, Type: "c", Major: i(136), Minor: &wild, Access: "rwm"}, // pts/*
+	}
+}
+
+// DefaultPath is the PATH a container without one gets.
+const DefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Spec builds container c's OCI config. lowers are the image's layers,
+// top first, for resolving -u names in its /etc/passwd.
+func (e *Engine) Spec(c *Container, lowers []string) (*specs.Spec, error) {
+	cfg, hc := c.Config, c.HostConfig
+	dir := e.Dir(c.ID)
+	layers := append([]string{filepath.Join(dir, "upper")}, lowers...)
+	user, err := resolveUser(cfg.User, layers)
+	if err != nil {
+		return nil, err
+	}
+	cwd := cfg.WorkingDir
+	if cwd == "" {
+		cwd = "/"
+	}
+	args := append([]string{c.Path}, c.Args...)
+	s := &specs.Spec{
+		Version: specs.Version,
+		Process: &specs.Process{
+			Terminal: cfg.Tty, Args: args, Env: containerEnv(c), Cwd: cwd, User: user,
+			Capabilities: capabilities(hc.CapAdd, hc.CapDrop, hc.Privileged),
+			// No rlimits: the container keeps the host's (containerd raises
+			// open files to 1048576, which needs CAP_SYS_RESOURCE).
+		},
+		Root:     &specs.Root{Path: "rootfs", Readonly: hc.ReadonlyRootfs},
+		Hostname: cfg.Hostname,
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"ro", "nosuid", "noexec", "nodev"}},
+			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+		},
+		Linux: &specs.Linux{
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
+			},
+			Resources:     &specs.LinuxResources{Devices: defaultDevices()},
+			MaskedPaths:   append([]string(nil), maskedPaths...),
+			ReadonlyPaths: append([]string(nil), readonlyPaths...),
+		},
+		Annotations: map[string]string{"org.opencontainers.image.ref.name": c.Image, "dev.cfs.engine.name": c.Name},
+	}
+	if hc.NetworkMode != "host" {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	}
+	// A cgroup namespace of its own where the host has cgroup v2, as
+	// docker does; on v1 docker keeps the host's.
+	if isCgroup2() {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+	}
+	// The container's own /etc/hosts, /etc/hostname and /etc/resolv.conf,
+	// bound over the image's (stage 05's hostnet.WriteEtc, per container).
+	for _, f := range []string{"hostname", "hosts", "resolv.conf"} {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc/" + f, Type: "bind", Source: filepath.Join(dir, f), Options: []string{"rbind", "rprivate"}})
+	}
+	for _, b := range hc.Binds {
+		bind, err := ParseBind(b)
+		if err != nil {
+			return nil, err
+		}
+		opts := []string{"rbind", "rprivate"}
+		if bind.ReadOnly {
+			opts = append(opts, "ro")
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: bind.Destination, Type: "bind", Source: bind.Source, Options: opts})
+	}
+	for dst, o := range hc.Tmpfs {
+		opts := []string{"nosuid", "nodev", "noexec"}
+		if o != "" {
+			opts = append(opts, strings.Split(o, ",")...)
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: dst, Type: "tmpfs", Source: "tmpfs", Options: opts})
+	}
+	r := s.Linux.Resources
+	if hc.Memory > 0 {
+		r.Memory = &specs.LinuxMemory{Limit: &hc.Memory}
+	}
+	if hc.NanoCPUs > 0 {
+		period := uint64(100000)
+		quota := hc.NanoCPUs * int64(period) / 1e9
+		r.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
+	}
+	if p := hc.PidsLimit; p != nil && *p > 0 {
+		r.Pids = &specs.LinuxPids{Limit: *p}
+	}
+	if hc.Init != nil && *hc.Init {
+		s.Annotations[runtime.InitAnnotation] = "true"
+	}
+	for _, o := range hc.SecurityOpt {
+		if o == "no-new-privileges" || o == "no-new-privileges:true" || o == "no-new-privileges=true" {
+			s.Process.NoNewPrivileges = true
+		}
+	}
+	if !hc.Privileged && !securityOpt(hc.SecurityOpt, "seccomp=unconfined") {
+		// Docker's default seccomp profile, with the rules that depend on
+		// the capabilities the container holds (moby/profiles/seccomp).
+		sc, err := mseccomp.GetDefaultProfile(s)
+		if err != nil {
+			return nil, fmt.Errorf("docker's default seccomp profile: %w", err)
+		}
+		s.Linux.Seccomp = sc
+	}
+	return s, nil
+}
+
+func securityOpt(opts []string, want string) bool {
+	for _, o := range opts {
+		if o == want || strings.ReplaceAll(o, ":", "=") == want {
+			return true
+		}
+	}
+	return false
+}
+
+func isCgroup2() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// containerEnv is docker's environment: PATH (unless the image sets one),
+// HOSTNAME, TERM with a terminal, then the image's and the user's.
+func containerEnv(c *Container) []string {
+	env := []string{DefaultPath, "HOSTNAME=" + c.Config.Hostname}
+	if c.Config.Tty {
+		env = append(env, "TERM=xterm")
+	}
+	for _, kv := range c.Config.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		replaced := false
+		for i, have := range env {
+			if strings.HasPrefix(have, k+"=") {
+				env[i], replaced = kv, true
+			}
+		}
+		if !replaced {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// capabilities is docker's set with --cap-add and --cap-drop applied
+// ("ALL" in either means every capability).
+func capabilities(add, drop []string, privileged bool) *specs.LinuxCapabilities {
+	norm := func(c string) string { return "CAP_" + strings.TrimPrefix(strings.ToUpper(c), "CAP_") }
+	set := map[string]bool{}
+	for _, c := range DefaultCaps {
+		set[c] = true
+	}
+	for _, c := range drop {
+		if strings.EqualFold(c, "ALL") {
+			set = map[string]bool{}
+			continue
+		}
+		delete(set, norm(c))
+	}
+	for _, c := range add {
+		if strings.EqualFold(c, "ALL") {
+			for _, n := range runtime.CapNames() {
+				set[n] = true
+			}
+			continue
+		}
+		set[norm(c)] = true
+	}
+	if privileged {
+		for _, n := range runtime.CapNames() {
+			set[n] = true
+		}
+	}
+	var list []string
+	for _, n := range runtime.CapNames() { // in the kernel's order
+		if set[n] {
+			list = append(list, n)
+		}
+	}
+	return &specs.LinuxCapabilities{Bounding: list, Effective: list, Permitted: list}
+}
+
+// resolveUser turns -u USER[:GROUP] (names or numbers) into IDs, from the
+// image's /etc/passwd and /etc/group, as docker does; a number needs no
+// entry. The user's other groups come along.
+func resolveUser(spec string, layers []string) (specs.User, error) {
+	var u specs.User
+	if spec == "" {
+		spec = "0"
+	}
+	name, group, hasGroup := strings.Cut(spec, ":")
+	passwd := readImageFile(layers, "etc/passwd")
+	groups := readImageFile(layers, "etc/group")
+	if uid, err := strconv.ParseUint(name, 10, 32); err == nil {
+		u.UID, u.GID = uint32(uid), 0
+		if e := findEntry(passwd, "", name); e != nil && len(e) > 3 {
+			if g, err := strconv.ParseUint(e[3], 10, 32); err == nil {
+				u.GID = uint32(g)
+			}
+			name = e[0]
+		}
+	} else {
+		e := findEntry(passwd, name, "")
+		if e == nil || len(e) < 4 {
+			return u, fmt.Errorf("unable to find user %s: no matching entries in passwd file", name)
+		}
+		uid, err1 := strconv.ParseUint(e[2], 10, 32)
+		gid, err2 := strconv.ParseUint(e[3], 10, 32)
+		if err1 != nil || err2 != nil {
+			return u, fmt.Errorf("user %s: bad entry in /etc/passwd", name)
+		}
+		u.UID, u.GID = uint32(uid), uint32(gid)
+	}
+	if hasGroup {
+		if gid, err := strconv.ParseUint(group, 10, 32); err == nil {
+			u.GID = uint32(gid)
+		} else {
+			e := findEntry(groups, group, "")
+			if e == nil || len(e) < 3 {
+				return u, fmt.Errorf("unable to find group %s: no matching entries in group file", group)
+			}
+			g, err := strconv.ParseUint(e[2], 10, 32)
+			if err != nil {
+				return u, fmt.Errorf("group %s: bad entry in /etc/group", group)
+			}
+			u.GID = uint32(g)
+		}
+	} else {
+		// The groups the user is a member of, by name.
+		sc := bufio.NewScanner(bytes.NewReader(groups))
+		for sc.Scan() {
+			f := strings.Split(sc.Text(), ":")
+			if len(f) < 4 {
+				continue
+			}
+			for _, m := range strings.Split(f[3], ",") {
+				if m == name && m != "" {
+					if g, err := strconv.ParseUint(f[2], 10, 32); err == nil && uint32(g) != u.GID {
+						u.AdditionalGids = append(u.AdditionalGids, uint32(g))
+					}
+				}
+			}
+		}
+	}
+	return u, nil
+}
+
+// findEntry finds a passwd or group line by name or by ID (field 3).
+func findEntry(data []byte, name, id string) []string {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), ":")
+		if len(f) < 3 {
+			continue
+		}
+		if name != "" && f[0] == name || id != "" && f[2] == id {
+			return f
+		}
+	}
+	return nil
+}
+
+// readImageFile reads a file of the container's filesystem from its
+// layers, top first, as overlay would show it: the first layer that has
+// it (or deletes it, with a whiteout) decides.
+func readImageFile(layers []string, rel string) []byte {
+	for _, l := range layers {
+		p := filepath.Join(l, rel)
+		fi, err := os.Lstat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil || fi.Mode()&os.ModeCharDevice != 0 || !fi.Mode().IsRegular() {
+			return nil // a whiteout, or not a plain file
+		}
+		data, _ := os.ReadFile(p)
+		return data
+	}
+	return nil
+}

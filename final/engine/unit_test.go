@@ -1,0 +1,145 @@
+package engine
+
+// Tests of what needs no root: the OCI config from docker's options, the
+// user from an image's /etc/passwd, binds, the log and the stream.
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"cfs/final/runtime"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCapabilities(t *testing.T) {
+	c := capabilities(nil, nil, false)
+	require.Equal(t, len(DefaultCaps), len(c.Bounding))
+	require.Equal(t, c.Bounding, c.Effective)
+	c = capabilities([]string{"net_admin"}, []string{"CAP_CHOWN", "mknod"}, false)
+	require.Contains(t, c.Bounding, "CAP_NET_ADMIN")
+	require.NotContains(t, c.Bounding, "CAP_CHOWN")
+	require.NotContains(t, c.Bounding, "CAP_MKNOD")
+	c = capabilities([]string{"SYS_ADMIN"}, []string{"ALL"}, false)
+	require.Equal(t, []string{"CAP_SYS_ADMIN"}, c.Bounding)
+}
+
+func TestContainerEnv(t *testing.T) {
+	c := &Container{Config: container.Config{Hostname: "box", Tty: true, Env: []string{"PATH=/bin", "A=1"}}}
+	require.Equal(t, []string{"PATH=/bin", "HOSTNAME=box", "TERM=xterm", "A=1"}, containerEnv(c))
+}
+
+func TestResolveUser(t *testing.T) {
+	lower, upper := t.TempDir(), t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(lower, "etc"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(lower, "etc/passwd"), []byte("root:x:0:0::/root:/bin/sh\nweb:x:33:33::/var/www:/bin/sh\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(lower, "etc/group"), []byte("root:x:0:\nweb:x:33:\naudio:x:29:web\n"), 0o644))
+	layers := []string{upper, lower}
+	u, err := resolveUser("web", layers)
+	require.NoError(t, err)
+	require.Equal(t, uint32(33), u.UID)
+	require.Equal(t, uint32(33), u.GID)
+	require.Equal(t, []uint32{29}, u.AdditionalGids)
+	u, err = resolveUser("1000:audio", layers)
+	require.NoError(t, err)
+	require.Equal(t, uint32(1000), u.UID)
+	require.Equal(t, uint32(29), u.GID)
+	_, err = resolveUser("nobody", layers)
+	require.ErrorContains(t, err, "unable to find user nobody")
+	// The writable layer wins over the image's.
+	require.NoError(t, os.MkdirAll(filepath.Join(upper, "etc"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(upper, "etc/passwd"), []byte("web:x:44:44::/:/bin/sh\n"), 0o644))
+	u, err = resolveUser("web", layers)
+	require.NoError(t, err)
+	require.Equal(t, uint32(44), u.UID)
+}
+
+func TestParseBind(t *testing.T) {
+	b, err := ParseBind("/srv:/data:ro")
+	require.NoError(t, err)
+	require.Equal(t, Bind{Source: "/srv", Destination: "/data", ReadOnly: true}, b)
+	for in, msg := range map[string]string{
+		"vol:/data": "host path must be absolute", "/srv:data": "container path must be absolute",
+		"/srv:/": "destination can't be '/'", "/srv:/d:xx": "invalid mode", "/srv": "invalid volume specification",
+	} {
+		_, err := ParseBind(in)
+		require.ErrorContains(t, err, msg, in)
+	}
+}
+
+func TestLogWriterAndTail(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	require.NoError(t, err)
+	defer f.Close()
+	w := &logWriter{f: f, stream: "stdout"}
+	_, _ = w.Write([]byte("one\ntw"))
+	_, _ = w.Write([]byte("o\nthree"))
+	require.NoError(t, w.flush())
+	var got []string
+	_, _ = f.Seek(0, 0)
+	require.NoError(t, readLog(f, func(l LogLine) error { got = append(got, l.Stream+":"+l.Text); return nil }))
+	require.Equal(t, []string{"stdout:one\n", "stdout:two\n", "stdout:three"}, got)
+	for n, want := range map[int]int{-1: 3, 0: 0, 1: 1, 2: 2, 5: 3} {
+		off, err := tailStart(f, n)
+		require.NoError(t, err)
+		_, _ = f.Seek(off, 0)
+		count := 0
+		require.NoError(t, readLog(f, func(LogLine) error { count++; return nil }))
+		require.Equal(t, want, count, "tail %d", n)
+	}
+}
+
+func TestFrames(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, writeFrame(&b, streamStderr, []byte("hi")))
+	require.Equal(t, []byte{2, 0, 0, 0, 0, 0, 0, 2, 'h', 'i'}, b.Bytes(), "docker's header")
+	s, p, err := readFrame(&b)
+	require.NoError(t, err)
+	require.Equal(t, byte(streamStderr), s)
+	require.Equal(t, "hi", string(p))
+}
+
+func TestStartErrorCodes(t *testing.T) {
+	require.Equal(t, 127, startError(`exec "x": executable file not found in $PATH`).Code)
+	require.Equal(t, 126, startError("exec /etc: permission denied: not executable").Code)
+	require.Equal(t, 126, startError("exec /etc: is a directory").Code)
+	require.Equal(t, 125, startError("mount: no such device").Code)
+}
+
+func TestStatusText(t *testing.T) {
+	c := &Container{State: State{Status: Created}}
+	require.Equal(t, "Created", c.StatusText())
+	c.State.Status, c.State.ExitCode = Exited, 3
+	require.Equal(t, "Exited (3)", c.StatusText())
+}
+
+// The config the engine writes is one the runtime accepts, with docker's
+// defaults in it.
+func TestSpecValidates(t *testing.T) {
+	e := &Engine{Root: t.TempDir()}
+	c := &Container{ID: strings.Repeat("ab", 32), Name: "x", Path: "sh", Args: []string{"-c", "true"},
+		Config: container.Config{Hostname: "x", Tty: true, User: "0", WorkingDir: "/w"},
+		HostConfig: container.HostConfig{NetworkMode: "bridge", Binds: []string{"/srv:/data:ro"}, Tmpfs: map[string]string{"/t": "size=1m"},
+			ReadonlyRootfs: true, Resources: container.Resources{Memory: 64 << 20, NanoCPUs: 5e8}}}
+	init := true
+	c.HostConfig.Init = &init
+	require.NoError(t, os.MkdirAll(filepath.Join(e.Dir(c.ID), "rootfs"), 0o755))
+	s, err := e.Spec(c, nil)
+	require.NoError(t, err)
+	require.NoError(t, runtime.Validate(s, e.Dir(c.ID)))
+	require.NotNil(t, s.Linux.Seccomp, "docker's default profile")
+	require.Equal(t, "true", s.Annotations[runtime.InitAnnotation])
+	require.True(t, s.Root.Readonly)
+	require.Equal(t, int64(50000), *s.Linux.Resources.CPU.Quota)
+	require.Equal(t, []string{"sh", "-c", "true"}, s.Process.Args)
+	require.Equal(t, "/w", s.Process.Cwd)
+	var dsts []string
+	for _, m := range s.Mounts {
+		dsts = append(dsts, m.Destination)
+	}
+	require.Subset(t, dsts, []string{"/proc", "/dev", "/sys", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname", "/data", "/t"})
+}
