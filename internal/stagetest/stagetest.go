@@ -85,7 +85,11 @@ func Main(m *testing.M, opt Options) int {
 	}
 	before, owners := Snapshot(), NewOwnerCheck()
 	code := m.Run()
-	leaks := append(Snapshot().NewSince(before), owners.Changes()...)
+	after := Snapshot()
+	if waitForExits(after.NewSince(before), 5*time.Second) {
+		after = Snapshot()
+	}
+	leaks := append(after.NewSince(before), owners.Changes()...)
 	if packageNetNS != nil {
 		inside, err := packageNetNS.Contents()
 		if err != nil {
@@ -102,6 +106,34 @@ func Main(m *testing.M, opt Options) int {
 		}
 	}
 	return code
+}
+
+// waitForExits waits, up to timeout in all, for the processes among leaks
+// ("process PID (NAME)") to exit, and reports whether there were any. A
+// monitor that has removed its container's state is still exiting for a
+// moment after the command that waited for it returned; only one that is
+// still there afterwards is left over.
+func waitForExits(leaks []string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	found := false
+	for _, l := range leaks {
+		var pid int
+		if _, err := fmt.Sscanf(l, "process %d ", &pid); err != nil {
+			continue
+		}
+		found = true
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue // gone already
+		}
+		ms := int(time.Until(deadline).Milliseconds())
+		if ms > 0 {
+			// A pidfd becomes readable when its process exits.
+			_, _ = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, ms)
+		}
+		unix.Close(fd)
+	}
+	return found
 }
 
 // PackageNetNS returns the namespace that Options.NetNS made for the
