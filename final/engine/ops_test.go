@@ -151,7 +151,8 @@ func TestTerminal(t *testing.T) {
 
 	self, err := os.Executable()
 	require.NoError(t, err)
-	argv := append(append(stagetest.PackageNetNS().Wrapper(), self), "run", "--rm", "-it", "--network", "none", "cfs/base", "sh")
+	rmAll(t, "term-resize") // should the test fail with the shell still running
+	argv := append(append(stagetest.PackageNetNS().Wrapper(), self), "run", "--rm", "-it", "--name", "term-resize", "--network", "none", "cfs/base", "sh")
 	path, err := exec.LookPath(argv[0])
 	require.NoError(t, err)
 	cmd := &exec.Cmd{Path: path, Args: argv, Env: append(os.Environ(), "CFS_TEST_AS_STAGE=1")}
@@ -164,6 +165,7 @@ func TestTerminal(t *testing.T) {
 		t.Helper()
 		require.Eventually(t, func() bool { return strings.Contains(screen.String(), s) }, 30*time.Second, 20*time.Millisecond, "no %q on the screen:\n%s", s, screen.String())
 	}
+	waitFor("# ") // the shell's prompt: cfs has the terminal in raw mode by now
 	_, _ = io.WriteString(ptmx, "stty size; echo in-a-tty\r")
 	waitFor("33 111")
 	require.NoError(t, pty.Setsize(ptmx, &pty.Winsize{Rows: 44, Cols: 99}))
