@@ -247,9 +247,13 @@ var _ = regexp.MustCompile
 
 // Ctrl-C in a foreground run without a terminal: cfs passes the signal
 // on to the container (docker's --sig-proxy), whose program ends with it.
+//
+// The signal goes to the program, as tini passes it on: the shell execs
+// sleep, since dash, Debian's sh, catches SIGINT under -c and waits for
+// its child, as a shell should.
 func TestSignalProxy(t *testing.T) {
 	setup(t)
-	p := stagetest.Start(t, "run", "--rm", "--init", "--network", "none", "cfs/base", "sh", "-c", "echo ready; sleep 1000")
+	p := stagetest.Start(t, "run", "--rm", "--init", "--network", "none", "cfs/base", "sh", "-c", "echo ready; exec sleep 1000")
 	p.WaitLine(t, "ready")
 	require.NoError(t, p.Cmd.Process.Signal(os.Interrupt))
 	r := p.Wait(t)
