@@ -52,7 +52,7 @@ var HostTools = []string{
 	"stat", "head", "tail", "wc", "cut", "tr", "sort", "uniq", "seq", "yes", "dd", "tee",
 	"tty", "nproc", "uname", "readlink", "df", "du", "date", "basename", "dirname", "expr",
 	"timeout", "nice", "od", "sha256sum", "md5sum", "mknod", "mktemp", "sync", "truncate",
-	"chroot", "printf",
+	"chroot", "printf", "stty",
 	// Text tools.
 	"grep", "sed", "awk", "find", "xargs",
 	// util-linux, hostname.
