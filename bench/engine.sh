@@ -14,6 +14,11 @@
 # started here and stopped at the end. Needs root, Go, hyperfine and runc;
 # installs Debian's docker.io and podman when they are missing
 # (BENCH_PEERS=0 skips docker and podman).
+#
+# BASELINE=REV (a git revision) runs that revision's cfs beside this one:
+# its run --rm in the same hyperfine run, and its memory per container
+# after this one's. cfs is built static (CGO_ENABLED=0), as runc's
+# releases are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
@@ -60,7 +65,12 @@ ip netns add "$ns"
 ip netns exec "$ns" ip link set lo up
 in_ns() { nsenter --net="/run/netns/$ns" "$@"; } # not ip netns exec: its new /sys has no cgroups
 
-go build -o "$work/cfs" ./final
+CGO_ENABLED=0 go build -o "$work/cfs" ./final
+if [ -n "${BASELINE:-}" ]; then
+	mkdir -p "$work/src" "$work/base"
+	git -c safe.directory="$PWD" archive "$BASELINE" | tar -x -C "$work/src"
+	(cd "$work/src" && CGO_ENABLED=0 go build -o "$work/base/cfs" ./final)
+fi
 export CFS_IMAGE_STORE=$work/images
 "$work/cfs" images >/dev/null
 "$work/cfs" run --rm --network none cfs/base true # builds cfs/base in the bench's store
@@ -76,9 +86,15 @@ cat >"$work/in_ns_cfs" <<EOF
 exec nsenter --net=/run/netns/$ns env CFS_IMAGE_STORE=$CFS_IMAGE_STORE $work/cfs "\$@"
 EOF
 chmod +x "$work/in_ns_cfs"
+sed "s|$work/cfs|$work/base/cfs|" "$work/in_ns_cfs" >"$work/in_ns_base"
+chmod +x "$work/in_ns_base"
 cmds=(-n "cfs run --network none" "$work/in_ns_cfs run --rm --network none cfs/base true"
 	-n "runc run" "runc --root $work/runc run --bundle $work/bundle cfs-bench-runc"
 	-n "cfs run (bridge)" "$work/in_ns_cfs run --rm cfs/base true")
+if [ -n "${BASELINE:-}" ]; then
+	cmds+=(-n "cfs run --network none ($BASELINE)" "$work/in_ns_base run --rm --network none cfs/base true"
+		-n "cfs run (bridge) ($BASELINE)" "$work/in_ns_base run --rm cfs/base true")
+fi
 
 if [ "$peers" = 1 ]; then
 	"$work/cfs" save -o "$work/base.tar" cfs/base
@@ -132,24 +148,34 @@ avg() { local s=0; for v in "$@"; do s=$((s + v)); done; echo $((s / $#)); }
 echo "1st: $(avg "${first[@]}") ms (of ${first[*]}); 100th: $(avg "${hundredth[@]}") ms (of ${hundredth[*]})"
 
 echo
-echo "== memory per running container (Pss, /proc/PID/smaps_rollup), monitor included, with 99 running"
-total=0
-n=0
-for id in $("$work/in_ns_cfs" ps -q --no-trunc); do
-	rec=/var/lib/cfs/engine/containers/$id/container.json
-	mon=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["state"]["monitor"]["pid"])' "$rec")
-	pids="$mon $(cat /sys/fs/cgroup/pids/cfs-runtime/$id/cgroup.procs 2>/dev/null || cat /sys/fs/cgroup/cfs-runtime/$id/cgroup.procs)"
-	kb=0
-	for pid in $pids; do
-		v=$(awk '/^Pss:/ {print $2}' /proc/$pid/smaps_rollup 2>/dev/null || echo 0)
-		kb=$((kb + v))
+pss() { # CFS: the Pss per running container of the containers running now
+	local total=0 n=0 id rec mon pids kb v pid
+	for id in $("$1" ps -q --no-trunc); do
+		rec=/var/lib/cfs/engine/containers/$id/container.json
+		mon=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["state"]["monitor"]["pid"])' "$rec")
+		pids="$mon $(cat /sys/fs/cgroup/pids/cfs-runtime/$id/cgroup.procs 2>/dev/null || cat /sys/fs/cgroup/cfs-runtime/$id/cgroup.procs)"
+		kb=0
+		for pid in $pids; do
+			v=$(awk '/^Pss:/ {print $2}' /proc/$pid/smaps_rollup 2>/dev/null || echo 0)
+			kb=$((kb + v))
+		done
+		total=$((total + kb))
+		n=$((n + 1))
 	done
-	total=$((total + kb))
-	n=$((n + 1))
-done
-echo "containers: $n; Pss per container, monitor included: $((total / n)) KiB"
-mon=$(pgrep -f -o '^cfs-monitor' || true)
-[ -n "$mon" ] && echo "one monitor: $(grep -E '^(Rss|Pss|Private_Dirty|Pss_Anon):' /proc/$mon/smaps_rollup | tr -s ' ' | tr '\n' ' ')"
+	echo "containers: $n; Pss per container, monitor included: $((total / n)) KiB"
+	mon=$(pgrep -f -o '^cfs-monitor' || true)
+	[ -n "$mon" ] && echo "one monitor: $(grep -E '^(Rss|Pss|Private_Dirty|Pss_Anon):' /proc/$mon/smaps_rollup | tr -s ' ' | tr '\n' ' ')"
+	return 0
+}
+echo "== memory per running container (Pss, /proc/PID/smaps_rollup), monitor included, with 99 running"
+pss "$work/in_ns_cfs"
+if [ -n "${BASELINE:-}" ]; then
+	echo
+	echo "== the same, $BASELINE's cfs"
+	"$work/in_ns_cfs" rm -f $("$work/in_ns_cfs" ps -aq) >/dev/null
+	for i in $(seq 99); do "$work/in_ns_base" run -d --name base$i cfs/base sleep 100000 >/dev/null; done
+	pss "$work/in_ns_base"
+fi
 
 echo
 echo "machine: $(uname -sr), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(stat -f -c %T /sys/fs/cgroup | sed 's/tmpfs/cgroup v1 (hybrid)/; s/cgroup2fs/cgroup v2/')"

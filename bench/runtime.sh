@@ -4,6 +4,12 @@
 # hyperfine run. See bench/README.md; results go in bench/RESULTS.md.
 #
 #   sudo env "PATH=$PATH" bench/runtime.sh [RUNS]     (default 200)
+#
+# BASELINE=REV (a git revision) runs that revision's cfs beside this one,
+# in the same hyperfine run: the before and after of a change. cfs is
+# built static (CGO_ENABLED=0), as runc's releases are; the default
+# `go build` (dynamic, with cgo) is also measured once, as
+# "cfs runtime run (go build)".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
@@ -16,8 +22,22 @@ done
 
 work=$(mktemp -d /tmp/cfs-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-go build -o "$work/cfs" ./final
-ln -s cfs "$work/cfs-runc"
+# Each binary in a directory of its own, under its runc name.
+build() { # DIR [go build flags]: cfs and its cfs-runc name in $work/DIR
+	local dir=$work/$1
+	shift
+	mkdir -p "$dir"
+	go build -o "$dir/cfs" "$@" ./final
+	ln -s cfs "$dir/cfs-runc"
+}
+CGO_ENABLED=0 build static
+build dynamic
+cp "$work/static/cfs" "$work/cfs"
+if [ -n "${BASELINE:-}" ]; then
+	mkdir -p "$work/src"
+	git -c safe.directory="$PWD" archive "$BASELINE" | tar -x -C "$work/src"
+	(cd "$work/src" && mkdir -p "$work/base" && CGO_ENABLED=0 go build -o "$work/base/cfs" ./final && ln -s cfs "$work/base/cfs-runc")
+fi
 
 # The default root filesystem, built by the first stage that needs it.
 if [ ! -e /var/lib/cfs/rootfs/.cfs-rootfs.json ]; then
@@ -31,9 +51,13 @@ grep -q '"true"' "$work/bundle/config.json" || { echo "bench: could not set the 
 
 # Each run creates, starts, waits for and deletes one container; the ID is
 # free again when the next run starts.
-hyperfine -N --warmup 10 --runs "$runs" --export-markdown "$work/results.md" \
-	-n "runc run" "runc --root $work/state-runc run --bundle $work/bundle cfs-bench-runc" \
-	-n "cfs runtime run" "$work/cfs-runc --root $work/state-cfs run --bundle $work/bundle cfs-bench-cfs"
+cmds=(-n "runc run" "runc --root $work/state-runc run --bundle $work/bundle cfs-bench-runc"
+	-n "cfs runtime run" "$work/static/cfs-runc --root $work/state-cfs run --bundle $work/bundle cfs-bench-cfs"
+	-n "cfs runtime run (go build)" "$work/dynamic/cfs-runc --root $work/state-cfs run --bundle $work/bundle cfs-bench-dyn")
+if [ -n "${BASELINE:-}" ]; then
+	cmds+=(-n "cfs runtime run ($BASELINE)" "$work/base/cfs-runc --root $work/state-cfs run --bundle $work/bundle cfs-bench-base")
+fi
+hyperfine -N --warmup 10 --runs "$runs" --export-markdown "$work/results.md" "${cmds[@]}"
 cat "$work/results.md"
 echo
 echo "machine: $(uname -sr), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(stat -f -c %T /sys/fs/cgroup | sed 's/tmpfs/cgroup v1 (hybrid)/; s/cgroup2fs/cgroup v2/')"

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -47,13 +49,53 @@ func (m *v1) Create() error {
 	return nil
 }
 
-func (m *v1) Apply(pid int) error {
-	for _, dir := range m.dirs() {
-		if err := write(dir, "cgroup.procs", fmt.Sprint(pid)); err != nil {
-			return err
+// ForkInto moves the calling thread, and only it, into the container's
+// directory of each hierarchy, so that the child it forks next is born
+// there; done moves the thread back where it was. Writing 0 to `tasks`
+// moves the writer itself: the kernel then takes none of the locks that
+// moving another process takes (cgroup_procs_write_start in
+// kernel/cgroup/cgroup.c).
+func (m *v1) ForkInto(*syscall.SysProcAttr) (func() error, error) {
+	// Where the thread is now, one line per hierarchy:
+	// "4:cpu,cpuacct:/user.slice". /proc/thread-self: this thread's, which
+	// may differ from the process's (/proc/self) from here on.
+	data, err := os.ReadFile("/proc/thread-self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	was := map[string]string{} // controller → its cgroup's path
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if f := strings.SplitN(line, ":", 3); len(f) == 3 {
+			for _, c := range strings.Split(f[1], ",") {
+				was[c] = f[2]
+			}
 		}
 	}
-	return nil
+	var back []string
+	seen := map[string]bool{}
+	for _, c := range v1Controllers {
+		dir, ok := m.state.Dirs[c]
+		if !ok || seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		mnt := strings.TrimSuffix(dir, filepath.Join("/", m.state.Path))
+		back = append(back, filepath.Join(mnt, was[c]))
+	}
+	moveTo := func(dirs []string) error {
+		for _, dir := range dirs {
+			if err := write(dir, "tasks", "0"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	done := func() error { return moveTo(back) }
+	if err := moveTo(m.dirs()); err != nil {
+		_ = done()
+		return nil, err
+	}
+	return done, nil
 }
 
 // dirs lists each hierarchy's directory once (cpu and cpuacct may share

@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 type v2 struct{ state State }
@@ -46,7 +48,16 @@ func (m *v2) Create() error {
 	return nil
 }
 
-func (m *v2) Apply(pid int) error { return write(m.dir(), "cgroup.procs", fmt.Sprint(pid)) }
+// ForkInto hands clone3 the cgroup's directory (CLONE_INTO_CGROUP, Linux
+// 5.7): the child is born in it. done closes the directory.
+func (m *v2) ForkInto(attr *syscall.SysProcAttr) (func() error, error) {
+	fd, err := unix.Open(m.dir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open cgroup %s: %w", m.dir(), err)
+	}
+	attr.UseCgroupFD, attr.CgroupFD = true, fd
+	return func() error { return unix.Close(fd) }, nil
+}
 
 func (m *v2) Set(r *specs.LinuxResources) error {
 	if r == nil {

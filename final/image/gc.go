@@ -76,7 +76,7 @@ func (l *lease) protect(blobs, chains []v1.Hash) error {
 	for _, c := range chains {
 		l.Layers = append(l.Layers, c.String())
 	}
-	return writeFileAtomic(filepath.Join(l.dir, "lease.json"), jsonBytes(l), l.dir)
+	return writeFileAtomic(filepath.Join(l.dir, "lease.json"), jsonBytes(l), l.dir, true)
 }
 
 // release ends the lease: what it protected is kept only if referenced
@@ -124,8 +124,11 @@ func (s *Store) Hold(holder, arg string) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Not durable: a hold is taken for every container made, and needs
+	// to outlive a crash no more than the container's own record does,
+	// which is written without fsync too (final/engine).
 	rec := holdRecord{Manifest: img.Manifest.Digest, Image: img.ID, Ref: arg}
-	if err := writeFileAtomic(s.path("holds", holder), jsonBytes(rec), s.path("tmp")); err != nil {
+	if err := writeFileAtomic(s.path("holds", holder), jsonBytes(rec), s.path("tmp"), false); err != nil {
 		return nil, err
 	}
 	return img, nil

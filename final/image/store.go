@@ -108,7 +108,7 @@ func Open(root string) (*Store, error) {
 		}
 	}
 	if _, err := os.Stat(s.path("oci-layout")); errors.Is(err, os.ErrNotExist) {
-		if err := writeFileAtomic(s.path("oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`+"\n"), s.path("tmp")); err != nil {
+		if err := writeFileAtomic(s.path("oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`+"\n"), s.path("tmp"), true); err != nil {
 			return nil, err
 		}
 	}
@@ -174,7 +174,7 @@ func (s *Store) writeIndex(idx *v1.IndexManifest) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(s.path("index.json"), append(data, '\n'), s.path("tmp"))
+	return writeFileAtomic(s.path("index.json"), append(data, '\n'), s.path("tmp"), true)
 }
 
 // updateIndex changes index.json under the lock.
@@ -230,10 +230,11 @@ func setRef(idx *v1.IndexManifest, ref string, m v1.Descriptor, repoDigest strin
 // Files
 
 // writeFileAtomic writes data to path: a temporary file in tmpDir (on the
-// same filesystem), fsync, rename(2) into place, and fsync of the
-// directory, so that path holds the old content or the new, whole, even
-// after a crash.
-func writeFileAtomic(path string, data []byte, tmpDir string) error {
+// same filesystem), renamed into place (rename(2)), so that a reader finds
+// the old content or the new, whole. With durable, the file and then the
+// directory are fsync'd too, so that this holds even after a crash; each
+// fsync costs a disk flush, from 0.3 ms to 10 ms on a busy VM.
+func writeFileAtomic(path string, data []byte, tmpDir string, durable bool) error {
 	f, err := os.CreateTemp(tmpDir, ".write-")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, explainIO(err))
@@ -243,9 +244,11 @@ func writeFileAtomic(path string, data []byte, tmpDir string) error {
 		f.Close()
 		return fmt.Errorf("write %s: %w", path, explainIO(err))
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, explainIO(err))
+	if durable {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("write %s: %w", path, explainIO(err))
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
@@ -255,6 +258,9 @@ func writeFileAtomic(path string, data []byte, tmpDir string) error {
 	}
 	if err := os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(filepath.Dir(path))
 }

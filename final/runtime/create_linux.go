@@ -384,7 +384,14 @@ func (r *Runtime) spawn(cfg *initConfig, o spawnOptions) (ch *child, retErr erro
 	if cfg.Process.Terminal {
 		// Only the terminal: never the runtime's own stdout and stderr,
 		// which a caller reading them to the end would wait on forever.
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
+		// /dev/null is opened here, not by cmd.Start: that runs in the
+		// container's cgroup, whose device rules may not allow it.
+		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if err != nil {
+			return nil, err
+		}
+		defer null.Close()
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
 	} else {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = or(o.stdin, os.Stdin), or(o.stdout, os.Stdout), or(o.stderr, os.Stderr)
 	}
@@ -401,13 +408,18 @@ func (r *Runtime) spawn(cfg *initConfig, o spawnOptions) (ch *child, retErr erro
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	if o.pidns == "" && r.Trace != nil {
-		// Narrated as the stages narrate their clone (kernel.Clone).
-		if err := kernel.Clone(r.Trace, cmd); err != nil {
-			return nil, err
+	err = startIn(cmd, o.pidns, o.cg, func() error {
+		if o.pidns == "" && r.Trace != nil {
+			// Narrated as the stages narrate their clone (kernel.Clone).
+			return kernel.Clone(r.Trace, cmd)
 		}
-	} else if err := startIn(cmd, o.pidns); err != nil {
-		return nil, fmt.Errorf("start the container's process (clone %s): %w", cloneNames(o.flags), err)
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start the container's process (clone %s): %w", cloneNames(o.flags), err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	ch = &child{cmd: cmd, sync: parentEnd, enc: json.NewEncoder(parentEnd), dec: json.NewDecoder(parentEnd)}
 	_, start, _ := layout.ProcStat(cmd.Process.Pid)
@@ -419,11 +431,7 @@ func (r *Runtime) spawn(cfg *initConfig, o spawnOptions) (ch *child, retErr erro
 	}()
 	childEnd.Close()
 
-	// Into the cgroup before it runs anything of the user's (stage 07);
-	// the OOM score is the host's to set, from /proc.
-	if err := o.cg.Apply(cmd.Process.Pid); err != nil {
-		return ch, err
-	}
+	// The OOM score is the host's to set, from /proc.
 	if adj := cfg.Process.OOMScoreAdj; adj != nil {
 		p := fmt.Sprintf("/proc/%d/oom_score_adj", cmd.Process.Pid)
 		if err := os.WriteFile(p, []byte(strconv.Itoa(*adj)), 0); err != nil {
@@ -443,29 +451,45 @@ func or(f, def *os.File) *os.File {
 	return def
 }
 
-// startIn starts cmd; with pidns, in that PID namespace. setns(2) into a
-// PID namespace moves no one: it decides where the caller's *next* child
-// is born. It acts on the calling thread alone, so it is done on a thread
-// of its own that is then thrown away (a goroutine that ends while locked
-// to its thread takes the thread with it).
-func startIn(cmd *exec.Cmd, pidns string) error {
-	if pidns == "" {
-		return cmd.Start()
-	}
+// startIn starts the container's process with start (cmd.Start, or
+// kernel.Clone when traced): born in the container's cgroup (stage 07), so
+// that it runs nothing of the user's outside it, and with pidns, in that
+// PID namespace. Both are the calling thread's business: a child is born
+// in the cgroups of the thread that forks it (cgroups.Manager.ForkInto),
+// and setns(2) into a PID namespace moves no one but decides where the
+// thread's *next* child is born. So all of it happens on a thread of its
+// own that is then thrown away (a goroutine that ends while locked to its
+// thread takes the thread with it).
+func startIn(cmd *exec.Cmd, pidns string, cg cgroups.Manager, start func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		goruntime.LockOSThread()
-		f, err := os.Open(pidns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWPID); err != nil {
-			errc <- fmt.Errorf("join the PID namespace %s: %w", pidns, os.NewSyscallError("setns", err))
-			return
-		}
-		errc <- cmd.Start()
+		errc <- func() error {
+			if pidns != "" {
+				f, err := os.Open(pidns)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWPID); err != nil {
+					return fmt.Errorf("join the PID namespace %s: %w", pidns, os.NewSyscallError("setns", err))
+				}
+			}
+			done, err := cg.ForkInto(cmd.SysProcAttr)
+			if err != nil {
+				return fmt.Errorf("prepare to start the container's process in its cgroup: %w", err)
+			}
+			err = start()
+			if derr := done(); derr != nil && err == nil {
+				// The child is born, but this thread stays in the
+				// container's cgroup: fail rather than have the cgroup
+				// list the runtime among the container's processes.
+				_ = cmd.Process.Kill()
+				_, _ = cmd.Process.Wait()
+				err = fmt.Errorf("leave the container's cgroup: %w", derr)
+			}
+			return err
+		}()
 	}()
 	return <-errc
 }

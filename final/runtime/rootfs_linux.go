@@ -275,6 +275,10 @@ func mountCgroups(cfg *initConfig, m specs.Mount, o mountOpts) error {
 	if err := unix.Mount("tmpfs", fdPath, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755"); err != nil {
 		return fmt.Errorf("mount a tmpfs for the cgroups on %s: %w", m.Destination, err)
 	}
+	var options map[string]string // mount point → controllers, read once
+	if cfg.NewCgroupNS {
+		options = cgroupMountOptions()
+	}
 	done2 := map[string]bool{}
 	for _, ctrl := range sortedKeys(cfg.Cgroup.Dirs) {
 		host := cfg.Cgroup.Dirs[ctrl]
@@ -289,7 +293,11 @@ func mountCgroups(cfg *initConfig, m specs.Mount, o mountOpts) error {
 			return err
 		}
 		if cfg.NewCgroupNS {
-			err = unix.Mount("cgroup", dst, "cgroup", flags, cgroupMountOption(mnt))
+			opt, ok := options[mnt]
+			if !ok {
+				opt = name
+			}
+			err = unix.Mount("cgroup", dst, "cgroup", flags, opt)
 		} else {
 			err = unix.Mount(host, dst, "", unix.MS_BIND, "")
 			if err == nil {
@@ -306,25 +314,29 @@ func mountCgroups(cfg *initConfig, m specs.Mount, o mountOpts) error {
 	return nil
 }
 
-// cgroupMountOption is the controller list a v1 hierarchy is mounted with
-// ("cpu,cpuacct"), from the super options in mountinfo.
-func cgroupMountOption(mnt string) string {
+// cgroupMountOptions maps each v1 hierarchy's mount point to the
+// controller list it is mounted with ("cpu,cpuacct"), from the super
+// options in mountinfo: one read, however many hierarchies.
+func cgroupMountOptions() map[string]string {
+	out := map[string]string{}
 	data, _ := os.ReadFile("/proc/self/mountinfo")
 	for _, line := range strings.Split(string(data), "\n") {
 		f := strings.Fields(line)
 		for i, fld := range f {
-			if fld == "-" && len(f) > i+3 && f[i+1] == "cgroup" && len(f) > 4 && f[4] == mnt {
+			if fld == "-" && len(f) > i+3 && f[i+1] == "cgroup" && len(f) > 4 {
 				var opts []string
 				for _, o := range strings.Split(f[i+3], ",") {
 					if o != "rw" && o != "ro" {
 						opts = append(opts, o)
 					}
 				}
-				return strings.Join(opts, ",")
+				if _, seen := out[f[4]]; !seen {
+					out[f[4]] = strings.Join(opts, ",")
+				}
 			}
 		}
 	}
-	return filepath.Base(mnt)
+	return out
 }
 
 func sortedKeys(m map[string]string) []string {

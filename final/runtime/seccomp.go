@@ -4,23 +4,53 @@ package runtime
 // call of the process and its children, and that decides: allow, fail with
 // an errno, kill (man 2 seccomp). The config lists system calls by name
 // with an action and, optionally, conditions on their arguments; docker's
-// default profile is such a list. The names become numbers with the tables
-// of github.com/elastic/go-seccomp-bpf, and the rules a program of
-// golang.org/x/net/bpf's instructions compiled here, in Go alone (runc
+// default profile is such a list. The names become numbers with this
+// architecture's table (syscalls_linux_GOARCH.go), and the rules a program
+// of golang.org/x/net/bpf's instructions compiled here, in Go alone (runc
 // calls libseccomp through cgo), which keeps the binary static for the VM
 // lane.
 
 import (
 	"fmt"
 	"os"
+	goruntime "runtime"
+	"sync"
 	"unsafe"
 
-	seccomp "github.com/elastic/go-seccomp-bpf"
-	"github.com/elastic/go-seccomp-bpf/arch"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
+
+// action is what a filter returns for a call: the kernel's SECCOMP_RET_*
+// value, with an errno in the low 16 bits for actErrno and actTrace.
+type action uint32
+
+const (
+	actAllow       action = unix.SECCOMP_RET_ALLOW
+	actErrno       action = unix.SECCOMP_RET_ERRNO
+	actKillThread  action = unix.SECCOMP_RET_KILL_THREAD
+	actKillProcess action = unix.SECCOMP_RET_KILL_PROCESS
+	actTrap        action = unix.SECCOMP_RET_TRAP
+	actTrace       action = unix.SECCOMP_RET_TRACE
+	actLog         action = unix.SECCOMP_RET_LOG
+)
+
+// x32Bit marks a call of x86-64's x32 ABI: the same calls as x86-64's,
+// numbered from 0x40000000 (__X32_SYSCALL_BIT).
+const x32Bit = 0x40000000
+
+// syscallNumbers maps a call's name to its number on this architecture,
+// made from syscallNames the first time a filter is compiled.
+var syscallNumbers = sync.OnceValue(func() map[string]uint32 {
+	m := make(map[string]uint32, len(syscallNames))
+	for nr, name := range syscallNames {
+		if name != "" {
+			m[name] = uint32(nr)
+		}
+	}
+	return m
+})
 
 // filter is a compiled seccomp filter: classic BPF, and seccomp(2)'s flags.
 type filter struct {
@@ -53,9 +83,8 @@ const (
 // first rule work. A block's jumps stay inside it, so none is longer than
 // classic BPF's 8-bit offsets.
 func seccompFilter(s *specs.LinuxSeccomp) (*filter, error) {
-	info, err := arch.GetInfo("")
-	if err != nil {
-		return nil, fmt.Errorf("seccomp: %w", err)
+	if auditArch == 0 {
+		return nil, fmt.Errorf("seccomp: no system call table for this architecture (%s)", goruntime.GOARCH)
 	}
 	def, err := seccompAction(s.DefaultAction, s.DefaultErrnoRet)
 	if err != nil {
@@ -75,23 +104,24 @@ func seccompFilter(s *specs.LinuxSeccomp) (*filter, error) {
 	if s.ListenerPath != "" {
 		return nil, fmt.Errorf("seccomp listenerPath (SCMP_ACT_NOTIFY) is not supported")
 	}
-	ret := func(a seccomp.Action) bpf.Instruction { return bpf.RetConstant{Val: retValue(a)} }
+	ret := func(a action) bpf.Instruction { return bpf.RetConstant{Val: retValue(a)} }
 	p := []bpf.Instruction{
 		// Another architecture's calls: the default action.
 		bpf.LoadAbsolute{Off: offArch, Size: 4},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.ID), SkipTrue: 1},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: auditArch, SkipTrue: 1},
 		ret(def),
 	}
-	if info.ID == arch.X86_64.ID {
+	if auditArch == unix.AUDIT_ARCH_X86_64 {
 		// x86-64's x32 ABI, the same calls under other numbers: refused,
 		// as libseccomp does, so that a rule cannot be gone around.
 		p = append(p,
 			bpf.LoadAbsolute{Off: offNr, Size: 4},
-			bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: uint32(arch.X32.SeccompMask), SkipFalse: 1},
-			bpf.RetConstant{Val: uint32(seccomp.ActionErrno) | uint32(unix.ENOSYS)})
+			bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: x32Bit, SkipFalse: 1},
+			bpf.RetConstant{Val: uint32(actErrno) | uint32(unix.ENOSYS)})
 	}
+	numbers := syscallNumbers()
 	for i, rule := range s.Syscalls {
-		action, err := seccompAction(rule.Action, rule.ErrnoRet)
+		act, err := seccompAction(rule.Action, rule.ErrnoRet)
 		if err != nil {
 			return nil, fmt.Errorf("seccomp syscalls[%d]: %w", i, err)
 		}
@@ -102,8 +132,8 @@ func seccompFilter(s *specs.LinuxSeccomp) (*filter, error) {
 		}
 		var nrs []uint32
 		for _, name := range rule.Names {
-			if nr, ok := info.SyscallNames[name]; ok {
-				nrs = append(nrs, uint32(nr))
+			if nr, ok := numbers[name]; ok {
+				nrs = append(nrs, nr)
 			}
 		}
 		if len(rule.Args) == 0 {
@@ -114,13 +144,13 @@ func seccompFilter(s *specs.LinuxSeccomp) (*filter, error) {
 				for j, nr := range nrs[:n] {
 					p = append(p, bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipTrue: uint8(n - j)})
 				}
-				p = append(p, bpf.Jump{Skip: 1}, ret(action))
+				p = append(p, bpf.Jump{Skip: 1}, ret(act))
 				nrs = nrs[n:]
 			}
 			continue
 		}
 		for _, nr := range nrs {
-			p = append(p, argBlock(nr, rule.Args, ret(action))...)
+			p = append(p, argBlock(nr, rule.Args, ret(act))...)
 		}
 	}
 	f.prog = append(p, ret(def))
@@ -206,8 +236,8 @@ func checkArg(a specs.LinuxSeccompArg) error {
 
 // retValue is what the filter returns for an action: an errno action
 // without an errno returns EPERM, as libseccomp's.
-func retValue(a seccomp.Action) uint32 {
-	if a&0xffff0000 == seccomp.ActionErrno && a&0xffff == 0 {
+func retValue(a action) uint32 {
+	if a&0xffff0000 == actErrno && a&0xffff == 0 {
 		return uint32(a) | uint32(unix.EPERM)
 	}
 	return uint32(a)
@@ -230,22 +260,22 @@ func (f *filter) load() error {
 
 // seccompAction maps libseccomp's action names onto the kernel's return
 // values; an errno rides in the low 16 bits (EPERM when none is given).
-func seccompAction(a specs.LinuxSeccompAction, errno *uint) (seccomp.Action, error) {
+func seccompAction(a specs.LinuxSeccompAction, errno *uint) (action, error) {
 	switch a {
 	case specs.ActAllow:
-		return seccomp.ActionAllow, nil
+		return actAllow, nil
 	case specs.ActKill, specs.ActKillThread:
-		return seccomp.ActionKillThread, nil
+		return actKillThread, nil
 	case specs.ActKillProcess:
-		return seccomp.ActionKillProcess, nil
+		return actKillProcess, nil
 	case specs.ActTrap:
-		return seccomp.ActionTrap, nil
+		return actTrap, nil
 	case specs.ActLog:
-		return seccomp.ActionLog, nil
+		return actLog, nil
 	case specs.ActErrno, specs.ActTrace:
-		base := seccomp.ActionErrno
+		base := actErrno
 		if a == specs.ActTrace {
-			base = seccomp.ActionTrace
+			base = actTrace
 		}
 		if errno == nil || (a == specs.ActErrno && *errno == uint(unix.EPERM)) {
 			return base, nil // the library adds EPERM to a bare errno action
@@ -253,7 +283,7 @@ func seccompAction(a specs.LinuxSeccompAction, errno *uint) (seccomp.Action, err
 		if *errno > 0xffff {
 			return 0, fmt.Errorf("errnoRet %d does not fit in 16 bits", *errno)
 		}
-		return base | seccomp.Action(*errno), nil
+		return base | action(*errno), nil
 	case specs.ActNotify:
 		return 0, fmt.Errorf("action %s needs a listener, which is not supported", a)
 	}

@@ -238,7 +238,8 @@ func TestSeccompFilter(t *testing.T) {
 	enosys := uint(38)
 	a, err := seccompAction(specs.ActErrno, &enosys)
 	require.NoError(t, err)
-	require.Equal(t, seccomp.ActionErrno|38, a)
+	require.Equal(t, actErrno|38, a)
+	require.Equal(t, uint32(seccomp.ActionErrno|38), uint32(a), "the kernel's values, as elastic/go-seccomp-bpf has them")
 
 	for _, bad := range []*specs.LinuxSeccomp{
 		{DefaultAction: "SCMP_ACT_FROB"},
@@ -250,6 +251,22 @@ func TestSeccompFilter(t *testing.T) {
 		_, err := seccompFilter(bad)
 		require.Error(t, err, "%+v", bad)
 	}
+}
+
+// The system call table (syscalls_linux_GOARCH.go) is the one of
+// elastic/go-seccomp-bpf, which the tests here use to check the filters:
+// number for number.
+func TestSyscallTables(t *testing.T) {
+	info, err := arch.GetInfo("")
+	if err != nil {
+		t.Skipf("no table for this architecture: %v", err)
+	}
+	require.Equal(t, uint32(info.ID), uint32(auditArch))
+	want := map[string]uint32{}
+	for name, nr := range info.SyscallNames {
+		want[name] = uint32(nr)
+	}
+	require.Equal(t, want, syscallNumbers())
 }
 
 // docker's default profile, whole (moby/profiles/seccomp): it compiles,
