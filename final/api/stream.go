@@ -1,0 +1,102 @@
+package api
+
+// The hijacked stream: how attach and exec carry a process's stdio over
+// HTTP. The server answers 101 and the HTTP connection becomes a plain
+// byte stream both ways. Input goes up raw; output comes down raw with a
+// terminal (a terminal merges stdout and stderr), and without one in
+// frames, each with an 8-byte header that says which stream it is:
+//
+//	+--------+--------+--------+--------+--------+--------+--------+--------+
+//	| stream |   0    |   0    |   0    |      size, big-endian uint32      |
+//	+--------+--------+--------+--------+--------+--------+--------+--------+
+//	  1 = stdout, 2 = stderr             followed by size bytes of output
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types"
+)
+
+// stream is one hijacked connection.
+type stream struct {
+	conn net.Conn
+	in   *bufio.Reader // input, with what the HTTP server had buffered
+	tty  bool          // raw output, not framed
+
+	mu     sync.Mutex
+	broken bool // a write failed: the client went away
+}
+
+// hijack answers 101 and takes the connection over from the HTTP server.
+func hijack(w http.ResponseWriter, r *http.Request, tty bool) (*stream, error) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return nil, fmt.Errorf("the connection cannot be hijacked")
+	}
+	conn, rw, err := hj.Hijack()
+	if err != nil {
+		return nil, err
+	}
+	// The server's deadlines (the header timeout) no longer apply: the
+	// stream lasts as long as the process.
+	_ = conn.SetDeadline(time.Time{})
+	media := types.MediaTypeRawStream
+	if !tty {
+		media = types.MediaTypeMultiplexedStream
+	}
+	fmt.Fprintf(rw, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: %s\r\n\r\n", media, APIVersion)
+	if err := rw.Flush(); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return &stream{conn: conn, in: rw.Reader, tty: tty}, nil
+}
+
+// write sends output of one stream (1 stdout, 2 stderr): raw with a
+// terminal, else in a frame. A client that went away is not an error for
+// the container: its output still goes to the log.
+func (s *stream) write(fd byte, p []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.broken {
+		return
+	}
+	_ = s.conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	var err error
+	if s.tty {
+		_, err = s.conn.Write(p)
+	} else {
+		err = writeFrame(s.conn, fd, p)
+	}
+	if err != nil {
+		s.broken = true
+	}
+}
+
+// writer is one of the stream's outputs as an io.Writer.
+func (s *stream) writer(fd byte) io.Writer {
+	return writerFunc(func(p []byte) (int, error) { s.write(fd, p); return len(p), nil })
+}
+
+// close ends the stream: the client sees EOF.
+func (s *stream) close() { s.conn.Close() }
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// writeFrame writes p as one frame of stream fd.
+func writeFrame(w io.Writer, fd byte, p []byte) error {
+	var hdr [8]byte
+	hdr[0] = fd
+	binary.BigEndian.PutUint32(hdr[4:], uint32(len(p)))
+	_, err := w.Write(append(hdr[:], p...))
+	return err
+}
