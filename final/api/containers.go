@@ -254,13 +254,19 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 	}
 	opt := engine.AttachOptions{Stdin: boolParam(r, "stdin"), Stdout: boolParam(r, "stdout"), Stderr: boolParam(r, "stderr")}
 	if !c.Running() {
-		st, err := hijack(w, r, c.Config.Tty)
+		st, err := takeOver(w, c.Config.Tty)
 		if err != nil {
 			return
 		}
 		s.mu.Lock()
 		s.pending[c.ID] = append(s.pending[c.ID], &attacher{st: st, opt: opt})
+		// Under the lock: a start that takes it now writes to it only
+		// after the 101.
+		err = st.upgraded()
 		s.mu.Unlock()
+		if err == nil {
+			s.event(c, events.ActionAttach)
+		}
 		return
 	}
 	att, err := s.e.Attach(c.ID, opt)

@@ -5,8 +5,6 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -213,6 +211,12 @@ func (s *Server) save(w http.ResponseWriter, names []string) {
 // POST /images/load: docker load; the body is the tar, streamed to the
 // store (never held in memory).
 func (s *Server) imageLoad(w http.ResponseWriter, r *http.Request) {
+	// The progress goes out while the body comes in: HTTP/1's server
+	// would otherwise stop reading the body at the first answer.
+	if err := http.NewResponseController(w).EnableFullDuplex(); err != nil {
+		fail(w, err)
+		return
+	}
 	p := newProgress(w)
 	loaded, err := s.e.Images.Load(r.Context(), r.Body, p.event)
 	if err != nil {
@@ -229,6 +233,3 @@ func (s *Server) imageLoad(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
-
-var _ = errors.New
-var _ = fmt.Sprint

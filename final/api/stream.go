@@ -28,6 +28,7 @@ import (
 type stream struct {
 	conn net.Conn
 	in   *bufio.Reader // input, with what the HTTP server had buffered
+	out  *bufio.Writer // for the 101 only; output goes to conn
 	tty  bool          // raw output, not framed
 
 	mu     sync.Mutex
@@ -36,6 +37,17 @@ type stream struct {
 
 // hijack answers 101 and takes the connection over from the HTTP server.
 func hijack(w http.ResponseWriter, r *http.Request, tty bool) (*stream, error) {
+	st, err := takeOver(w, tty)
+	if err != nil {
+		return nil, err
+	}
+	return st, st.upgraded()
+}
+
+// takeOver takes the connection from the HTTP server, before the answer:
+// a client attached before a start must be known before it hears 101,
+// after which it sends the start.
+func takeOver(w http.ResponseWriter, tty bool) (*stream, error) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		return nil, fmt.Errorf("the connection cannot be hijacked")
@@ -47,16 +59,24 @@ func hijack(w http.ResponseWriter, r *http.Request, tty bool) (*stream, error) {
 	// The server's deadlines (the header timeout) no longer apply: the
 	// stream lasts as long as the process.
 	_ = conn.SetDeadline(time.Time{})
+	return &stream{conn: conn, in: rw.Reader, out: rw.Writer, tty: tty}, nil
+}
+
+// upgraded answers 101: from here on the connection is the stream.
+func (s *stream) upgraded() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	media := types.MediaTypeRawStream
-	if !tty {
+	if !s.tty {
 		media = types.MediaTypeMultiplexedStream
 	}
-	fmt.Fprintf(rw, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: %s\r\n\r\n", media, APIVersion)
-	if err := rw.Flush(); err != nil {
-		conn.Close()
-		return nil, err
+	fmt.Fprintf(s.out, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: %s\r\n\r\n", media, APIVersion)
+	if err := s.out.Flush(); err != nil {
+		s.conn.Close()
+		s.broken = true
+		return err
 	}
-	return &stream{conn: conn, in: rw.Reader, tty: tty}, nil
+	return nil
 }
 
 // write sends output of one stream (1 stdout, 2 stderr): raw with a
