@@ -29,6 +29,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"cfs/final/engine"
 	"cfs/final/image"
@@ -50,6 +51,8 @@ const Version = "0.17.0-cfs"
 type Server struct {
 	e   *engine.Engine
 	mux *http.ServeMux
+	// Log, when set, gets a line per request (cfs serve --debug).
+	Log io.Writer
 
 	mu sync.Mutex
 	// pending are clients attached to a container that is not running
@@ -142,6 +145,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Api-Version", APIVersion)
 	h.Set("Server", "cfs/"+Version+" (linux)")
 	h.Set("Ostype", "linux")
+	if s.Log != nil {
+		// --debug: each request as it comes, as the client sent it.
+		fmt.Fprintf(s.Log, "%s %s %s\n", time.Now().Format("15:04:05.000"), r.Method, r.URL.RequestURI())
+	}
 	s.mux.ServeHTTP(w, r)
 }
 

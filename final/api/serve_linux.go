@@ -40,6 +40,7 @@ func Main(prog string, args []string, stdout, stderr io.Writer) int {
 	host := fs.StringP("host", "H", DefaultHost, "where to listen: `unix:///PATH`, or tcp://ADDR:PORT with --allow-tcp")
 	allowTCP := fs.Bool("allow-tcp", false, "allow --host tcp://…: anyone who reaches the port is root on this host (no TLS)")
 	configFile := fs.String("config-file", registry.ConfigPath, "read the registry settings from `FILE` (the keys of docker's daemon.json)")
+	debug := fs.Bool("debug", false, "print each request on stderr: the API as the client uses it")
 	help := fs.BoolP("help", "h", false, "print usage")
 	usage := func(w io.Writer) {
 		fmt.Fprintf(w, "Usage: %s serve [--host unix:///PATH]\n\n", prog)
@@ -84,7 +85,11 @@ func Main(prog string, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	srv := NewHTTPServer(New(e))
+	api := New(e)
+	if *debug {
+		api.Log = stderr
+	}
+	srv := NewHTTPServer(api)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	go func() {

@@ -462,6 +462,10 @@ func (m *monitor) attached(conn net.Conn) {
 		return
 	}
 	m.clients = append(m.clients, c)
+	// Said under the lock, before any output can go to it: the client
+	// that starts the container after this misses none of its output.
+	_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_ = writeFrame(conn, streamReady, nil)
 	feeds := c.opt.Stdin && m.stdin != nil && !m.stdinUsed
 	if feeds && m.p.StdinOnce {
 		m.stdinUsed = true

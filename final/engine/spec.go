@@ -110,6 +110,12 @@ func (e *Engine) Spec(c *Container, lowers []string) (*specs.Spec, error) {
 		},
 		Annotations: map[string]string{"org.opencontainers.image.ref.name": c.Image, "dev.cfs.engine.name": c.Name},
 	}
+	// The terminal's first size, as the client's (docker run -t sends
+	// HostConfig.ConsoleSize): the program's first look at it is right,
+	// before the first resize arrives.
+	if cs := hc.ConsoleSize; cfg.Tty && cs[0] > 0 && cs[1] > 0 {
+		s.Process.ConsoleSize = &specs.Box{Height: cs[0], Width: cs[1]}
+	}
 	if hc.NetworkMode != "host" {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	}

@@ -236,8 +236,9 @@ func (e *Engine) spawnMonitor(p plan) (*monitorConn, error) {
 
 // Attachment is a client attached to a running container's monitor.
 type Attachment struct {
-	conn *net.UnixConn
-	mu   sync.Mutex
+	conn  *net.UnixConn
+	mu    sync.Mutex
+	first *frame // read by dial, for Copy
 }
 
 // Attach attaches to the running container arg names.
@@ -262,7 +263,23 @@ func (e *Engine) dial(id string, opt AttachOptions) (*Attachment, error) {
 		conn.Close()
 		return nil, err
 	}
-	return &Attachment{conn: conn}, nil
+	// Wait until the monitor has the client: the monitor serves each
+	// client in a goroutine of its own, so a start sent right after the
+	// hello could otherwise run the container before the client is
+	// there to see its first output (docker run, start -a).
+	a := &Attachment{conn: conn}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	stream, p, err := readFrame(conn)
+	_ = conn.SetReadDeadline(time.Time{})
+	if err == nil && stream != streamReady {
+		a.first = &frame{stream, p} // a monitor of an older cfs says nothing first
+	}
+	return a, nil
+}
+
+type frame struct {
+	stream byte
+	p      []byte
 }
 
 // Copy copies stdin (nil: none) to the container and its output to
@@ -287,7 +304,7 @@ func (a *Attachment) Copy(stdin io.Reader, stdout, stderr io.Writer) (ExitStatus
 		}()
 	}
 	for {
-		stream, p, err := readFrame(a.conn)
+		stream, p, err := a.next()
 		if err != nil {
 			return ExitStatus{}, errors.New("the container's monitor went away before the container's end")
 		}
@@ -302,6 +319,15 @@ func (a *Attachment) Copy(stdin io.Reader, stdout, stderr io.Writer) (ExitStatus
 			return st, err
 		}
 	}
+}
+
+// next is the next frame from the monitor.
+func (a *Attachment) next() (byte, []byte, error) {
+	if f := a.first; f != nil {
+		a.first = nil
+		return f.stream, f.p, nil
+	}
+	return readFrame(a.conn)
 }
 
 func (a *Attachment) send(stream byte, p []byte) error {

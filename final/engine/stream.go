@@ -23,6 +23,7 @@ const (
 	streamStdin  = 0
 	streamStdout = 1
 	streamStderr = 2
+	streamReady  = 252 // monitor → client, first: attached, misses nothing from here
 	streamHello  = 253 // client → monitor, first: JSON AttachOptions
 	streamResize = 254 // client → monitor: "HEIGHT WIDTH"
 	streamExit   = 255 // monitor → client, last: JSON ExitStatus

@@ -49,6 +49,10 @@ func RunTerminal(t testing.TB, input string, args ...string) Result {
 
 // openPty opens a new pseudo-terminal: the master side, and the terminal
 // a program uses.
+// OpenPty opens a new pseudo-terminal: its master and its slave, for a
+// test to run a program on a terminal of its own.
+func OpenPty(t testing.TB) (ptmx, tty *os.File) { return openPty(t) }
+
 func openPty(t testing.TB) (ptmx, tty *os.File) {
 	t.Helper()
 	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
