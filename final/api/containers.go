@@ -619,6 +619,12 @@ func (s *Server) containerRemove(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
+	s.mu.Lock()
+	for _, a := range s.pending[c.ID] { // attached to a start that will not come
+		a.st.close()
+	}
+	delete(s.pending, c.ID)
+	s.mu.Unlock()
 	s.event(c, events.ActionDestroy)
 	s.notify(c.ID, notice{removed: true, st: engine.ExitStatus{StatusCode: c.State.ExitCode}})
 	w.WriteHeader(http.StatusNoContent)

@@ -6,6 +6,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"path"
 	"strings"
 	"sync"
 
@@ -26,6 +27,11 @@ func (s *Server) imageList(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	f, err := parseFilters(r.URL.Query().Get("filters"), "reference", "dangling", "label")
+	if err != nil {
+		fail(w, err)
+		return
+	}
 	imgs, err := st.List()
 	if err != nil {
 		fail(w, err)
@@ -33,12 +39,41 @@ func (s *Server) imageList(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []mobyimage.Summary{}
 	for _, img := range imgs {
+		// docker images REPO[:TAG] sends it as a reference filter, a glob.
+		tags := img.RepoTags
+		if refs := f["reference"]; len(refs) > 0 {
+			tags = nil // only the names that match, as docker's daemon answers
+			for _, t := range img.RepoTags {
+				if f.match("reference", func(v string) bool { return matchesReference([]string{t}, v) }) {
+					tags = append(tags, t)
+				}
+			}
+		}
+		if !f.match("reference", func(v string) bool { return matchesReference(img.RepoTags, v) }) ||
+			!f.match("dangling", func(v string) bool { return (v == "true") == (len(img.RepoTags) == 0) }) ||
+			!f.match("label", func(v string) bool { return hasLabel(img.Config.Config.Labels, v) }) {
+			continue
+		}
 		out = append(out, mobyimage.Summary{
-			ID: img.ID.String(), RepoTags: nonNil(img.RepoTags), RepoDigests: nonNil(img.RepoDigests),
+			ID: img.ID.String(), RepoTags: nonNil(tags), RepoDigests: nonNil(img.RepoDigests),
 			Created: img.Created().Unix(), Size: img.Size, SharedSize: -1, Containers: -1, Labels: img.Config.Config.Labels,
 		})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// matchesReference reports whether one of tags (repo:tag) matches the
+// pattern, as REPO or REPO:TAG, with docker's globs (path.Match).
+func matchesReference(tags []string, pattern string) bool {
+	for _, t := range tags {
+		repo := t[:strings.LastIndex(t, ":")]
+		for _, name := range []string{t, repo} {
+			if ok, _ := path.Match(pattern, name); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func nonNil(s []string) []string {

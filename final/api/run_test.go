@@ -392,6 +392,8 @@ func TestImages(t *testing.T) {
 	s.ok(t, "tag", "cfs/base", tag)
 	t.Cleanup(func() { cfs(t, "rmi", "-f", tag) })
 	require.Contains(t, s.ok(t, "images"), "cfs-api-test/tagged")
+	listed := s.ok(t, "images", "--format", "{{.Repository}}:{{.Tag}}", "cfs-api-test/tagged")
+	require.Equal(t, tag+"\n", listed, "docker images REPO lists that repository only")
 	var insp []struct{ Id string }
 	require.NoError(t, json.Unmarshal([]byte(s.ok(t, "image", "inspect", tag)), &insp))
 	require.Len(t, insp, 1)
