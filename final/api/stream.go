@@ -13,13 +13,14 @@ package api
 
 import (
 	"bufio"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"sync"
 	"time"
+
+	"cfs/final/engine"
 
 	"github.com/moby/moby/api/types"
 )
@@ -112,11 +113,6 @@ type writerFunc func(p []byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
-// writeFrame writes p as one frame of stream fd.
-func writeFrame(w io.Writer, fd byte, p []byte) error {
-	var hdr [8]byte
-	hdr[0] = fd
-	binary.BigEndian.PutUint32(hdr[4:], uint32(len(p)))
-	_, err := w.Write(append(hdr[:], p...))
-	return err
-}
+// writeFrame writes p as one frame of stream fd: the engine's, which
+// the monitor's attach socket speaks too.
+func writeFrame(w io.Writer, fd byte, p []byte) error { return engine.WriteFrame(w, fd, p) }
