@@ -3,6 +3,7 @@ package api_test
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -143,4 +144,61 @@ func TestPull(t *testing.T) {
 	require.Equal(t, 1, r.Code)
 	require.NotEmpty(t, r.Stderr)
 	require.Contains(t, s.ok(t, "rmi", ref), "Untagged: "+ref)
+}
+
+// docker run's flags reach the engine through the API: -u, -w, -e,
+// --entrypoint, -v, -h, and the limits, read from outside in the
+// container's cgroup.
+func TestRunFlags(t *testing.T) {
+	setup(t)
+	s := serve(t)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(dir+"/f", []byte("from the host\n"), 0o644))
+	r := s.docker(t, "", "run", "--rm", "--network", "none", "-u", "1000:1000", "-w", "/tmp", "-e", "A=1", "-h", "box",
+		"-v", dir+":/data:ro", "--entrypoint", "sh", "cfs/base", "-c", "id -u; id -g; pwd; echo $A; hostname; cat /data/f; touch /data/x")
+	require.Equal(t, 1, r.Code, r.Stderr)
+	require.Equal(t, "1000\n1000\n/tmp\n1\nbox\nfrom the host\n", r.Stdout)
+	require.Contains(t, r.Stderr, "Read-only file system")
+
+	name := names(t, s, "limits")[0]
+	s.ok(t, "run", "-d", "--name", name, "--network", "none", "-m", "64m", "--cpus", "0.5", "--pids-limit", "20", "cfs/base", "sleep", "300")
+	c, err := record(t, name)
+	require.NoError(t, err)
+	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", c.State.Pid))
+	require.NoError(t, err)
+	limit := func(v1controller, v1file, v2file string) string {
+		for _, line := range strings.Split(string(cg), "\n") {
+			f := strings.SplitN(line, ":", 3)
+			if len(f) < 3 {
+				continue
+			}
+			path := ""
+			switch {
+			case cgroupV2() && f[1] == "":
+				path = "/sys/fs/cgroup" + f[2] + "/" + v2file
+			case !cgroupV2() && strings.Contains(","+f[1]+",", ","+v1controller+","):
+				path = "/sys/fs/cgroup/" + v1controller + f[2] + "/" + v1file
+			default:
+				continue
+			}
+			data, err := os.ReadFile(path)
+			require.NoError(t, err)
+			return strings.TrimSpace(string(data))
+		}
+		t.Fatalf("no %s cgroup in %s", v1controller, cg)
+		return ""
+	}
+	require.Equal(t, "20", limit("pids", "pids.max", "pids.max"))
+	require.Equal(t, fmt.Sprint(64<<20), limit("memory", "memory.limit_in_bytes", "memory.max"))
+	if cgroupV2() {
+		require.Equal(t, "50000 100000", limit("cpu", "", "cpu.max"))
+	} else {
+		require.Equal(t, "50000", limit("cpu", "cpu.cfs_quota_us", ""))
+	}
+	require.Equal(t, fmt.Sprint(64<<20)+" 20", strings.TrimSpace(s.ok(t, "inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}", name)))
+}
+
+func cgroupV2() bool {
+	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
+	return err == nil
 }
