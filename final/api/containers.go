@@ -205,18 +205,33 @@ func (s *Server) follow(c *engine.Container, att *engine.Attachment, atts []*att
 			stdin = a.st.in // the first with stdin feeds it, as in docker
 		}
 	}
+	detached := false
 	out := func(fd byte) io.Writer {
 		return writerFunc(func(p []byte) (int, error) {
+			gone := true
 			for _, a := range atts {
 				if fd == 1 && a.opt.Stdout || fd == 2 && a.opt.Stderr {
 					a.st.write(fd, p)
 				}
+				gone = gone && a.st.isBroken()
+			}
+			if gone && !owner {
+				// Every client went away: detach from the monitor
+				// too; the container runs on.
+				detached = true
+				att.Close()
 			}
 			return len(p), nil
 		})
 	}
 	st, err := att.Copy(stdin, out(1), out(2))
 	att.Close()
+	if detached {
+		for _, a := range atts {
+			a.st.close()
+		}
+		return
+	}
 	if err != nil {
 		// Its monitor was killed: the record, repaired, says how it ended.
 		if st, err = s.e.Wait(c.ID); err != nil {

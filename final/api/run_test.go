@@ -244,6 +244,9 @@ func TestClientDisconnects(t *testing.T) {
 	s := serve(t)
 	name := names(t, s, "ticker")[0]
 	s.ok(t, "run", "-d", "--name", name, "--network", "none", "cfs/base", "sh", "-c", "while :; do echo tick; sleep 0.1; done")
+	c, err := record(t, name)
+	require.NoError(t, err)
+	before := sockets(t, c.State.Monitor.PID)
 
 	cmd := exec.Command("docker", "attach", "--no-stdin", name)
 	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+s.sock, "DOCKER_CONFIG="+s.dir)
@@ -253,8 +256,11 @@ func TestClientDisconnects(t *testing.T) {
 	line, err := bufio.NewReader(out).ReadString('\n')
 	require.NoError(t, err)
 	require.Equal(t, "tick\n", line)
+	require.Greater(t, sockets(t, c.State.Monitor.PID), before, "the server attached to the monitor")
 	require.NoError(t, cmd.Process.Kill())
 	_ = cmd.Wait()
+	// The server notices at its next write, and lets go of the monitor.
+	require.Eventually(t, func() bool { return sockets(t, c.State.Monitor.PID) == before }, 10*time.Second, 50*time.Millisecond)
 
 	// And an attached `docker run` killed too.
 	run := exec.Command("docker", "run", "--name", name+"-run", "--network", "none", "cfs/base", "sh", "-c", "while :; do echo tock; sleep 0.1; done")
@@ -424,6 +430,13 @@ func TestNotSupported(t *testing.T) {
 	r := s.docker(t, "", "inspect", "cfs-api-nothing")
 	require.Equal(t, 1, r.Code)
 	require.Contains(t, r.Stderr, "No such object")
+
+	// What is supported of the system: info and version, as the CLI
+	// prints them.
+	require.Equal(t, "0.17.0-cfs linux inactive\n", s.ok(t, "info", "--format", "{{.ServerVersion}} {{.OSType}} {{.Swarm.LocalNodeState}}"))
+	require.Contains(t, s.ok(t, "info"), "Server Version: 0.17.0-cfs")
+	require.Equal(t, "1.47\n", s.ok(t, "version", "--format", "{{.Server.APIVersion}}"))
+	require.Contains(t, s.ok(t, "network", "ls"), "bridge")
 }
 
 // The lifecycle as the event stream tells it.
@@ -436,4 +449,18 @@ func TestEvents(t *testing.T) {
 	until := strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10)
 	out := s.ok(t, "events", "--since", since, "--until", until, "--filter", "container="+name, "--format", "{{.Action}}")
 	require.Equal(t, "create\nattach\nstart\ndie\ndestroy\n", out)
+}
+
+// sockets counts the sockets a process holds open (/proc/PID/fd).
+func sockets(t *testing.T, pid int) int {
+	t.Helper()
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	require.NoError(t, err)
+	n := 0
+	for _, fd := range fds {
+		if link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && strings.HasPrefix(link, "socket:") {
+			n++
+		}
+	}
+	return n
 }

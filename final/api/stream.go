@@ -101,6 +101,13 @@ func (s *stream) write(fd byte, p []byte) {
 	}
 }
 
+// isBroken reports whether a write failed: the client is gone.
+func (s *stream) isBroken() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.broken
+}
+
 // writer is one of the stream's outputs as an io.Writer.
 func (s *stream) writer(fd byte) io.Writer {
 	return writerFunc(func(p []byte) (int, error) { s.write(fd, p); return len(p), nil })
