@@ -147,7 +147,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Ostype", "linux")
 	if s.Log != nil {
 		// --debug: each request as it comes, as the client sent it.
-		fmt.Fprintf(s.Log, "%s %s %s\n", time.Now().Format("15:04:05.000"), r.Method, r.URL.RequestURI())
+		fmt.Fprintf(s.Log, "%s %s %s\n", time.Now().Format("15:04:05.000"), r.Method, r.RequestURI)
 	}
 	s.mux.ServeHTTP(w, r)
 }
@@ -155,10 +155,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // notSupported answers a route cfs does not have, in docker's error form,
 // so that the client prints a clear message and exits, never hangs.
 func (s *Server) notSupported(w http.ResponseWriter, r *http.Request) {
-	what := strings.TrimPrefix(r.URL.Path, "/")
-	if i := strings.IndexByte(what, '/'); i > 0 {
-		what = what[:i]
-	}
 	writeError(w, http.StatusNotImplemented, fmt.Sprintf("%s %s is not supported by cfs (cfs serves containers, exec and images; see docs/12-api.md)", r.Method, r.URL.Path))
 }
 
