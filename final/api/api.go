@@ -128,6 +128,9 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /volumes/{name}", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("get %s: no such volume (cfs keeps no named volumes)", r.PathValue("name")))
 	})
+	m.HandleFunc("GET /plugins/{name}/json", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("plugin %s not found (cfs has no plugins)", r.PathValue("name")))
+	})
 	m.HandleFunc("/", s.notSupported)
 }
 
