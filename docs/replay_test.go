@@ -245,6 +245,8 @@ var optionalTools = []struct {
 }{
 	{regexp.MustCompile(`(^|[\s;&|(])getfattr\s`), "getfattr", "attr (Debian, Ubuntu, Fedora)"},
 	{regexp.MustCompile(`(^|[\s;&|(])python3\s`), "python3", "python3 (Debian, Ubuntu, Fedora)"},
+	{regexp.MustCompile(`(^|[\s;&|(])curl\s`), "curl", "curl (Debian, Ubuntu, Fedora)"},
+	{regexp.MustCompile(`(^|[\s;&|(])docker\s`), "docker", "docker.io (Debian, Ubuntu: its client only; never start dockerd)"},
 }
 
 // needsAbsentTool returns the optional tool a command runs that this host

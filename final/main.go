@@ -4,7 +4,8 @@
 // cleanup removes what killed runs left on it, and runtime is an OCI
 // runtime with runc's command line (final/runccli over final/runtime);
 // docker's commands (cfs run, ps, pull, …) are final/dockercli's, over the
-// engine (final/engine). The same binary is also started again as a
+// engine (final/engine), and serve is the Docker Engine API over the same
+// engine (final/api). The same binary is also started again as a
 // container's init (final/runtime) and as its monitor (final/engine).
 // Started under the name cfs-runc (a symlink), the binary is that runtime
 // alone, so that containerd and dockerd can use it in runc's place.
@@ -24,6 +25,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"cfs/final/api"
 	"cfs/final/dockercli"
 	"cfs/final/engine"
 	"cfs/final/runccli"
@@ -69,6 +71,7 @@ var commands = []command{
 	{"doctor", "[--json]", "check this host for what the stages need, with a fix for each problem", doctorCmd},
 	{"cleanup", "[--dry-run] [--all] [--caches]", "remove what killed runs left on this host (running containers stay, unless --all)", cleanupCmd},
 	{"runtime", "COMMAND [ARG...]", "the OCI runtime, with runc's command line (runtime --help lists its commands)", runtimeCmd},
+	{"serve", "[--host unix:///PATH]", "serve the Docker Engine API, so that the docker CLI drives cfs (docs/12-api.md)", serveCmd},
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -118,6 +121,14 @@ func usage(w io.Writer) {
 // after "runtime", before the verb, as they come before runc's.
 func runtimeCmd(args []string, stdout, stderr io.Writer) int {
 	return runccli.Main("cfs runtime", args, os.Stdin, stdout, stderr)
+}
+
+// ---------------------------------------------------------------------------
+// serve
+
+// serveCmd is the Docker Engine API on a socket (final/api).
+func serveCmd(args []string, stdout, stderr io.Writer) int {
+	return api.Main("cfs", args, stdout, stderr)
 }
 
 // ---------------------------------------------------------------------------

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"sort"
 	"strconv"
@@ -1081,45 +1080,14 @@ func (c *CLI) topCmd() *cobra.Command {
 			if err != nil {
 				return engineError(err, 1)
 			}
-			_, pids, err := e.Pids(args[0])
+			titles, rows, err := e.Top(args[0], args[1:])
 			if err != nil {
 				return err
 			}
-			psArgs := args[1:]
-			if len(psArgs) == 0 {
-				psArgs = []string{"-ef"}
-			}
-			// As docker does: the host's ps, and its lines whose PID is
-			// one of the container's.
-			out, err := exec.Command("ps", psArgs...).Output()
-			if err != nil {
-				return fmt.Errorf("ps %s: %w", strings.Join(psArgs, " "), err)
-			}
-			lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
-			col := -1
-			for i, h := range strings.Fields(lines[0]) {
-				if h == "PID" {
-					col = i
-				}
-			}
-			if col < 0 {
-				return fmt.Errorf("ps %s: no PID column", strings.Join(psArgs, " "))
-			}
-			in := map[string]bool{}
-			for _, p := range pids {
-				in[strconv.Itoa(p)] = true
-			}
 			tw := newTable(c.Out)
-			fmt.Fprintln(tw, strings.Join(strings.Fields(lines[0]), "\t"))
-			for _, l := range lines[1:] {
-				f := strings.Fields(l)
-				if len(f) > col && in[f[col]] {
-					n := len(strings.Fields(lines[0]))
-					if len(f) > n {
-						f = append(f[:n-1], strings.Join(f[n-1:], " "))
-					}
-					fmt.Fprintln(tw, strings.Join(f, "\t"))
-				}
+			fmt.Fprintln(tw, strings.Join(titles, "\t"))
+			for _, f := range rows {
+				fmt.Fprintln(tw, strings.Join(f, "\t"))
 			}
 			return tw.Flush()
 		},

@@ -477,6 +477,10 @@ func (m *monitor) attached(conn net.Conn) {
 			if feeds && m.p.StdinOnce && !m.p.Tty {
 				m.closeStdin()
 			}
+			// The client went away (its clients never half-close): let
+			// go of it now, not at the next output, which a client with
+			// no streams (a waiter) never gets.
+			m.drop(c)
 			return
 		}
 		switch stream {

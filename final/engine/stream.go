@@ -32,7 +32,11 @@ const (
 // A frame is docker's header (the stream, three zero bytes, the size as
 // four big-endian bytes) and the payload: what `docker attach` and the
 // API's hijacked streams carry when there is no terminal.
-func writeFrame(w io.Writer, stream byte, p []byte) error {
+func writeFrame(w io.Writer, stream byte, p []byte) error { return WriteFrame(w, stream, p) }
+
+// WriteFrame writes p as one frame of stream (1 stdout, 2 stderr), as
+// the API's streams and logs carry output without a terminal.
+func WriteFrame(w io.Writer, stream byte, p []byte) error {
 	var hdr [8]byte
 	hdr[0] = stream
 	binary.BigEndian.PutUint32(hdr[4:], uint32(len(p)))

@@ -1,0 +1,725 @@
+package api
+
+// The container routes, each a thin layer over one engine call, as
+// podman's compat handlers are over its engine: create, list, inspect,
+// start, attach, wait, logs, stop, restart, kill, pause, unpause, remove,
+// resize, top, stats, export, commit.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"cfs/final/engine"
+	"cfs/final/runtime"
+
+	"github.com/moby/moby/api/types"
+	"github.com/moby/moby/api/types/common"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+)
+
+// POST /containers/create?name=N: the body is docker's Config with
+// HostConfig and NetworkingConfig; 201 {Id, Warnings}. A missing image
+// is 404, on which the docker CLI pulls it and creates again.
+func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {
+	var req container.CreateRequest
+	if err := decode(w, r, &req); err != nil {
+		fail(w, err)
+		return
+	}
+	if req.Config == nil {
+		writeError(w, http.StatusBadRequest, "config cannot be empty in order to create a container")
+		return
+	}
+	opt := engine.CreateOptions{Name: r.URL.Query().Get("name"), Config: *req.Config}
+	if req.HostConfig != nil {
+		opt.HostConfig = *req.HostConfig
+	}
+	warnings := []string{}
+	hc := &opt.HostConfig
+	if len(hc.Mounts) > 0 {
+		writeError(w, http.StatusBadRequest, "--mount is not supported by cfs: use -v HOST:CTR[:ro]")
+		return
+	}
+	if p := hc.RestartPolicy.Name; p != "" && p != container.RestartPolicyDisabled {
+		warnings = append(warnings, fmt.Sprintf("cfs does not restart containers: --restart %s is ignored", p))
+	}
+	if err := engine.CheckConfig(&opt.Config, hc); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	c, err := s.e.Create(opt)
+	var missing *engine.ImageNotFoundError
+	if errors.As(err, &missing) && isBase(opt.Config.Image) {
+		// cfs/base is made here, from the stages' root filesystem.
+		if _, err = s.e.Images.EnsureBase(); err == nil {
+			c, err = s.e.Create(opt)
+		}
+	}
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	s.event(c, events.ActionCreate)
+	writeJSON(w, http.StatusCreated, container.CreateResponse{ID: c.ID, Warnings: warnings})
+}
+
+// isBase reports whether ref names cfs/base, which no registry has.
+func isBase(ref string) bool {
+	ref = strings.TrimPrefix(ref, "docker.io/")
+	return ref == "cfs/base" || ref == "cfs/base:latest"
+}
+
+// GET /containers/json?all=1&limit=N&filters={…}: docker ps.
+func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
+	f, err := parseFilters(r.URL.Query().Get("filters"), "id", "name", "status", "label")
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	all := boolParam(r, "all")
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	if limit > 0 {
+		all = true // docker ps -n N and -l look at every container
+	}
+	list, err := s.e.List()
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	out := []container.Summary{}
+	for _, c := range list {
+		if !all && !c.Running() && len(f["status"]) == 0 {
+			continue
+		}
+		if !f.match("id", func(v string) bool { return strings.HasPrefix(c.ID, v) }) ||
+			!f.match("name", func(v string) bool { return strings.Contains(c.Name, strings.TrimPrefix(v, "/")) }) ||
+			!f.match("status", func(v string) bool { return v == c.State.Status }) ||
+			!f.match("label", func(v string) bool { return hasLabel(c.Config.Labels, v) }) {
+			continue
+		}
+		out = append(out, s.e.Summary(c))
+		if limit > 0 && len(out) == limit {
+			break
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func hasLabel(labels map[string]string, kv string) bool {
+	k, v, withValue := strings.Cut(kv, "=")
+	have, ok := labels[k]
+	return ok && (!withValue || have == v)
+}
+
+// GET /containers/{name}/json: docker inspect; Config is always there
+// (the CLI reads Config.Tty without looking).
+func (s *Server) containerInspect(w http.ResponseWriter, r *http.Request) {
+	c, err := s.e.Get(r.PathValue("name"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.e.Inspect(c))
+}
+
+// ---------------------------------------------------------------------------
+// start, attach, wait
+
+// attacher is a client attached by /attach, with the streams it asked for.
+type attacher struct {
+	st  *stream
+	opt engine.AttachOptions
+}
+
+// POST /containers/{name}/start: 204, or 304 if it runs already.
+func (s *Server) containerStart(w http.ResponseWriter, r *http.Request) {
+	c, err := s.e.Get(r.PathValue("name"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if c.Running() {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if err := s.start(c); err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// start starts c with the clients attached to it meanwhile, and follows
+// it to its end: the server is then the first to know its exit status,
+// which a --rm container takes with it when it is removed. A failed start
+// under --rm removes the container, as docker does (the CLI waits for it).
+func (s *Server) start(c *engine.Container) error {
+	s.mu.Lock()
+	atts := s.pending[c.ID]
+	delete(s.pending, c.ID)
+	s.mu.Unlock()
+	var opt engine.AttachOptions
+	for _, a := range atts {
+		opt.Stdin = opt.Stdin || a.opt.Stdin
+		opt.Stdout = opt.Stdout || a.opt.Stdout
+		opt.Stderr = opt.Stderr || a.opt.Stderr
+	}
+	att, err := s.e.Start(c.ID, engine.StartOptions{Attach: &opt})
+	if err != nil {
+		for _, a := range atts {
+			a.st.close()
+		}
+		st := engine.ExitStatus{StatusCode: 125, Error: err.Error()}
+		var se *engine.StartError
+		if errors.As(err, &se) {
+			st.StatusCode = se.Code
+		}
+		n := notice{exited: true, st: st}
+		if c.HostConfig.AutoRemove {
+			_ = s.e.Remove(c.ID, true)
+			n.removed = true
+			s.event(c, events.ActionDestroy)
+		}
+		s.notify(c.ID, n)
+		return err
+	}
+	s.event(c, events.ActionStart)
+	go s.follow(c, att, atts, true)
+	return nil
+}
+
+// follow copies a running container's streams to its attached clients
+// until it exits; owner: this server started it, and tells its waiters.
+func (s *Server) follow(c *engine.Container, att *engine.Attachment, atts []*attacher, owner bool) {
+	var stdin io.Reader
+	for _, a := range atts {
+		if a.opt.Stdin && stdin == nil {
+			stdin = a.st.in // the first with stdin feeds it, as in docker
+		}
+	}
+	detached := false
+	out := func(fd byte) io.Writer {
+		return writerFunc(func(p []byte) (int, error) {
+			gone := true
+			for _, a := range atts {
+				if fd == 1 && a.opt.Stdout || fd == 2 && a.opt.Stderr {
+					a.st.write(fd, p)
+				}
+				gone = gone && a.st.isBroken()
+			}
+			if gone && !owner {
+				// Every client went away: detach from the monitor
+				// too; the container runs on.
+				detached = true
+				att.Close()
+			}
+			return len(p), nil
+		})
+	}
+	st, err := att.Copy(stdin, out(1), out(2))
+	att.Close()
+	if detached {
+		for _, a := range atts {
+			a.st.close()
+		}
+		return
+	}
+	if err != nil {
+		// Its monitor was killed: the record, repaired, says how it ended.
+		if st, err = s.e.Wait(c.ID); err != nil {
+			st = engine.ExitStatus{StatusCode: 137, Error: err.Error()}
+		}
+	}
+	for _, a := range atts {
+		a.st.close()
+	}
+	if owner {
+		s.exited(c, st)
+	}
+}
+
+// exited tells the waiters and the event stream that c exited (and,
+// with --rm, that it is gone).
+func (s *Server) exited(c *engine.Container, st engine.ExitStatus) {
+	s.eventAttrs(c, events.ActionDie, map[string]string{"exitCode": strconv.Itoa(st.StatusCode)})
+	n := notice{exited: true, st: st}
+	if c.HostConfig.AutoRemove {
+		n.removed = true
+		s.event(c, events.ActionDestroy)
+	}
+	s.notify(c.ID, n)
+}
+
+// POST /containers/{name}/attach?stream=1&stdin=1&stdout=1&stderr=1:
+// 101, then the container's streams. A container that does not run yet
+// is attached at its start (docker run attaches, then starts).
+func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
+	c, err := s.e.Get(r.PathValue("name"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	opt := engine.AttachOptions{Stdin: boolParam(r, "stdin"), Stdout: boolParam(r, "stdout"), Stderr: boolParam(r, "stderr")}
+	if !c.Running() {
+		st, err := takeOver(w, c.Config.Tty)
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.pending[c.ID] = append(s.pending[c.ID], &attacher{st: st, opt: opt})
+		// Under the lock: a start that takes it now writes to it only
+		// after the 101.
+		err = st.upgraded()
+		s.mu.Unlock()
+		if err == nil {
+			s.event(c, events.ActionAttach)
+		}
+		return
+	}
+	att, err := s.e.Attach(c.ID, opt)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	st, err := hijack(w, r, c.Config.Tty)
+	if err != nil {
+		att.Close()
+		return
+	}
+	s.event(c, events.ActionAttach)
+	go s.follow(c, att, []*attacher{{st: st, opt: opt}}, false)
+}
+
+// POST /containers/{name}/wait?condition=not-running|next-exit|removed:
+// the headers go at once (the docker CLI waits for them before it
+// starts the container), the status when the condition is met.
+func (s *Server) containerWait(w http.ResponseWriter, r *http.Request) {
+	c, err := s.e.Get(r.PathValue("name"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	cond := container.WaitCondition(r.URL.Query().Get("condition"))
+	switch cond {
+	case "":
+		cond = container.WaitConditionNotRunning
+	case container.WaitConditionNotRunning, container.WaitConditionNextExit, container.WaitConditionRemoved:
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid condition: %q", cond))
+		return
+	}
+	ch := s.subscribe(c.ID)
+	defer s.unsubscribe(c.ID, ch)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	flush(w)
+	st, ok := s.waitFor(r.Context(), c, cond, ch)
+	if !ok {
+		return // the client went away
+	}
+	resp := container.WaitResponse{StatusCode: int64(st.StatusCode)}
+	if st.Error != "" && st.StatusCode == 125 {
+		resp.Error = &container.WaitExitError{Message: st.Error}
+	}
+	writeJSONBody(w, resp)
+}
+
+// waitFor waits for cond. This server hears of the containers it starts
+// (notice); one that runs is waited for through its monitor; one that
+// another program starts (cfs start) is seen by looking at its record
+// each second.
+func (s *Server) waitFor(ctx context.Context, c *engine.Container, cond container.WaitCondition, ch chan notice) (engine.ExitStatus, bool) {
+	record := engine.ExitStatus{StatusCode: c.State.ExitCode}
+	if cond == container.WaitConditionNotRunning && !c.Running() {
+		return record, true
+	}
+	dialed := make(chan engine.ExitStatus, 1)
+	watching := false
+	watch := func() {
+		watching = true
+		go func() {
+			if st, err := s.waitRunning(ctx, c.ID); err == nil {
+				dialed <- st
+			}
+		}()
+	}
+	if c.Running() {
+		watch()
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var st engine.ExitStatus
+	exited := false
+	gone := func() bool {
+		_, err := s.e.Resolve(c.ID)
+		return errors.Is(err, engine.ErrNotFound)
+	}
+	for {
+		select {
+		case n := <-ch:
+			if n.exited && !exited {
+				st, exited = n.st, true
+			}
+			if n.removed && cond == container.WaitConditionRemoved {
+				return st, true
+			}
+		case got := <-dialed:
+			if !exited {
+				st, exited = got, true
+			}
+		case <-tick.C:
+			cur, err := s.e.Get(c.ID)
+			switch {
+			case errors.Is(err, engine.ErrNotFound):
+				if !exited {
+					st = record
+				}
+				if cond == container.WaitConditionRemoved || !exited {
+					return st, true
+				}
+			case err != nil:
+			case cur.Running() && !watching:
+				watch()
+			case !cur.Running() && !exited && !cur.State.FinishedAt.Equal(c.State.FinishedAt):
+				st, exited = engine.ExitStatus{StatusCode: cur.State.ExitCode}, true // ran and ended meanwhile
+			}
+		case <-ctx.Done():
+			return st, false
+		}
+		if exited && (cond != container.WaitConditionRemoved || gone()) {
+			return st, true
+		}
+	}
+}
+
+// waitRunning waits for a running container's exit through its monitor,
+// as an attached client with no streams; the client going away detaches.
+func (s *Server) waitRunning(ctx context.Context, id string) (engine.ExitStatus, error) {
+	att, err := s.e.Attach(id, engine.AttachOptions{})
+	if err != nil {
+		c, err2 := s.e.Get(id)
+		if err2 != nil {
+			return engine.ExitStatus{}, err
+		}
+		return engine.ExitStatus{StatusCode: c.State.ExitCode}, nil
+	}
+	stop := context.AfterFunc(ctx, func() { att.Close() })
+	defer stop()
+	st, err := att.Copy(nil, io.Discard, io.Discard)
+	att.Close()
+	if err != nil && ctx.Err() == nil {
+		return s.e.Wait(id) // the monitor was killed: the repaired record
+	}
+	return st, err
+}
+
+func (s *Server) subscribe(id string) chan notice {
+	ch := make(chan notice, 4)
+	s.mu.Lock()
+	s.waiters[id] = append(s.waiters[id], ch)
+	s.mu.Unlock()
+	return ch
+}
+
+func (s *Server) unsubscribe(id string, ch chan notice) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	list := s.waiters[id]
+	for i, have := range list {
+		if have == ch {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(s.waiters, id)
+	} else {
+		s.waiters[id] = list
+	}
+}
+
+func (s *Server) notify(id string, n notice) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ch := range s.waiters[id] {
+		select {
+		case ch <- n:
+		default:
+		}
+	}
+}
+
+// writeJSONBody writes v after headers already sent.
+func writeJSONBody(w http.ResponseWriter, v any) {
+	writeJSONTo(w, v)
+	flush(w)
+}
+
+// ---------------------------------------------------------------------------
+// logs
+
+// GET /containers/{name}/logs?stdout=1&stderr=1&tail=N&follow=1&timestamps=1:
+// the json-file log, in frames without a terminal, raw with one.
+func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
+	c, err := s.e.Get(r.PathValue("name"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	wantOut, wantErr := boolParam(r, "stdout"), boolParam(r, "stderr")
+	if !wantOut && !wantErr {
+		writeError(w, http.StatusBadRequest, "Bad parameters: you must choose at least one stream")
+		return
+	}
+	tail := -1
+	if t := r.URL.Query().Get("tail"); t != "" && t != "all" {
+		if tail, err = strconv.Atoi(t); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid value for \"tail\": %q is not a number or \"all\"", t))
+			return
+		}
+	}
+	var since time.Time
+	if v := r.URL.Query().Get("since"); v != "" && v != "0" {
+		if sec, err := strconv.ParseFloat(v, 64); err == nil {
+			since = time.Unix(0, int64(sec*1e9))
+		}
+	}
+	timestamps := boolParam(r, "timestamps")
+	media := types.MediaTypeMultiplexedStream
+	if c.Config.Tty {
+		media = types.MediaTypeRawStream
+	}
+	w.Header().Set("Content-Type", media)
+	w.WriteHeader(http.StatusOK)
+	flush(w)
+	_ = s.e.Logs(r.Context(), c.ID, engine.LogsOptions{Follow: boolParam(r, "follow"), Tail: tail}, func(l engine.LogLine) error {
+		fd := byte(1)
+		if l.Stream == "stderr" {
+			fd = 2
+		}
+		if fd == 1 && !wantOut || fd == 2 && !wantErr || l.Time.Before(since) {
+			return nil
+		}
+		text := l.Text
+		if timestamps {
+			text = l.Time.Format(time.RFC3339Nano) + " " + text
+		}
+		var err error
+		if c.Config.Tty {
+			_, err = io.WriteString(w, text)
+		} else {
+			err = writeFrame(w, fd, []byte(text))
+		}
+		flush(w)
+		return err
+	})
+}
+
+// ---------------------------------------------------------------------------
+// stop, restart, kill, pause, unpause, rm, resize
+
+// stopTimeout is ?t=SECONDS, else the container's own, else docker's 10.
+func stopTimeout(r *http.Request, c *engine.Container) time.Duration {
+	if t, err := strconv.Atoi(r.URL.Query().Get("t")); err == nil && t >= 0 {
+		return time.Duration(t) * time.Second
+	}
+	if c.Config.StopTimeout != nil {
+		return time.Duration(*c.Config.StopTimeout) * time.Second
+	}
+	return 10 * time.Second
+}
+
+// POST /containers/{name}/stop?t=T: 204, or 304 if it was not running.
+func (s *Server) containerStop(w http.ResponseWriter, r *http.Request) {
+	c, err := s.e.Get(r.PathValue("name"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if !c.Running() {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if err := s.e.Stop(c.ID, stopTimeout(r, c)); err != nil {
+		fail(w, err)
+		return
+	}
+	s.event(c, events.ActionStop)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// POST /containers/{name}/restart?t=T: stop, then start as /start does.
+func (s *Server) containerRestart(w http.ResponseWriter, r *http.Request) {
+	c, err := s.e.Get(r.PathValue("name"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if err := s.e.Stop(c.ID, stopTimeout(r, c)); err != nil {
+		fail(w, err)
+		return
+	}
+	if c, err = s.e.Get(c.ID); err != nil { // a --rm container is gone now
+		fail(w, err)
+		return
+	}
+	if err := s.start(c); err != nil {
+		fail(w, err)
+		return
+	}
+	s.event(c, events.ActionRestart)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// POST /containers/{name}/kill?signal=S (a name, with or without SIG, or
+// a number; KILL by default).
+func (s *Server) containerKill(w http.ResponseWriter, r *http.Request) {
+	sig := syscall.SIGKILL
+	if v := r.URL.Query().Get("signal"); v != "" {
+		var err error
+		if sig, err = runtime.ParseSignal(v); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid signal: %s", v))
+			return
+		}
+	}
+	c, err := s.e.Get(r.PathValue("name"))
+	if err == nil {
+		err = s.e.Kill(c.ID, sig)
+	}
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	s.eventAttrs(c, events.ActionKill, map[string]string{"signal": strconv.Itoa(int(sig))})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) containerPause(w http.ResponseWriter, r *http.Request) {
+	s.simple(w, r, s.e.Pause, events.ActionPause)
+}
+
+func (s *Server) containerUnpause(w http.ResponseWriter, r *http.Request) {
+	s.simple(w, r, s.e.Unpause, events.ActionUnPause)
+}
+
+// simple runs an engine call that takes the container and answers 204.
+func (s *Server) simple(w http.ResponseWriter, r *http.Request, call func(string) error, action events.Action) {
+	c, err := s.e.Get(r.PathValue("name"))
+	if err == nil {
+		err = call(c.ID)
+	}
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	s.event(c, action)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// DELETE /containers/{name}?force=1: 204; 409 if it runs, without force.
+func (s *Server) containerRemove(w http.ResponseWriter, r *http.Request) {
+	c, err := s.e.Get(r.PathValue("name"))
+	if err == nil {
+		err = s.e.Remove(c.ID, boolParam(r, "force"))
+	}
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	s.mu.Lock()
+	for _, a := range s.pending[c.ID] { // attached to a start that will not come
+		a.st.close()
+	}
+	delete(s.pending, c.ID)
+	s.mu.Unlock()
+	s.event(c, events.ActionDestroy)
+	s.notify(c.ID, notice{removed: true, st: engine.ExitStatus{StatusCode: c.State.ExitCode}})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// POST /containers/{name}/resize?h=H&w=W: the terminal's size, through
+// the monitor, which holds the terminal.
+func (s *Server) containerResize(w http.ResponseWriter, r *http.Request) {
+	h, errH := strconv.ParseUint(r.URL.Query().Get("h"), 10, 16)
+	wd, errW := strconv.ParseUint(r.URL.Query().Get("w"), 10, 16)
+	if errH != nil || errW != nil {
+		writeError(w, http.StatusBadRequest, "resize: h and w must be numbers")
+		return
+	}
+	c, err := s.e.Get(r.PathValue("name"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if !c.Running() {
+		w.WriteHeader(http.StatusOK) // it ended meanwhile: nothing to resize
+		return
+	}
+	att, err := s.e.Attach(c.ID, engine.AttachOptions{})
+	if err == nil {
+		err = att.Resize(uint16(h), uint16(wd))
+		att.Close()
+	}
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// ---------------------------------------------------------------------------
+// top, stats, export, commit
+
+// GET /containers/{name}/top?ps_args=-ef: the host's ps, the container's
+// processes only.
+func (s *Server) containerTop(w http.ResponseWriter, r *http.Request) {
+	var psArgs []string
+	if a := r.URL.Query().Get("ps_args"); a != "" {
+		psArgs = strings.Fields(a)
+	}
+	titles, procs, err := s.e.Top(r.PathValue("name"), psArgs)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, container.TopResponse{Titles: titles, Processes: procs})
+}
+
+// GET /containers/{name}/export: its files, as a tar.
+func (s *Server) containerExport(w http.ResponseWriter, r *http.Request) {
+	c, err := s.e.Get(r.PathValue("name"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-tar")
+	_ = s.e.Export(c.ID, w)
+}
+
+// POST /commit?container=C&repo=R&tag=T&comment=M&author=A&changes=…
+func (s *Server) commit(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	name := q.Get("repo")
+	if name != "" && q.Get("tag") != "" {
+		name += ":" + q.Get("tag")
+	}
+	pause := true
+	if v := q.Get("pause"); v != "" {
+		pause = boolParam(r, "pause")
+	}
+	img, err := s.e.Commit(r.Context(), q.Get("container"), engine.CommitOptions{Name: name, Author: q.Get("author"),
+		Message: q.Get("comment"), Changes: q["changes"], Pause: pause})
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, common.IDResponse{ID: img.ID.String()})
+}

@@ -1,0 +1,204 @@
+package api_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	goruntime "runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"cfs/final/image/imagetest"
+	"cfs/internal/stagetest"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// onTerminal runs docker on a terminal of its own, ROWS×COLS, types
+// input, and returns what the terminal showed and docker's status.
+func (s *server) onTerminal(t *testing.T, rows, cols uint16, input string, args ...string) (string, int) {
+	t.Helper()
+	ptmx, tty := stagetest.OpenPty(t)
+	defer ptmx.Close()
+	require.NoError(t, unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols}))
+	cmd := exec.Command("docker", args...)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+s.sock, "DOCKER_CONFIG="+s.dir, "TERM=xterm")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	require.NoError(t, cmd.Start())
+	tty.Close()
+	var out bytes.Buffer
+	copied := make(chan struct{})
+	go func() { _, _ = io.Copy(&out, ptmx); close(copied) }() // ends with EIO when docker is gone
+	_, _ = io.WriteString(ptmx, input)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("docker %s hung; the terminal showed %q", strings.Join(args, " "), out.String())
+	}
+	select {
+	case <-copied:
+	case <-time.After(5 * time.Second):
+	}
+	return out.String(), cmd.ProcessState.ExitCode()
+}
+
+// docker run -it and exec -it: a terminal in the container, of the
+// client's size, raw both ways, and the shell's status as docker's.
+func TestTerminal(t *testing.T) {
+	setup(t)
+	s := serve(t)
+	out, code := s.onTerminal(t, 30, 100, "stty size; tty; exit 5\n", "run", "-it", "--rm", "--network", "none", "cfs/base", "sh")
+	require.Equal(t, 5, code, out)
+	require.Contains(t, out, "30 100\r\n")
+	require.Contains(t, out, "/dev/pts/0\r\n")
+
+	name := names(t, s, "term")[0]
+	s.ok(t, "run", "-d", "--name", name, "--network", "none", "cfs/base", "sleep", "300")
+	out, code = s.onTerminal(t, 40, 120, "stty size; exit 6\n", "exec", "-it", name, "sh")
+	require.Equal(t, 6, code, out)
+	require.Contains(t, out, "40 120\r\n")
+}
+
+// Older clients: Debian's docker.io speaks API 1.41 (bookworm), newer
+// ones 1.44 and up; the client's own version is forced here.
+func TestOlderClients(t *testing.T) {
+	setup(t)
+	s := serve(t)
+	for _, v := range []string{"1.41", "1.44"} {
+		t.Setenv("DOCKER_API_VERSION", v)
+		r := s.docker(t, "", "run", "--rm", "--network", "none", "cfs/base", "sh", "-c", "echo hi; exit 2")
+		require.Equal(t, 2, r.Code, "API %s: %s", v, r.Stderr)
+		require.Equal(t, "hi\n", r.Stdout)
+		name := names(t, s, "v"+strings.ReplaceAll(v, ".", ""))[0]
+		s.ok(t, "run", "-d", "--name", name, "--network", "none", "cfs/base", "sh", "-c", "echo logged; exec sleep 300")
+		require.Equal(t, "in\n", s.ok(t, "exec", name, "echo", "in"))
+		require.Eventually(t, func() bool { return s.ok(t, "logs", name) == "logged\n" }, 10*time.Second, 50*time.Millisecond)
+		require.Equal(t, v+"\n", strings.TrimPrefix(s.ok(t, "version", "-f", "{{.Client.APIVersion}}"), "v"))
+	}
+}
+
+// create, then start -a; a published port; logs -f to the end.
+func TestCreateStartPortsLogs(t *testing.T) {
+	setup(t)
+	s := serve(t)
+	n := names(t, s, "created", "published", "follow")
+	id := strings.TrimSpace(s.ok(t, "create", "--name", n[0], "--network", "none", "cfs/base", "sh", "-c", "echo started; exit 4"))
+	require.Equal(t, "created\n", s.ok(t, "inspect", "-f", "{{.State.Status}}", id))
+	r := s.docker(t, "", "start", "-a", n[0])
+	require.Equal(t, 4, r.Code, r.Stderr)
+	require.Equal(t, "started\n", r.Stdout)
+
+	// On the bridge (in the tests' network namespace), port 18080.
+	s.ok(t, "run", "-d", "--name", n[1], "-p", "18080:80", "cfs/base", "sleep", "300")
+	require.Equal(t, "80/tcp -> 0.0.0.0:18080\n", s.ok(t, "port", n[1]))
+	require.Contains(t, s.ok(t, "ps", "--filter", "name="+n[1]), "0.0.0.0:18080->80/tcp")
+	ip := strings.TrimSpace(s.ok(t, "inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", n[1]))
+	require.Regexp(t, `^\d+\.\d+\.\d+\.\d+$`, ip)
+
+	s.ok(t, "run", "-d", "--name", n[2], "--network", "none", "cfs/base", "sh", "-c", "echo a; sleep 1; echo b")
+	r = s.docker(t, "", "logs", "-f", n[2])
+	require.Equal(t, 0, r.Code)
+	require.Equal(t, "a\nb\n", r.Stdout, "logs -f follows to the container's end")
+}
+
+// docker pull through the server, from a registry on loopback: the
+// progress, then the image runs. (This server runs in the host's network
+// namespace, where the registry is; its containers use --network none.)
+func TestPull(t *testing.T) {
+	setup(t)
+	reg := imagetest.NewRegistry(t)
+	reg.Push(t, "cfs-api/pulled:v1", imagetest.TestImage(t, "linux/"+goruntime.GOARCH))
+	dir := t.TempDir()
+	s := &server{sock: dir + "/docker.sock", dir: dir}
+	self, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command(self, "serve", "--host", "unix://"+s.sock)
+	cmd.Env = append(os.Environ(), "CFS_TEST_AS_STAGE=1")
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err)
+	require.Contains(t, line, "listening")
+
+	ref := reg.Ref("cfs-api/pulled:v1")
+	t.Cleanup(func() { cfs(t, "rmi", "-f", ref) })
+	r := s.docker(t, "", "pull", ref)
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Contains(t, r.Stdout, "Status: Downloaded newer image for "+ref)
+	require.Contains(t, s.ok(t, "images"), reg.Ref("cfs-api/pulled"))
+	r = s.docker(t, "", "pull", ref)
+	require.Contains(t, r.Stdout, "Image is up to date")
+	r = s.docker(t, "", "pull", reg.Ref("cfs-api/nothing:v1"))
+	require.Equal(t, 1, r.Code)
+	require.NotEmpty(t, r.Stderr)
+	require.Contains(t, s.ok(t, "rmi", ref), "Untagged: "+ref)
+}
+
+// docker run's flags reach the engine through the API: -u, -w, -e,
+// --entrypoint, -v, -h, and the limits, read from outside in the
+// container's cgroup.
+func TestRunFlags(t *testing.T) {
+	setup(t)
+	s := serve(t)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(dir+"/f", []byte("from the host\n"), 0o644))
+	r := s.docker(t, "", "run", "--rm", "--network", "none", "-u", "1000:1000", "-w", "/tmp", "-e", "A=1", "-h", "box",
+		"-v", dir+":/data:ro", "--entrypoint", "sh", "cfs/base", "-c", "id -u; id -g; pwd; echo $A; hostname; cat /data/f; touch /data/x")
+	require.Equal(t, 1, r.Code, r.Stderr)
+	require.Equal(t, "1000\n1000\n/tmp\n1\nbox\nfrom the host\n", r.Stdout)
+	require.Contains(t, r.Stderr, "Read-only file system")
+
+	name := names(t, s, "limits")[0]
+	s.ok(t, "run", "-d", "--name", name, "--network", "none", "-m", "64m", "--cpus", "0.5", "--pids-limit", "20", "cfs/base", "sleep", "300")
+	c, err := record(t, name)
+	require.NoError(t, err)
+	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", c.State.Pid))
+	require.NoError(t, err)
+	limit := func(v1controller, v1file, v2file string) string {
+		for _, line := range strings.Split(string(cg), "\n") {
+			f := strings.SplitN(line, ":", 3)
+			if len(f) < 3 {
+				continue
+			}
+			path := ""
+			switch {
+			case cgroupV2() && f[1] == "":
+				path = "/sys/fs/cgroup" + f[2] + "/" + v2file
+			case !cgroupV2() && strings.Contains(","+f[1]+",", ","+v1controller+","):
+				path = "/sys/fs/cgroup/" + v1controller + f[2] + "/" + v1file
+			default:
+				continue
+			}
+			data, err := os.ReadFile(path)
+			require.NoError(t, err)
+			return strings.TrimSpace(string(data))
+		}
+		t.Fatalf("no %s cgroup in %s", v1controller, cg)
+		return ""
+	}
+	require.Equal(t, "20", limit("pids", "pids.max", "pids.max"))
+	require.Equal(t, fmt.Sprint(64<<20), limit("memory", "memory.limit_in_bytes", "memory.max"))
+	if cgroupV2() {
+		require.Equal(t, "50000 100000", limit("cpu", "", "cpu.max"))
+	} else {
+		require.Equal(t, "50000", limit("cpu", "cpu.cfs_quota_us", ""))
+	}
+	require.Equal(t, fmt.Sprint(64<<20)+" 20", strings.TrimSpace(s.ok(t, "inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}", name)))
+}
+
+func cgroupV2() bool {
+	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
+	return err == nil
+}
