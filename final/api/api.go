@@ -60,6 +60,10 @@ type Server struct {
 	pending map[string][]*attacher
 	// waiters hear of a container's exit and removal from this server.
 	waiters map[string][]chan notice
+	// following are the containers this server started and follows to
+	// their end: their exit status comes as a notice, which nothing else
+	// may guess (a --rm container takes its status with it).
+	following map[string]bool
 	// execs are the processes exec'd through the API, by exec ID.
 	execs  map[string]*execJob
 	events *eventLog
@@ -74,7 +78,7 @@ type notice struct {
 // New returns the server for engine e.
 func New(e *engine.Engine) *Server {
 	s := &Server{e: e, mux: http.NewServeMux(), pending: map[string][]*attacher{},
-		waiters: map[string][]chan notice{}, execs: map[string]*execJob{}, events: newEventLog()}
+		waiters: map[string][]chan notice{}, following: map[string]bool{}, execs: map[string]*execJob{}, events: newEventLog()}
 	s.routes()
 	return s
 }

@@ -165,6 +165,7 @@ func (s *Server) start(c *engine.Container) error {
 	s.mu.Lock()
 	atts := s.pending[c.ID]
 	delete(s.pending, c.ID)
+	s.following[c.ID] = true
 	s.mu.Unlock()
 	var opt engine.AttachOptions
 	for _, a := range atts {
@@ -189,6 +190,7 @@ func (s *Server) start(c *engine.Container) error {
 			s.event(c, events.ActionDestroy)
 		}
 		s.notify(c.ID, n)
+		s.unfollow(c.ID)
 		return err
 	}
 	s.event(c, events.ActionStart)
@@ -256,6 +258,23 @@ func (s *Server) exited(c *engine.Container, st engine.ExitStatus) {
 		s.event(c, events.ActionDestroy)
 	}
 	s.notify(c.ID, n)
+	s.unfollow(c.ID)
+}
+
+// isFollowing reports whether this server started the container id and
+// will tell its waiters how it ended.
+func (s *Server) isFollowing(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.following[id]
+}
+
+// unfollow ends isFollowing, after the last notice has gone to the
+// waiters: one that then finds the flag gone finds the notice queued.
+func (s *Server) unfollow(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.following, id)
 }
 
 // POST /containers/{name}/attach?stream=1&stdin=1&stdout=1&stderr=1:
@@ -372,15 +391,31 @@ func (s *Server) waitFor(ctx context.Context, c *engine.Container, cond containe
 				return st, true
 			}
 		case got := <-dialed:
+			if s.isFollowing(c.ID) {
+				continue // this server's notice says how it ended
+			}
 			if !exited {
 				st, exited = got, true
 			}
 		case <-tick.C:
+			if !exited && s.isFollowing(c.ID) {
+				continue // the notice will come
+			}
+			if !exited {
+				// A notice sent before the flag went is queued.
+				select {
+				case n := <-ch:
+					if n.exited {
+						st, exited = n.st, true
+					}
+				default:
+				}
+			}
 			cur, err := s.e.Get(c.ID)
 			switch {
 			case errors.Is(err, engine.ErrNotFound):
 				if !exited {
-					st = record
+					st = record // gone, and no one saw its end
 				}
 				if cond == container.WaitConditionRemoved || !exited {
 					return st, true
@@ -405,11 +440,10 @@ func (s *Server) waitFor(ctx context.Context, c *engine.Container, cond containe
 func (s *Server) waitRunning(ctx context.Context, id string) (engine.ExitStatus, error) {
 	att, err := s.e.Attach(id, engine.AttachOptions{})
 	if err != nil {
-		c, err2 := s.e.Get(id)
-		if err2 != nil {
-			return engine.ExitStatus{}, err
-		}
-		return engine.ExitStatus{StatusCode: c.State.ExitCode}, nil
+		// Ended meanwhile: its record, once the monitor has written
+		// the status, is what the next tick looks at; a guess now
+		// could read the record of a container still being taken down.
+		return engine.ExitStatus{}, err
 	}
 	stop := context.AfterFunc(ctx, func() { att.Close() })
 	defer stop()
