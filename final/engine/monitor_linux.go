@@ -540,10 +540,15 @@ func (m *monitor) copyingWait(d time.Duration) {
 	}
 }
 
-// finish records the exit, takes the container down, and tells the
+// finish takes the container down, records the exit, and tells the
 // attached clients, last, how it ended.
 func (m *monitor) finish(status int) {
 	id := m.p.ID
+	// Down first (the runtime's state, the veth, with the last container
+	// the bridge, the overlay): while the record says running and the
+	// run directory holds the attach socket, a wait (cfs wait, rm -f)
+	// dials this monitor and hears the end only after all of it.
+	m.tearDown()
 	// The record says exited, and the run directory goes, in one step
 	// under the container's lock: a start that follows (restart) makes
 	// its own, which this monitor must not remove. Clients attached
@@ -560,7 +565,6 @@ func (m *monitor) finish(status int) {
 	} else {
 		_ = os.RemoveAll(m.e.runDir(id))
 	}
-	m.tearDown()
 	errText := ""
 	if m.p.AutoRemove {
 		if s, err := image.Open(m.p.ImagesRoot); err == nil {
