@@ -23,6 +23,7 @@
 //	engine   a container of `cfs run` (engine_linux.go) whose monitor is gone: its runtime
 //	         container, lease and veth as above, /run/cfs/engine/ID, and its record repaired
 //	         (or, with --rm, removed); a create killed half-way, /var/lib/cfs/engine/tmp/ID
+//	         and the name it took (engine/names/NAME)
 //	cache    /var/lib/cfs/rootfs, layers and images: only with Options.Caches
 //
 // Lock files (/run/cfs/net.lock, /var/lib/cfs/rootfs.lock) stay: they are

@@ -989,3 +989,44 @@ func TestKilledImageCommandsWork(t *testing.T) {
 	require.Contains(t, out.String(), "removed state "+stale+" (an image command's work, left when it was killed)")
 	require.Empty(t, rep.Failed)
 }
+
+// A create killed between giving its name and moving its work into place
+// leaves a name that points at no container: cleanup removes it, and
+// leaves the names of a container and of a create at work.
+func TestKilledCreateLeavesNoName(t *testing.T) {
+	stagetest.RequireRoot(t)
+	names := filepath.Join(layout.EngineDir, "names")
+	require.NoError(t, os.MkdirAll(names, 0o700))
+	at := func(sub string) string { return filepath.Join(layout.EngineDir, sub) }
+	stale, working, made := randomHex(64), randomHex(64), randomHex(64)
+	require.NoError(t, os.MkdirAll(filepath.Join(at("tmp"), working), 0o700))
+	require.NoError(t, os.MkdirAll(filepath.Join(at("containers"), made), 0o700))
+	lock, err := os.Open(filepath.Join(at("tmp"), working))
+	require.NoError(t, err)
+	require.NoError(t, unix.Flock(int(lock.Fd()), unix.LOCK_EX)) // a create at work holds it
+	link := map[string]string{}
+	for _, id := range []string{stale, working, made} {
+		link[id] = filepath.Join(names, "test-"+id[:12])
+		require.NoError(t, os.Symlink(id, link[id]))
+	}
+	t.Cleanup(func() {
+		lock.Close()
+		for _, id := range []string{stale, working, made} {
+			_ = os.Remove(link[id])
+			_ = os.RemoveAll(filepath.Join(at("tmp"), id))
+			_ = os.RemoveAll(filepath.Join(at("containers"), id))
+		}
+	})
+	mine := func(r Resource) bool { return strings.HasPrefix(filepath.Base(r.Name), "test-") }
+	var out bytes.Buffer
+	rep, err := Run(Options{Only: mine, Out: &out})
+	require.NoError(t, err)
+	_, err = os.Lstat(link[stale])
+	require.ErrorIs(t, err, os.ErrNotExist, out.String())
+	require.Contains(t, out.String(), "removed state "+link[stale]+" (the name of a container never made)")
+	for _, id := range []string{working, made} {
+		_, err := os.Lstat(link[id])
+		require.NoError(t, err, "the name of %s stays", id)
+	}
+	require.Empty(t, rep.Failed)
+}

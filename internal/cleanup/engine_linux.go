@@ -11,7 +11,8 @@ package cleanup
 // repaired (exited, killed) or, with --rm, removed. Stopped containers
 // are the user's, as docker keeps them: cleanup leaves them, `cfs rm`
 // removes them. A create killed half-way leaves engine/tmp/ID, whose
-// flock died with its maker.
+// flock died with its maker, and maybe engine/names/NAME pointing at no
+// container.
 
 import (
 	"encoding/json"
@@ -107,6 +108,24 @@ func (h *host) removeEngine() {
 			return removeTree(p)
 		})
 		f.Close()
+	}
+	// A name whose container is neither made (containers/ID) nor being
+	// made (tmp/ID): left by a create killed between giving the name and
+	// renaming its work into place. tmp/ID is looked at first: a create
+	// renames it to containers/ID, so one of the two is always there
+	// while the create lives.
+	names := filepath.Join(layout.EngineDir, "names")
+	entries, _ = os.ReadDir(names)
+	for _, e := range entries {
+		link := filepath.Join(names, e.Name())
+		id, err := os.Readlink(link)
+		if err != nil || !layout.IsEngineID(id) || exists(filepath.Join(tmp, id)) ||
+			exists(filepath.Join(layout.EngineDir, "containers", id)) {
+			continue
+		}
+		h.do(Resource{Kind: KindState, Name: link, Why: "the name of a container never made"}, func() error {
+			return os.Remove(link)
+		})
 	}
 }
 
