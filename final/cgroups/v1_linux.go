@@ -31,17 +31,37 @@ func (m *v1) Create() error {
 			return err
 		}
 		if c == "cpuset" {
-			// A new cpuset cgroup starts with no CPUs and no memory nodes,
-			// and refuses processes until given some: copy the parent's,
-			// top down, into each directory made.
-			for _, d := range made {
-				for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-					if v, _ := readString(d, f); v == "" {
-						parent, _ := readString(filepath.Dir(d), f)
-						if err := write(d, f, parent); err != nil {
-							return err
-						}
-					}
+			if err := fillCpuset(dir); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// fillCpuset gives dir, and each directory above it that has none yet,
+// its parent's CPUs and memory nodes, top down. A new cpuset cgroup
+// starts with no CPUs and no memory nodes, and refuses processes
+// ("no space left on device") until given some. Every level is looked
+// at, not only the ones made here: two containers created at once both
+// need cfs-runtime/, and the one that did not make it may get there
+// before its maker has filled it.
+func fillCpuset(dir string) error {
+	var empty []string
+	for d := dir; ; d = filepath.Dir(d) {
+		cpus, err1 := readString(d, "cpuset.cpus")
+		mems, err2 := readString(d, "cpuset.mems")
+		if err1 != nil || err2 != nil || (cpus != "" && mems != "") {
+			break // a level that has both, or above the hierarchy's root
+		}
+		empty = append(empty, d)
+	}
+	for i := len(empty) - 1; i >= 0; i-- {
+		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+			if v, _ := readString(empty[i], f); v == "" {
+				parent, _ := readString(filepath.Dir(empty[i]), f)
+				if err := write(empty[i], f, parent); err != nil {
+					return err
 				}
 			}
 		}

@@ -78,6 +78,35 @@ func TestResources(t *testing.T) {
 	reap(pid)
 }
 
+// A container whose cgroup's parent exists but is not filled in yet: on
+// cgroup v1 another create made the parent a moment ago and has not
+// copied the cpuset's CPUs and memory nodes into it (20 containers at
+// once hit this). The runtime fills every empty level, not only those it
+// made, or the kernel refuses the init ("no space left on device").
+func TestCgroupParentNotFilledYet(t *testing.T) {
+	r := newRT(t)
+	parent := "cfs-test-unfilled-" + strconv.Itoa(os.Getpid())
+	dir := filepath.Join(cgroups.Root, parent)
+	if !cgroups.IsV2() {
+		dir = filepath.Join(cgroups.Root, "cpuset", parent)
+	}
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	t.Cleanup(func() {
+		for _, d := range []string{"", "cpuset", "cpu", "memory", "pids", "freezer", "devices", "blkio", "cpu,cpuacct", "net_cls,net_prio", "perf_event", "hugetlb", "rdma", "misc"} {
+			_ = os.Remove(filepath.Join(cgroups.Root, d, parent))
+		}
+	})
+	if !cgroups.IsV2() {
+		cpus, err := os.ReadFile(filepath.Join(dir, "cpuset.cpus"))
+		require.NoError(t, err)
+		require.Equal(t, "\n", string(cpus), "a new cpuset cgroup starts with no CPUs")
+	}
+	id := r.id()
+	b := bundle(t, []string{"true"}, func(s *specs.Spec) { s.Linux.CgroupsPath = parent + "/" + id })
+	res := r.run("run", "--bundle", b, id)
+	require.Equal(t, 0, res.code, res.stderr)
+}
+
 // A namespace given by path is joined, not made: the container's network
 // is a namespace the test made.
 func TestJoinNamespace(t *testing.T) {
