@@ -37,6 +37,7 @@ type execJob struct {
 	pid      int
 	exitCode *int
 	master   *os.File // its terminal, with Tty
+	size     *[2]uint // a resize that came before the terminal did
 }
 
 // keepExec is how long an exec is remembered after its end, for the
@@ -154,6 +155,11 @@ func exitOf(err error) int {
 func (job *execJob) begin(pid int, master *os.File) {
 	job.mu.Lock()
 	job.running, job.pid, job.master = true, pid, master
+	if master != nil && job.size != nil {
+		// An older client (API < 1.42, Debian's docker 20.10) sends no
+		// ConsoleSize: its first resize can come before the terminal.
+		_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(job.size[0]), Col: uint16(job.size[1])})
+	}
 	job.mu.Unlock()
 }
 
@@ -322,6 +328,8 @@ func (s *Server) execResize(w http.ResponseWriter, r *http.Request) {
 	defer job.mu.Unlock()
 	if job.master != nil && job.running {
 		_ = unix.IoctlSetWinsize(int(job.master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(h), Col: uint16(wd)})
+	} else if !job.running && job.exitCode == nil {
+		job.size = &[2]uint{uint(h), uint(wd)}
 	}
 	w.WriteHeader(http.StatusOK)
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	goruntime "runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,9 +34,35 @@ func (s *server) onTerminal(t *testing.T, rows, cols uint16, input string, args 
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
 	require.NoError(t, cmd.Start())
 	tty.Close()
+	// The test types as a person does: after the shell's prompt. An older
+	// client (Debian's docker 20.10) sends the terminal's size only after
+	// the start, as a resize; a command typed before the prompt can run
+	// before it lands, as it would against Docker.
 	var out bytes.Buffer
-	copied := make(chan struct{})
-	go func() { _, _ = io.Copy(&out, ptmx); close(copied) }() // ends with EIO when docker is gone
+	var mu sync.Mutex
+	copied, prompt := make(chan struct{}), make(chan struct{})
+	go func() { // ends with EIO when docker is gone
+		defer close(copied)
+		buf, seen := make([]byte, 4096), false
+		for {
+			n, err := ptmx.Read(buf)
+			mu.Lock()
+			out.Write(buf[:n])
+			if !seen && bytes.Contains(out.Bytes(), []byte("# ")) {
+				seen = true
+				close(prompt)
+			}
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-prompt:
+	case <-copied:
+	case <-time.After(60 * time.Second):
+	}
 	_, _ = io.WriteString(ptmx, input)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -43,12 +70,16 @@ func (s *server) onTerminal(t *testing.T, rows, cols uint16, input string, args 
 	case <-done:
 	case <-time.After(60 * time.Second):
 		_ = cmd.Process.Kill()
+		mu.Lock()
+		defer mu.Unlock()
 		t.Fatalf("docker %s hung; the terminal showed %q", strings.Join(args, " "), out.String())
 	}
 	select {
 	case <-copied:
 	case <-time.After(5 * time.Second):
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	return out.String(), cmd.ProcessState.ExitCode()
 }
 

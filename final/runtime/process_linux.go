@@ -70,7 +70,7 @@ func executable(p string) error {
 	case err != nil:
 		return err
 	case fi.IsDir():
-		return errors.New("is a directory")
+		return errors.New("permission denied: is a directory") // execve's EACCES, as runc reports it
 	case fi.Mode()&0o111 == 0:
 		return errors.New("permission denied: not executable")
 	}
