@@ -29,7 +29,6 @@ import (
 	"cfs/internal/kernel"
 	"cfs/internal/layers"
 	"cfs/internal/layout"
-	"cfs/internal/rootfs"
 	"cfs/internal/trace"
 
 	"github.com/vishvananda/netlink"
@@ -206,19 +205,23 @@ func parent(cfg config) (status int, err error) {
 
 	// Prepare the host: what the container needs before it exists. The host
 	// IDs that its IDs stand for (internal/idmap: root's subordinate range,
-	// or an ordinary user's own IDs), a directory of its own, removed with
-	// it, and its root filesystem, owned by its root (rootfsFor):
+	// or an ordinary user's own IDs), and a directory of its own, removed
+	// with it:
 	cfg.UIDs, cfg.GIDs = idmap.For(!cfg.Unprivileged)
-	state, err := layers.StateDir(!cfg.Unprivileged)
-	if err != nil {
-		return 0, err
-	}
-	ctrDir, err := layers.ContainerDir(filepath.Join(state, "containers"), cfg.ID)
+	state, ctrDir, err := layers.NewContainer(cfg.ID, !cfg.Unprivileged)
 	if err != nil {
 		return 0, err
 	}
 	defer os.RemoveAll(ctrDir)
-	if cfg.Rootfs, err = rootfsFor(cfg, state, ctrDir); err != nil {
+	// Its root filesystem, owned by its root: a copy of the default one, or
+	// of --rootfs DIR, with every file's owner shifted into the container's
+	// range. Without it, root in the container would see every file as
+	// owned by "nobody" (65534), an ID outside its maps, and could change
+	// none. The default's copy is made once per range and shared, as
+	// docker's userns-remap does; a --rootfs DIR, which may change between
+	// runs, is copied for this container, into ctrDir (internal/layers).
+	// Stage 08 replaces the copies with layers and an overlay.
+	if cfg.Rootfs, err = layers.Rootfs(cfg.Rootfs, state, ctrDir, cfg.UIDs, cfg.GIDs, !cfg.Unprivileged); err != nil {
 		return 0, err
 	}
 	// The host's side of its network, with its published ports and /etc
@@ -393,7 +396,7 @@ func child() int {
 	// network namespace alone needs CAP_SYS_ADMIN on the host. The child is
 	// root here, so it brings its own loopback up. Same as `ip link set lo up`.
 	if err == nil && cfg.Unprivileged {
-		err = kernel.Do(tr, "netlink RTM_NEWLINK(lo up)", "ip link set lo up", func() error { return netlink.LinkSetUp(link("lo")) })
+		err = kernel.Do(tr, "netlink RTM_NEWLINK(lo up)", "ip link set lo up", func() error { return netlink.LinkSetUp(hostnet.Link("lo")) })
 	}
 	// sethostname(2) changes the name of the UTS namespace the caller is in.
 	// This process is the first one in a new namespace, so the host's
@@ -577,31 +580,6 @@ func initProcess(argv, env []string, terminal bool) int {
 			_ = cmd.Process.Signal(s)
 		}
 	}
-}
-
-// rootfsFor returns a root filesystem that the container's root owns: a
-// copy of the default one, or of --rootfs DIR, with every file's owner
-// shifted into the container's range (internal/idmap). Without it, root in
-// the container would see every file as owned by "nobody" (65534), an ID
-// outside its maps, and could change none. The default root filesystem
-// never changes once built, so its copy is made once per range and shared,
-// as docker's userns-remap does (internal/layers): containers share its
-// files, as they did in stages 03 to 05. A --rootfs DIR may change between
-// runs: it is copied for this container, into ctrDir, and goes with it.
-// Stage 08 replaces the copies with layers and an overlay.
-func rootfsFor(cfg config, state, ctrDir string) (string, error) {
-	if cfg.Rootfs != "" {
-		dst := filepath.Join(ctrDir, "rootfs")
-		if err := layers.Copy(cfg.Rootfs, dst, cfg.UIDs, cfg.GIDs, !cfg.Unprivileged); err != nil {
-			return "", fmt.Errorf("copy the root filesystem %s to %s: %w", cfg.Rootfs, dst, err)
-		}
-		return dst, nil
-	}
-	src, err := rootfs.EnsureFor(!cfg.Unprivileged, os.Stderr)
-	if err != nil {
-		return "", fmt.Errorf("default root filesystem: %w (or pass --rootfs DIR)", err)
-	}
-	return layers.Shifted(state, "rootfs", src, cfg.UIDs, cfg.GIDs, !cfg.Unprivileged)
 }
 
 // reap collects every exited child with wait4(2), without blocking, and

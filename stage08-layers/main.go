@@ -223,20 +223,17 @@ func parent(cfg config) (status int, err error) {
 
 	// Prepare the host: what the container needs before it exists. The host
 	// IDs that its IDs stand for (internal/idmap: root's subordinate range,
-	// or an ordinary user's own IDs), its image, a directory of its own,
-	// removed with it unless --keep, and its root: the image's layers under
-	// a writable layer (overlayFor):
+	// or an ordinary user's own IDs), a directory of its own, removed with
+	// it unless --keep, its image, and its root: the image's layers under a
+	// writable layer (overlayFor):
 	cfg.UIDs, cfg.GIDs = idmap.For(!cfg.Unprivileged)
-	state, err := layers.StateDir(!cfg.Unprivileged)
+	state, ctrDir, err := layers.NewContainer(cfg.ID, !cfg.Unprivileged)
 	if err != nil {
 		return 0, err
 	}
 	image, err := imageLayers(cfg, state)
 	if err != nil {
-		return 0, err
-	}
-	ctrDir, err := layers.ContainerDir(filepath.Join(state, "containers"), cfg.ID)
-	if err != nil {
+		os.RemoveAll(ctrDir)
 		return 0, err
 	}
 	if cfg.Keep {
@@ -424,7 +421,7 @@ func child() int {
 	// network namespace alone needs CAP_SYS_ADMIN on the host. The child is
 	// root here, so it brings its own loopback up. Same as `ip link set lo up`.
 	if err == nil && cfg.Unprivileged {
-		err = kernel.Do(tr, "netlink RTM_NEWLINK(lo up)", "ip link set lo up", func() error { return netlink.LinkSetUp(link("lo")) })
+		err = kernel.Do(tr, "netlink RTM_NEWLINK(lo up)", "ip link set lo up", func() error { return netlink.LinkSetUp(hostnet.Link("lo")) })
 	}
 	// sethostname(2) changes the name of the UTS namespace the caller is in.
 	// This process is the first one in a new namespace, so the host's

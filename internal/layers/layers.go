@@ -158,6 +158,37 @@ func Import(state, path string, whiteout Whiteout) (string, error) {
 	return dir, os.Chmod(dir, 0o700)
 }
 
+// NewContainer makes the directory of container id's own files (see
+// ContainerDir) in the caller's state directory (see StateDir), and
+// returns both.
+func NewContainer(id string, privileged bool) (state, dir string, err error) {
+	if state, err = StateDir(privileged); err != nil {
+		return "", "", err
+	}
+	dir, err = ContainerDir(filepath.Join(state, "containers"), id)
+	return state, dir, err
+}
+
+// Rootfs returns a root filesystem owned by the ID range uids, gids (with
+// shift; see Shifted): a copy of the directory dir, made for this
+// container in its directory ctrDir, since dir may change between runs;
+// or, when dir is "", the copy of the default root filesystem for the
+// range, made once and shared (the default never changes once built).
+func Rootfs(dir, state, ctrDir string, uids, gids idmap.Map, shift bool) (string, error) {
+	if dir != "" {
+		dst := filepath.Join(ctrDir, "rootfs")
+		if err := Copy(dir, dst, uids, gids, shift); err != nil {
+			return "", fmt.Errorf("copy the root filesystem %s to %s: %w", dir, dst, err)
+		}
+		return dst, nil
+	}
+	src, err := rootfs.EnsureFor(shift, os.Stderr)
+	if err != nil {
+		return "", fmt.Errorf("default root filesystem: %w (or pass --rootfs DIR)", err)
+	}
+	return Shifted(state, "rootfs", src, uids, gids, shift)
+}
+
 // ContainerDir makes base/id, the directory of a container's own files,
 // recording the calling process as its owner, after removing those of
 // containers whose owner is gone (see Sweep).
