@@ -8,8 +8,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -56,37 +54,23 @@ func main() {
 }
 
 // run parses the command line and runs one container. It returns 2 for bad
-// input, 125 when the stage itself fails (as docker does), and otherwise the
-// command's own exit status.
+// input, 125 when the stage itself fails (as docker does), 128+N when
+// signal N ends the set-up, and otherwise the command's own exit status
+// (internal/cli says each failure on stderr).
 func run(args []string) int {
 	cfg, err := parseFlags(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n(see: %s --help)\n", stage, err, stage)
-		return 2
+		return cli.BadInput(stage, err) // 0 for --help, which prints the usage
 	}
 	if err := cli.NeedRoot(stage); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
-		return 125
+		return cli.Exit(stage, nil, 0, err)
 	}
 	if tr, err = trace.New("parent", cfg.Trace, cfg.Step); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
 		return 2
 	}
 	status, err := parent(cfg)
-	var stop *trace.Interrupted
-	switch {
-	case errors.As(err, &stop): // a signal during the set-up, or at a --step pause
-		tr.Interrupted(stop)
-		return 128 + int(stop.Signal)
-	case err != nil:
-		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
-		hint.Print(os.Stderr, stage, err)
-		return 125
-	}
-	return status
+	return cli.Exit(stage, tr, status, err)
 }
 
 func parseFlags(args []string) (cfg config, err error) {
