@@ -29,12 +29,9 @@ const stage = "stage01-uts"
 // (file descriptor 3 in the child), so nothing leaks into the command's
 // arguments or environment.
 type config struct {
-	ID       string // names the container: its default hostname; from stage 05 on, its host resources
-	Hostname string
-	Command  []string
-	Env      []string
-	Trace    bool // --trace: narrate each step on stderr
-	Step     bool // --step: and wait for Enter before each one
+	// ID, Hostname, Command, Env, Trace and Step: what every stage's
+	// command line says (internal/cli).
+	cli.Container
 }
 
 // tr narrates this side's steps for --trace and --step (docs/trace.md);
@@ -74,16 +71,7 @@ func run(args []string) int {
 
 func parseFlags(args []string) (cfg config, err error) {
 	fs := cli.NewFlags(stage, cloneFlags, "--hostname box hostname")
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
-	}
-	cfg.ID, cfg.Command = cli.NewID(), fs.Command()
-	cfg.Trace, cfg.Step = fs.Tracing()
-	if cfg.Hostname, err = fs.Hostname(cfg.ID); err != nil {
-		return cfg, err
-	}
-	cfg.Env = cli.Env(cfg.Hostname)
-	return cfg, nil
+	return cfg, fs.Parse(args, &cfg.Container)
 }
 
 // ---------------------------------------------------------------------------

@@ -32,14 +32,11 @@ const stage = "stage03-mount"
 // (file descriptor 3 in the child), so nothing leaks into the command's
 // arguments or environment.
 type config struct {
-	ID       string // names the container: its default hostname; from stage 05 on, its host resources
+	// ID, Hostname, Command, Env, Trace and Step: what every stage's
+	// command line says (internal/cli).
+	cli.Container
 	Rootfs   string
-	Hostname string
-	Command  []string
-	Env      []string
 	Terminal bool // the stage holds the terminal: the command may take it
-	Trace    bool // --trace: narrate each step on stderr
-	Step     bool // --step: and wait for Enter before each one
 }
 
 // tr narrates this side's steps for --trace and --step (docs/trace.md);
@@ -79,20 +76,8 @@ func run(args []string) int {
 
 func parseFlags(args []string) (cfg config, err error) {
 	fs := cli.NewFlags(stage, cloneFlags, "ps")
-	root := fs.String("rootfs", "", "root filesystem `DIR` (default: built once in "+layout.RootfsDir+")")
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
-	}
-	cfg.ID, cfg.Command = cli.NewID(), fs.Command()
-	cfg.Trace, cfg.Step = fs.Tracing()
-	if cfg.Hostname, err = fs.Hostname(cfg.ID); err != nil {
-		return cfg, err
-	}
-	if cfg.Rootfs, err = cli.Rootfs(*root); err != nil {
-		return cfg, err
-	}
-	cfg.Env = cli.Env(cfg.Hostname)
-	return cfg, nil
+	fs.RootfsVar(&cfg.Rootfs, "root filesystem `DIR` (default: built once in "+layout.RootfsDir+")")
+	return cfg, fs.Parse(args, &cfg.Container)
 }
 
 // ---------------------------------------------------------------------------

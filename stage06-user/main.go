@@ -36,14 +36,11 @@ const stage = "stage06-user"
 // (file descriptor 3 in the child), so nothing leaks into the command's
 // arguments or environment.
 type config struct {
-	ID       string // names the container: its default hostname; from stage 05 on, its host resources
+	// ID, Hostname, Command, Env, Trace and Step: what every stage's
+	// command line says (internal/cli).
+	cli.Container
 	Rootfs   string
-	Hostname string
-	Command  []string
-	Env      []string
 	Terminal bool // the stage holds the terminal: the command may take it
-	Trace    bool // --trace: narrate each step on stderr
-	Step     bool // --step: and wait for Enter before each one
 
 	// EtcDir holds this container's own hosts, hostname and resolv.conf.
 	EtcDir string
@@ -102,20 +99,11 @@ func run(args []string) int {
 func parseFlags(args []string) (cfg config, err error) {
 	fs := cli.NewFlags(stage, cloneFlags, "sh -c 'id; cat /proc/self/uid_map'", "go run ./"+stage+" id    # without sudo: root inside, you outside")
 	fs.About = "Without root it runs unprivileged: you are root inside, with loopback only."
-	root := fs.String("rootfs", "", "root filesystem `DIR` (default: built once in "+layout.RootfsDir+")")
+	fs.RootfsVar(&cfg.Rootfs, "root filesystem `DIR` (default: built once in "+layout.RootfsDir+")")
 	cfg.Net.Register(fs.FlagSet)
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args, &cfg.Container); err != nil {
 		return cfg, err
 	}
-	cfg.ID, cfg.Command = cli.NewID(), fs.Command()
-	cfg.Trace, cfg.Step = fs.Tracing()
-	if cfg.Hostname, err = fs.Hostname(cfg.ID); err != nil {
-		return cfg, err
-	}
-	if cfg.Rootfs, err = cli.Rootfs(*root); err != nil {
-		return cfg, err
-	}
-	cfg.Env = cli.Env(cfg.Hostname)
 	return cfg, cfg.Net.Check()
 }
 

@@ -39,14 +39,11 @@ const stage = "stage07-cgroups"
 // (file descriptor 3 in the child), so nothing leaks into the command's
 // arguments or environment.
 type config struct {
-	ID       string // names the container: its default hostname; from stage 05 on, its host resources
+	// ID, Hostname, Command, Env, Trace and Step: what every stage's
+	// command line says (internal/cli).
+	cli.Container
 	Rootfs   string
-	Hostname string
-	Command  []string
-	Env      []string
 	Terminal bool // the stage holds the terminal: the command may take it
-	Trace    bool // --trace: narrate each step on stderr
-	Step     bool // --step: and wait for Enter before each one
 
 	// EtcDir holds this container's own hosts, hostname and resolv.conf.
 	EtcDir string
@@ -119,25 +116,16 @@ func run(args []string) int {
 func parseFlags(args []string) (cfg config, err error) {
 	fs := cli.NewFlags(stage, cloneFlags|unix.CLONE_NEWCGROUP, "--memory 64m --cpus 0.5 --pids 50 sh")
 	fs.About = "It runs in a cgroup of its own, with the limits asked for.\nWithout root it runs unprivileged: you are root inside, with loopback only and no limits."
-	root := fs.String("rootfs", "", "root filesystem `DIR` (default: built once in "+layout.RootfsDir+")")
+	fs.RootfsVar(&cfg.Rootfs, "root filesystem `DIR` (default: built once in "+layout.RootfsDir+")")
 	cfg.Net.Register(fs.FlagSet)
 	var limits cgroups.Flags
 	limits.Register(fs.FlagSet)
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args, &cfg.Container); err != nil {
 		return cfg, err
 	}
 	if cfg.Limits, err = limits.Limits(); err != nil {
 		return cfg, err
 	}
-	cfg.ID, cfg.Command = cli.NewID(), fs.Command()
-	cfg.Trace, cfg.Step = fs.Tracing()
-	if cfg.Hostname, err = fs.Hostname(cfg.ID); err != nil {
-		return cfg, err
-	}
-	if cfg.Rootfs, err = cli.Rootfs(*root); err != nil {
-		return cfg, err
-	}
-	cfg.Env = cli.Env(cfg.Hostname)
 	return cfg, cfg.Net.Check()
 }
 

@@ -39,15 +39,12 @@ const stage = "stage08-layers"
 // (file descriptor 3 in the child), so nothing leaks into the command's
 // arguments or environment.
 type config struct {
-	ID       string // names the container: its default hostname; from stage 05 on, its host resources
+	// ID, Hostname, Command, Env, Trace and Step: what every stage's
+	// command line says (internal/cli).
+	cli.Container
 	Rootfs   string // where the overlay is mounted: the container's /
 	Overlay  overlay
-	Hostname string
-	Command  []string
-	Env      []string
 	Terminal bool // the stage holds the terminal: the command may take it
-	Trace    bool // --trace: narrate each step on stderr
-	Step     bool // --step: and wait for Enter before each one
 
 	// EtcDir holds this container's own hosts, hostname and resolv.conf.
 	EtcDir string
@@ -124,7 +121,7 @@ func run(args []string) int {
 func parseFlags(args []string) (cfg config, err error) {
 	fs := cli.NewFlags(stage, cloneFlags|unix.CLONE_NEWCGROUP, "--keep sh -c 'cat /etc/motd; echo hi > /etc/motd'")
 	fs.About = "It runs in a cgroup of its own, on an image of overlay layers with a writable layer on top.\nWithout root it runs unprivileged: you are root inside, with loopback only and no limits."
-	root := fs.String("rootfs", "", "run `DIR` as a one-layer image (default: the default image, two layers over "+layout.RootfsDir+")")
+	fs.RootfsVar(&cfg.Rootfs, "run `DIR` as a one-layer image (default: the default image, two layers over "+layout.RootfsDir+")")
 	fs.Func("layer", "an image layer, a `DIR` or a layer .tar (repeatable, bottom first)", func(v string) error {
 		cfg.LayerArgs = append(cfg.LayerArgs, v)
 		return nil
@@ -133,18 +130,10 @@ func parseFlags(args []string) (cfg config, err error) {
 	cfg.Net.Register(fs.FlagSet)
 	var limits cgroups.Flags
 	limits.Register(fs.FlagSet)
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args, &cfg.Container); err != nil {
 		return cfg, err
 	}
 	if cfg.Limits, err = limits.Limits(); err != nil {
-		return cfg, err
-	}
-	cfg.ID, cfg.Command = cli.NewID(), fs.Command()
-	cfg.Trace, cfg.Step = fs.Tracing()
-	if cfg.Hostname, err = fs.Hostname(cfg.ID); err != nil {
-		return cfg, err
-	}
-	if cfg.Rootfs, err = cli.Rootfs(*root); err != nil {
 		return cfg, err
 	}
 	if cfg.Keep = *keep; cfg.Rootfs != "" && len(cfg.LayerArgs) > 0 {
@@ -155,7 +144,6 @@ func parseFlags(args []string) (cfg config, err error) {
 			return cfg, cli.Usagef("--layer %s: no such directory or tar file", l)
 		}
 	}
-	cfg.Env = cli.Env(cfg.Hostname)
 	return cfg, cfg.Net.Check()
 }
 
