@@ -40,10 +40,7 @@ type config struct {
 var tr *trace.Tracer
 
 func main() {
-	// A reader that goes away (`2>&1 | head`) must not end the stage in
-	// the middle of its set-up: with SIGPIPE caught, a write to the closed
-	// pipe fails instead, and the run goes on to its clean-up.
-	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
+	cli.KeepGoingOnSIGPIPE() // `2>&1 | head` must not end the set-up half-way
 	if os.Args[0] == layout.InitName {
 		os.Exit(child())
 	}

@@ -59,10 +59,7 @@ type config struct {
 var tr *trace.Tracer
 
 func main() {
-	// A reader that goes away (`2>&1 | head`) must not end the stage in
-	// the middle of its set-up: with SIGPIPE caught, a write to the closed
-	// pipe fails instead, and the run goes on to its clean-up.
-	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
+	cli.KeepGoingOnSIGPIPE() // `2>&1 | head` must not end the set-up half-way
 	if os.Args[0] == layout.InitName {
 		os.Exit(child())
 	}
@@ -164,14 +161,11 @@ func parent(cfg config) (status int, err error) {
 		return 0, err
 	}
 	defer os.RemoveAll(ctrDir)
-	// Its root filesystem, owned by its root: a copy of the default one, or
-	// of --rootfs DIR, with every file's owner shifted into the container's
-	// range. Without it, root in the container would see every file as
-	// owned by "nobody" (65534), an ID outside its maps, and could change
-	// none. The default's copy is made once per range and shared, as
-	// docker's userns-remap does; a --rootfs DIR, which may change between
-	// runs, is copied for this container, into ctrDir (internal/layers).
-	// Stage 08 replaces the copies with layers and an overlay.
+	// Its root filesystem, owned by its root: a copy of the default one
+	// (made once per range and shared) or of --rootfs DIR, with every
+	// file's owner shifted into the container's range (internal/layers).
+	// Without it, root in the container would see every file as owned by
+	// "nobody" (65534), an ID outside its maps, and could change none.
 	if cfg.Rootfs, err = layers.Rootfs(cfg.Rootfs, state, ctrDir, cfg.UIDs, cfg.GIDs, !cfg.Unprivileged); err != nil {
 		return 0, err
 	}

@@ -24,15 +24,14 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 
+	"cfs/internal/cli"
 	"cfs/internal/hostnet"
 	"cfs/internal/kernel"
 	"cfs/internal/layout"
 	"cfs/internal/nft"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -205,20 +204,15 @@ func (n *hostNet) attach(pid int) error {
 	if n.unprivileged {
 		return nil
 	}
-	ns, err := netns.GetFromPid(pid)
+	// The host reaches the container's network namespace by its PID.
+	// Requests sent on a netlink socket opened inside it act there: this
+	// handle does what `nsenter --net=/proc/PID/ns/net ip ...` would,
+	// without moving this process (hostnet.HandleAt).
+	ns, in, err := hostnet.HandleAt(pid)
 	if err != nil {
-		return fmt.Errorf("open the container's network namespace /proc/%d/ns/net: %w", pid, err)
+		return err
 	}
 	defer ns.Close()
-	// Requests sent on a netlink socket opened inside the container's
-	// namespace act there: this handle does what `nsenter --net=/proc/PID/ns/net ip ...`
-	// would, without moving this process. Links, addresses and routes are
-	// all NETLINK_ROUTE; asking for no other kind of socket spares a
-	// kernel without, say, IPsec's netlink module.
-	in, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
-	if err != nil {
-		return fmt.Errorf("open netlink in the container's network namespace: %w", err)
-	}
 	defer in.Close()
 	inside, nsenter := fmt.Sprintf(" in /proc/%d/ns/net", pid), fmt.Sprintf("nsenter -t %d -n ", pid)
 
@@ -269,11 +263,6 @@ func (n *hostNet) attach(pid int) error {
 // It runs however the container ends, and must not stop half-way: it
 // reports each problem and goes on.
 func (n *hostNet) release() {
-	warn := func(err error) {
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "%s: clean up: %v\n", stage, err)
-		}
-	}
 	if n.mode == "bridge" {
 		// Deleting either end of a veth pair deletes both. The kernel
 		// would do it too once the container's namespace is gone, but it
@@ -283,12 +272,12 @@ func (n *hostNet) release() {
 		if veth, err := netlink.LinkByName(n.veth); err == nil {
 			err := kernel.Do(tr, fmt.Sprintf("netlink RTM_DELLINK(%s)", n.veth), "ip link del "+n.veth, func() error { return netlink.LinkDel(veth) })
 			if !errors.Is(err, unix.ENODEV) {
-				warn(err)
+				cli.CleanupFailed(stage, err)
 			}
 		}
 		// The address goes back, the published ports' rules go, and with
 		// the last container the table and the bridge (internal/hostnet).
-		warn(hostnet.Leave(tr, n.id))
+		cli.CleanupFailed(stage, hostnet.Leave(tr, n.id))
 	}
-	warn(hostnet.RemoveEtc(n.id))
+	cli.CleanupFailed(stage, hostnet.RemoveEtc(n.id))
 }

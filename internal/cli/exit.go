@@ -5,6 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+
+	"golang.org/x/sys/unix"
 
 	"cfs/internal/hint"
 	"cfs/internal/trace"
@@ -38,4 +41,21 @@ func Exit(stage string, tr *trace.Tracer, status int, err error) int {
 	fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
 	hint.Print(os.Stderr, stage, err)
 	return 125
+}
+
+// CleanupFailed reports a step of a stage's clean-up that failed, when err
+// is not nil. The clean-up goes on: it runs however the container ends,
+// and must not stop half-way.
+func CleanupFailed(stage string, err error) {
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: clean up: %v\n", stage, err)
+	}
+}
+
+// KeepGoingOnSIGPIPE catches SIGPIPE, so that a reader of the stage's
+// output that goes away (`2>&1 | head`) does not end the stage in the
+// middle of its set-up: a write to the closed pipe fails instead, and the
+// run goes on to its clean-up.
+func KeepGoingOnSIGPIPE() {
+	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
 }
