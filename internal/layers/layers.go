@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"cfs/internal/idmap"
@@ -129,6 +130,58 @@ func Copy(src, dst string, uids, gids idmap.Map, shift bool) error {
 		shifter = idmap.Shifter(uids, gids)
 	}
 	return rootfs.CopyTree(src, dst, shifter)
+}
+
+// A Layer is a directory of an image. Fixed layers (a default image's,
+// those imported from a tar) never change once made; a directory given
+// on the command line may change between runs.
+type Layer struct {
+	Dir   string
+	Fixed bool
+}
+
+// FromArgs returns the layers that args name, bottom first: a directory
+// as it is, a tar file imported once (Import, with whiteout).
+func FromArgs(state string, args []string, whiteout Whiteout) ([]Layer, error) {
+	var image []Layer
+	for _, arg := range args {
+		if fi, err := os.Stat(arg); err == nil && fi.IsDir() {
+			dir, err := filepath.Abs(arg)
+			if err != nil {
+				return nil, err
+			}
+			image = append(image, Layer{Dir: dir})
+			continue
+		}
+		dir, err := Import(state, arg, whiteout)
+		if err != nil {
+			return nil, err
+		}
+		image = append(image, Layer{Dir: dir, Fixed: true})
+	}
+	return image, nil
+}
+
+// ForRange returns the directories of image's layers, bottom first, as
+// copies owned by the ID range uids, gids (with shift; see Shifted): a
+// fixed layer's made once per range and shared, a directory that may
+// change copied for this container, into ctrDir/layers/N.
+func ForRange(state, ctrDir string, image []Layer, uids, gids idmap.Map, shift bool) ([]string, error) {
+	var dirs []string
+	for i, l := range image {
+		dir := filepath.Join(ctrDir, "layers", strconv.Itoa(i))
+		var err error
+		if l.Fixed {
+			dir, err = Shifted(state, "", l.Dir, uids, gids, shift)
+		} else {
+			err = Copy(l.Dir, dir, uids, gids, shift)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("copy layer %s for IDs from %d: %w", l.Dir, uids.HostID, err)
+		}
+		dirs = append(dirs, dir)
+	}
+	return dirs, nil
 }
 
 // Import returns the layer of the tar file at path, unpacked once into
