@@ -9,8 +9,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -34,14 +32,11 @@ const stage = "stage04-ipc"
 // (file descriptor 3 in the child), so nothing leaks into the command's
 // arguments or environment.
 type config struct {
-	ID       string // names the container: its default hostname; from stage 05 on, its host resources
+	// ID, Hostname, Command, Env, Trace and Step: what every stage's
+	// command line says (internal/cli).
+	cli.Container
 	Rootfs   string
-	Hostname string
-	Command  []string
-	Env      []string
 	Terminal bool // the stage holds the terminal: the command may take it
-	Trace    bool // --trace: narrate each step on stderr
-	Step     bool // --step: and wait for Enter before each one
 }
 
 // tr narrates this side's steps for --trace and --step (docs/trace.md);
@@ -49,10 +44,7 @@ type config struct {
 var tr *trace.Tracer
 
 func main() {
-	// A reader that goes away (`2>&1 | head`) must not end the stage in
-	// the middle of its set-up: with SIGPIPE caught, a write to the closed
-	// pipe fails instead, and the run goes on to its clean-up.
-	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
+	cli.KeepGoingOnSIGPIPE() // `2>&1 | head` must not end the set-up half-way
 	if os.Args[0] == layout.InitName {
 		os.Exit(child())
 	}
@@ -60,55 +52,29 @@ func main() {
 }
 
 // run parses the command line and runs one container. It returns 2 for bad
-// input, 125 when the stage itself fails (as docker does), and otherwise the
-// command's own exit status.
+// input, 125 when the stage itself fails (as docker does), 128+N when
+// signal N ends the set-up, and otherwise the command's own exit status
+// (internal/cli says each failure on stderr).
 func run(args []string) int {
 	cfg, err := parseFlags(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n(see: %s --help)\n", stage, err, stage)
-		return 2
+		return cli.BadInput(stage, err) // 0 for --help, which prints the usage
 	}
 	if err := cli.NeedRoot(stage); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
-		return 125
+		return cli.Exit(stage, nil, 0, err)
 	}
 	if tr, err = trace.New("parent", cfg.Trace, cfg.Step); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
 		return 2
 	}
 	status, err := parent(cfg)
-	var stop *trace.Interrupted
-	switch {
-	case errors.As(err, &stop): // a signal during the set-up, or at a --step pause
-		tr.Interrupted(stop)
-		return 128 + int(stop.Signal)
-	case err != nil:
-		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
-		hint.Print(os.Stderr, stage, err)
-		return 125
-	}
-	return status
+	return cli.Exit(stage, tr, status, err)
 }
 
 func parseFlags(args []string) (cfg config, err error) {
 	fs := cli.NewFlags(stage, cloneFlags, "sh -c 'cat /proc/sysvipc/shm; ls /dev/mqueue'")
-	root := fs.String("rootfs", "", "root filesystem `DIR` (default: built once in "+layout.RootfsDir+")")
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
-	}
-	cfg.ID, cfg.Command = cli.NewID(), fs.Command()
-	cfg.Trace, cfg.Step = fs.Tracing()
-	if cfg.Hostname, err = fs.Hostname(cfg.ID); err != nil {
-		return cfg, err
-	}
-	if cfg.Rootfs, err = cli.Rootfs(*root); err != nil {
-		return cfg, err
-	}
-	cfg.Env = cli.Env(cfg.Hostname)
-	return cfg, nil
+	fs.RootfsVar(&cfg.Rootfs, "root filesystem `DIR` (default: built once in "+layout.RootfsDir+")")
+	return cfg, fs.Parse(args, &cfg.Container)
 }
 
 // ---------------------------------------------------------------------------

@@ -10,8 +10,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -36,14 +34,11 @@ const stage = "stage05-net"
 // (file descriptor 3 in the child), so nothing leaks into the command's
 // arguments or environment.
 type config struct {
-	ID       string // names the container: its default hostname; from stage 05 on, its host resources
+	// ID, Hostname, Command, Env, Trace and Step: what every stage's
+	// command line says (internal/cli).
+	cli.Container
 	Rootfs   string
-	Hostname string
-	Command  []string
-	Env      []string
 	Terminal bool // the stage holds the terminal: the command may take it
-	Trace    bool // --trace: narrate each step on stderr
-	Step     bool // --step: and wait for Enter before each one
 
 	// EtcDir holds this container's own hosts, hostname and resolv.conf.
 	EtcDir string
@@ -57,10 +52,7 @@ type config struct {
 var tr *trace.Tracer
 
 func main() {
-	// A reader that goes away (`2>&1 | head`) must not end the stage in
-	// the middle of its set-up: with SIGPIPE caught, a write to the closed
-	// pipe fails instead, and the run goes on to its clean-up.
-	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
+	cli.KeepGoingOnSIGPIPE() // `2>&1 | head` must not end the set-up half-way
 	if os.Args[0] == layout.InitName {
 		os.Exit(child())
 	}
@@ -68,55 +60,32 @@ func main() {
 }
 
 // run parses the command line and runs one container. It returns 2 for bad
-// input, 125 when the stage itself fails (as docker does), and otherwise the
-// command's own exit status.
+// input, 125 when the stage itself fails (as docker does), 128+N when
+// signal N ends the set-up, and otherwise the command's own exit status
+// (internal/cli says each failure on stderr).
 func run(args []string) int {
 	cfg, err := parseFlags(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n(see: %s --help)\n", stage, err, stage)
-		return 2
+		return cli.BadInput(stage, err) // 0 for --help, which prints the usage
 	}
 	if err := cli.NeedRoot(stage); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
-		return 125
+		return cli.Exit(stage, nil, 0, err)
 	}
 	if tr, err = trace.New("parent", cfg.Trace, cfg.Step); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
 		return 2
 	}
 	status, err := parent(cfg)
-	var stop *trace.Interrupted
-	switch {
-	case errors.As(err, &stop): // a signal during the set-up, or at a --step pause
-		tr.Interrupted(stop)
-		return 128 + int(stop.Signal)
-	case err != nil:
-		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
-		hint.Print(os.Stderr, stage, err)
-		return 125
-	}
-	return status
+	return cli.Exit(stage, tr, status, err)
 }
 
 func parseFlags(args []string) (cfg config, err error) {
 	fs := cli.NewFlags(stage, cloneFlags, "-p 8080:80 -- httpd -f -p 80 -h /etc", "curl http://localhost:8080/hostname    # from another terminal")
-	root := fs.String("rootfs", "", "root filesystem `DIR` (default: built once in "+layout.RootfsDir+")")
+	fs.RootfsVar(&cfg.Rootfs, "root filesystem `DIR` (default: built once in "+layout.RootfsDir+")")
 	cfg.Net.Register(fs.FlagSet)
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args, &cfg.Container); err != nil {
 		return cfg, err
 	}
-	cfg.ID, cfg.Command = cli.NewID(), fs.Command()
-	cfg.Trace, cfg.Step = fs.Tracing()
-	if cfg.Hostname, err = fs.Hostname(cfg.ID); err != nil {
-		return cfg, err
-	}
-	if cfg.Rootfs, err = cli.Rootfs(*root); err != nil {
-		return cfg, err
-	}
-	cfg.Env = cli.Env(cfg.Hostname)
 	return cfg, cfg.Net.Check()
 }
 

@@ -21,20 +21,17 @@ package main
 // killed run left behind) are kept by internal/hostnet.
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
-	"os"
 
+	"cfs/internal/cli"
 	"cfs/internal/hostnet"
 	"cfs/internal/kernel"
 	"cfs/internal/layout"
 	"cfs/internal/nft"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -72,28 +69,24 @@ func setupHost(cfg *config) (n *hostNet, err error) {
 // publishes the ports, all under the ledger's lock (internal/hostnet), so
 // that containers starting and stopping at once find the network whole.
 func (n *hostNet) join(f hostnet.Flags) (err error) {
-	l, err := hostnet.Open()
-	if err != nil {
+	n.addr, err = hostnet.Join(n.id, f, func(a hostnet.Address) (err error) {
+		if a.First {
+			err = makeBridge(a)
+		}
+		// IPv4 forwarding: without it the host drops packets that are not
+		// addressed to itself instead of routing them on, from cfs0 to the
+		// way out and back. It is one switch for the whole network
+		// namespace, which other programs (docker, libvirt, a VPN) rely on
+		// too, so the stage leaves it on, as they do. Same as
+		// `sysctl -w net.ipv4.ip_forward=1`.
+		if err == nil {
+			err = kernel.Sysctl(tr, "net/ipv4/ip_forward", "1")
+		}
+		if err == nil {
+			err = addRules(a, n.id, f.Ports)
+		}
 		return err
-	}
-	defer func() { err = errors.Join(err, l.Close()) }()
-	if n.addr, err = l.Lease(n.id, f.Subnet, f.Ports); err != nil {
-		return err
-	}
-	if n.addr.First {
-		err = makeBridge(n.addr)
-	}
-	// IPv4 forwarding: without it the host drops packets that are not
-	// addressed to itself instead of routing them on, from cfs0 to the way
-	// out and back. It is one switch for the whole network namespace, which
-	// other programs (docker, libvirt, a VPN) rely on too, so the stage
-	// leaves it on, as they do. Same as `sysctl -w net.ipv4.ip_forward=1`.
-	if err == nil {
-		err = kernel.Sysctl(tr, "net/ipv4/ip_forward", "1")
-	}
-	if err == nil {
-		err = addRules(n.addr, n.id, f.Ports)
-	}
+	})
 	return err
 }
 
@@ -109,7 +102,7 @@ func makeBridge(a hostnet.Address) error {
 	// address of its own keeps it fixed.
 	la := netlink.NewLinkAttrs()
 	la.Name = bridge
-	la.HardwareAddr = randomMAC()
+	la.HardwareAddr = hostnet.RandomMAC()
 	br := &netlink.Bridge{LinkAttrs: la}
 	err := kernel.Do(tr, fmt.Sprintf("netlink RTM_NEWLINK(%s type bridge address %s)", bridge, la.HardwareAddr),
 		"ip link add "+bridge+" type bridge", func() error { return netlink.LinkAdd(br) })
@@ -204,27 +197,22 @@ func addTable(b *nft.Batch, subnet netip.Prefix) {
 // is blocked reading its config, so its network is complete before the
 // command runs.
 func (n *hostNet) attach(pid int) error {
-	ns, err := netns.GetFromPid(pid)
+	// The host reaches the container's network namespace by its PID.
+	// Requests sent on a netlink socket opened inside it act there: this
+	// handle does what `nsenter --net=/proc/PID/ns/net ip ...` would,
+	// without moving this process (hostnet.HandleAt).
+	ns, in, err := hostnet.HandleAt(pid)
 	if err != nil {
-		return fmt.Errorf("open the container's network namespace /proc/%d/ns/net: %w", pid, err)
+		return err
 	}
 	defer ns.Close()
-	// Requests sent on a netlink socket opened inside the container's
-	// namespace act there: this handle does what `nsenter --net=/proc/PID/ns/net ip ...`
-	// would, without moving this process. Links, addresses and routes are
-	// all NETLINK_ROUTE; asking for no other kind of socket spares a
-	// kernel without, say, IPsec's netlink module.
-	in, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
-	if err != nil {
-		return fmt.Errorf("open netlink in the container's network namespace: %w", err)
-	}
 	defer in.Close()
 	inside, nsenter := fmt.Sprintf(" in /proc/%d/ns/net", pid), fmt.Sprintf("nsenter -t %d -n ", pid)
 
 	// The new namespace's loopback is down: 127.0.0.1 does not work until
 	// it is up, not even for a server and client inside the container.
 	// Same as `ip link set lo up` inside.
-	err = kernel.Do(tr, "netlink RTM_NEWLINK(lo up)"+inside, nsenter+"ip link set lo up", func() error { return in.LinkSetUp(link("lo")) })
+	err = kernel.Do(tr, "netlink RTM_NEWLINK(lo up)"+inside, nsenter+"ip link set lo up", func() error { return in.LinkSetUp(hostnet.Link("lo")) })
 	if err != nil || n.mode == "none" {
 		return err
 	}
@@ -244,13 +232,13 @@ func (n *hostNet) attach(pid int) error {
 	// other containers). Same as `ip link set cfsXXXXXXXX master cfs0 up`.
 	if err == nil {
 		err = kernel.Do(tr, fmt.Sprintf("netlink RTM_NEWLINK(%s master %s up)", n.veth, bridge), fmt.Sprintf("ip link set %s master %s up", n.veth, bridge),
-			func() error { return netlink.LinkSetMaster(veth, link(bridge)) }, func() error { return netlink.LinkSetUp(veth) })
+			func() error { return netlink.LinkSetMaster(veth, hostnet.Link(bridge)) }, func() error { return netlink.LinkSetUp(veth) })
 	}
 	// Inside: the leased address on eth0, which also makes the kernel add
 	// a route to the subnet through eth0, and a default route through the
 	// gateway for everything else. Same as, inside, `ip addr add
 	// 172.29.0.2/24 dev eth0; ip link set eth0 up; ip route add default via 172.29.0.1`.
-	eth0, addr, gw := link("eth0"), n.addr.IPNet(), n.addr.Gateway()
+	eth0, addr, gw := hostnet.Link("eth0"), n.addr.IPNet(), n.addr.Gateway()
 	if err == nil {
 		err = kernel.Do(tr, fmt.Sprintf("netlink RTM_NEWADDR(%s dev eth0), RTM_NEWLINK(eth0 up)%s", addr, inside),
 			fmt.Sprintf("%ssh -c 'ip addr add %s dev eth0; ip link set eth0 up'", nsenter, addr),
@@ -268,11 +256,6 @@ func (n *hostNet) attach(pid int) error {
 // It runs however the container ends, and must not stop half-way: it
 // reports each problem and goes on.
 func (n *hostNet) release() {
-	warn := func(err error) {
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "%s: clean up: %v\n", stage, err)
-		}
-	}
 	if n.mode == "bridge" {
 		// Deleting either end of a veth pair deletes both. The kernel
 		// would do it too once the container's namespace is gone, but it
@@ -282,31 +265,12 @@ func (n *hostNet) release() {
 		if veth, err := netlink.LinkByName(n.veth); err == nil {
 			err := kernel.Do(tr, fmt.Sprintf("netlink RTM_DELLINK(%s)", n.veth), "ip link del "+n.veth, func() error { return netlink.LinkDel(veth) })
 			if !errors.Is(err, unix.ENODEV) {
-				warn(err)
+				cli.CleanupFailed(stage, err)
 			}
 		}
 		// The address goes back, the published ports' rules go, and with
 		// the last container the table and the bridge (internal/hostnet).
-		l, err := hostnet.Open()
-		if err == nil {
-			err = errors.Join(l.Release(tr, n.id), l.Close())
-		}
-		warn(err)
+		cli.CleanupFailed(stage, hostnet.Leave(tr, n.id))
 	}
-	warn(hostnet.RemoveEtc(n.id))
-}
-
-// link names a device for netlink, which finds it by name.
-func link(name string) netlink.Link {
-	return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: name}}
-}
-
-// randomMAC returns a random unicast address from the locally
-// administered range (second-lowest bit of the first byte set), which no
-// network card is sold with.
-func randomMAC() net.HardwareAddr {
-	mac := make(net.HardwareAddr, 6)
-	_, _ = rand.Read(mac)
-	mac[0] = mac[0]&0xfe | 0x02
-	return mac
+	cli.CleanupFailed(stage, hostnet.RemoveEtc(n.id))
 }

@@ -10,8 +10,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,7 +27,6 @@ import (
 	"cfs/internal/kernel"
 	"cfs/internal/layers"
 	"cfs/internal/layout"
-	"cfs/internal/rootfs"
 	"cfs/internal/trace"
 
 	"github.com/vishvananda/netlink"
@@ -42,14 +39,11 @@ const stage = "stage07-cgroups"
 // (file descriptor 3 in the child), so nothing leaks into the command's
 // arguments or environment.
 type config struct {
-	ID       string // names the container: its default hostname; from stage 05 on, its host resources
+	// ID, Hostname, Command, Env, Trace and Step: what every stage's
+	// command line says (internal/cli).
+	cli.Container
 	Rootfs   string
-	Hostname string
-	Command  []string
-	Env      []string
 	Terminal bool // the stage holds the terminal: the command may take it
-	Trace    bool // --trace: narrate each step on stderr
-	Step     bool // --step: and wait for Enter before each one
 
 	// EtcDir holds this container's own hosts, hostname and resolv.conf.
 	EtcDir string
@@ -82,10 +76,7 @@ func init() {
 }
 
 func main() {
-	// A reader that goes away (`2>&1 | head`) must not end the stage in
-	// the middle of its set-up: with SIGPIPE caught, a write to the closed
-	// pipe fails instead, and the run goes on to its clean-up.
-	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
+	cli.KeepGoingOnSIGPIPE() // `2>&1 | head` must not end the set-up half-way
 	if os.Args[0] == layout.InitName {
 		os.Exit(child())
 	}
@@ -93,16 +84,13 @@ func main() {
 }
 
 // run parses the command line and runs one container. It returns 2 for bad
-// input, 125 when the stage itself fails (as docker does), and otherwise the
-// command's own exit status.
+// input, 125 when the stage itself fails (as docker does), 128+N when
+// signal N ends the set-up, and otherwise the command's own exit status
+// (internal/cli says each failure on stderr).
 func run(args []string) int {
 	cfg, err := parseFlags(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n(see: %s --help)\n", stage, err, stage)
-		return 2
+		return cli.BadInput(stage, err) // 0 for --help, which prints the usage
 	}
 	// An ordinary user may create a user namespace, and inside it every
 	// other kind; only the host's side of the network needs root.
@@ -119,41 +107,22 @@ func run(args []string) int {
 		return 2
 	}
 	status, err := parent(cfg)
-	var stop *trace.Interrupted
-	switch {
-	case errors.As(err, &stop): // a signal during the set-up, or at a --step pause
-		tr.Interrupted(stop)
-		return 128 + int(stop.Signal)
-	case err != nil:
-		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
-		hint.Print(os.Stderr, stage, err)
-		return 125
-	}
-	return status
+	return cli.Exit(stage, tr, status, err)
 }
 
 func parseFlags(args []string) (cfg config, err error) {
 	fs := cli.NewFlags(stage, cloneFlags|unix.CLONE_NEWCGROUP, "--memory 64m --cpus 0.5 --pids 50 sh")
 	fs.About = "It runs in a cgroup of its own, with the limits asked for.\nWithout root it runs unprivileged: you are root inside, with loopback only and no limits."
-	root := fs.String("rootfs", "", "root filesystem `DIR` (default: built once in "+layout.RootfsDir+")")
+	fs.RootfsVar(&cfg.Rootfs, "root filesystem `DIR` (default: built once in "+layout.RootfsDir+")")
 	cfg.Net.Register(fs.FlagSet)
 	var limits cgroups.Flags
 	limits.Register(fs.FlagSet)
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args, &cfg.Container); err != nil {
 		return cfg, err
 	}
 	if cfg.Limits, err = limits.Limits(); err != nil {
 		return cfg, err
 	}
-	cfg.ID, cfg.Command = cli.NewID(), fs.Command()
-	cfg.Trace, cfg.Step = fs.Tracing()
-	if cfg.Hostname, err = fs.Hostname(cfg.ID); err != nil {
-		return cfg, err
-	}
-	if cfg.Rootfs, err = cli.Rootfs(*root); err != nil {
-		return cfg, err
-	}
-	cfg.Env = cli.Env(cfg.Hostname)
 	return cfg, cfg.Net.Check()
 }
 
@@ -206,19 +175,20 @@ func parent(cfg config) (status int, err error) {
 
 	// Prepare the host: what the container needs before it exists. The host
 	// IDs that its IDs stand for (internal/idmap: root's subordinate range,
-	// or an ordinary user's own IDs), a directory of its own, removed with
-	// it, and its root filesystem, owned by its root (rootfsFor):
+	// or an ordinary user's own IDs), and a directory of its own, removed
+	// with it:
 	cfg.UIDs, cfg.GIDs = idmap.For(!cfg.Unprivileged)
-	state, err := layers.StateDir(!cfg.Unprivileged)
-	if err != nil {
-		return 0, err
-	}
-	ctrDir, err := layers.ContainerDir(filepath.Join(state, "containers"), cfg.ID)
+	state, ctrDir, err := layers.NewContainer(cfg.ID, !cfg.Unprivileged)
 	if err != nil {
 		return 0, err
 	}
 	defer os.RemoveAll(ctrDir)
-	if cfg.Rootfs, err = rootfsFor(cfg, state, ctrDir); err != nil {
+	// Its root filesystem, owned by its root: a copy of the default one
+	// (made once per range and shared) or of --rootfs DIR, with every
+	// file's owner shifted into the container's range (internal/layers).
+	// Without it, root in the container would see every file as owned by
+	// "nobody" (65534), an ID outside its maps, and could change none.
+	if cfg.Rootfs, err = layers.Rootfs(cfg.Rootfs, state, ctrDir, cfg.UIDs, cfg.GIDs, !cfg.Unprivileged); err != nil {
 		return 0, err
 	}
 	// The host's side of its network, with its published ports and /etc
@@ -393,7 +363,7 @@ func child() int {
 	// network namespace alone needs CAP_SYS_ADMIN on the host. The child is
 	// root here, so it brings its own loopback up. Same as `ip link set lo up`.
 	if err == nil && cfg.Unprivileged {
-		err = kernel.Do(tr, "netlink RTM_NEWLINK(lo up)", "ip link set lo up", func() error { return netlink.LinkSetUp(link("lo")) })
+		err = kernel.Do(tr, "netlink RTM_NEWLINK(lo up)", "ip link set lo up", func() error { return netlink.LinkSetUp(hostnet.Link("lo")) })
 	}
 	// sethostname(2) changes the name of the UTS namespace the caller is in.
 	// This process is the first one in a new namespace, so the host's
@@ -577,31 +547,6 @@ func initProcess(argv, env []string, terminal bool) int {
 			_ = cmd.Process.Signal(s)
 		}
 	}
-}
-
-// rootfsFor returns a root filesystem that the container's root owns: a
-// copy of the default one, or of --rootfs DIR, with every file's owner
-// shifted into the container's range (internal/idmap). Without it, root in
-// the container would see every file as owned by "nobody" (65534), an ID
-// outside its maps, and could change none. The default root filesystem
-// never changes once built, so its copy is made once per range and shared,
-// as docker's userns-remap does (internal/layers): containers share its
-// files, as they did in stages 03 to 05. A --rootfs DIR may change between
-// runs: it is copied for this container, into ctrDir, and goes with it.
-// Stage 08 replaces the copies with layers and an overlay.
-func rootfsFor(cfg config, state, ctrDir string) (string, error) {
-	if cfg.Rootfs != "" {
-		dst := filepath.Join(ctrDir, "rootfs")
-		if err := layers.Copy(cfg.Rootfs, dst, cfg.UIDs, cfg.GIDs, !cfg.Unprivileged); err != nil {
-			return "", fmt.Errorf("copy the root filesystem %s to %s: %w", cfg.Rootfs, dst, err)
-		}
-		return dst, nil
-	}
-	src, err := rootfs.EnsureFor(!cfg.Unprivileged, os.Stderr)
-	if err != nil {
-		return "", fmt.Errorf("default root filesystem: %w (or pass --rootfs DIR)", err)
-	}
-	return layers.Shifted(state, "rootfs", src, cfg.UIDs, cfg.GIDs, !cfg.Unprivileged)
 }
 
 // reap collects every exited child with wait4(2), without blocking, and

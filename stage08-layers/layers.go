@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"cfs/internal/kernel"
@@ -26,42 +25,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A layer is a directory of an image. Fixed layers (the default image's,
-// those imported from a tar) never change once made; a directory given
-// with --layer or --rootfs may change between runs.
-type layer struct {
-	Dir   string
-	Fixed bool
-}
-
 // imageLayers returns the image's layers, bottom first: the --layer
 // arguments (a directory as it is, a tar file imported once into a
-// directory named by its checksum), or --rootfs as one layer, or the
-// default image.
-func imageLayers(cfg config, state string) ([]layer, error) {
-	if cfg.Rootfs != "" {
-		return []layer{{Dir: cfg.Rootfs}}, nil
-	}
-	if len(cfg.LayerArgs) == 0 {
+// directory named by its checksum, its whiteouts written by whiteout
+// below: internal/layers), or --rootfs as one layer, or the default image.
+func imageLayers(cfg config, state string) ([]layers.Layer, error) {
+	switch {
+	case cfg.Rootfs != "":
+		return []layers.Layer{{Dir: cfg.Rootfs}}, nil
+	case len(cfg.LayerArgs) == 0:
 		return defaultImage(state, cfg.Unprivileged)
 	}
-	var image []layer
-	for _, arg := range cfg.LayerArgs {
-		if fi, err := os.Stat(arg); err == nil && fi.IsDir() {
-			dir, err := filepath.Abs(arg)
-			image = append(image, layer{Dir: dir})
-			if err != nil {
-				return nil, err
-			}
-			continue
-		}
-		dir, err := layers.Import(state, arg, whiteout)
-		if err != nil {
-			return nil, err
-		}
-		image = append(image, layer{Dir: dir, Fixed: true})
-	}
-	return image, nil
+	return layers.FromArgs(state, cfg.LayerArgs, whiteout)
 }
 
 // defaultImage is the image a container runs when no --layer or --rootfs
@@ -69,7 +44,7 @@ func imageLayers(cfg config, state string) ([]layer, error) {
 // layer on top that shows what layers do. It adds /etc/motd, replaces
 // /etc/os-release (the base's copy is shadowed, not changed) and deletes
 // /home (a whiteout hides the base's directory).
-func defaultImage(state string, unprivileged bool) ([]layer, error) {
+func defaultImage(state string, unprivileged bool) ([]layers.Layer, error) {
 	base, err := rootfs.EnsureFor(!unprivileged, os.Stderr)
 	if err != nil {
 		return nil, err
@@ -94,7 +69,7 @@ func defaultImage(state string, unprivileged bool) ([]layer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build the default image's top layer in %s: %w", top, err)
 	}
-	return []layer{{Dir: base, Fixed: true}, {Dir: top, Fixed: true}}, nil
+	return []layers.Layer{{Dir: base, Fixed: true}, {Dir: top, Fixed: true}}, nil
 }
 
 // whiteout writes a deletion of a layer tar in overlayfs's form. A tar can
@@ -143,18 +118,9 @@ type overlay struct {
 // files as owned by "nobody" and could change none of them (overlay copies
 // a file up with its owner). (An idmapped mount does the same without
 // copying, on Linux 5.19 or later for overlay's layers.)
-func overlayFor(cfg config, state, ctrDir string, image []layer) (ov overlay, err error) {
-	for i, l := range image {
-		dir := filepath.Join(ctrDir, "layers", strconv.Itoa(i))
-		if l.Fixed {
-			dir, err = layers.Shifted(state, "", l.Dir, cfg.UIDs, cfg.GIDs, !cfg.Unprivileged)
-		} else {
-			err = layers.Copy(l.Dir, dir, cfg.UIDs, cfg.GIDs, !cfg.Unprivileged)
-		}
-		if err != nil {
-			return ov, fmt.Errorf("copy layer %s for IDs from %d: %w", l.Dir, cfg.UIDs.HostID, err)
-		}
-		ov.Lower = append(ov.Lower, dir)
+func overlayFor(cfg config, state, ctrDir string, image []layers.Layer) (ov overlay, err error) {
+	if ov.Lower, err = layers.ForRange(state, ctrDir, image, cfg.UIDs, cfg.GIDs, !cfg.Unprivileged); err != nil {
+		return ov, err
 	}
 	// The writable layer: upper and work directories, owned by the
 	// container's root. overlayfs cannot put an upper directory on another

@@ -10,8 +10,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -41,15 +39,12 @@ const stage = "stage08-layers"
 // (file descriptor 3 in the child), so nothing leaks into the command's
 // arguments or environment.
 type config struct {
-	ID       string // names the container: its default hostname; from stage 05 on, its host resources
+	// ID, Hostname, Command, Env, Trace and Step: what every stage's
+	// command line says (internal/cli).
+	cli.Container
 	Rootfs   string // where the overlay is mounted: the container's /
 	Overlay  overlay
-	Hostname string
-	Command  []string
-	Env      []string
 	Terminal bool // the stage holds the terminal: the command may take it
-	Trace    bool // --trace: narrate each step on stderr
-	Step     bool // --step: and wait for Enter before each one
 
 	// EtcDir holds this container's own hosts, hostname and resolv.conf.
 	EtcDir string
@@ -86,10 +81,7 @@ func init() {
 }
 
 func main() {
-	// A reader that goes away (`2>&1 | head`) must not end the stage in
-	// the middle of its set-up: with SIGPIPE caught, a write to the closed
-	// pipe fails instead, and the run goes on to its clean-up.
-	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
+	cli.KeepGoingOnSIGPIPE() // `2>&1 | head` must not end the set-up half-way
 	if os.Args[0] == layout.InitName {
 		os.Exit(child())
 	}
@@ -97,16 +89,13 @@ func main() {
 }
 
 // run parses the command line and runs one container. It returns 2 for bad
-// input, 125 when the stage itself fails (as docker does), and otherwise the
-// command's own exit status.
+// input, 125 when the stage itself fails (as docker does), 128+N when
+// signal N ends the set-up, and otherwise the command's own exit status
+// (internal/cli says each failure on stderr).
 func run(args []string) int {
 	cfg, err := parseFlags(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n(see: %s --help)\n", stage, err, stage)
-		return 2
+		return cli.BadInput(stage, err) // 0 for --help, which prints the usage
 	}
 	// An ordinary user may create a user namespace, and inside it every
 	// other kind; only the host's side of the network needs root.
@@ -123,23 +112,13 @@ func run(args []string) int {
 		return 2
 	}
 	status, err := parent(cfg)
-	var stop *trace.Interrupted
-	switch {
-	case errors.As(err, &stop): // a signal during the set-up, or at a --step pause
-		tr.Interrupted(stop)
-		return 128 + int(stop.Signal)
-	case err != nil:
-		fmt.Fprintf(os.Stderr, "%s: %v\n", stage, err)
-		hint.Print(os.Stderr, stage, err)
-		return 125
-	}
-	return status
+	return cli.Exit(stage, tr, status, err)
 }
 
 func parseFlags(args []string) (cfg config, err error) {
 	fs := cli.NewFlags(stage, cloneFlags|unix.CLONE_NEWCGROUP, "--keep sh -c 'cat /etc/motd; echo hi > /etc/motd'")
 	fs.About = "It runs in a cgroup of its own, on an image of overlay layers with a writable layer on top.\nWithout root it runs unprivileged: you are root inside, with loopback only and no limits."
-	root := fs.String("rootfs", "", "run `DIR` as a one-layer image (default: the default image, two layers over "+layout.RootfsDir+")")
+	fs.RootfsVar(&cfg.Rootfs, "run `DIR` as a one-layer image (default: the default image, two layers over "+layout.RootfsDir+")")
 	fs.Func("layer", "an image layer, a `DIR` or a layer .tar (repeatable, bottom first)", func(v string) error {
 		cfg.LayerArgs = append(cfg.LayerArgs, v)
 		return nil
@@ -148,18 +127,10 @@ func parseFlags(args []string) (cfg config, err error) {
 	cfg.Net.Register(fs.FlagSet)
 	var limits cgroups.Flags
 	limits.Register(fs.FlagSet)
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args, &cfg.Container); err != nil {
 		return cfg, err
 	}
 	if cfg.Limits, err = limits.Limits(); err != nil {
-		return cfg, err
-	}
-	cfg.ID, cfg.Command = cli.NewID(), fs.Command()
-	cfg.Trace, cfg.Step = fs.Tracing()
-	if cfg.Hostname, err = fs.Hostname(cfg.ID); err != nil {
-		return cfg, err
-	}
-	if cfg.Rootfs, err = cli.Rootfs(*root); err != nil {
 		return cfg, err
 	}
 	if cfg.Keep = *keep; cfg.Rootfs != "" && len(cfg.LayerArgs) > 0 {
@@ -170,7 +141,6 @@ func parseFlags(args []string) (cfg config, err error) {
 			return cfg, cli.Usagef("--layer %s: no such directory or tar file", l)
 		}
 	}
-	cfg.Env = cli.Env(cfg.Hostname)
 	return cfg, cfg.Net.Check()
 }
 
@@ -223,20 +193,17 @@ func parent(cfg config) (status int, err error) {
 
 	// Prepare the host: what the container needs before it exists. The host
 	// IDs that its IDs stand for (internal/idmap: root's subordinate range,
-	// or an ordinary user's own IDs), its image, a directory of its own,
-	// removed with it unless --keep, and its root: the image's layers under
-	// a writable layer (overlayFor):
+	// or an ordinary user's own IDs), a directory of its own, removed with
+	// it unless --keep, its image, and its root: the image's layers under a
+	// writable layer (overlayFor):
 	cfg.UIDs, cfg.GIDs = idmap.For(!cfg.Unprivileged)
-	state, err := layers.StateDir(!cfg.Unprivileged)
+	state, ctrDir, err := layers.NewContainer(cfg.ID, !cfg.Unprivileged)
 	if err != nil {
 		return 0, err
 	}
 	image, err := imageLayers(cfg, state)
 	if err != nil {
-		return 0, err
-	}
-	ctrDir, err := layers.ContainerDir(filepath.Join(state, "containers"), cfg.ID)
-	if err != nil {
+		os.RemoveAll(ctrDir)
 		return 0, err
 	}
 	if cfg.Keep {
@@ -424,7 +391,7 @@ func child() int {
 	// network namespace alone needs CAP_SYS_ADMIN on the host. The child is
 	// root here, so it brings its own loopback up. Same as `ip link set lo up`.
 	if err == nil && cfg.Unprivileged {
-		err = kernel.Do(tr, "netlink RTM_NEWLINK(lo up)", "ip link set lo up", func() error { return netlink.LinkSetUp(link("lo")) })
+		err = kernel.Do(tr, "netlink RTM_NEWLINK(lo up)", "ip link set lo up", func() error { return netlink.LinkSetUp(hostnet.Link("lo")) })
 	}
 	// sethostname(2) changes the name of the UTS namespace the caller is in.
 	// This process is the first one in a new namespace, so the host's

@@ -22,7 +22,6 @@
 package network
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -142,7 +141,7 @@ func choosePorts(l *hostnet.Ledger, ports []Port) ([]Port, error) {
 func makeBridge(tr *trace.Tracer, a hostnet.Address) error {
 	la := netlink.NewLinkAttrs()
 	la.Name = bridge
-	la.HardwareAddr = randomMAC() // fixed, so that it does not follow its ports
+	la.HardwareAddr = hostnet.RandomMAC() // fixed, so that it does not follow its ports
 	br := &netlink.Bridge{LinkAttrs: la}
 	err := kernel.Do(tr, fmt.Sprintf("netlink RTM_NEWLINK(%s type bridge address %s)", bridge, la.HardwareAddr),
 		"ip link add "+bridge+" type bridge", func() error { return netlink.LinkAdd(br) })
@@ -216,7 +215,7 @@ func Attach(tr *trace.Tracer, id string, pid int, ep *Endpoint) error {
 	}
 	defer in.Close()
 	inside, nsenter := fmt.Sprintf(" in /proc/%d/ns/net", pid), fmt.Sprintf("nsenter -t %d -n ", pid)
-	err = kernel.Do(tr, "netlink RTM_NEWLINK(lo up)"+inside, nsenter+"ip link set lo up", func() error { return in.LinkSetUp(link("lo")) })
+	err = kernel.Do(tr, "netlink RTM_NEWLINK(lo up)"+inside, nsenter+"ip link set lo up", func() error { return in.LinkSetUp(hostnet.Link("lo")) })
 	if err != nil || ep == nil {
 		return err
 	}
@@ -228,10 +227,10 @@ func Attach(tr *trace.Tracer, id string, pid int, ep *Endpoint) error {
 		fmt.Sprintf("ip link add %s type veth peer name eth0 netns %d", veth, pid), func() error { return netlink.LinkAdd(v) })
 	if err == nil {
 		err = kernel.Do(tr, fmt.Sprintf("netlink RTM_NEWLINK(%s master %s up)", veth, bridge), fmt.Sprintf("ip link set %s master %s up", veth, bridge),
-			func() error { return netlink.LinkSetMaster(v, link(bridge)) }, func() error { return netlink.LinkSetUp(v) })
+			func() error { return netlink.LinkSetMaster(v, hostnet.Link(bridge)) }, func() error { return netlink.LinkSetUp(v) })
 	}
 	addr := &net.IPNet{IP: ep.IP.AsSlice(), Mask: net.CIDRMask(ep.Subnet.Bits(), 32)}
-	eth0 := link("eth0")
+	eth0 := hostnet.Link("eth0")
 	if err == nil {
 		err = kernel.Do(tr, fmt.Sprintf("netlink RTM_NEWADDR(%s dev eth0), RTM_NEWLINK(eth0 up)%s", addr, inside),
 			fmt.Sprintf("%ssh -c 'ip addr add %s dev eth0; ip link set eth0 up'", nsenter, addr),
@@ -263,20 +262,5 @@ func Leave(tr *trace.Tracer, id string) error {
 			errs = append(errs, err)
 		}
 	}
-	l, err := hostnet.Open()
-	if err == nil {
-		err = errors.Join(l.Release(tr, id), l.Close())
-	}
-	return errors.Join(append(errs, err)...)
-}
-
-func link(name string) netlink.Link {
-	return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: name}}
-}
-
-func randomMAC() net.HardwareAddr {
-	mac := make(net.HardwareAddr, 6)
-	_, _ = rand.Read(mac)
-	mac[0] = mac[0]&0xfe | 0x02
-	return mac
+	return errors.Join(append(errs, hostnet.Leave(tr, id))...)
 }

@@ -1,12 +1,18 @@
 package cli
 
 import (
+	"errors"
+	"flag"
+	"fmt"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 
+	"cfs/internal/trace"
+
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 func TestCheckHostname(t *testing.T) {
@@ -49,4 +55,38 @@ func TestExecFailure(t *testing.T) {
 	require.Equal(t, 127, ExecFailure(err))
 	_, err = exec.LookPath("/etc/hostname")
 	require.Equal(t, 126, ExecFailure(err))
+}
+
+func TestParseFillsTheContainer(t *testing.T) {
+	dir := t.TempDir()
+	var c Container
+	var root string
+	f := NewFlags("stageXX", 0, "true")
+	f.RootfsVar(&root, "root `DIR`")
+	require.NoError(t, f.Parse([]string{"--hostname", "box", "--rootfs", dir, "--step", "echo", "hi"}, &c))
+	require.Regexp(t, `^[0-9a-f]{12}$`, c.ID)
+	require.Equal(t, "box", c.Hostname)
+	require.Equal(t, []string{"echo", "hi"}, c.Command)
+	require.Contains(t, c.Env, "HOSTNAME=box")
+	require.True(t, c.Trace && c.Step, "--step implies --trace")
+	require.Equal(t, dir, root)
+
+	c = Container{}
+	require.NoError(t, NewFlags("stageXX", 0, "true").Parse(nil, &c))
+	require.Equal(t, c.ID, c.Hostname, "the hostname defaults to the ID")
+	require.Equal(t, []string{"/bin/sh"}, c.Command)
+
+	f = NewFlags("stageXX", 0, "true")
+	f.RootfsVar(&root, "root `DIR`")
+	var ue *UsageError
+	require.ErrorAs(t, f.Parse([]string{"--rootfs", dir + "/missing"}, &c), &ue)
+	require.ErrorAs(t, NewFlags("stageXX", 0, "true").Parse([]string{"--hostname", "bad_name"}, &c), &ue)
+}
+
+func TestExitStatuses(t *testing.T) {
+	require.Equal(t, 0, BadInput("stageXX", flag.ErrHelp))
+	require.Equal(t, 2, BadInput("stageXX", Usagef("bad")))
+	require.Equal(t, 7, Exit("stageXX", nil, 7, nil))
+	require.Equal(t, 125, Exit("stageXX", nil, 0, errors.New("it failed")))
+	require.Equal(t, 130, Exit("stageXX", nil, 0, fmt.Errorf("set-up: %w", &trace.Interrupted{Signal: unix.SIGINT})))
 }

@@ -21,7 +21,7 @@ type Flags struct {
 
 	stage, namespaces string
 	example           []string
-	hostname          *string
+	hostname, rootfs  *string
 	trace, step       *bool
 }
 
@@ -43,14 +43,46 @@ func NewFlags(stage string, cloneFlags uintptr, example ...string) *Flags {
 	return f
 }
 
-// Parse parses args. For -h or --help it prints the usage on stdout and
-// returns flag.ErrHelp.
-func (f *Flags) Parse(args []string) error {
-	err := f.FlagSet.Parse(args)
+// Container is what every stage's config holds from the command line,
+// filled in by Parse.
+type Container struct {
+	ID       string   // names the container: its default hostname; from stage 05 on, its host resources
+	Hostname string   // --hostname, checked, or the ID
+	Command  []string // COMMAND [ARG...], /bin/sh when none is given
+	Env      []string // a clean environment (see Env)
+	Trace    bool     // --trace: narrate each step on stderr
+	Step     bool     // --step: and wait for Enter before each one
+}
+
+// RootfsVar adds --rootfs DIR, which Parse checks and makes absolute
+// into p (see Rootfs).
+func (f *Flags) RootfsVar(p *string, usage string) {
+	f.rootfs = p
+	f.StringVar(p, "rootfs", "", usage)
+}
+
+// Parse parses args into c (and --rootfs, when the stage has it). For -h
+// or --help it prints the usage on stdout and returns flag.ErrHelp.
+func (f *Flags) Parse(args []string, c *Container) (err error) {
+	err = f.FlagSet.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		f.usage(os.Stdout)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	c.ID, c.Command = NewID(), f.Command()
+	c.Trace, c.Step = f.Tracing()
+	if c.Hostname, err = f.Hostname(c.ID); err != nil {
+		return err
+	}
+	if f.rootfs != nil {
+		if *f.rootfs, err = Rootfs(*f.rootfs); err != nil {
+			return err
+		}
+	}
+	c.Env = Env(c.Hostname)
+	return nil
 }
 
 func (f *Flags) usage(w io.Writer) {

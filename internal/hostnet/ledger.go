@@ -322,3 +322,31 @@ func RetryDump[T any](list func() ([]T, error)) ([]T, error) {
 		}
 	}
 }
+
+// Join leases an address for container id with f's subnet and published
+// ports (see Lease) and calls plug with it, all under the ledger's lock,
+// so that containers starting and stopping at once find the network
+// whole: plug makes the network for the first container and publishes the
+// ports. The lease is kept even when plug fails; Leave gives it back.
+func Join(id string, f Flags, plug func(Address) error) (a Address, err error) {
+	l, err := Open()
+	if err != nil {
+		return a, err
+	}
+	defer func() { err = errors.Join(err, l.Close()) }()
+	if a, err = l.Lease(id, f.Subnet, f.Ports); err != nil {
+		return a, err
+	}
+	return a, plug(a)
+}
+
+// Leave gives container id's address back under the ledger's lock (see
+// Release): its published ports' rules go, and with the last container
+// the table and the bridge. Each step is narrated on tr.
+func Leave(tr *trace.Tracer, id string) error {
+	l, err := Open()
+	if err != nil {
+		return err
+	}
+	return errors.Join(l.Release(tr, id), l.Close())
+}

@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"cfs/internal/idmap"
@@ -131,6 +132,58 @@ func Copy(src, dst string, uids, gids idmap.Map, shift bool) error {
 	return rootfs.CopyTree(src, dst, shifter)
 }
 
+// A Layer is a directory of an image. Fixed layers (a default image's,
+// those imported from a tar) never change once made; a directory given
+// on the command line may change between runs.
+type Layer struct {
+	Dir   string
+	Fixed bool
+}
+
+// FromArgs returns the layers that args name, bottom first: a directory
+// as it is, a tar file imported once (Import, with whiteout).
+func FromArgs(state string, args []string, whiteout Whiteout) ([]Layer, error) {
+	var image []Layer
+	for _, arg := range args {
+		if fi, err := os.Stat(arg); err == nil && fi.IsDir() {
+			dir, err := filepath.Abs(arg)
+			if err != nil {
+				return nil, err
+			}
+			image = append(image, Layer{Dir: dir})
+			continue
+		}
+		dir, err := Import(state, arg, whiteout)
+		if err != nil {
+			return nil, err
+		}
+		image = append(image, Layer{Dir: dir, Fixed: true})
+	}
+	return image, nil
+}
+
+// ForRange returns the directories of image's layers, bottom first, as
+// copies owned by the ID range uids, gids (with shift; see Shifted): a
+// fixed layer's made once per range and shared, a directory that may
+// change copied for this container, into ctrDir/layers/N.
+func ForRange(state, ctrDir string, image []Layer, uids, gids idmap.Map, shift bool) ([]string, error) {
+	var dirs []string
+	for i, l := range image {
+		dir := filepath.Join(ctrDir, "layers", strconv.Itoa(i))
+		var err error
+		if l.Fixed {
+			dir, err = Shifted(state, "", l.Dir, uids, gids, shift)
+		} else {
+			err = Copy(l.Dir, dir, uids, gids, shift)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("copy layer %s for IDs from %d: %w", l.Dir, uids.HostID, err)
+		}
+		dirs = append(dirs, dir)
+	}
+	return dirs, nil
+}
+
 // Import returns the layer of the tar file at path, unpacked once into
 // STATE/layers/sha256-HEX after its checksum (see Untar for whiteout). The
 // unpacked layer keeps the tar's owners and modes, set-user-ID root
@@ -156,6 +209,37 @@ func Import(state, path string, whiteout Whiteout) (string, error) {
 		return "", fmt.Errorf("import layer %s: %w", path, err)
 	}
 	return dir, os.Chmod(dir, 0o700)
+}
+
+// NewContainer makes the directory of container id's own files (see
+// ContainerDir) in the caller's state directory (see StateDir), and
+// returns both.
+func NewContainer(id string, privileged bool) (state, dir string, err error) {
+	if state, err = StateDir(privileged); err != nil {
+		return "", "", err
+	}
+	dir, err = ContainerDir(filepath.Join(state, "containers"), id)
+	return state, dir, err
+}
+
+// Rootfs returns a root filesystem owned by the ID range uids, gids (with
+// shift; see Shifted): a copy of the directory dir, made for this
+// container in its directory ctrDir, since dir may change between runs;
+// or, when dir is "", the copy of the default root filesystem for the
+// range, made once and shared (the default never changes once built).
+func Rootfs(dir, state, ctrDir string, uids, gids idmap.Map, shift bool) (string, error) {
+	if dir != "" {
+		dst := filepath.Join(ctrDir, "rootfs")
+		if err := Copy(dir, dst, uids, gids, shift); err != nil {
+			return "", fmt.Errorf("copy the root filesystem %s to %s: %w", dir, dst, err)
+		}
+		return dst, nil
+	}
+	src, err := rootfs.EnsureFor(shift, os.Stderr)
+	if err != nil {
+		return "", fmt.Errorf("default root filesystem: %w (or pass --rootfs DIR)", err)
+	}
+	return Shifted(state, "rootfs", src, uids, gids, shift)
 }
 
 // ContainerDir makes base/id, the directory of a container's own files,

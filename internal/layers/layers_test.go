@@ -140,3 +140,23 @@ func TestContainerDirAndSweep(t *testing.T) {
 	require.NoDirExists(t, filepath.Join(base, "deaddeaddead"))
 	require.DirExists(t, filepath.Join(base, "keptkeptkept"))
 }
+
+func TestFromArgsAndForRange(t *testing.T) {
+	state, ctr := t.TempDir(), t.TempDir()
+	dir := filepath.Join(t.TempDir(), "layer")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644))
+	image, err := FromArgs(state, []string{dir}, nil)
+	require.NoError(t, err)
+	require.Equal(t, []Layer{{Dir: dir}}, image)
+	_, err = FromArgs(state, []string{filepath.Join(dir, "f")}, nil)
+	require.Error(t, err, "a file that is not a tar")
+
+	me := idmap.Map{ContainerID: 0, HostID: os.Getuid(), Size: 1}
+	dirs, err := ForRange(state, ctr, image, me, me, false)
+	require.NoError(t, err)
+	require.Equal(t, []string{filepath.Join(ctr, "layers", "0")}, dirs, "a directory is copied for the container")
+	data, err := os.ReadFile(filepath.Join(dirs[0], "f"))
+	require.NoError(t, err)
+	require.Equal(t, "x", string(data))
+}

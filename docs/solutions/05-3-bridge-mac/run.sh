@@ -11,7 +11,7 @@ cmd='ping -c 1 172.29.0.1 >/dev/null; echo ready; exec sleep 300'
 
 for variant in stage patched; do
 	if [ $variant = stage ]; then
-		say "the stage as it is (la.HardwareAddr = randomMAC())"
+		say "the stage as it is (la.HardwareAddr = hostnet.RandomMAC())"
 		bin=$(stage_bin stage05-net)
 	else
 		say "no-fixed-mac.patch"
