@@ -198,3 +198,31 @@ func saveByID(t *testing.T, c *cfs, id string) string {
 	c.ok("save", "-o", archive, id)
 	return archive
 }
+
+// each is docker's contract for a command on several containers: it goes
+// on past a failure, prints each that worked on stdout and each failure on
+// stderr, and the command's status is 1 if one failed (with nothing more
+// printed).
+func TestEach(t *testing.T) {
+	var out, errb bytes.Buffer
+	c := &CLI{Prog: "final", Out: &out, Err: &errb}
+	op := func(a string) (string, error) {
+		if strings.HasPrefix(a, "bad") {
+			return "", errors.New("No such container: " + a)
+		}
+		return a, nil
+	}
+	err := c.each([]string{"a", "bad1", "b", "bad2"}, op)
+	var se *statusError
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, 1, se.code)
+	require.Empty(t, se.msg, "the lines on stderr are all docker prints")
+	require.Equal(t, "a\nb\n", out.String())
+	require.Equal(t, "Error response from daemon: No such container: bad1\nError response from daemon: No such container: bad2\n", errb.String())
+
+	out.Reset()
+	errb.Reset()
+	require.NoError(t, c.each([]string{"a", "b"}, op))
+	require.Equal(t, "a\nb\n", out.String())
+	require.Empty(t, errb.String())
+}
