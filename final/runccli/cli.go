@@ -224,6 +224,20 @@ func (e *env) parse(fs *flag.FlagSet, args []string, v string, want int, exact b
 	return rest, nil
 }
 
+// container parses a verb whose first argument is a container's ID (and,
+// when exact, nothing more), and finds that container.
+func (e *env) container(fs *flag.FlagSet, args []string, v string, exact bool) (*runtime.Container, []string, error) {
+	rest, err := e.parse(fs, args, v, 1, exact)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := e.rt.Get(rest[0])
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, rest, nil
+}
+
 // printFlags lists flags as runc's help does: two dashes, the default.
 func printFlags(w io.Writer, fs *flag.FlagSet) {
 	var lines []string
