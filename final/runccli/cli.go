@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"cfs/final/runtime"
+	"cfs/internal/cli"
 )
 
 // Version is the runtime's version, as `--version` prints it.
@@ -242,19 +243,8 @@ func (e *env) container(fs *flag.FlagSet, args []string, v string, exact bool) (
 func printFlags(w io.Writer, fs *flag.FlagSet) {
 	var lines []string
 	fs.VisitAll(func(f *flag.Flag) {
-		arg, usage := flag.UnquoteUsage(f)
-		dash := "--"
-		if len(f.Name) == 1 {
-			dash = "-"
-		}
-		line := "  " + dash + f.Name
-		if arg != "" {
-			line += " " + arg
-		}
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
-			usage += fmt.Sprintf(" (default %s)", f.DefValue)
-		}
-		lines = append(lines, fmt.Sprintf("%-32s %s", line, usage))
+		name, usage := cli.FlagHelp(f)
+		lines = append(lines, fmt.Sprintf("%-32s %s", name, usage))
 	})
 	sort.Strings(lines)
 	for _, l := range lines {
