@@ -139,6 +139,15 @@ func TestFlagsAndArguments(t *testing.T) {
 		{[]string{"pull", "--registry-mirror", "mirror.example", "busybox"}, 1, "registry mirror \"mirror.example\": want a URL"},
 		{[]string{"load"}, 1, "not a tar archive, or an empty one"},
 		{[]string{"import", "/nonexistent/file.tar"}, 1, "no such file or directory"},
+		// The container commands check their flags before they open the
+		// engine, with docker's words and statuses.
+		{[]string{"stop"}, 1, "final stop: \"final stop\" requires at least 1 argument.\nSee 'final stop --help'."},
+		{[]string{"wait"}, 1, "\"final wait\" requires at least 1 argument."},
+		{[]string{"kill", "-s", "NOPE", "x"}, 1, "final kill: invalid signal: NOPE\n"},
+		{[]string{"logs", "--tail", "x", "c"}, 1, "final logs: invalid value for \"tail\": \"x\" is not a number or \"all\"\n"},
+		{[]string{"rm", "--bogus", "c"}, 125, "final rm: unknown flag: --bogus\nSee 'final rm --help'.\n"},
+		{[]string{"run", "-m", "lots", "cfs/base"}, 125, "invalid size: 'lots'"},
+		{[]string{"create", "-w", "rel", "cfs/base"}, 125, "the working directory 'rel' is invalid"},
 	} {
 		code, out, errOut := c.run("", tc.args...)
 		require.Equal(t, tc.code, code, "%v: %s%s", tc.args, out, errOut)
