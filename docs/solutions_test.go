@@ -231,8 +231,8 @@ func TestSolutionsGradeAStudentsCopy(t *testing.T) {
 			require.Contains(t, got, "== PASS: "+c.solution)
 		})
 	}
-	// Chapter 09's answers are a bundle's config.json: the default one
-	// (cfs runtime spec) must fail, and the reference answer pass.
+	// Chapter 09's answers are a bundle's config.json: the reference
+	// answer must pass, and the same without the pids limit fail.
 	t.Run("09-1-config-json", func(t *testing.T) {
 		dir := filepath.Join("solutions", "09-1-config-json")
 		bin := filepath.Join(stagetest.InvokerTempDir(t), "cfs")
@@ -246,12 +246,21 @@ func TestSolutionsGradeAStudentsCopy(t *testing.T) {
 			return filepath.Join(d, "config.json")
 		}
 		wrong, right := spec("wrong"), spec("right")
-		out, err = exec.Command(filepath.Join(dir, "edit.sh"), right).CombinedOutput()
-		require.NoError(t, err, "edit.sh: %s", out)
+		for _, f := range []string{wrong, right} {
+			out, err = exec.Command(filepath.Join(dir, "edit.sh"), f).CombinedOutput()
+			require.NoError(t, err, "edit.sh: %s", out)
+		}
+		// wrong: the answer but for one field, the pids limit.
+		data, err := os.ReadFile(wrong)
+		require.NoError(t, err)
+		pids := regexp.MustCompile(`(?m)^\s*"pids": \{"limit": 20\},\n`)
+		require.Regexp(t, pids, string(data))
+		require.NoError(t, os.WriteFile(wrong, pids.ReplaceAll(data, nil), 0o644))
 
 		got, err := runSolution(t, dir, "CONFIG="+wrong)
-		require.Error(t, err, "the grader passed the default config")
+		require.Error(t, err, "the grader passed a config without the pids limit")
 		require.Contains(t, got, "your config: "+wrong)
+		require.Contains(t, got, "FAIL: its cgroup allows 20 processes")
 		require.Contains(t, got, "== FAIL: 09-1-config-json")
 
 		got, err = runSolution(t, dir, "CONFIG="+right)
