@@ -58,13 +58,7 @@ func setup(t *testing.T) {
 		}
 		t.Skip("no docker command (the client: apt-get install docker.io, and never start dockerd)")
 	}
-	base.once.Do(func() {
-		s, err := image.Open(storeDir)
-		if err == nil {
-			_, err = s.EnsureBase()
-		}
-		base.err = err
-	})
+	base.once.Do(func() { _, base.err = enginetest.Base(storeDir) })
 	require.NoError(t, base.err)
 }
 

@@ -83,12 +83,8 @@ func setup(t *testing.T) {
 	t.Helper()
 	stagetest.RequireRoot(t)
 	images.once.Do(func() {
-		s, err := image.Open(storeDir)
+		s, err := enginetest.Base(storeDir)
 		if err != nil {
-			images.err = err
-			return
-		}
-		if _, err := s.EnsureBase(); err != nil {
 			images.err = err
 			return
 		}

@@ -13,9 +13,21 @@ import (
 
 	"cfs/final/dockercli"
 	"cfs/final/engine"
+	"cfs/final/image"
 	"cfs/final/runtime"
 	"cfs/internal/stagetest"
 )
+
+// Base opens the tests' image store in dir and makes cfs/base in it,
+// from the default root filesystem.
+func Base(dir string) (*image.Store, error) {
+	s, err := image.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.EnsureBase()
+	return s, err
+}
 
 // Main runs m, or what this binary was started again as: a container's
 // init or monitor, or, as stagetest's stage, cfs (stage runs it; nil:
