@@ -15,13 +15,10 @@
 # bench/engine.sh does; it is off by default because it is a second
 # daemon on the machine (and the shared machines this was written on
 # forbid starting it). Needs root, Go, hyperfine and the docker CLI.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
+. "$(dirname "$0")/lib.sh"
 runs=${1:-50}
 peers=${BENCH_PEERS:-0}
 
-[ "$(id -u)" = 0 ] || { echo "bench: needs root (sudo env \"PATH=\$PATH\" $0)" >&2; exit 1; }
 for p in hyperfine docker; do
 	command -v "$p" >/dev/null || { echo "bench: needs $p (apt-get install hyperfine docker.io; never start its dockerd)" >&2; exit 1; }
 done
@@ -37,18 +34,11 @@ cleanup() {
 		kill "$serve_pid"
 		wait "$serve_pid" 2>/dev/null
 	fi
-	if [ -n "$dockerd_pid" ]; then
-		DOCKER_HOST=unix://$work/docker.sock docker rm -f $(DOCKER_HOST=unix://$work/docker.sock docker ps -aq) >/dev/null 2>&1
-		kill "$dockerd_pid"
-		wait "$dockerd_pid" 2>/dev/null
-	fi
-	ip netns del "$ns" 2>/dev/null
-	grep " $work" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
-	rm -rf "$work"
+	stop_dockerd
+	remove_sandbox
 }
 trap cleanup EXIT
-ip netns add "$ns"
-ip netns exec "$ns" ip link set lo up
+make_sandbox
 
 go build -o "$work/cfs" ./final
 export CFS_IMAGE_STORE=$work/images
@@ -57,12 +47,8 @@ export CFS_IMAGE_STORE=$work/images
 # The server, in the namespace; nsenter execs it in place: $! is cfs.
 nsenter --net="/run/netns/$ns" "$work/cfs" serve --host "unix://$work/cfs.sock" >"$work/serve.log" 2>&1 &
 serve_pid=$!
-for i in $(seq 100); do [ -S "$work/cfs.sock" ] && break; sleep 0.1; done
-cat >"$work/in_ns_cfs" <<EOT
-#!/bin/sh
-exec nsenter --net=/run/netns/$ns env CFS_IMAGE_STORE=$CFS_IMAGE_STORE $work/cfs "\$@"
-EOT
-chmod +x "$work/in_ns_cfs"
+wait_socket "$work/cfs.sock"
+make_in_ns_cfs
 export DOCKER_CONFIG=$work/docker-config # the client reads no one's settings
 
 cmds=(-n "docker → cfs serve, --network none" "docker -H unix://$work/cfs.sock run --rm --network none cfs/base true"
@@ -71,12 +57,7 @@ cmds=(-n "docker → cfs serve, --network none" "docker -H unix://$work/cfs.sock
 	-n "cfs run (bridge)" "$work/in_ns_cfs run --rm cfs/base true")
 
 if [ "$peers" = 1 ]; then
-	"$work/cfs" save -o "$work/base.tar" cfs/base
-	nsenter --net="/run/netns/$ns" dockerd --data-root "$work/docker" --exec-root "$work/docker-run" --pidfile "$work/dockerd.pid" \
-		-H "unix://$work/docker.sock" --iptables=true >"$work/dockerd.log" 2>&1 &
-	dockerd_pid=$!
-	for i in $(seq 100); do [ -S "$work/docker.sock" ] && break; sleep 0.1; done
-	docker -H "unix://$work/docker.sock" load -q -i "$work/base.tar" >/dev/null
+	start_dockerd
 	cmds+=(-n "docker → dockerd, --network none" "docker -H unix://$work/docker.sock run --rm --network none cfs/base true"
 		-n "docker → dockerd (bridge)" "docker -H unix://$work/docker.sock run --rm cfs/base true")
 fi

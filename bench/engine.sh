@@ -19,13 +19,10 @@
 # its run --rm in the same hyperfine run, and its memory per container
 # after this one's. cfs is built static (CGO_ENABLED=0), as runc's
 # releases are.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
+. "$(dirname "$0")/lib.sh"
 runs=${1:-50}
 peers=${BENCH_PEERS:-1}
 
-[ "$(id -u)" = 0 ] || { echo "bench: needs root (sudo env \"PATH=\$PATH\" $0)" >&2; exit 1; }
 need=(hyperfine runc)
 if [ "$peers" = 1 ]; then
 	command -v dockerd >/dev/null || need+=(docker.io)
@@ -45,25 +42,16 @@ ns=cfs-bench-$$
 dockerd_pid=
 cleanup() {
 	set +e
-	if [ -n "$dockerd_pid" ]; then
-		DOCKER_HOST=unix://$work/docker.sock docker rm -f $(DOCKER_HOST=unix://$work/docker.sock docker ps -aq) >/dev/null 2>&1
-		kill "$dockerd_pid"
-		wait "$dockerd_pid" 2>/dev/null
-	fi
+	stop_dockerd
 	[ -x "$work/in_ns_cfs" ] && "$work/in_ns_cfs" rm -f $("$work/in_ns_cfs" ps -aq 2>/dev/null) >/dev/null 2>&1
 	if command -v podman >/dev/null; then
 		in_ns podman --root "$work/podman" --runroot "$work/podman-run" rm -af >/dev/null 2>&1
 		in_ns podman --root "$work/podman" --runroot "$work/podman-run" system reset -f >/dev/null 2>&1
 	fi
-	ip netns del "$ns" 2>/dev/null
-	# What dockerd and podman left mounted under the work directory.
-	grep " $work" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
-	rm -rf "$work"
+	remove_sandbox
 }
 trap cleanup EXIT
-ip netns add "$ns"
-ip netns exec "$ns" ip link set lo up
-in_ns() { nsenter --net="/run/netns/$ns" "$@"; } # not ip netns exec: its new /sys has no cgroups
+make_sandbox
 
 CGO_ENABLED=0 go build -o "$work/cfs" ./final
 if [ -n "${BASELINE:-}" ]; then
@@ -81,11 +69,7 @@ cp -a /var/lib/cfs/rootfs "$work/bundle/rootfs"
 (cd "$work/bundle" && "$work/cfs" runtime spec)
 sed -i -e 's/"terminal": true/"terminal": false/' -e 's/^\(\t*\)"sh"$/\1"true"/' "$work/bundle/config.json"
 
-cat >"$work/in_ns_cfs" <<EOF
-#!/bin/sh
-exec nsenter --net=/run/netns/$ns env CFS_IMAGE_STORE=$CFS_IMAGE_STORE $work/cfs "\$@"
-EOF
-chmod +x "$work/in_ns_cfs"
+make_in_ns_cfs
 sed "s|$work/cfs|$work/base/cfs|" "$work/in_ns_cfs" >"$work/in_ns_base"
 chmod +x "$work/in_ns_base"
 cmds=(-n "cfs run --network none" "$work/in_ns_cfs run --rm --network none cfs/base true"
@@ -97,15 +81,8 @@ if [ -n "${BASELINE:-}" ]; then
 fi
 
 if [ "$peers" = 1 ]; then
-	"$work/cfs" save -o "$work/base.tar" cfs/base
-	# dockerd of its own, in the namespace, with its state here.
-	# nsenter execs dockerd in place: $! is dockerd, for the clean-up.
-	nsenter --net="/run/netns/$ns" dockerd --data-root "$work/docker" --exec-root "$work/docker-run" --pidfile "$work/dockerd.pid" \
-		-H "unix://$work/docker.sock" --iptables=true >"$work/dockerd.log" 2>&1 &
-	dockerd_pid=$!
-	for i in $(seq 100); do [ -S "$work/docker.sock" ] && break; sleep 0.1; done
+	start_dockerd
 	export DOCKER_HOST=unix://$work/docker.sock
-	docker load -q -i "$work/base.tar" >/dev/null
 	cmds+=(-n "docker run --network none" "docker run --rm --network none cfs/base true"
 		-n "docker run (bridge)" "docker run --rm cfs/base true")
 	p="podman --root $work/podman --runroot $work/podman-run"

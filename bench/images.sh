@@ -12,10 +12,7 @@
 # 127.0.0.1, and prints hyperfine's table and the machine. Both sides
 # start from an empty store each run and fetch every byte over HTTP;
 # nothing leaves the machine. bench/README.md says what each side does.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
-[ "$(id -u)" = 0 ] || { echo "bench/images.sh: run as root (sudo env \"PATH=\$PATH\" $0)" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 
 pkgs=()
 for tool in hyperfine skopeo umoci docker-registry; do

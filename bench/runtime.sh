@@ -10,12 +10,9 @@
 # built static (CGO_ENABLED=0), as runc's releases are; the default
 # `go build` (dynamic, with cgo) is also measured once, as
 # "cfs runtime run (go build)".
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
+. "$(dirname "$0")/lib.sh"
 runs=${1:-200}
 
-[ "$(id -u)" = 0 ] || { echo "bench: needs root (sudo env \"PATH=\$PATH\" $0)" >&2; exit 1; }
 for tool in runc hyperfine; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (apt-get install runc hyperfine)" >&2; exit 1; }
 done

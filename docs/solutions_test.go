@@ -115,16 +115,16 @@ func TestSolutionsCoverEveryExercise(t *testing.T) {
 var referencePatch = regexp.MustCompile(`stage_(bin|copy) \S+ "\$HERE/[^"]*\.patch"`)
 
 // TestSolutionsSayHowToCheckYourOwn: every run.sh either grades a student's
-// copy where it would apply a reference patch (answer_bin, answer_copy,
-// program_copy), or says that it is the answer itself (no_copy_to_grade);
-// and its README tells the student which.
+// copy where it would apply a reference answer (answer_bin, answer_copy,
+// program_copy, answer_config), or says that it is the answer itself
+// (no_copy_to_grade); and its README tells the student which.
 func TestSolutionsSayHowToCheckYourOwn(t *testing.T) {
 	for _, dir := range solutionDirs(t) {
 		script, err := os.ReadFile(filepath.Join(dir, "run.sh"))
 		require.NoError(t, err)
-		grades := regexp.MustCompile(`\b(answer_bin|answer_copy|program_copy) `).Match(script)
+		grades := regexp.MustCompile(`\b(answer_bin|answer_copy|program_copy|answer_config) `).Match(script)
 		scripted := strings.Contains(string(script), "\nno_copy_to_grade")
-		assertTrue(t, grades != scripted, "%s/run.sh: grade a copy (answer_bin, answer_copy, program_copy) or say no_copy_to_grade, one of the two", dir)
+		assertTrue(t, grades != scripted, "%s/run.sh: grade a copy (answer_bin, answer_copy, program_copy, answer_config) or say no_copy_to_grade, one of the two", dir)
 		if m := referencePatch.Find(script); m != nil {
 			t.Errorf("%s/run.sh: %s bypasses STAGE: use answer_bin or answer_copy", dir, m)
 		}
@@ -134,7 +134,7 @@ func TestSolutionsSayHowToCheckYourOwn(t *testing.T) {
 		case scripted:
 			assertTrue(t, strings.Contains(string(readme), "**Check your own:** the script is the answer"), "%s/README.md does not say that the script is the answer", dir)
 		default:
-			assertTrue(t, regexp.MustCompile(`(?s)\*\*Check your own:\*\* .*?(STAGE|PROGRAM)=`).Match(readme), "%s/README.md does not say how to check your own copy (STAGE=… or PROGRAM=…)", dir)
+			assertTrue(t, regexp.MustCompile(`(?s)\*\*Check your own:\*\* .*?(STAGE|PROGRAM|CONFIG)=`).Match(readme), "%s/README.md does not say how to check your own copy (STAGE=…, PROGRAM=… or CONFIG=…)", dir)
 		}
 	}
 }
@@ -231,6 +231,43 @@ func TestSolutionsGradeAStudentsCopy(t *testing.T) {
 			require.Contains(t, got, "== PASS: "+c.solution)
 		})
 	}
+	// Chapter 09's answers are a bundle's config.json: the reference
+	// answer must pass, and the same without the pids limit fail.
+	t.Run("09-1-config-json", func(t *testing.T) {
+		dir := filepath.Join("solutions", "09-1-config-json")
+		bin := filepath.Join(stagetest.InvokerTempDir(t), "cfs")
+		out, err := stagetest.GoCommand(t, "build", "-o", bin, "../final").CombinedOutput()
+		require.NoError(t, err, "go build the engine: %s", out)
+		spec := func(name string) string {
+			d := filepath.Join(stagetest.InvokerTempDir(t), name)
+			require.NoError(t, os.Mkdir(d, 0o755))
+			out, err := exec.Command(bin, "runtime", "spec", "--bundle", d).CombinedOutput()
+			require.NoError(t, err, "cfs runtime spec: %s", out)
+			return filepath.Join(d, "config.json")
+		}
+		wrong, right := spec("wrong"), spec("right")
+		for _, f := range []string{wrong, right} {
+			out, err = exec.Command(filepath.Join(dir, "edit.sh"), f).CombinedOutput()
+			require.NoError(t, err, "edit.sh: %s", out)
+		}
+		// wrong: the answer but for one field, the pids limit.
+		data, err := os.ReadFile(wrong)
+		require.NoError(t, err)
+		pids := regexp.MustCompile(`(?m)^\s*"pids": \{"limit": 20\},\n`)
+		require.Regexp(t, pids, string(data))
+		require.NoError(t, os.WriteFile(wrong, pids.ReplaceAll(data, nil), 0o644))
+
+		got, err := runSolution(t, dir, "CONFIG="+wrong)
+		require.Error(t, err, "the grader passed a config without the pids limit")
+		require.Contains(t, got, "your config: "+wrong)
+		require.Contains(t, got, "FAIL: its cgroup allows 20 processes")
+		require.Contains(t, got, "== FAIL: 09-1-config-json")
+
+		got, err = runSolution(t, dir, "CONFIG="+right)
+		require.NoError(t, err, "the grader failed the reference answer")
+		require.Contains(t, got, "your config: "+right)
+		require.Contains(t, got, "== PASS: 09-1-config-json")
+	})
 	t.Run("a copy of another stage", func(t *testing.T) {
 		other := copyStage(t, "stage02-pid", "other")
 		got, err := runSolution(t, filepath.Join("solutions", "01-1-domainname"), "STAGE="+other)
@@ -282,8 +319,9 @@ func mustAbs(t *testing.T, path string) string {
 
 // runSolution runs DIR/run.sh with the environment plus ENV, and returns
 // its output and error. It fails the test if the script outlives
-// solutionTimeout or leaves anything behind on the host. STAGE and PROGRAM
-// come only from ENV: a reference run never grades a copy by accident.
+// solutionTimeout or leaves anything behind on the host. STAGE, PROGRAM
+// and CONFIG come only from ENV: a reference run never grades a copy by
+// accident.
 func runSolution(t *testing.T, dir string, env ...string) (string, error) {
 	t.Helper()
 	// The scripts run go; under sudo, PATH holds none.
@@ -293,7 +331,7 @@ func runSolution(t *testing.T, dir string, env ...string) (string, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(dir, "run.sh"))
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "STAGE=") && !strings.HasPrefix(kv, "PROGRAM=") {
+		if !strings.HasPrefix(kv, "STAGE=") && !strings.HasPrefix(kv, "PROGRAM=") && !strings.HasPrefix(kv, "CONFIG=") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}

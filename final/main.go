@@ -131,6 +131,30 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	return api.Main("cfs", args, stdout, stderr)
 }
 
+// parseFlags parses the flags of a command that takes no arguments. For
+// --help it prints help, the flags and an example; for bad input, the
+// error and where to look. ok is false then, and code the exit status.
+func parseFlags(fs *flag.FlagSet, args []string, name, help string, stdout, stderr io.Writer) (code int, ok bool) {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, help)
+		cli.PrintFlags(stdout, fs)
+		fmt.Fprintf(stdout, "\nExample:\n  go run -exec sudo ./%s %s\n", prog, strings.TrimSpace(name+" "+example[name]))
+		return 0, false
+	case err != nil:
+		fmt.Fprintf(stderr, "%s %s: %v\n(see: %s %s --help)\n", prog, name, err, prog, name)
+		return 2, false
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "%s %s: unexpected argument %q\n(see: %s %s --help)\n", prog, name, fs.Arg(0), prog, name)
+		return 2, false
+	}
+	return 0, true
+}
+
+// example is the flags of each command's example in its help.
+var example = map[string]string{"cleanup": "--dry-run"}
+
 // ---------------------------------------------------------------------------
 // doctor
 
@@ -141,23 +165,15 @@ func doctorCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(prog+" doctor", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	asJSON := fs.Bool("json", false, "print the results as a JSON array, for scripts")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stdout, "Usage: %s doctor [--json]\n\n", prog)
-			fmt.Fprintf(stdout, "Checks this host for what the stages need and prints one line per check\n")
-			fmt.Fprintf(stdout, "(ok, warn or FAIL), with a fix under each problem. Exits 1 when a check\n")
-			fmt.Fprintf(stdout, "that a stage needs fails. Run it as root: some checks try a real mount.\n\n")
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			fmt.Fprintf(stdout, "\nExample:\n  go run -exec sudo ./%s doctor\n", prog)
-			return 0
-		}
-		fmt.Fprintf(stderr, "%s doctor: %v\n(see: %s doctor --help)\n", prog, err, prog)
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "%s doctor: unexpected argument %q\n(see: %s doctor --help)\n", prog, fs.Arg(0), prog)
-		return 2
+	help := fmt.Sprintf(`Usage: %s doctor [--json]
+
+Checks this host for what the stages need and prints one line per check
+(ok, warn or FAIL), with a fix under each problem. Exits 1 when a check
+that a stage needs fails. Run it as root: some checks try a real mount.
+
+`, prog)
+	if code, ok := parseFlags(fs, args, "doctor", help, stdout, stderr); !ok {
+		return code
 	}
 
 	results := newHost().Checks()
@@ -242,27 +258,21 @@ func cleanupCmd(args []string, stdout, stderr io.Writer) int {
 	dryRun := fs.Bool("dry-run", false, "list what would be removed, and remove nothing")
 	all := fs.Bool("all", false, "remove running containers too: kill their stages and processes first")
 	caches := fs.Bool("caches", false, "also remove the caches ("+strings.Join(cleanup.Caches, ", ")+"), which the next run builds again")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stdout, "Usage: %s cleanup [--dry-run] [--all] [--caches]\n\n", prog)
-			fmt.Fprintf(stdout, "Removes what cfs left on this host when a stage or container was killed (kill -9, a\n")
-			fmt.Fprintf(stdout, "crash): cfs-init processes, mounts under %s and %s, the links %s and\n", cleanup.StateDir, cleanup.RunDir, cleanup.BridgeName)
-			fmt.Fprintf(stdout, "cfsXXXXXXXX, the nft table ip %s and its rules in other tables, cgroups %s/ID, address\n", cleanup.TableName, cleanup.CgroupParent)
-			fmt.Fprintf(stdout, "leases, container state, the tests' network namespaces, and the containers of `cfs runtime`\n")
-			fmt.Fprintf(stdout, "whose init is gone (state in %s, cgroups %s/ID). It touches nothing else.\n", cleanup.RuntimeRoot, layout.RuntimeCgroupParent)
-			fmt.Fprintf(stdout, "A container whose stage still runs is left alone, unless --all. Prints one line per\n")
-			fmt.Fprintf(stdout, "resource; exits 1 when something could not be removed. Network links and rules are\n")
-			fmt.Fprintf(stdout, "cleaned in the network namespace it runs in. Run it as root.\n\n")
-			cli.PrintFlags(stdout, fs)
-			fmt.Fprintf(stdout, "\nExample:\n  go run -exec sudo ./%s cleanup --dry-run\n", prog)
-			return 0
-		}
-		fmt.Fprintf(stderr, "%s cleanup: %v\n(see: %s cleanup --help)\n", prog, err, prog)
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "%s cleanup: unexpected argument %q\n(see: %s cleanup --help)\n", prog, fs.Arg(0), prog)
-		return 2
+	help := fmt.Sprintf(`Usage: %s cleanup [--dry-run] [--all] [--caches]
+
+Removes what cfs left on this host when a stage or container was killed (kill -9, a
+crash): cfs-init processes, mounts under %s and %s, the links %s and
+cfsXXXXXXXX, the nft table ip %s and its rules in other tables, cgroups %s/ID, address
+leases, container state, the tests' network namespaces, and the containers of `+"`cfs runtime`"+`
+whose init is gone (state in %s, cgroups %s/ID). It touches nothing else.
+A container whose stage still runs is left alone, unless --all. Prints one line per
+resource; exits 1 when something could not be removed. Network links and rules are
+cleaned in the network namespace it runs in. Run it as root.
+
+`, prog, cleanup.StateDir, cleanup.RunDir, cleanup.BridgeName, cleanup.TableName, cleanup.CgroupParent,
+		cleanup.RuntimeRoot, layout.RuntimeCgroupParent)
+	if code, ok := parseFlags(fs, args, "cleanup", help, stdout, stderr); !ok {
+		return code
 	}
 
 	rep, err := runCleanup(cleanup.Options{DryRun: *dryRun, All: *all, Caches: *caches, Out: stdout})

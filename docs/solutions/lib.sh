@@ -20,7 +20,8 @@
 #
 # STAGE may name several copies, DIR:DIR (06-2 changes two stages); each is
 # matched to its stage by its `const stage = "…"` line. PROGRAM=DIR does
-# the same for 01-2, whose answer is a program of its own.
+# the same for 01-2, whose answer is a program of its own, and CONFIG=FILE
+# for chapter 09's, whose answers are a bundle's config.json.
 set -euo pipefail
 export LC_ALL=C
 
@@ -63,8 +64,8 @@ _on_exit() {
 	local rc=$? i
 	set +e
 	for ((i = ${#_deferred[@]} - 1; i >= 0; i--)); do eval "${_deferred[i]}" >/dev/null 2>&1; done
-	if [ $rc = 0 ] && [ -n "${STAGE:-}${PROGRAM:-}" ] && [ ! -e "$WORK/.graded" ]; then
-		echo "STAGE or PROGRAM is set, but this script checked no copy of yours" >&2
+	if [ $rc = 0 ] && [ -n "${STAGE:-}${PROGRAM:-}${CONFIG:-}" ] && [ ! -e "$WORK/.graded" ]; then
+		echo "STAGE, PROGRAM or CONFIG is set, but this script checked no copy of yours" >&2
 		rc=1
 	fi
 	rm -rf "$WORK"
@@ -143,6 +144,10 @@ if [ -n "${PROGRAM:-}" ]; then
 	[ -d "$PROGRAM" ] || fail "PROGRAM=$PROGRAM is not a directory (PROGRAM names the directory of your main.go)"
 	PROGRAM=$(cd "$PROGRAM" && pwd)
 fi
+if [ -n "${CONFIG:-}" ]; then
+	[ -f "$CONFIG" ] || fail "CONFIG=$CONFIG is not a file (CONFIG names your config.json)"
+	CONFIG=$(cd "$(dirname "$CONFIG")" && pwd)/$(basename "$CONFIG")
+fi
 
 # stage_name DIR: the stage a directory is a copy of, from its
 # `const stage = "stageNN-name"` line.
@@ -154,7 +159,7 @@ stage_name() { sed -n 's/^const stage = "\([^"]*\)"$/\1/p' "$1"/*.go 2>/dev/null
 # STAGE, as it is.
 answer_copy() {
 	local stage=$1 d
-	[ -n "${STAGE:-}" ] || [ -z "${PROGRAM:-}" ] || fail "this exercise changes $stage: give your copy with STAGE=DIR, not PROGRAM"
+	[ -n "${STAGE:-}" ] || [ -z "${PROGRAM:-}${CONFIG:-}" ] || fail "this exercise changes $stage: give your copy with STAGE=DIR, not PROGRAM or CONFIG"
 	if [ ${#_yours[@]} = 0 ]; then
 		stage_copy "$@"
 		return
@@ -182,7 +187,7 @@ answer_bin() {
 # DIR (the reference answer), or with PROGRAM=… a copy of yours inside the
 # module, so that it can import what the module has; prints the directory.
 program_copy() {
-	[ -z "${STAGE:-}" ] || fail "this exercise's answer is a program, not a change to a stage: give it with PROGRAM=DIR"
+	[ -z "${STAGE:-}${CONFIG:-}" ] || fail "this exercise's answer is a program, not a change to a stage: give it with PROGRAM=DIR"
 	if [ -z "${PROGRAM:-}" ]; then
 		echo "$1"
 		return
@@ -197,7 +202,53 @@ program_copy() {
 # no_copy_to_grade: for an exercise that changes no code. What the script
 # shows is the answer, so there is nothing of yours to check.
 no_copy_to_grade() {
-	[ -z "${STAGE:-}${PROGRAM:-}" ] || fail "exercise $(basename "$HERE") changes no code, so there is no copy to check: run the script without STAGE; what it shows is the answer (see its README.md)"
+	[ -z "${STAGE:-}${PROGRAM:-}${CONFIG:-}" ] || fail "exercise $(basename "$HERE") changes no code, so there is no copy to check: run the script without STAGE; what it shows is the answer (see its README.md)"
+}
+
+# Chapter 09: the runtime (cfs runtime), a bundle, a container of it.
+#
+# runtime_bundle: builds the engine as $CFS and makes a bundle, $BUNDLE,
+# with a copy of the default root filesystem (the chapter's `cp -a`) and
+# the config.json of `cfs runtime spec`. $ID is a container's name of our
+# own; on exit, the container is deleted, whatever state it is in.
+runtime_bundle() {
+	[ -e /var/lib/cfs/rootfs/bin/sh ] || fail "no default root filesystem in /var/lib/cfs/rootfs: run a stage once (sudo go run ./stage03-mount true)"
+	CFS=$(build "$ROOT/final" cfs) || exit 1
+	BUNDLE=$WORK/bundle ID=cfs-sol-$$
+	mkdir -p "$BUNDLE/rootfs"
+	cp -a /var/lib/cfs/rootfs/. "$BUNDLE/rootfs/"
+	(cd "$BUNDLE" && "$CFS" runtime spec)
+	defer '"$CFS" runtime delete --force "$ID"'
+}
+# answer_config EDIT [ARG...]: the bundle's config.json with the exercise's
+# answer in it: the default one changed by the reference script EDIT (run
+# as EDIT CONFIG ARG...), or with CONFIG=… yours, as it is.
+answer_config() {
+	if [ -z "${CONFIG:-}" ]; then
+		"$@" "$BUNDLE/config.json"
+		return
+	fi
+	[ -z "${STAGE:-}${PROGRAM:-}" ] || fail "this exercise's answer is a config.json: give yours with CONFIG=FILE"
+	cp "$CONFIG" "$BUNDLE/config.json"
+	touch "$WORK/.graded"
+	echo "-- your config: $CONFIG (instead of the reference answer)"
+}
+# runtime_create [CMD...]: creates $ID from $BUNDLE, run by CMD (in_ns NS)
+# if given, and sets pid to its init's. The container keeps create's
+# stdout and stderr (they are its own), so they go to $WORK/out.
+runtime_create() {
+	"$@" "$CFS" runtime create --bundle "$BUNDLE" --pid-file "$WORK/pid" "$ID" >"$WORK/out" 2>&1 </dev/null ||
+		fail "create: $(cat "$WORK/out")"
+	pid=$(cat "$WORK/pid")
+}
+# state_is STATUS: whether `cfs runtime state` says so of $ID.
+state_is() { "$CFS" runtime state "$ID" | grep -q "\"status\": \"$1\""; }
+# cgroup_dir PID CONTROLLER: the directory of PID's cgroup that holds
+# CONTROLLER's files, on cgroup v1 (/sys/fs/cgroup/CONTROLLER/…) or v2.
+cgroup_dir() {
+	local p
+	p=$(awk -F: -v c="$2" '$2 ~ "(^|,)" c "(,|$)" {print $3}' /proc/"$1"/cgroup)
+	if [ -n "$p" ]; then echo "/sys/fs/cgroup/$2$p"; else echo "/sys/fs/cgroup$(awk -F: '$1 == 0 {print $3}' /proc/"$1"/cgroup)"; fi
 }
 
 # build DIR NAME: builds the package in DIR as $WORK/bin/NAME and prints that.

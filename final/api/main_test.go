@@ -24,8 +24,8 @@ import (
 	"cfs/final/api"
 	"cfs/final/dockercli"
 	"cfs/final/engine"
+	"cfs/final/engine/enginetest"
 	"cfs/final/image"
-	"cfs/final/runtime"
 	"cfs/internal/stagetest"
 
 	"github.com/stretchr/testify/require"
@@ -34,27 +34,12 @@ import (
 var storeDir string
 
 func TestMain(m *testing.M) {
-	switch {
-	case runtime.IsInit():
-		os.Exit(runtime.Init())
-	case engine.IsMonitor():
-		os.Exit(engine.MonitorMain())
-	case stagetest.IsStage():
-		if len(os.Args) > 1 && os.Args[1] == "serve" {
-			os.Exit(api.Main("cfs", os.Args[2:], os.Stdout, os.Stderr))
+	os.Exit(enginetest.Main(m, &storeDir, func(args []string) int {
+		if len(args) > 0 && args[0] == "serve" {
+			return api.Main("cfs", args[1:], os.Stdout, os.Stderr)
 		}
-		os.Exit(dockercli.Run("cfs", os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
-	}
-	dir, err := os.MkdirTemp("", "cfs-api-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	storeDir = filepath.Join(dir, "images")
-	os.Setenv(dockercli.StoreEnv, storeDir)
-	code := stagetest.Main(m, stagetest.Options{Rootfs: true, NetNS: true})
-	os.RemoveAll(dir)
-	os.Exit(code)
+		return dockercli.Run("cfs", args, os.Stdin, os.Stdout, os.Stderr)
+	}))
 }
 
 var base struct {
@@ -73,13 +58,7 @@ func setup(t *testing.T) {
 		}
 		t.Skip("no docker command (the client: apt-get install docker.io, and never start dockerd)")
 	}
-	base.once.Do(func() {
-		s, err := image.Open(storeDir)
-		if err == nil {
-			_, err = s.EnsureBase()
-		}
-		base.err = err
-	})
+	base.once.Do(func() { _, base.err = enginetest.Base(storeDir) })
 	require.NoError(t, base.err)
 }
 

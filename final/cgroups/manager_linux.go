@@ -134,15 +134,16 @@ func mkdirAllOnce(dir string, exclusive bool) ([]string, error) {
 }
 
 // removeDirs removes the cgroup directories that Create made, deepest
-// first. The container's own (leaves) must go; a parent that another
-// cgroup still uses stays (rmdir fails with EBUSY or ENOTEMPTY). A cgroup
-// directory holds only the kernel's files, which rmdir(2) removes with it.
-func removeDirs(created []string, leaves map[string]string) error {
+// first, and forgets them (Destroy of both versions). The container's
+// own (Dirs) must go; a parent that another cgroup still uses stays
+// (rmdir fails with EBUSY or ENOTEMPTY). A cgroup directory holds only
+// the kernel's files, which rmdir(2) removes with it.
+func (s *State) removeDirs() error {
 	isLeaf := map[string]bool{}
-	for _, d := range leaves {
+	for _, d := range s.Dirs {
 		isLeaf[d] = true
 	}
-	dirs := append([]string(nil), created...)
+	dirs := append([]string(nil), s.Created...)
 	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
 	var errs []error
 	for _, d := range dirs {
@@ -160,12 +161,16 @@ func removeDirs(created []string, leaves map[string]string) error {
 	// The runtime's own parent, cfs-runtime/, goes with its last
 	// container, whichever container made it (rmdir fails while another
 	// is in it).
-	for _, d := range leaves {
+	for _, d := range s.Dirs {
 		if parent := filepath.Dir(d); filepath.Base(parent) == RuntimeParent {
 			_ = unix.Rmdir(parent)
 		}
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	s.Created = nil
+	return nil
 }
 
 // write writes one value to a control file. These files take one value per

@@ -285,10 +285,4 @@ func (m *v1) Stats() (*Stats, error) {
 	return s, nil
 }
 
-func (m *v1) Destroy() error {
-	if err := removeDirs(m.state.Created, m.state.Dirs); err != nil {
-		return err
-	}
-	m.state.Created = nil
-	return nil
-}
+func (m *v1) Destroy() error { return m.state.removeDirs() }

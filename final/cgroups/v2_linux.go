@@ -174,13 +174,7 @@ func (m *v2) Stats() (*Stats, error) {
 	return s, nil
 }
 
-func (m *v2) Destroy() error {
-	if err := removeDirs(m.state.Created, m.state.Dirs); err != nil {
-		return err
-	}
-	m.state.Created = nil
-	return nil
-}
+func (m *v2) Destroy() error { return m.state.removeDirs() }
 
 // Kill sends SIGKILL to every process in the cgroup at once, also those
 // forking as it goes: same as `echo 1 > cgroup.kill` (Linux 5.14). It

@@ -215,6 +215,23 @@ func alias(cmd *cobra.Command, name string, aliases ...string) *cobra.Command {
 	return cmd
 }
 
+// command is one of docker's commands: its usage line, its line of help,
+// how many arguments it takes (max -1: any number) and what it does.
+func (c *CLI) command(use, short string, min, max int, run func(cmd *cobra.Command, args []string) error) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Args: c.args(min, max), RunE: run}
+}
+
+// withStore is a command's work with the image store open.
+func (c *CLI) withStore(fn func(cmd *cobra.Command, s *image.Store, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		s, err := c.store()
+		if err != nil {
+			return err
+		}
+		return fn(cmd, s, args)
+	}
+}
+
 // path is a command's name as the user typed it: "final pull".
 func (c *CLI) path(cmd *cobra.Command) string {
 	return c.Prog + strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name())

@@ -139,6 +139,15 @@ func TestFlagsAndArguments(t *testing.T) {
 		{[]string{"pull", "--registry-mirror", "mirror.example", "busybox"}, 1, "registry mirror \"mirror.example\": want a URL"},
 		{[]string{"load"}, 1, "not a tar archive, or an empty one"},
 		{[]string{"import", "/nonexistent/file.tar"}, 1, "no such file or directory"},
+		// The container commands check their flags before they open the
+		// engine, with docker's words and statuses.
+		{[]string{"stop"}, 1, "final stop: \"final stop\" requires at least 1 argument.\nSee 'final stop --help'."},
+		{[]string{"wait"}, 1, "\"final wait\" requires at least 1 argument."},
+		{[]string{"kill", "-s", "NOPE", "x"}, 1, "final kill: invalid signal: NOPE\n"},
+		{[]string{"logs", "--tail", "x", "c"}, 1, "final logs: invalid value for \"tail\": \"x\" is not a number or \"all\"\n"},
+		{[]string{"rm", "--bogus", "c"}, 125, "final rm: unknown flag: --bogus\nSee 'final rm --help'.\n"},
+		{[]string{"run", "-m", "lots", "cfs/base"}, 125, "invalid size: 'lots'"},
+		{[]string{"create", "-w", "rel", "cfs/base"}, 125, "the working directory 'rel' is invalid"},
 	} {
 		code, out, errOut := c.run("", tc.args...)
 		require.Equal(t, tc.code, code, "%v: %s%s", tc.args, out, errOut)
@@ -197,4 +206,32 @@ func saveByID(t *testing.T, c *cfs, id string) string {
 	archive := filepath.Join(t.TempDir(), "by-id.tar")
 	c.ok("save", "-o", archive, id)
 	return archive
+}
+
+// each is docker's contract for a command on several containers: it goes
+// on past a failure, prints each that worked on stdout and each failure on
+// stderr, and the command's status is 1 if one failed (with nothing more
+// printed).
+func TestEach(t *testing.T) {
+	var out, errb bytes.Buffer
+	c := &CLI{Prog: "final", Out: &out, Err: &errb}
+	op := func(a string) (string, error) {
+		if strings.HasPrefix(a, "bad") {
+			return "", errors.New("No such container: " + a)
+		}
+		return a, nil
+	}
+	err := c.each([]string{"a", "bad1", "b", "bad2"}, op)
+	var se *statusError
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, 1, se.code)
+	require.Empty(t, se.msg, "the lines on stderr are all docker prints")
+	require.Equal(t, "a\nb\n", out.String())
+	require.Equal(t, "Error response from daemon: No such container: bad1\nError response from daemon: No such container: bad2\n", errb.String())
+
+	out.Reset()
+	errb.Reset()
+	require.NoError(t, c.each([]string{"a", "b"}, op))
+	require.Equal(t, "a\nb\n", out.String())
+	require.Empty(t, errb.String())
 }

@@ -70,6 +70,50 @@ func engineError(err error, code int) error {
 	return &statusError{msg: err.Error(), code: code}
 }
 
+// withEngine is a command's work with the engine open; an engine that
+// will not open fails the command with code (docker's 125 for run,
+// create and exec, whose own failures are 125, 126 and 127; 1 otherwise).
+func (c *CLI) withEngine(code int, fn func(cmd *cobra.Command, e *engine.Engine, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		e, err := c.engine()
+		if err != nil {
+			return engineError(err, code)
+		}
+		return fn(cmd, e, args)
+	}
+}
+
+// perContainer is a command on one or more containers (stop, kill, rm,
+// pause, wait, …): it opens the engine and runs op for each argument in
+// turn, as docker does; see each for what it prints.
+func (c *CLI) perContainer(use, short string, op func(e *engine.Engine, arg string) (string, error)) *cobra.Command {
+	return c.command(use, short, 1, -1,
+		c.withEngine(1, func(_ *cobra.Command, e *engine.Engine, args []string) error {
+			return c.each(args, func(a string) (string, error) { return op(e, a) })
+		}))
+}
+
+// each runs fn for every argument and prints, as docker does, what fn
+// returns on stdout (the argument as given; wait's exit status) and
+// each failure on stderr as "Error response from daemon: …"; the
+// command fails with 1 if one did.
+func (c *CLI) each(args []string, fn func(arg string) (string, error)) error {
+	failed := false
+	for _, a := range args {
+		out, err := fn(a)
+		if err != nil {
+			fmt.Fprintf(c.Err, "Error response from daemon: %v\n", err)
+			failed = true
+			continue
+		}
+		fmt.Fprintln(c.Out, out)
+	}
+	if failed {
+		return &statusError{code: 1}
+	}
+	return nil
+}
+
 // ---------------------------------------------------------------------------
 // run and create
 
@@ -334,31 +378,39 @@ func (c *CLI) create(ctx context.Context, e *engine.Engine, o engine.CreateOptio
 	return e.Create(o)
 }
 
+// createFromFlags is what run and create share: it checks the flags and
+// arguments, opens the engine and creates the container; run's attach
+// settings go into the config through set. Every failure is docker's 125.
+func (c *CLI) createFromFlags(cmd *cobra.Command, f *runFlags, args []string, set func(*container.Config)) (*engine.Engine, *engine.Container, error) {
+	o, err := f.options(cmd, args)
+	if err != nil {
+		return nil, nil, &statusError{msg: err.Error(), code: 125}
+	}
+	set(&o.Config)
+	e, err := c.engine()
+	if err != nil {
+		return nil, nil, engineError(err, 125)
+	}
+	ctr, err := c.create(cmd.Context(), e, o)
+	if err != nil {
+		return nil, nil, engineError(err, 125)
+	}
+	return e, ctr, nil
+}
+
 func (c *CLI) runCmd() *cobra.Command {
 	var f runFlags
 	var detach bool
-	cmd := &cobra.Command{
-		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
-		Short: "Create and run a new container from an image",
-		Args:  c.args(1, -1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := f.options(cmd, args)
+	cmd := c.command("run [OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container from an image", 1, -1,
+		func(cmd *cobra.Command, args []string) error {
+			// -d and --rm work together, as in docker since 1.13.
+			e, ctr, err := c.createFromFlags(cmd, &f, args, func(cfg *container.Config) {
+				cfg.AttachStdin = f.interactive && !detach
+				cfg.AttachStdout, cfg.AttachStderr = !detach, !detach
+				cfg.StdinOnce = f.interactive && !detach
+			})
 			if err != nil {
-				return &statusError{msg: err.Error(), code: 125}
-			}
-			if detach && f.rm {
-				// Both work together, as in docker since 1.13.
-			}
-			o.Config.AttachStdin = f.interactive && !detach
-			o.Config.AttachStdout, o.Config.AttachStderr = !detach, !detach
-			o.Config.StdinOnce = f.interactive && !detach
-			e, err := c.engine()
-			if err != nil {
-				return engineError(err, 125)
-			}
-			ctr, err := c.create(cmd.Context(), e, o)
-			if err != nil {
-				return engineError(err, 125)
+				return err
 			}
 			if detach {
 				if _, err := e.Start(ctr.ID, engine.StartOptions{}); err != nil {
@@ -374,8 +426,7 @@ func (c *CLI) runCmd() *cobra.Command {
 				return engineError(err, 125)
 			}
 			return c.attached(e, ctr, att, f.interactive, f.tty)
-		},
-	}
+		})
 	fs := cmd.Flags()
 	fs.SetInterspersed(false) // flags after the image belong to the command
 	f.register(fs)
@@ -455,27 +506,15 @@ func (c *CLI) attached(e *engine.Engine, ctr *engine.Container, att *engine.Atta
 
 func (c *CLI) createCmd() *cobra.Command {
 	var f runFlags
-	cmd := &cobra.Command{
-		Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
-		Short: "Create a new container",
-		Args:  c.args(1, -1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := f.options(cmd, args)
+	cmd := c.command("create [OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container", 1, -1,
+		func(cmd *cobra.Command, args []string) error {
+			_, ctr, err := c.createFromFlags(cmd, &f, args, func(*container.Config) {})
 			if err != nil {
-				return &statusError{msg: err.Error(), code: 125}
-			}
-			e, err := c.engine()
-			if err != nil {
-				return engineError(err, 125)
-			}
-			ctr, err := c.create(cmd.Context(), e, o)
-			if err != nil {
-				return engineError(err, 125)
+				return err
 			}
 			fmt.Fprintln(c.Out, ctr.ID)
 			return nil
-		},
-	}
+		})
 	fs := cmd.Flags()
 	fs.SetInterspersed(false)
 	f.register(fs)
@@ -485,15 +524,8 @@ func (c *CLI) createCmd() *cobra.Command {
 
 func (c *CLI) startCmd() *cobra.Command {
 	var attach, interactive bool
-	cmd := &cobra.Command{
-		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Start one or more stopped containers",
-		Args:  c.args(1, -1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := c.engine()
-			if err != nil {
-				return engineError(err, 1)
-			}
+	cmd := c.command("start [OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers", 1, -1,
+		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
 			if attach || interactive {
 				if len(args) > 1 {
 					return &statusError{msg: "you cannot start and attach multiple containers at once", code: 1}
@@ -511,33 +543,14 @@ func (c *CLI) startCmd() *cobra.Command {
 				}
 				return c.attached(e, ctr, att, interactive && ctr.Config.OpenStdin, ctr.Config.Tty)
 			}
-			return c.each(args, func(arg string) error {
-				_, err := e.Start(arg, engine.StartOptions{})
-				return err
+			return c.each(args, func(a string) (string, error) {
+				_, err := e.Start(a, engine.StartOptions{})
+				return a, err
 			})
-		},
-	}
+		}))
 	cmd.Flags().BoolVarP(&attach, "attach", "a", false, "attach STDOUT/STDERR and forward signals")
 	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach container's STDIN")
 	return cmd
-}
-
-// each runs fn for every argument, prints each that worked as docker
-// does, and the errors of the others; it fails if one did.
-func (c *CLI) each(args []string, fn func(arg string) error) error {
-	failed := false
-	for _, a := range args {
-		if err := fn(a); err != nil {
-			fmt.Fprintf(c.Err, "Error response from daemon: %v\n", err)
-			failed = true
-			continue
-		}
-		fmt.Fprintln(c.Out, a)
-	}
-	if failed {
-		return &statusError{code: 1}
-	}
-	return nil
 }
 
 // ---------------------------------------------------------------------------
@@ -545,15 +558,8 @@ func (c *CLI) each(args []string, fn func(arg string) error) error {
 
 func (c *CLI) psCmd() *cobra.Command {
 	var all, quiet, noTrunc bool
-	cmd := &cobra.Command{
-		Use:   "ps [OPTIONS]",
-		Short: "List containers",
-		Args:  c.args(0, 0),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := c.engine()
-			if err != nil {
-				return engineError(err, 1)
-			}
+	cmd := c.command("ps [OPTIONS]", "List containers", 0, 0,
+		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
 			list, err := e.List()
 			if err != nil {
 				return err
@@ -582,8 +588,7 @@ func (c *CLI) psCmd() *cobra.Command {
 					ctr.StatusText(), strings.Join(psPorts(ctr), ", "), ctr.Name)
 			}
 			return tw.Flush()
-		},
-	}
+		}))
 	f := cmd.Flags()
 	f.BoolVarP(&all, "all", "a", false, "show all containers (default shows just running)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "only display container IDs")
@@ -609,23 +614,9 @@ func psPorts(ctr *engine.Container) []string {
 func (c *CLI) logsCmd() *cobra.Command {
 	var follow, timestamps bool
 	var tail string
-	cmd := &cobra.Command{
-		Use:   "logs [OPTIONS] CONTAINER",
-		Short: "Fetch the logs of a container",
-		Args:  c.args(1, 1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			n := -1
-			if tail != "all" {
-				v, err := strconv.Atoi(tail)
-				if err != nil {
-					return &statusError{msg: fmt.Sprintf("invalid value for \"tail\": %q is not a number or \"all\"", tail), code: 1}
-				}
-				n = v
-			}
-			e, err := c.engine()
-			if err != nil {
-				return engineError(err, 1)
-			}
+	n := -1 // --tail all
+	cmd := c.command("logs [OPTIONS] CONTAINER", "Fetch the logs of a container", 1, 1,
+		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
 			return e.Logs(cmd.Context(), args[0], engine.LogsOptions{Follow: follow, Tail: n}, func(l engine.LogLine) error {
 				w := c.Out
 				if l.Stream == "stderr" {
@@ -637,7 +628,16 @@ func (c *CLI) logsCmd() *cobra.Command {
 				_, err := io.WriteString(w, l.Text)
 				return err
 			})
-		},
+		}))
+	cmd.PreRunE = func(*cobra.Command, []string) error {
+		if tail == "all" {
+			return nil
+		}
+		var err error
+		if n, err = strconv.Atoi(tail); err != nil {
+			return &statusError{msg: fmt.Sprintf("invalid value for \"tail\": %q is not a number or \"all\"", tail), code: 1}
+		}
+		return nil
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&follow, "follow", "f", false, "follow log output")
@@ -653,15 +653,8 @@ func (c *CLI) execCmd() *cobra.Command {
 	var interactive, tty, detach bool
 	var env []string
 	var workdir, user string
-	cmd := &cobra.Command{
-		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
-		Short: "Execute a command in a running container",
-		Args:  c.args(2, -1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := c.engine()
-			if err != nil {
-				return engineError(err, 125)
-			}
+	cmd := c.command("exec [OPTIONS] CONTAINER COMMAND [ARG...]", "Execute a command in a running container", 2, -1,
+		c.withEngine(125, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
 			for _, kv := range env {
 				if !strings.Contains(kv, "=") {
 					return &statusError{msg: fmt.Sprintf("invalid environment variable: %q", kv), code: 125}
@@ -740,8 +733,7 @@ func (c *CLI) execCmd() *cobra.Command {
 				return &statusError{code: status}
 			}
 			return nil
-		},
-	}
+		}))
 	f := cmd.Flags()
 	f.SetInterspersed(false)
 	f.BoolVarP(&interactive, "interactive", "i", false, "keep STDIN open even if not attached")
@@ -812,18 +804,10 @@ func writerFile(w io.Writer) (*os.File, func(), error) {
 
 func (c *CLI) stopCmd() *cobra.Command {
 	var timeout int
-	cmd := &cobra.Command{
-		Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Stop one or more running containers",
-		Args:  c.args(1, -1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := c.engine()
-			if err != nil {
-				return engineError(err, 1)
-			}
-			return c.each(args, func(a string) error { return e.Stop(a, time.Duration(timeout)*time.Second) })
-		},
-	}
+	cmd := c.perContainer("stop [OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers",
+		func(e *engine.Engine, a string) (string, error) {
+			return a, e.Stop(a, time.Duration(timeout)*time.Second)
+		})
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", 10, "seconds to wait before killing the container")
 	cmd.Flags().IntVar(&timeout, "time", 10, "")
 	_ = cmd.Flags().MarkHidden("time")
@@ -832,45 +816,30 @@ func (c *CLI) stopCmd() *cobra.Command {
 
 func (c *CLI) restartCmd() *cobra.Command {
 	var timeout int
-	cmd := &cobra.Command{
-		Use:   "restart [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Restart one or more containers",
-		Args:  c.args(1, -1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := c.engine()
-			if err != nil {
-				return engineError(err, 1)
+	cmd := c.perContainer("restart [OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers",
+		func(e *engine.Engine, a string) (string, error) {
+			if err := e.Stop(a, time.Duration(timeout)*time.Second); err != nil {
+				return a, err
 			}
-			return c.each(args, func(a string) error {
-				if err := e.Stop(a, time.Duration(timeout)*time.Second); err != nil {
-					return err
-				}
-				_, err := e.Start(a, engine.StartOptions{})
-				return err
-			})
-		},
-	}
+			_, err := e.Start(a, engine.StartOptions{})
+			return a, err
+		})
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", 10, "seconds to wait before killing the container")
 	return cmd
 }
 
 func (c *CLI) killCmd() *cobra.Command {
 	var sig string
-	cmd := &cobra.Command{
-		Use:   "kill [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Kill one or more running containers",
-		Args:  c.args(1, -1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := runtime.ParseSignal(sig)
-			if err != nil {
-				return &statusError{msg: fmt.Sprintf("invalid signal: %s", sig), code: 1}
-			}
-			e, err := c.engine()
-			if err != nil {
-				return engineError(err, 1)
-			}
-			return c.each(args, func(a string) error { return e.Kill(a, s) })
-		},
+	var s syscall.Signal
+	cmd := c.perContainer("kill [OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers",
+		func(e *engine.Engine, a string) (string, error) { return a, e.Kill(a, s) })
+	// A bad signal fails the command before any container is touched.
+	cmd.PreRunE = func(*cobra.Command, []string) error {
+		var err error
+		if s, err = runtime.ParseSignal(sig); err != nil {
+			return &statusError{msg: fmt.Sprintf("invalid signal: %s", sig), code: 1}
+		}
+		return nil
 	}
 	cmd.Flags().StringVarP(&sig, "signal", "s", "KILL", "signal to send to the container")
 	return cmd
@@ -878,24 +847,14 @@ func (c *CLI) killCmd() *cobra.Command {
 
 func (c *CLI) rmCmd() *cobra.Command {
 	var force bool
-	cmd := &cobra.Command{
-		Use:   "rm [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Remove one or more containers",
-		Args:  c.args(1, -1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := c.engine()
-			if err != nil {
-				return engineError(err, 1)
+	cmd := c.perContainer("rm [OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers",
+		func(e *engine.Engine, a string) (string, error) {
+			err := e.Remove(a, force)
+			if force && errors.Is(err, engine.ErrNotFound) {
+				return a, nil // rm -f of what is not there is no error, as in docker
 			}
-			return c.each(args, func(a string) error {
-				err := e.Remove(a, force)
-				if force && errors.Is(err, engine.ErrNotFound) {
-					return nil // rm -f of what is not there is no error, as in docker
-				}
-				return err
-			})
-		},
-	}
+			return a, err
+		})
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "force the removal of a running container (uses SIGKILL)")
 	cmd.Flags().BoolP("volumes", "v", false, "remove anonymous volumes (cfs has none)")
 	return cmd
@@ -903,49 +862,23 @@ func (c *CLI) rmCmd() *cobra.Command {
 
 func (c *CLI) pauseCmd(name string) *cobra.Command {
 	short := map[string]string{"pause": "Pause all processes within one or more containers", "unpause": "Unpause all processes within one or more containers"}[name]
-	return &cobra.Command{
-		Use:   name + " CONTAINER [CONTAINER...]",
-		Short: short,
-		Args:  c.args(1, -1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := c.engine()
-			if err != nil {
-				return engineError(err, 1)
-			}
-			if name == "pause" {
-				return c.each(args, e.Pause)
-			}
-			return c.each(args, e.Unpause)
-		},
-	}
+	return c.perContainer(name+" CONTAINER [CONTAINER...]", short, func(e *engine.Engine, a string) (string, error) {
+		if name == "pause" {
+			return a, e.Pause(a)
+		}
+		return a, e.Unpause(a)
+	})
 }
 
 func (c *CLI) waitCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "wait CONTAINER [CONTAINER...]",
-		Short: "Block until one or more containers stop, then print their exit codes",
-		Args:  c.args(1, -1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := c.engine()
+	return c.perContainer("wait CONTAINER [CONTAINER...]", "Block until one or more containers stop, then print their exit codes",
+		func(e *engine.Engine, a string) (string, error) {
+			st, err := e.Wait(a)
 			if err != nil {
-				return engineError(err, 1)
+				return "", err
 			}
-			failed := false
-			for _, a := range args {
-				st, err := e.Wait(a)
-				if err != nil {
-					fmt.Fprintf(c.Err, "Error response from daemon: %v\n", err)
-					failed = true
-					continue
-				}
-				fmt.Fprintln(c.Out, st.StatusCode)
-			}
-			if failed {
-				return &statusError{code: 1}
-			}
-			return nil
-		},
-	}
+			return strconv.Itoa(st.StatusCode), nil
+		})
 }
 
 // ---------------------------------------------------------------------------
@@ -954,15 +887,8 @@ func (c *CLI) waitCmd() *cobra.Command {
 // inspectAnyCmd is docker inspect: a container, or else an image.
 func (c *CLI) inspectAnyCmd() *cobra.Command {
 	var format, typ string
-	cmd := &cobra.Command{
-		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
-		Short: "Return low-level information on containers or images",
-		Args:  c.args(1, -1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := c.engine()
-			if err != nil {
-				return engineError(err, 1)
-			}
+	cmd := c.command("inspect [OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on containers or images", 1, -1,
+		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
 			var out []any
 			var missing []string
 			for _, a := range args {
@@ -989,8 +915,7 @@ func (c *CLI) inspectAnyCmd() *cobra.Command {
 				return &statusError{msg: "Error: No such object: " + strings.Join(missing, ", "), code: 1}
 			}
 			return nil
-		},
-	}
+		}))
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output using a custom template ('{{.State.Status}}', '{{json .Config}}')")
 	cmd.Flags().StringVar(&typ, "type", "", "only inspect objects of the given type (container or image)")
 	return cmd
@@ -1031,15 +956,8 @@ func (c *CLI) printInspect(out []any, format string) error {
 }
 
 func (c *CLI) portCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "port CONTAINER [PRIVATE_PORT[/PROTO]]",
-		Short: "List port mappings or a specific mapping for the container",
-		Args:  c.args(1, 2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := c.engine()
-			if err != nil {
-				return engineError(err, 1)
-			}
+	return c.command("port CONTAINER [PRIVATE_PORT[/PROTO]]", "List port mappings or a specific mapping for the container", 1, 2,
+		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
 			ctr, err := e.Get(args[0])
 			if err != nil {
 				return err
@@ -1066,20 +984,12 @@ func (c *CLI) portCmd() *cobra.Command {
 				fmt.Fprintln(c.Out, l)
 			}
 			return nil
-		},
-	}
+		}))
 }
 
 func (c *CLI) topCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "top CONTAINER [ps OPTIONS]",
-		Short: "Display the running processes of a container",
-		Args:  c.args(1, -1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := c.engine()
-			if err != nil {
-				return engineError(err, 1)
-			}
+	cmd := c.command("top CONTAINER [ps OPTIONS]", "Display the running processes of a container", 1, -1,
+		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
 			titles, rows, err := e.Top(args[0], args[1:])
 			if err != nil {
 				return err
@@ -1090,23 +1000,15 @@ func (c *CLI) topCmd() *cobra.Command {
 				fmt.Fprintln(tw, strings.Join(f, "\t"))
 			}
 			return tw.Flush()
-		},
-	}
+		}))
 	cmd.Flags().SetInterspersed(false)
 	return cmd
 }
 
 func (c *CLI) statsCmd() *cobra.Command {
 	var noStream, all bool
-	cmd := &cobra.Command{
-		Use:   "stats [OPTIONS] [CONTAINER...]",
-		Short: "Display a live stream of container(s) resource usage statistics",
-		Args:  c.args(0, -1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := c.engine()
-			if err != nil {
-				return engineError(err, 1)
-			}
+	cmd := c.command("stats [OPTIONS] [CONTAINER...]", "Display a live stream of container(s) resource usage statistics", 0, -1,
+		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
 			var ctrs []*engine.Container
 			if len(args) == 0 {
 				list, err := e.List()
@@ -1172,8 +1074,7 @@ func (c *CLI) statsCmd() *cobra.Command {
 					return nil
 				}
 			}
-		},
-	}
+		}))
 	cmd.Flags().BoolVar(&noStream, "no-stream", false, "disable streaming stats and only pull the first result")
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "show all containers (default shows just running)")
 	return cmd
@@ -1184,29 +1085,10 @@ func (c *CLI) statsCmd() *cobra.Command {
 
 func (c *CLI) exportCmd() *cobra.Command {
 	var output string
-	cmd := &cobra.Command{
-		Use:   "export [OPTIONS] CONTAINER",
-		Short: "Export a container's filesystem as a tar archive",
-		Args:  c.args(1, 1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := c.engine()
-			if err != nil {
-				return engineError(err, 1)
-			}
-			w := c.Out
-			if output != "" {
-				f, err := os.Create(output)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				w = f
-			} else if f, ok := c.Out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-				return &statusError{msg: "cowardly refusing to save to a terminal. Use the -o flag or redirect", code: 1}
-			}
-			return e.Export(args[0], w)
-		},
-	}
+	cmd := c.command("export [OPTIONS] CONTAINER", "Export a container's filesystem as a tar archive", 1, 1,
+		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
+			return c.writeArchive(output, func(w io.Writer) error { return e.Export(args[0], w) })
+		}))
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to a file, instead of STDOUT")
 	return cmd
 }
@@ -1215,15 +1097,8 @@ func (c *CLI) commitCmd() *cobra.Command {
 	var author, message string
 	var changes []string
 	var pause bool
-	cmd := &cobra.Command{
-		Use:   "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
-		Short: "Create a new image from a container's changes",
-		Args:  c.args(1, 2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := c.engine()
-			if err != nil {
-				return engineError(err, 1)
-			}
+	cmd := c.command("commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]", "Create a new image from a container's changes", 1, 2,
+		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
 			name := ""
 			if len(args) == 2 {
 				name = args[1]
@@ -1234,8 +1109,7 @@ func (c *CLI) commitCmd() *cobra.Command {
 			}
 			fmt.Fprintln(c.Out, img.ID.String())
 			return nil
-		},
-	}
+		}))
 	f := cmd.Flags()
 	f.StringVarP(&author, "author", "a", "", "author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")")
 	f.StringVarP(&message, "message", "m", "", "commit message")

@@ -1,15 +1,12 @@
 package dockercli
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
-	"text/template"
 	"time"
 
 	"cfs/final/image"
@@ -37,15 +34,8 @@ func ago(t time.Time) string {
 
 func (c *CLI) imagesCmd() *cobra.Command {
 	var quiet, noTrunc, digests bool
-	cmd := &cobra.Command{
-		Use:   "images [OPTIONS] [REPOSITORY[:TAG]]",
-		Short: "List images",
-		Args:  c.args(0, 1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := c.store()
-			if err != nil {
-				return err
-			}
+	cmd := c.command("images [OPTIONS] [REPOSITORY[:TAG]]", "List images", 0, 1,
+		c.withStore(func(cmd *cobra.Command, s *image.Store, args []string) error {
 			if c.Root == "" && os.Getenv(StoreEnv) == "" && s.IsNew() {
 				// The engine's new store starts with the base image, so
 				// that there is one to run without any registry.
@@ -62,8 +52,7 @@ func (c *CLI) imagesCmd() *cobra.Command {
 				filter = args[0]
 			}
 			return c.printImages(imgs, filter, quiet, noTrunc, digests)
-		},
-	}
+		}))
 	f := cmd.Flags()
 	f.BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
 	f.BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
@@ -156,66 +145,29 @@ func matchesFilter(r imageRow, filter string) bool {
 
 func (c *CLI) inspectCmd() *cobra.Command {
 	var format string
-	cmd := &cobra.Command{
-		Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
-		Short: "Display detailed information on one or more images",
-		Args:  c.args(1, -1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := c.store()
-			if err != nil {
-				return err
-			}
-			var tmpl *template.Template
-			if format != "" {
-				tmpl, err = template.New("format").Funcs(template.FuncMap{
-					"json": func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
-					"join": strings.Join,
-				}).Parse(format)
-				if err != nil {
-					return &statusError{msg: fmt.Sprintf("template parsing error: %v", err), code: 1}
-				}
-			}
+	cmd := c.command("inspect [OPTIONS] IMAGE [IMAGE...]", "Display detailed information on one or more images", 1, -1,
+		c.withStore(func(cmd *cobra.Command, s *image.Store, args []string) error {
 			var out []any
 			var missing []string
 			for _, a := range args {
 				img, err := s.Get(a)
+				if errors.Is(err, image.ErrNotFound) {
+					missing = append(missing, a)
+					continue
+				}
 				if err != nil {
-					if errors.Is(err, image.ErrNotFound) {
-						missing = append(missing, a)
-						continue
-					}
 					return err
 				}
 				out = append(out, img.Inspect())
 			}
-			if tmpl != nil {
-				for _, v := range out {
-					// The template sees the JSON's names ({{.Id}}, {{.Config.Cmd}}), as docker's does.
-					raw, _ := json.Marshal(v)
-					var m any
-					_ = json.Unmarshal(raw, &m)
-					var b bytes.Buffer
-					if err := tmpl.Execute(&b, m); err != nil {
-						return &statusError{msg: fmt.Sprintf("template: %v", err), code: 1}
-					}
-					fmt.Fprintln(c.Out, b.String())
-				}
-			} else {
-				if out == nil {
-					out = []any{}
-				}
-				b, err := json.MarshalIndent(out, "", "    ")
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(c.Out, string(b))
+			if err := c.printInspect(out, format); err != nil {
+				return err
 			}
 			if len(missing) > 0 {
 				return &statusError{msg: "Error: No such image: " + strings.Join(missing, ", ") + " (see `cfs images`)", code: 1}
 			}
 			return nil
-		},
-	}
+		}))
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format the output using the given Go template (e.g. '{{.Id}}', '{{json .Config}}')")
 	return cmd
 }
@@ -223,15 +175,8 @@ func (c *CLI) inspectCmd() *cobra.Command {
 func (c *CLI) historyCmd() *cobra.Command {
 	var quiet, noTrunc bool
 	human := true
-	cmd := &cobra.Command{
-		Use:   "history [OPTIONS] IMAGE",
-		Short: "Show the history of an image",
-		Args:  c.args(1, 1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := c.store()
-			if err != nil {
-				return err
-			}
+	cmd := c.command("history [OPTIONS] IMAGE", "Show the history of an image", 1, 1,
+		c.withStore(func(cmd *cobra.Command, s *image.Store, args []string) error {
 			img, err := s.Get(args[0])
 			if err != nil {
 				return err
@@ -267,8 +212,7 @@ func (c *CLI) historyCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id, created, by, size, r.Comment)
 			}
 			return tw.Flush()
-		},
-	}
+		}))
 	f := cmd.Flags()
 	f.BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
 	f.BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
@@ -286,31 +230,16 @@ func ellipsis(s string, n int) string {
 }
 
 func (c *CLI) tagCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
-		Short: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
-		Args:  c.args(2, 2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := c.store()
-			if err != nil {
-				return err
-			}
+	return c.command("tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", 2, 2,
+		c.withStore(func(cmd *cobra.Command, s *image.Store, args []string) error {
 			return s.Tag(args[0], args[1])
-		},
-	}
+		}))
 }
 
 func (c *CLI) rmiCmd() *cobra.Command {
 	var force bool
-	cmd := &cobra.Command{
-		Use:   "rmi [OPTIONS] IMAGE [IMAGE...]",
-		Short: "Remove one or more images",
-		Args:  c.args(1, -1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := c.store()
-			if err != nil {
-				return err
-			}
+	cmd := c.command("rmi [OPTIONS] IMAGE [IMAGE...]", "Remove one or more images", 1, -1,
+		c.withStore(func(cmd *cobra.Command, s *image.Store, args []string) error {
 			var failed []string
 			for _, a := range args {
 				rm, err := s.Remove(a, force)
@@ -329,8 +258,7 @@ func (c *CLI) rmiCmd() *cobra.Command {
 				return errors.New(strings.Join(failed, "\n"))
 			}
 			return nil
-		},
-	}
+		}))
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "force removal of the image (untag it even while a container uses it)")
 	cmd.Flags().Bool("no-prune", false, "do not delete untagged parents (cfs keeps none: no effect)")
 	return cmd

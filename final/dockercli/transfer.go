@@ -3,72 +3,50 @@ package dockercli
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 
 	"cfs/final/image"
 	"cfs/final/registry"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/spf13/cobra"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
-	"golang.org/x/term"
 )
 
 func (c *CLI) pullCmd() *cobra.Command {
 	var quiet bool
 	var platform string
-	cmd := &cobra.Command{
-		Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
-		Short: "Download an image from a registry",
-		Args:  c.args(1, 1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+	var opt image.PullOptions
+	cmd := c.command("pull [OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry", 1, 1,
+		c.withStore(func(cmd *cobra.Command, s *image.Store, args []string) error {
 			arg := args[0]
-			var opt image.PullOptions
-			if platform != "" {
-				p, err := image.ParsePlatform(platform)
-				if err != nil {
+			var res *image.PullResult
+			ref, err := c.transfer(s, quiet, arg,
+				func(ref name.Reference) string {
+					return fmt.Sprintf("%s: Pulling from %s", ref.Identifier(), ref.Context().RepositoryStr())
+				},
+				func(progress image.Progress) (err error) {
+					opt.Progress = progress
+					res, err = s.Pull(cmd.Context(), arg, opt)
 					return err
-				}
-				opt.Platform = p
-			}
-			s, err := c.store()
+				})
 			if err != nil {
 				return err
 			}
-			ref, err := s.Registry.Parse(arg)
-			if err != nil {
-				return err
-			}
-			d := newDisplay(c.Out, quiet)
-			opt.Progress = d.event
 			if !quiet {
-				if !hasTagOrDigest(arg) {
-					fmt.Fprintln(c.Out, "Using default tag: latest")
+				fmt.Fprintf(c.Out, "Digest: %s\n", res.Digest)
+				status := "Downloaded newer image"
+				if res.UpToDate {
+					status = "Image is up to date"
 				}
-				fmt.Fprintf(c.Out, "%s: Pulling from %s\n", ref.Identifier(), ref.Context().RepositoryStr())
-			}
-			res, err := s.Pull(cmd.Context(), arg, opt)
-			d.wait(err != nil)
-			if err != nil {
-				return err
-			}
-			if quiet {
-				fmt.Fprintln(c.Out, res.Name)
-				return nil
-			}
-			fmt.Fprintf(c.Out, "Digest: %s\n", res.Digest)
-			shown := registry.Familiar(ref)
-			if res.UpToDate {
-				fmt.Fprintf(c.Out, "Status: Image is up to date for %s\n", shown)
-			} else {
-				fmt.Fprintf(c.Out, "Status: Downloaded newer image for %s\n", shown)
+				fmt.Fprintf(c.Out, "Status: %s for %s\n", status, registry.Familiar(ref))
 			}
 			fmt.Fprintln(c.Out, res.Name)
 			return nil
-		},
-	}
+		}))
 	f := cmd.Flags()
 	f.BoolVarP(&quiet, "quiet", "q", false, "suppress verbose output")
 	f.StringVar(&platform, "platform", "", "set platform if server is multi-platform capable (OS/ARCH[/VARIANT]; default: this machine's)")
@@ -78,7 +56,11 @@ func (c *CLI) pullCmd() *cobra.Command {
 		if all, _ := f.GetBool("all-tags"); all {
 			return &statusError{msg: "--all-tags: not supported by cfs; pull each tag", code: 125}
 		}
-		return nil
+		var err error
+		if platform != "" {
+			opt.Platform, err = image.ParsePlatform(platform)
+		}
+		return err
 	}
 	return cmd
 }
@@ -91,41 +73,49 @@ func hasTagOrDigest(arg string) bool {
 
 func (c *CLI) pushCmd() *cobra.Command {
 	var quiet bool
-	cmd := &cobra.Command{
-		Use:   "push [OPTIONS] NAME[:TAG]",
-		Short: "Upload an image to a registry",
-		Args:  c.args(1, 1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := c.store()
-			if err != nil {
+	cmd := c.command("push [OPTIONS] NAME[:TAG]", "Upload an image to a registry", 1, 1,
+		c.withStore(func(cmd *cobra.Command, s *image.Store, args []string) error {
+			var res *image.PushResult
+			_, err := c.transfer(s, quiet, args[0],
+				func(ref name.Reference) string {
+					return fmt.Sprintf("The push refers to repository [%s]", registry.Repository(ref.Context()))
+				},
+				func(progress image.Progress) (err error) {
+					res, err = s.Push(cmd.Context(), args[0], progress)
+					return err
+				})
+			switch {
+			case err != nil:
 				return err
-			}
-			ref, err := s.Registry.Parse(args[0])
-			if err != nil {
-				return err
-			}
-			if !quiet {
-				if !hasTagOrDigest(args[0]) {
-					fmt.Fprintln(c.Out, "Using default tag: latest")
-				}
-				fmt.Fprintf(c.Out, "The push refers to repository [%s]\n", registry.Repository(ref.Context()))
-			}
-			d := newDisplay(c.Out, quiet)
-			res, err := s.Push(cmd.Context(), args[0], d.event)
-			d.wait(err != nil)
-			if err != nil {
-				return err
-			}
-			if quiet {
+			case quiet:
 				fmt.Fprintln(c.Out, res.Name)
-				return nil
+			default:
+				fmt.Fprintf(c.Out, "%s: digest: %s size: %d\n", res.Tag, res.Digest, res.Size)
 			}
-			fmt.Fprintf(c.Out, "%s: digest: %s size: %d\n", res.Tag, res.Digest, res.Size)
 			return nil
-		},
-	}
+		}))
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "suppress verbose output")
 	return cmd
+}
+
+// transfer runs a pull or a push of the image arg names: docker's first
+// lines unless quiet (heading makes the second, from the reference), then
+// a line or a bar per layer while run works.
+func (c *CLI) transfer(s *image.Store, quiet bool, arg string, heading func(name.Reference) string, run func(image.Progress) error) (name.Reference, error) {
+	ref, err := s.Registry.Parse(arg)
+	if err != nil {
+		return nil, err
+	}
+	if !quiet {
+		if !hasTagOrDigest(arg) {
+			fmt.Fprintln(c.Out, "Using default tag: latest")
+		}
+		fmt.Fprintln(c.Out, heading(ref))
+	}
+	d := newDisplay(c.Out, quiet)
+	err = run(d.event)
+	d.wait(err != nil)
+	return ref, err
 }
 
 // display shows the progress of a pull, push or load: a bar per layer on
@@ -146,7 +136,7 @@ var finalStatus = map[string]bool{"Pull complete": true, "Already exists": true,
 
 func newDisplay(out io.Writer, quiet bool) *display {
 	d := &display{out: out, quiet: quiet, bars: map[string]*mpb.Bar{}, status: map[string]string{}}
-	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !quiet {
+	if isTerminal(out) && !quiet {
 		d.p = mpb.New(mpb.WithOutput(out), mpb.WithWidth(40))
 	}
 	return d

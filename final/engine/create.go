@@ -207,20 +207,7 @@ func (e *Engine) sweepTmp() {
 // ExposedPorts, Labels, StopSignal, as docker does.
 func mergeImageConfig(cfg container.Config, img *image.Image) container.Config {
 	ic := img.Config.Config
-	env := append([]string(nil), ic.Env...)
-	for _, kv := range cfg.Env {
-		k, _, _ := strings.Cut(kv, "=")
-		replaced := false
-		for i, have := range env {
-			if strings.HasPrefix(have, k+"=") {
-				env[i], replaced = kv, true
-			}
-		}
-		if !replaced {
-			env = append(env, kv)
-		}
-	}
-	cfg.Env = env
+	cfg.Env = setEnv(append([]string(nil), ic.Env...), cfg.Env...)
 	if len(cfg.Entrypoint) == 0 && cfg.Entrypoint == nil {
 		cfg.Entrypoint = ic.Entrypoint
 		if len(cfg.Cmd) == 0 {

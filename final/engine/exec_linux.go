@@ -94,17 +94,6 @@ func (e *Engine) Exec(arg string, opt ExecOptions) (*runtime.Process, error) {
 	return proc, nil
 }
 
-func setEnv(env []string, kv string) []string {
-	k, _, _ := cut(kv, "=")
-	for i, e := range env {
-		if ek, _, _ := cut(e, "="); ek == k {
-			env[i] = kv
-			return env
-		}
-	}
-	return append(env, kv)
-}
-
 func hasEnv(env []string, k string) bool {
 	for _, e := range env {
 		if ek, _, _ := cut(e, "="); ek == k {

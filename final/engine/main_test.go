@@ -18,16 +18,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"cfs/final/dockercli"
-	"cfs/final/engine"
+	"cfs/final/engine/enginetest"
 	"cfs/final/image"
-	"cfs/final/runtime"
 	"cfs/internal/stagetest"
 
 	"github.com/moby/moby/api/types/container"
@@ -37,27 +34,10 @@ import (
 var storeDir string
 
 func TestMain(m *testing.M) {
-	switch {
-	case runtime.IsInit():
-		os.Exit(runtime.Init())
-	case engine.IsMonitor():
-		os.Exit(engine.MonitorMain())
-	case stagetest.IsHelper():
+	if stagetest.IsHelper() {
 		os.Exit(helper(os.Args[1:]))
-	case stagetest.IsStage():
-		os.Exit(dockercli.Run("cfs", os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
-	dir, err := os.MkdirTemp("", "cfs-engine-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	storeDir = filepath.Join(dir, "images")
-	// The commands the tests run use this store (dockercli.StoreEnv).
-	os.Setenv(dockercli.StoreEnv, storeDir)
-	code := stagetest.Main(m, stagetest.Options{Rootfs: true, NetNS: true})
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(enginetest.Main(m, &storeDir, nil))
 }
 
 // helper runs inside containers as /cfs-helper.
@@ -103,12 +83,8 @@ func setup(t *testing.T) {
 	t.Helper()
 	stagetest.RequireRoot(t)
 	images.once.Do(func() {
-		s, err := image.Open(storeDir)
+		s, err := enginetest.Base(storeDir)
 		if err != nil {
-			images.err = err
-			return
-		}
-		if _, err := s.EnsureBase(); err != nil {
 			images.err = err
 			return
 		}

@@ -260,3 +260,35 @@ func TestSignalProxy(t *testing.T) {
 	require.Equal(t, 130, r.Code, r.Stderr)
 	require.Equal(t, "", ok(t, "ps", "-aq"))
 }
+
+// A command on several containers goes on past one that fails, as
+// docker's does: stdout has each that worked, as it was given (wait: its
+// status), stderr says why each other failed, and the status is 1.
+func TestEachContainer(t *testing.T) {
+	setup(t)
+	rmAll(t, "each-a", "each-b")
+	id := strings.TrimSpace(ok(t, "run", "-d", "--name", "each-a", "--network", "none", "cfs/base", "sleep", "1000"))
+	ok(t, "run", "-d", "--name", "each-b", "--network", "none", "cfs/base", "sleep", "1000")
+	const nosuch = "Error response from daemon: No such container: nosuch\n"
+	for _, tc := range []struct {
+		args           []string
+		code           int
+		stdout, stderr string
+	}{
+		{[]string{"pause", id[:12], "nosuch", "each-b"}, 1, id[:12] + "\neach-b\n", nosuch},
+		{[]string{"unpause", "each-a", "nosuch", "each-b"}, 1, "each-a\neach-b\n", nosuch},
+		{[]string{"kill", "nosuch", "each-a", "each-b"}, 1, "each-a\neach-b\n", nosuch},
+		{[]string{"wait", "each-a", "nosuch", "each-b"}, 1, "137\n137\n", nosuch},
+		{[]string{"start", "each-a", "nosuch"}, 1, "each-a\n", nosuch},
+		{[]string{"restart", "-t", "0", "nosuch", "each-a"}, 1, "each-a\n", nosuch},
+		{[]string{"stop", "-t", "0", "nosuch", "nosuch"}, 1, "", nosuch + nosuch},
+		{[]string{"stop", "-t", "0", "each-a", "each-b"}, 0, "each-a\neach-b\n", ""},
+		{[]string{"rm", "-f", "each-a", "nosuch", "each-b"}, 0, "each-a\nnosuch\neach-b\n", ""},
+	} {
+		r := cfs(t, tc.args...)
+		require.Equal(t, tc.code, r.Code, "%v: %s", tc.args, r.Stderr)
+		require.Equal(t, tc.stdout, r.Stdout, tc.args)
+		require.Equal(t, tc.stderr, r.Stderr, tc.args)
+	}
+	require.NotContains(t, ok(t, "ps", "-a"), "each-", "rm -f removed both")
+}

@@ -200,17 +200,22 @@ func containerEnv(c *Container) []string {
 	if c.Config.Tty {
 		env = append(env, "TERM=xterm")
 	}
-	for _, kv := range c.Config.Env {
+	return setEnv(env, c.Config.Env...)
+}
+
+// setEnv sets each KEY=VALUE of kvs in env: in the place of the same
+// key, or at the end.
+func setEnv(env []string, kvs ...string) []string {
+next:
+	for _, kv := range kvs {
 		k, _, _ := strings.Cut(kv, "=")
-		replaced := false
-		for i, have := range env {
-			if strings.HasPrefix(have, k+"=") {
-				env[i], replaced = kv, true
+		for i, e := range env {
+			if ek, _, _ := strings.Cut(e, "="); ek == k {
+				env[i] = kv
+				continue next
 			}
 		}
-		if !replaced {
-			env = append(env, kv)
-		}
+		env = append(env, kv)
 	}
 	return env
 }

@@ -395,19 +395,15 @@ func (s *Store) loadImage(ctx context.Context, l *lease, a archive, manifest v1.
 			return nil, err
 		}
 	}
-	if _, err := s.putBlob(l, rawConfig); err != nil {
-		return nil, err
-	}
-	md, err := s.putBlob(l, rawManifest)
-	if err != nil {
-		return nil, err
-	}
 	mt := m.MediaType
 	if mt == "" {
 		mt = types.OCIManifestSchema1
 	}
-	return &Image{ID: m.Config.Digest, Manifest: v1.Descriptor{MediaType: mt, Digest: md, Size: int64(len(rawManifest)),
-		Platform: &v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}}}, nil
+	desc, err := s.putConfigAndManifest(l, rawConfig, rawManifest, mt, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Image{ID: m.Config.Digest, Manifest: desc}, nil
 }
 
 // describeFile hashes a layer file of an older docker save.

@@ -161,42 +161,50 @@ func digestOf(data []byte) v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
 }
 
-// hashingReader hashes what is read through it.
-type hashingReader struct {
-	r io.Reader
+// hashed is the sha256 and the count of the bytes that went through a
+// hashingReader or a hashingWriter.
+type hashed struct {
 	h hash.Hash
 	n int64
 }
 
-func newHashingReader(r io.Reader) *hashingReader { return &hashingReader{r: r, h: sha256.New()} }
+func (x *hashed) add(p []byte) {
+	x.h.Write(p)
+	x.n += int64(len(p))
+}
+
+func (x *hashed) Digest() v1.Hash {
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(x.h.Sum(nil))}
+}
+
+// hashingReader hashes what is read through it.
+type hashingReader struct {
+	r io.Reader
+	hashed
+}
+
+func newHashingReader(r io.Reader) *hashingReader {
+	return &hashingReader{r: r, hashed: hashed{h: sha256.New()}}
+}
 
 func (r *hashingReader) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
-	r.h.Write(p[:n])
-	r.n += int64(n)
+	r.add(p[:n])
 	return n, err
-}
-
-func (r *hashingReader) Digest() v1.Hash {
-	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(r.h.Sum(nil))}
 }
 
 // hashingWriter hashes what is written through it.
 type hashingWriter struct {
 	w io.Writer
-	h hash.Hash
-	n int64
+	hashed
 }
 
-func newHashingWriter(w io.Writer) *hashingWriter { return &hashingWriter{w: w, h: sha256.New()} }
+func newHashingWriter(w io.Writer) *hashingWriter {
+	return &hashingWriter{w: w, hashed: hashed{h: sha256.New()}}
+}
 
 func (w *hashingWriter) Write(p []byte) (int, error) {
 	n, err := w.w.Write(p)
-	w.h.Write(p[:n])
-	w.n += int64(n)
+	w.add(p[:n])
 	return n, err
-}
-
-func (w *hashingWriter) Digest() v1.Hash {
-	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(w.h.Sum(nil))}
 }

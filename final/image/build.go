@@ -60,6 +60,20 @@ func (s *Store) storeLayer(ctx context.Context, l *lease, layer Layer, path stri
 	return s.ensureLayer(ctx, l, layer, func(context.Context) (io.ReadCloser, error) { return os.Open(path) }, nil)
 }
 
+// putConfigAndManifest stores an image's config and manifest blobs and
+// returns the manifest's descriptor, for the index.
+func (s *Store) putConfigAndManifest(l *lease, rawConfig, rawManifest []byte, mt types.MediaType, cfg *v1.ConfigFile) (v1.Descriptor, error) {
+	if _, err := s.putBlob(l, rawConfig); err != nil {
+		return v1.Descriptor{}, err
+	}
+	md, err := s.putBlob(l, rawManifest)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	return v1.Descriptor{MediaType: mt, Digest: md, Size: int64(len(rawManifest)),
+		Platform: &v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}}, nil
+}
+
 // addImage stores a config and a manifest for layers (already stored),
 // and names the image ref (a canonical name, or "" for none).
 func (s *Store) addImage(l *lease, cfg *v1.ConfigFile, layers []Layer, ref string) (*Image, error) {
@@ -79,15 +93,10 @@ func (s *Store) addImage(l *lease, cfg *v1.ConfigFile, layers []Layer, ref strin
 	if err := l.protect([]v1.Hash{m.Config.Digest, digestOf(rawManifest)}, nil); err != nil {
 		return nil, err
 	}
-	if _, err := s.putBlob(l, rawConfig); err != nil {
-		return nil, err
-	}
-	md, err := s.putBlob(l, rawManifest)
+	desc, err := s.putConfigAndManifest(l, rawConfig, rawManifest, m.MediaType, cfg)
 	if err != nil {
 		return nil, err
 	}
-	desc := v1.Descriptor{MediaType: m.MediaType, Digest: md, Size: int64(len(rawManifest)),
-		Platform: &v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}}
 	if err := s.updateIndex(func(idx *v1.IndexManifest) error {
 		setRef(idx, ref, desc, "")
 		return nil

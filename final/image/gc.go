@@ -112,15 +112,7 @@ func (s *Store) Hold(holder, arg string) (*Image, error) {
 		return nil, err
 	}
 	defer unlock()
-	idx, err := s.index()
-	if err != nil {
-		return nil, err
-	}
-	group, err := s.find(idx, arg)
-	if err != nil {
-		return nil, err
-	}
-	img, err := s.load(group)
+	img, err := s.Get(arg)
 	if err != nil {
 		return nil, err
 	}

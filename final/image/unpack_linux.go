@@ -31,6 +31,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"cfs/internal/layers"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -221,16 +223,7 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 		}
 		return nil // a hard link shares the first name's owner, mode and times
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-		mode := uint32(hdr.Mode & 0o7777)
-		switch hdr.Typeflag {
-		case tar.TypeChar:
-			mode |= unix.S_IFCHR
-		case tar.TypeBlock:
-			mode |= unix.S_IFBLK
-		default:
-			mode |= unix.S_IFIFO
-		}
-		dev := int(unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)))
+		mode, dev := layers.NodeMode(hdr)
 		if err := unix.Mknodat(dfd, base, mode, dev); err != nil {
 			if u.rootless && errors.Is(err, unix.EPERM) {
 				return nil // only root makes device nodes

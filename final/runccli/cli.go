@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"cfs/final/runtime"
+	"cfs/internal/cli"
 )
 
 // Version is the runtime's version, as `--version` prints it.
@@ -224,23 +225,26 @@ func (e *env) parse(fs *flag.FlagSet, args []string, v string, want int, exact b
 	return rest, nil
 }
 
+// container parses a verb whose first argument is a container's ID (and,
+// when exact, nothing more), and finds that container.
+func (e *env) container(fs *flag.FlagSet, args []string, v string, exact bool) (*runtime.Container, []string, error) {
+	rest, err := e.parse(fs, args, v, 1, exact)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := e.rt.Get(rest[0])
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, rest, nil
+}
+
 // printFlags lists flags as runc's help does: two dashes, the default.
 func printFlags(w io.Writer, fs *flag.FlagSet) {
 	var lines []string
 	fs.VisitAll(func(f *flag.Flag) {
-		arg, usage := flag.UnquoteUsage(f)
-		dash := "--"
-		if len(f.Name) == 1 {
-			dash = "-"
-		}
-		line := "  " + dash + f.Name
-		if arg != "" {
-			line += " " + arg
-		}
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
-			usage += fmt.Sprintf(" (default %s)", f.DefValue)
-		}
-		lines = append(lines, fmt.Sprintf("%-32s %s", line, usage))
+		name, usage := cli.FlagHelp(f)
+		lines = append(lines, fmt.Sprintf("%-32s %s", name, usage))
 	})
 	sort.Strings(lines)
 	for _, l := range lines {

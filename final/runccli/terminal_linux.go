@@ -8,7 +8,11 @@ package runccli
 import (
 	"io"
 	"os"
+	"os/signal"
 	"sync"
+	"syscall"
+
+	"cfs/final/runtime"
 
 	"golang.org/x/sys/unix"
 )
@@ -63,5 +67,90 @@ func (t *terminal) drain() {
 func (t *terminal) restore() {
 	if t != nil && t.saved != nil {
 		_ = unix.IoctlSetTermios(int(t.in.Fd()), unix.TCSETS, t.saved)
+	}
+}
+
+// fg is a process run in the foreground (run and exec without
+// --detach): the signals that reach cfs while it waits go to the
+// process, and the user's terminal drives the process's, if it has one.
+type fg struct {
+	sigs    chan os.Signal // nil: detached
+	console *os.File       // where the terminal's master comes back; nil: no terminal
+	theirs  *os.File       // the other end, for CreateOptions or ExecOptions' ConsoleConn
+	tty     *terminal
+}
+
+// foreground starts taking every signal, before the process exists, so
+// that none sent meanwhile is lost, and with terminal makes the socket
+// pair on which the runtime sends back the master of the terminal it
+// makes for the process. Detached (on false), it does neither.
+func foreground(on, terminal bool) (*fg, error) {
+	f := &fg{}
+	if !on {
+		return f, nil
+	}
+	if terminal {
+		pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, os.NewSyscallError("socketpair", err)
+		}
+		f.console, f.theirs = os.NewFile(uintptr(pair[0]), "console"), os.NewFile(uintptr(pair[1]), "console")
+	}
+	f.sigs = make(chan os.Signal, 32)
+	signal.Notify(f.sigs)
+	return f, nil
+}
+
+// attach receives the terminal's master, when the process has a
+// terminal, and connects the user's terminal to it.
+func (f *fg) attach(e *env) error {
+	if f.console == nil {
+		return nil
+	}
+	f.theirs.Close() // the runtime has its own copy
+	master, err := runtime.RecvConsole(f.console)
+	if err != nil {
+		return err
+	}
+	f.tty = attachTerminal(master, e.stdin, e.stdout)
+	return nil
+}
+
+// wait relays signals with send until wait returns, then lets the last
+// of the terminal's output through.
+func (f *fg) wait(send func(syscall.Signal), wait func() (int, error)) (int, error) {
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-f.sigs:
+				switch s {
+				case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+				case unix.SIGWINCH:
+					f.tty.resize()
+				default:
+					send(s.(syscall.Signal))
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	status, err := wait()
+	close(done)
+	f.tty.drain()
+	return status, err
+}
+
+// stop gives the signals back, the user's terminal its old mode, and
+// closes the socket pair.
+func (f *fg) stop() {
+	if f.sigs != nil {
+		signal.Stop(f.sigs)
+	}
+	f.tty.restore()
+	if f.console != nil {
+		f.console.Close()
+		f.theirs.Close()
 	}
 }

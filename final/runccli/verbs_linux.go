@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -85,27 +84,40 @@ func createCmd(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := e.rt.Create(rest[0], f.options())
-	if err != nil {
-		return err
-	}
-	if err := writePidFile(*f.pidFile, c.Pid()); err != nil {
-		_ = c.Delete(true)
-		return err
-	}
-	return nil
+	_, err = e.create(rest[0], f.options(), *f.pidFile)
+	return err
 }
 
-func startCmd(e *env, args []string) error {
-	rest, err := e.parse(newFlags("start"), args, "start", 1, true)
+// create creates the container and writes its init's PID to pidFile, if
+// one is given; on an error, nothing is left.
+func (e *env) create(id string, opt runtime.CreateOptions, pidFile string) (*runtime.Container, error) {
+	c, err := e.rt.Create(id, opt)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	c, err := e.rt.Get(rest[0])
-	if err != nil {
-		return err
+	if err := writePidFile(pidFile, c.Pid()); err != nil {
+		_ = c.Delete(true)
+		return nil, err
 	}
-	return c.Start()
+	return c, nil
+}
+
+// The verbs whose only argument is a container's ID.
+var (
+	startCmd  = onContainer("start", func(_ *env, c *runtime.Container) error { return c.Start() })
+	stateCmd  = onContainer("state", func(e *env, c *runtime.Container) error { return writeJSON(e.stdout, c.State()) })
+	pauseCmd  = onContainer("pause", func(_ *env, c *runtime.Container) error { return c.Pause() })
+	resumeCmd = onContainer("resume", func(_ *env, c *runtime.Container) error { return c.Resume() })
+)
+
+func onContainer(v string, op func(e *env, c *runtime.Container) error) func(*env, []string) error {
+	return func(e *env, args []string) error {
+		c, _, err := e.container(newFlags(v), args, v, true)
+		if err != nil {
+			return err
+		}
+		return op(e, c)
+	}
 }
 
 func runCmd(e *env, args []string) error {
@@ -121,45 +133,24 @@ func runCmd(e *env, args []string) error {
 	id := rest[0]
 	opt := f.options()
 	// Without --detach and --console-socket, run drives the terminal
-	// itself: the master comes back on a socket pair.
-	var console *os.File
+	// itself.
+	terminal := false
 	if !*detach && opt.ConsoleSocket == "" {
-		if terminal, err := runtime.WantsTerminal(or(opt.Bundle, ".")); err == nil && terminal {
-			pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-			if err != nil {
-				return err
-			}
-			console = os.NewFile(uintptr(pair[0]), "console")
-			defer console.Close()
-			opt.ConsoleConn = os.NewFile(uintptr(pair[1]), "console")
-			defer opt.ConsoleConn.Close()
-		}
+		terminal, _ = runtime.WantsTerminal(or(opt.Bundle, "."))
 	}
-	// Signals that reach run while it waits go to the container, as they
-	// would reach a program run in the foreground.
-	sigs := make(chan os.Signal, 32)
-	if !*detach {
-		signal.Notify(sigs)
-		defer signal.Stop(sigs)
-	}
-	c, err := e.rt.Create(id, opt)
+	fg, err := foreground(!*detach, terminal)
 	if err != nil {
 		return err
 	}
-	if err := writePidFile(*f.pidFile, c.Pid()); err != nil {
-		_ = c.Delete(true)
+	defer fg.stop()
+	opt.ConsoleConn = fg.theirs
+	c, err := e.create(id, opt, *f.pidFile)
+	if err != nil {
 		return err
 	}
-	var tty *terminal
-	if console != nil {
-		opt.ConsoleConn.Close()
-		master, err := runtime.RecvConsole(console)
-		if err != nil {
-			_ = c.Delete(true)
-			return err
-		}
-		tty = attachTerminal(master, e.stdin, e.stdout)
-		defer tty.restore()
+	if err := fg.attach(e); err != nil {
+		_ = c.Delete(true)
+		return err
 	}
 	if err := c.Start(); err != nil {
 		if !*detach {
@@ -170,28 +161,7 @@ func runCmd(e *env, args []string) error {
 	if *detach {
 		return nil
 	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				switch s {
-				case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
-				case unix.SIGWINCH:
-					tty.resize()
-				default:
-					_ = c.Signal(s.(syscall.Signal), false)
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
-	status, err := c.Wait()
-	close(done)
-	if tty != nil {
-		tty.drain()
-	}
+	status, err := fg.wait(func(s syscall.Signal) { _ = c.Signal(s, false) }, c.Wait)
 	if !*keep {
 		if derr := c.Delete(true); derr != nil && err == nil {
 			err = derr
@@ -208,18 +178,6 @@ func or(s, def string) string {
 		return def
 	}
 	return s
-}
-
-func stateCmd(e *env, args []string) error {
-	rest, err := e.parse(newFlags("state"), args, "state", 1, true)
-	if err != nil {
-		return err
-	}
-	c, err := e.rt.Get(rest[0])
-	if err != nil {
-		return err
-	}
-	return writeJSON(e.stdout, c.State())
 }
 
 func listCmd(e *env, args []string) error {
@@ -337,11 +295,7 @@ func execCmd(e *env, args []string) error {
 	fs.Var(&caps, "c", "same as --cap")
 	noNewPrivs := fs.Bool("no-new-privs", false, "set no_new_privs")
 	preserve := fs.Int("preserve-fds", 0, "pass `N` more file descriptors (3 to 3+N-1)")
-	rest, err := e.parse(fs, args, "exec", 1, false)
-	if err != nil {
-		return err
-	}
-	c, err := e.rt.Get(rest[0])
+	c, rest, err := e.container(fs, args, "exec", false)
 	if err != nil {
 		return err
 	}
@@ -402,22 +356,12 @@ func execCmd(e *env, args []string) error {
 		}
 	}
 	opt := runtime.ExecOptions{ConsoleSocket: *consoleSocket, PreserveFDs: *preserve}
-	var console *os.File
-	if p.Terminal && opt.ConsoleSocket == "" && !*detach {
-		pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		console = os.NewFile(uintptr(pair[0]), "console")
-		defer console.Close()
-		opt.ConsoleConn = os.NewFile(uintptr(pair[1]), "console")
-		defer opt.ConsoleConn.Close()
+	fg, err := foreground(!*detach, p.Terminal && opt.ConsoleSocket == "")
+	if err != nil {
+		return err
 	}
-	sigs := make(chan os.Signal, 32)
-	if !*detach {
-		signal.Notify(sigs)
-		defer signal.Stop(sigs)
-	}
+	defer fg.stop()
+	opt.ConsoleConn = fg.theirs
 	proc, err := c.Exec(p, opt)
 	if err != nil {
 		return err
@@ -428,38 +372,10 @@ func execCmd(e *env, args []string) error {
 	if *detach {
 		return nil
 	}
-	var term *terminal
-	if console != nil {
-		opt.ConsoleConn.Close()
-		master, err := runtime.RecvConsole(console)
-		if err != nil {
-			return err
-		}
-		term = attachTerminal(master, e.stdin, e.stdout)
-		defer term.restore()
+	if err := fg.attach(e); err != nil {
+		return err
 	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				switch s {
-				case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
-				case unix.SIGWINCH:
-					term.resize()
-				default:
-					_ = unix.Kill(proc.Pid, s.(syscall.Signal))
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
-	status, err := proc.Wait()
-	close(done)
-	if term != nil {
-		term.drain()
-	}
+	status, err := fg.wait(func(s syscall.Signal) { _ = unix.Kill(proc.Pid, s) }, proc.Wait)
 	if err != nil {
 		return err
 	}
@@ -470,11 +386,7 @@ func psCmd(e *env, args []string) error {
 	fs := newFlags("ps")
 	format := fs.String("format", "table", "`FORMAT`: table (ps's own) or json (host PIDs)")
 	fs.StringVar(format, "f", "table", "same as --format")
-	rest, err := e.parse(fs, args, "ps", 1, false)
-	if err != nil {
-		return err
-	}
-	c, err := e.rt.Get(rest[0])
+	c, rest, err := e.container(fs, args, "ps", false)
 	if err != nil {
 		return err
 	}
@@ -527,30 +439,6 @@ func psCmd(e *env, args []string) error {
 	return nil
 }
 
-func pauseCmd(e *env, args []string) error {
-	rest, err := e.parse(newFlags("pause"), args, "pause", 1, true)
-	if err != nil {
-		return err
-	}
-	c, err := e.rt.Get(rest[0])
-	if err != nil {
-		return err
-	}
-	return c.Pause()
-}
-
-func resumeCmd(e *env, args []string) error {
-	rest, err := e.parse(newFlags("resume"), args, "resume", 1, true)
-	if err != nil {
-		return err
-	}
-	c, err := e.rt.Get(rest[0])
-	if err != nil {
-		return err
-	}
-	return c.Resume()
-}
-
 func updateCmd(e *env, args []string) error {
 	fs := newFlags("update")
 	resources := fs.String("resources", "", "`FILE` with linux.resources as JSON; - for stdin")
@@ -584,11 +472,7 @@ func eventsCmd(e *env, args []string) error {
 	fs := newFlags("events")
 	stats := fs.Bool("stats", false, "print the usage once and exit")
 	interval := fs.Duration("interval", 5*time.Second, "time between two events")
-	rest, err := e.parse(fs, args, "events", 1, true)
-	if err != nil {
-		return err
-	}
-	c, err := e.rt.Get(rest[0])
+	c, rest, err := e.container(fs, args, "events", true)
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func TestResources(t *testing.T) {
 	id := r.id()
 	pr, pw, _ := os.Pipe()
 	defer pw.Close()
-	out := r.createWithPipeStdin(b, id, pr)
+	out := r.createPiped(b, id, pr)
 	r.ok("start", id)
 	require.Equal(t, "ready", readLine(t, out))
 	pid := r.state(id).Pid
@@ -148,7 +148,7 @@ func TestUserNamespace(t *testing.T) {
 	id := r.id()
 	pr, pw, _ := os.Pipe()
 	defer pw.Close()
-	out := r.createWithPipeStdin(b, id, pr)
+	out := r.createPiped(b, id, pr)
 	r.ok("start", id)
 	require.Equal(t, "0", readLine(t, out), "root inside")
 	require.Regexp(t, `^\s*0\s+100000\s+65536$`, readLine(t, out))

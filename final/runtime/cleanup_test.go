@@ -20,10 +20,7 @@ func TestCleanupAndDoctor(t *testing.T) {
 	r := newRT(t)
 	r.root = runtime.DefaultRoot
 	running, stale := r.id(), r.id()
-	out := r.createWithPipe(bundle(t, waitLoop, nil), running)
-	r.ok("start", running)
-	require.Equal(t, "started", readLine(t, out))
-	runPid := r.state(running).Pid
+	runPid, _ := r.waitLoop(running)
 	r.createWithPipe(bundle(t, []string{"true"}, nil), stale)
 	r.ok("start", stale)
 	stalePid := r.state(stale).Pid

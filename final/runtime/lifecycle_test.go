@@ -128,10 +128,7 @@ func cgroupDirs(t *testing.T, id string) []string {
 func TestStateAfterKill9(t *testing.T) {
 	r := newRT(t)
 	id := r.id()
-	out := r.createWithPipe(bundle(t, waitLoop, nil), id)
-	r.ok("start", id)
-	require.Equal(t, "started", readLine(t, out))
-	pid := r.state(id).Pid
+	pid, _ := r.waitLoop(id)
 	require.NoError(t, unix.Kill(pid, unix.SIGKILL))
 	waitExit(t, pid)
 	stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -147,10 +144,7 @@ func TestStateAfterKill9(t *testing.T) {
 func TestDeleteForce(t *testing.T) {
 	r := newRT(t)
 	id := r.id()
-	out := r.createWithPipe(bundle(t, waitLoop, nil), id)
-	r.ok("start", id)
-	require.Equal(t, "started", readLine(t, out))
-	pid := r.state(id).Pid
+	pid, _ := r.waitLoop(id)
 	res := r.run("delete", id)
 	require.Equal(t, 1, res.code)
 	require.Contains(t, res.stderr, "not stopped: it is running")
@@ -172,10 +166,7 @@ func TestKillSignals(t *testing.T) {
 	r := newRT(t)
 	for _, sig := range []string{"15", "TERM", "SIGTERM", "sigterm"} {
 		id := r.id()
-		out := r.createWithPipe(bundle(t, waitLoop, nil), id)
-		r.ok("start", id)
-		require.Equal(t, "started", readLine(t, out))
-		pid := r.state(id).Pid
+		pid, out := r.waitLoop(id)
 		r.ok("kill", id, sig)
 		require.Equal(t, "got TERM", readLine(t, out), "signal %s", sig)
 		waitExit(t, pid)

@@ -71,30 +71,29 @@ func helper(args []string) int {
 		fmt.Println("held")
 		var line string
 		fmt.Scanln(&line)
-		f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", fd), os.O_WRONLY, 0)
-		if err != nil {
-			fmt.Printf("open for writing: %v\n", err)
-			return 0
-		}
-		_, err = f.Write([]byte("#!/bin/sh\necho pwned\n"))
-		fmt.Printf("write: %v\n", err)
-		return 0
+		return overwrite(fmt.Sprintf("/proc/self/fd/%d", fd))
 	case "overwrite":
 		// CVE-2019-5736: open the file behind a /proc/PID/exe link for
 		// writing, and write.
 		target, _ := os.Readlink(args[1])
 		fmt.Printf("exe: %s\n", target)
-		f, err := os.OpenFile(args[1], os.O_WRONLY, 0)
-		if err != nil {
-			fmt.Printf("open for writing: %v\n", err)
-			return 0
-		}
-		_, err = f.Write([]byte("#!/bin/sh\necho pwned\n"))
-		fmt.Printf("write: %v\n", err)
-		return 0
+		return overwrite(args[1])
 	}
 	fmt.Fprintf(os.Stderr, "cfs-helper: unknown probe %q\n", args[0])
 	return 2
+}
+
+// overwrite opens path for writing and writes a script over it, and
+// prints how each step went.
+func overwrite(path string) int {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		fmt.Printf("open for writing: %v\n", err)
+		return 0
+	}
+	_, err = f.Write([]byte("#!/bin/sh\necho pwned\n"))
+	fmt.Printf("write: %v\n", err)
+	return 0
 }
 
 // shared is what every test may use: a copy of this binary named
@@ -251,6 +250,13 @@ func writeSpec(t *testing.T, dir string, s *specs.Spec) {
 // its read end: the test reads the container's output as it comes.
 func (r *rt) createWithPipe(bundleDir, id string, extra ...string) *os.File {
 	r.t.Helper()
+	return r.createPiped(bundleDir, id, nil, extra...)
+}
+
+// createPiped is createWithPipe with the container's stdin too, when
+// stdin is not nil (closed here: the container has its own copy).
+func (r *rt) createPiped(bundleDir, id string, stdin *os.File, extra ...string) *os.File {
+	r.t.Helper()
 	pr, pw, err := os.Pipe()
 	require.NoError(r.t, err)
 	r.t.Cleanup(func() { pr.Close() })
@@ -262,13 +268,29 @@ func (r *rt) createWithPipe(bundleDir, id string, extra ...string) *os.File {
 	defer errf.Close()
 	cmd := r.cmd(append(append([]string{"create", "--bundle", bundleDir}, extra...), id)...)
 	cmd.Stdout, cmd.Stderr = pw, errf
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
 	err = cmd.Run()
 	pw.Close()
+	if stdin != nil {
+		stdin.Close()
+	}
 	if err != nil {
 		msg, _ := os.ReadFile(errf.Name())
 		r.t.Fatalf("create: %v: %s", err, msg)
 	}
 	return pr
+}
+
+// waitLoop creates and starts a container id that runs waitLoop, and
+// returns its init's PID once the program runs, and its output.
+func (r *rt) waitLoop(id string) (int, *os.File) {
+	r.t.Helper()
+	out := r.createWithPipe(bundle(r.t, waitLoop, nil), id)
+	r.ok("start", id)
+	require.Equal(r.t, "started", readLine(r.t, out))
+	return r.state(id).Pid, out
 }
 
 // readLine reads one line from the container's output.

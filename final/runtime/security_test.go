@@ -49,7 +49,7 @@ read x`
 	pr, pw, err := os.Pipe()
 	require.NoError(t, err)
 	defer pw.Close()
-	out := r.createWithPipeStdin(b, id, pr)
+	out := r.createPiped(b, id, pr)
 	r.ok("start", id)
 	require.Equal(t, "ready", readLine(t, out))
 	pid := r.state(id).Pid
@@ -74,27 +74,6 @@ read x`
 	pw.Close()
 	waitExit(t, pid)
 	reap(pid)
-}
-
-// createWithPipeStdin is createWithPipe with the container's stdin.
-func (r *rt) createWithPipeStdin(bundleDir, id string, stdin *os.File) *os.File {
-	r.t.Helper()
-	pr, pw, err := os.Pipe()
-	require.NoError(r.t, err)
-	r.t.Cleanup(func() { pr.Close() })
-	errf, err := os.CreateTemp(r.t.TempDir(), "stderr")
-	require.NoError(r.t, err)
-	defer errf.Close()
-	cmd := r.cmd("create", "--bundle", bundleDir, id)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, pw, errf
-	err = cmd.Run()
-	pw.Close()
-	stdin.Close()
-	if err != nil {
-		msg, _ := os.ReadFile(errf.Name())
-		r.t.Fatalf("create: %v: %s", err, msg)
-	}
-	return pr
 }
 
 // CVE-2019-5736: a process in the container holds /proc/<init>/exe, the

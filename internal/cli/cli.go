@@ -121,18 +121,25 @@ func ExecFailure(err error) int {
 // something.
 func PrintFlags(w io.Writer, fs *flag.FlagSet) {
 	fs.VisitAll(func(f *flag.Flag) {
-		arg, usage := flag.UnquoteUsage(f)
-		dash := "--"
-		if len(f.Name) == 1 {
-			dash = "-"
-		}
-		line := "  " + dash + f.Name
-		if arg != "" {
-			line += " " + arg
-		}
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "[]" && f.DefValue != "0" {
-			usage += fmt.Sprintf(" (default %s)", f.DefValue)
-		}
-		fmt.Fprintf(w, "%-30s %s\n", line, usage)
+		name, usage := FlagHelp(f)
+		fmt.Fprintf(w, "%-30s %s\n", name, usage)
 	})
+}
+
+// FlagHelp is a flag as a help lists it: "  --name ARG" (one dash for a
+// single letter), and its usage with the default when it says something.
+func FlagHelp(f *flag.Flag) (name, usage string) {
+	arg, usage := flag.UnquoteUsage(f)
+	dash := "--"
+	if len(f.Name) == 1 {
+		dash = "-"
+	}
+	name = "  " + dash + f.Name
+	if arg != "" {
+		name += " " + arg
+	}
+	if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "[]" && f.DefValue != "0" {
+		usage += fmt.Sprintf(" (default %s)", f.DefValue)
+	}
+	return name, usage
 }

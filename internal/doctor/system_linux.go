@@ -90,34 +90,6 @@ func dial(addr string) error {
 	return err
 }
 
-// fsMagic names the filesystems statfs(2) reports by number (man 2 statfs).
-var fsMagic = map[int64]string{
-	unix.EXT4_SUPER_MAGIC:      "ext4",
-	unix.XFS_SUPER_MAGIC:       "xfs",
-	unix.BTRFS_SUPER_MAGIC:     "btrfs",
-	unix.TMPFS_MAGIC:           "tmpfs",
-	unix.OVERLAYFS_SUPER_MAGIC: "overlay",
-	unix.V9FS_MAGIC:            "9p",
-	unix.FUSE_SUPER_MAGIC:      "fuse",
-	unix.NFS_SUPER_MAGIC:       "nfs",
-	0x2fc12fc1:                 "zfs",
-	unix.ECRYPTFS_SUPER_MAGIC:  "ecryptfs",
-	unix.SQUASHFS_MAGIC:        "squashfs",
-	unix.RAMFS_MAGIC:           "ramfs",
-	0x61756673:                 "aufs",
-}
-
-func fsType(path string) (string, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err != nil {
-		return "", &os.PathError{Op: "statfs", Path: path, Err: err}
-	}
-	if name, ok := fsMagic[int64(st.Type)]; ok {
-		return name, nil
-	}
-	return fmt.Sprintf("filesystem 0x%x", st.Type), nil
-}
-
 // tryOverlay mounts an overlay in a mount namespace of its own, made on a
 // thread that exits afterwards: the mount is never seen on the host, and
 // it goes away with the thread even if doctor is killed halfway. Only the

@@ -105,16 +105,8 @@ func Untar(r io.Reader, dir string, whiteout Whiteout) error {
 			}
 			continue // a hard link shares the first name's owner and mode
 		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-			mode := uint32(hdr.Mode & 0o7777)
-			switch hdr.Typeflag {
-			case tar.TypeChar:
-				mode |= unix.S_IFCHR
-			case tar.TypeBlock:
-				mode |= unix.S_IFBLK
-			default:
-				mode |= unix.S_IFIFO
-			}
-			if err := unix.Mknod(target, mode, int(unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)))); err != nil {
+			mode, dev := NodeMode(hdr)
+			if err := unix.Mknod(target, mode, dev); err != nil {
 				return fmt.Errorf("mknod %s: %w", rel, err)
 			}
 		default:
@@ -185,6 +177,21 @@ func writeRegular(target string, r io.Reader, hdr *tar.Header) error {
 		return fmt.Errorf("write %s: %w", hdr.Name, err)
 	}
 	return f.Close()
+}
+
+// NodeMode is the mode and device number mknod(2) takes for a device or
+// FIFO entry of a tar.
+func NodeMode(hdr *tar.Header) (mode uint32, dev int) {
+	mode = uint32(hdr.Mode & 0o7777)
+	switch hdr.Typeflag {
+	case tar.TypeChar:
+		mode |= unix.S_IFCHR
+	case tar.TypeBlock:
+		mode |= unix.S_IFBLK
+	default:
+		mode |= unix.S_IFIFO
+	}
+	return mode, int(unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)))
 }
 
 func modeBits(m int64) os.FileMode {

@@ -1,0 +1,58 @@
+// Package enginetest is the TestMain of the packages whose tests drive
+// the engine as a user does (final/engine with docker's command line,
+// final/api with the docker CLI): the test binary is started again as a
+// container's init, as its monitor and as `cfs`, and the tests use an
+// image store of their own.
+package enginetest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"cfs/final/dockercli"
+	"cfs/final/engine"
+	"cfs/final/image"
+	"cfs/final/runtime"
+	"cfs/internal/stagetest"
+)
+
+// Base opens the tests' image store in dir and makes cfs/base in it,
+// from the default root filesystem.
+func Base(dir string) (*image.Store, error) {
+	s, err := image.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.EnsureBase()
+	return s, err
+}
+
+// Main runs m, or what this binary was started again as: a container's
+// init or monitor, or, as stagetest's stage, cfs (stage runs it; nil:
+// docker's command line). Before the tests, *store is set to a temporary
+// image store that the commands the tests run use too
+// (dockercli.StoreEnv); it is removed after. It returns the exit status.
+func Main(m *testing.M, store *string, stage func(args []string) int) int {
+	switch {
+	case runtime.IsInit():
+		return runtime.Init()
+	case engine.IsMonitor():
+		return engine.MonitorMain()
+	case stagetest.IsStage():
+		if stage != nil {
+			return stage(os.Args[1:])
+		}
+		return dockercli.Run("cfs", os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	}
+	dir, err := os.MkdirTemp("", "cfs-engine-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	*store = filepath.Join(dir, "images")
+	os.Setenv(dockercli.StoreEnv, *store)
+	return stagetest.Main(m, stagetest.Options{Rootfs: true, NetNS: true})
+}
