@@ -13,8 +13,7 @@
 # dockerd is started only with BENCH_PEERS=1, in that namespace with its
 # own --data-root, --exec-root and socket, and stopped at the end, as
 # bench/engine.sh does; it is off by default because it is a second
-# daemon on the machine (and the shared machines this was written on
-# forbid starting it). Needs root, Go, hyperfine and the docker CLI.
+# daemon on the machine. Needs root, Go, hyperfine and the docker CLI.
 . "$(dirname "$0")/lib.sh"
 runs=${1:-50}
 peers=${BENCH_PEERS:-0}
