@@ -134,13 +134,15 @@ type attachClient struct {
 // MonitorMain is the monitor's whole life; it returns the exit status of
 // the monitor itself.
 func MonitorMain() int {
-	// Little garbage, collected often: a monitor runs for as long as its
-	// container, and its memory counts against every container's.
-	debug.SetGCPercent(20)
-	debug.SetMemoryLimit(8 << 20)
 	if s := os.Getenv(slimEnv); s != "" {
+		lean()
 		return resumeMonitor(s)
 	}
+	// No collection while setting up, which is on the way of every
+	// container's start and makes a few MiB of garbage at most; lean()
+	// once the container runs.
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(64 << 20)
 	fd, err := strconv.Atoi(os.Getenv(monitorEnv))
 	if err != nil {
 		return 125
@@ -165,6 +167,7 @@ func MonitorMain() int {
 	m.tr = nil // the starter's stderr is closed from here
 	// What setting up needed (the network's and the runtime's data) is
 	// garbage now: give its pages back, for the container's lifetime.
+	lean()
 	debug.FreeOSMemory()
 	if m.canSlim() {
 		m.slimWhenQuiet() // returns only if the monitor stays as it is
@@ -172,6 +175,14 @@ func MonitorMain() int {
 	status := m.run()
 	m.finish(status)
 	return 0
+}
+
+// lean sets the collector for a monitor whose container runs: little
+// garbage, collected often; a monitor runs for as long as its container,
+// and its memory counts against every container's.
+func lean() {
+	debug.SetGCPercent(20)
+	debug.SetMemoryLimit(8 << 20)
 }
 
 // setUp does steps 1 to 5, answering the starter.
