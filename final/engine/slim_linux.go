@@ -121,19 +121,20 @@ func (m *monitor) slim() (again bool) {
 		m.serve(m.ln)
 		return false
 	}
-	h := handOver{Plan: m.p, Pid: m.ctr.Pid(), Rootfs: m.rootfs, Joined: m.joined, Mounted: m.mounted,
-		Lock: int(m.lock.Fd()), Log: int(m.log.Fd())}
+	h := handOver{Plan: m.p, Pid: m.ctr.Pid(), Rootfs: m.rootfs, Joined: m.joined, Mounted: m.mounted}
+	var errs []error
+	h.Lock, errs = fdOf(m.lock, errs)
+	h.Log, errs = fdOf(m.log, errs)
+	h.Attach, errs = fdOf(m.ln, errs)
 	for _, o := range m.outs {
 		if o.ended {
 			return resume() // the container is on its way out
 		}
-		h.Outs = append(h.Outs, handOverPipe{Fd: int(o.r.Fd()), Stream: o.stream, Partial: o.lw.buf})
+		var fd int
+		fd, errs = fdOf(o.r, errs)
+		h.Outs = append(h.Outs, handOverPipe{Fd: fd, Stream: o.stream, Partial: o.lw.buf})
 	}
-	raw, err := m.ln.SyscallConn()
-	if err == nil {
-		err = raw.Control(func(fd uintptr) { h.Attach = int(fd) })
-	}
-	if err != nil {
+	if len(errs) > 0 {
 		return resume()
 	}
 	if comm, err := os.ReadFile("/proc/self/comm"); err == nil {
@@ -160,6 +161,20 @@ func (m *monitor) slim() (again bool) {
 	}
 	_ = err
 	return resume()
+}
+
+// fdOf is f's descriptor. Not f.Fd(), which would make a pipe blocking:
+// the slimmed monitor waits for its pipes with the poller too.
+func fdOf(f syscall.Conn, errs []error) (int, []error) {
+	fd := -1
+	raw, err := f.SyscallConn()
+	if err == nil {
+		err = raw.Control(func(d uintptr) { fd = int(d) })
+	}
+	if err != nil {
+		errs = append(errs, err)
+	}
+	return fd, errs
 }
 
 // resumeMonitor is the slimmed monitor: steps 6 and 7 of MonitorMain,
