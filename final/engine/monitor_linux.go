@@ -51,6 +51,13 @@ import (
 // socket's descriptor.
 const monitorEnv = "_CFS_MONITOR_SYNC_FD"
 
+// A monitor's environment besides: one P (it mostly waits), and a PATH
+// for the runtime's hooks and lookups.
+const (
+	monitorGOMAXPROCS = "GOMAXPROCS=1"
+	monitorPATH       = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+)
+
 // IsMonitor reports whether this process was started as a monitor; main
 // then calls MonitorMain and nothing else.
 func IsMonitor() bool {

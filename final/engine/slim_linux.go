@@ -148,18 +148,20 @@ func (m *monitor) slim() (again bool) {
 	if err != nil {
 		return resume()
 	}
+	defer func() { // reached only if the execve did not happen
+		for _, fd := range keep {
+			unix.CloseOnExec(fd)
+		}
+	}()
 	for _, fd := range keep {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
 			return resume()
 		}
 	}
 	// /proc/self/exe: this very program, even if its file was replaced.
-	err = syscall.Exec("/proc/self/exe", []string{layout.MonitorName, m.p.ID},
-		[]string{slimEnv + "=" + string(data), "GOMAXPROCS=1", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"})
-	for _, fd := range keep {
-		unix.CloseOnExec(fd)
-	}
-	_ = err
+	// Exec returns only when it failed.
+	_ = syscall.Exec("/proc/self/exe", []string{layout.MonitorName, m.p.ID},
+		[]string{slimEnv + "=" + string(data), monitorGOMAXPROCS, monitorPATH})
 	return resume()
 }
 
