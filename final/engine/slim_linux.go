@@ -20,7 +20,7 @@ import (
 	"errors"
 	"net"
 	"os"
-	"runtime"
+	goruntime "runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -31,6 +31,18 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+func init() {
+	// The monitor executes itself again from its main goroutine, which
+	// this keeps on the process's main thread (a lock taken during
+	// package initialisation lasts into main). execve(2) from any other
+	// thread makes the kernel retire the main thread for a moment, and
+	// /proc/PID/stat then shows a zombie: the network's ledger, which
+	// checks that a lease's monitor is alive, would take its address away.
+	if IsMonitor() {
+		goruntime.LockOSThread()
+	}
+}
 
 // slimEnv carries the hand-over to the slimmed monitor.
 const slimEnv = "_CFS_MONITOR_SLIM"
@@ -94,6 +106,9 @@ func (m *monitor) slimWhenQuiet() {
 // slim executes the monitor again with only what it keeps; it returns
 // (true: try again later) only when it did not.
 func (m *monitor) slim() (again bool) {
+	if unix.Gettid() != os.Getpid() {
+		return false // not on the main thread (see init): stay as it is
+	}
 	// No new client from here: the kernel keeps connections that arrive
 	// meanwhile until the slimmed monitor accepts them.
 	_ = m.ln.SetDeadline(time.Unix(1, 0))
@@ -189,7 +204,7 @@ func resumeMonitor(data string) int {
 	}
 	if name, err := unix.BytePtrFromString(h.Comm); err == nil && h.Comm != "" {
 		_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(name)), 0, 0, 0)
-		runtime.KeepAlive(name)
+		goruntime.KeepAlive(name)
 	}
 	file := func(fd int, name string) *os.File {
 		unix.CloseOnExec(fd)
