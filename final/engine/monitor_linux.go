@@ -51,10 +51,17 @@ import (
 // socket's descriptor.
 const monitorEnv = "_CFS_MONITOR_SYNC_FD"
 
+// A monitor's environment besides: one P (it mostly waits), and a PATH
+// for the runtime's hooks and lookups.
+const (
+	monitorGOMAXPROCS = "GOMAXPROCS=1"
+	monitorPATH       = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+)
+
 // IsMonitor reports whether this process was started as a monitor; main
 // then calls MonitorMain and nothing else.
 func IsMonitor() bool {
-	return len(os.Args) > 0 && os.Args[0] == layout.MonitorName && os.Getenv(monitorEnv) != ""
+	return len(os.Args) > 0 && os.Args[0] == layout.MonitorName && (os.Getenv(monitorEnv) != "" || os.Getenv(slimEnv) != "")
 }
 
 // plan is what the starter tells the monitor, as the first line on the
@@ -97,19 +104,32 @@ type monitor struct {
 	sync *os.File
 
 	ctr     *runtime.Container
-	unlock  func() // the monitor's lock, held while it lives
+	pid     int      // the init's, once slimmed (ctr is then nil)
+	lock    *os.File // the monitor's lock, held while it lives
 	joined  bool
 	mounted bool
 	rootfs  string
 
 	copying   sync.WaitGroup // the goroutines copying the container's output
+	outs      []*output
+	ln        *net.UnixListener
+	serving   chan struct{} // closed when serveAttach returns
 	mu        sync.Mutex
+	conns     int // attach connections being served
 	clients   []*attachClient
 	stdin     io.WriteCloser // the container's stdin: a pipe, or the terminal
 	stdinUsed bool
 	master    *os.File // the terminal's master, with -t
 	log       *os.File
 	done      bool
+}
+
+// output is one of the container's outputs, which copyOut copies.
+type output struct {
+	r      *os.File
+	stream byte
+	lw     *logWriter
+	ended  bool // the container's end is closed; r is closed
 }
 
 type attachClient struct {
@@ -121,10 +141,15 @@ type attachClient struct {
 // MonitorMain is the monitor's whole life; it returns the exit status of
 // the monitor itself.
 func MonitorMain() int {
-	// Little garbage, collected often: a monitor runs for as long as its
-	// container, and its memory counts against every container's.
-	debug.SetGCPercent(20)
-	debug.SetMemoryLimit(8 << 20)
+	if s := os.Getenv(slimEnv); s != "" {
+		lean()
+		return resumeMonitor(s)
+	}
+	// No collection while setting up, which is on the way of every
+	// container's start and makes a few MiB of garbage at most; lean()
+	// once the container runs.
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(64 << 20)
 	fd, err := strconv.Atoi(os.Getenv(monitorEnv))
 	if err != nil {
 		return 125
@@ -149,10 +174,22 @@ func MonitorMain() int {
 	m.tr = nil // the starter's stderr is closed from here
 	// What setting up needed (the network's and the runtime's data) is
 	// garbage now: give its pages back, for the container's lifetime.
+	lean()
 	debug.FreeOSMemory()
+	if m.canSlim() {
+		m.slimWhenQuiet() // returns only if the monitor stays as it is
+	}
 	status := m.run()
 	m.finish(status)
 	return 0
+}
+
+// lean sets the collector for a monitor whose container runs: little
+// garbage, collected often; a monitor runs for as long as its container,
+// and its memory counts against every container's.
+func lean() {
+	debug.SetGCPercent(20)
+	debug.SetMemoryLimit(8 << 20)
 }
 
 // setUp does steps 1 to 5, answering the starter.
@@ -165,11 +202,14 @@ func (m *monitor) setUp() error {
 	}
 	// Held for the monitor's life; kept here, or the collector would
 	// close the file, and with it the lock.
-	unlock, err := lockFile(filepath.Join(run, "monitor.lock"), unix.LOCK_EX)
+	lock, err := os.OpenFile(filepath.Join(run, "monitor.lock"), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err == nil {
+		_, err = flock(lock, unix.LOCK_EX)
+	}
 	if err != nil {
 		return fmt.Errorf("lock %s: %w", run, err)
 	}
-	m.unlock = unlock
+	m.lock = lock
 
 	// 1. The root: the image's layers under the writable one (stage 08).
 	// Same as `mount -t overlay overlay -o lowerdir=…,upperdir=…,workdir=… rootfs`.
@@ -284,7 +324,7 @@ func (m *monitor) setUp() error {
 	if err != nil {
 		return err
 	}
-	go m.serveAttach(ln)
+	m.serve(ln)
 	if err := m.enc.Encode(syncMsg{Type: "created", Pid: c.Pid(), Network: rec}); err != nil {
 		return err
 	}
@@ -381,25 +421,34 @@ func (m *monitor) writeEtc(ep *network.Endpoint) error {
 // copyOut copies one of the container's outputs to the log and to the
 // attached clients, until the container's end closes it.
 func (m *monitor) copyOut(r *os.File, stream byte) {
-	lw := &logWriter{f: m.log, stream: streamName(stream)}
+	o := &output{r: r, stream: stream, lw: &logWriter{f: m.log, stream: streamName(stream)}}
+	m.outs = append(m.outs, o)
+	m.copy(o)
+}
+
+func (m *monitor) copy(o *output) {
 	m.copying.Add(1)
 	go func() {
 		defer m.copying.Done()
 		buf := make([]byte, 32*1024)
 		for {
-			n, err := r.Read(buf)
+			n, err := o.r.Read(buf)
 			if n > 0 {
-				_, _ = lw.Write(buf[:n])
-				m.broadcast(stream, buf[:n])
+				_, _ = o.lw.Write(buf[:n])
+				m.broadcast(o.stream, buf[:n])
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return // slimming: paused, the pipe and a partial line kept
 			}
 			if err != nil {
 				break // EOF, or EIO from a terminal whose last holder closed it
 			}
 		}
-		_ = lw.flush()
-		if r != m.master {
-			r.Close()
+		_ = o.lw.flush()
+		if o.r != m.master {
+			o.r.Close()
 		}
+		o.ended = true
 	}()
 }
 
@@ -432,16 +481,30 @@ func (m *monitor) drop(c *attachClient) {
 	}
 }
 
-// serveAttach accepts attach clients: each says first what it attaches
-// to; the first with stdin feeds the container's stdin.
-func (m *monitor) serveAttach(ln *net.UnixListener) {
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			return
+// serve accepts attach clients on ln until it fails (or slimming stops
+// it): each says first what it attaches to; the first with stdin feeds
+// the container's stdin.
+func (m *monitor) serve(ln *net.UnixListener) {
+	m.ln = ln
+	m.serving = make(chan struct{})
+	go func() {
+		defer close(m.serving)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			m.mu.Lock()
+			m.conns++
+			m.mu.Unlock()
+			go func() {
+				m.attached(conn)
+				m.mu.Lock()
+				m.conns--
+				m.mu.Unlock()
+			}()
 		}
-		go m.attached(conn)
-	}
+	}()
 }
 
 func (m *monitor) attached(conn net.Conn) {
@@ -517,7 +580,7 @@ func (m *monitor) closeStdin() {
 
 // run waits for the init to exit, and for its output to end.
 func (m *monitor) run() int {
-	status, err := m.ctr.Wait()
+	status, err := m.wait()
 	if err != nil {
 		status = 255
 	}

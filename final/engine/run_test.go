@@ -292,3 +292,42 @@ func TestEachContainer(t *testing.T) {
 	}
 	require.NotContains(t, ok(t, "ps", "-a"), "each-", "rm -f removed both")
 }
+
+// A monitor whose container runs on executes itself again, slimmed (see
+// slim_linux.go): the same process, holding the container's output, its
+// log (a line half written stays one entry), its attach socket and its
+// lock, and it takes the container down as before.
+func TestMonitorSlims(t *testing.T) {
+	setup(t)
+	rmAll(t, "slim")
+	id := strings.TrimSpace(ok(t, "run", "-d", "--name", "slim", "cfs/base", "sh", "-c",
+		`printf first; while [ ! -e /go ]; do sleep 0.1; done; echo " line"; echo err >&2; while :; do sleep 1; done`))
+	mon := monitorOf(t, id)
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", mon.PID))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", mon.PID))
+		return strings.Contains(string(env), "_CFS_MONITOR_SLIM=")
+	}, 10e9, 50e6, "the monitor executes itself again")
+	require.True(t, mon.Alive(), "the same process")
+	require.Equal(t, mon, monitorOf(t, id))
+	// execve names it "exe" (it runs /proc/self/exe) until it renames
+	// itself, first thing.
+	require.Eventually(t, func() bool {
+		after, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", mon.PID))
+		return string(after) == string(comm)
+	}, 10e9, 10e6, "ps shows the same name")
+
+	ok(t, "exec", "slim", "touch", "/go")
+	require.Eventually(t, func() bool { return strings.Contains(cfs(t, "logs", "slim").Stderr, "err") }, 10e9, 50e6)
+	r := cfs(t, "logs", "slim")
+	require.Equal(t, "first line\n", r.Stdout, "the line begun before is one entry")
+	require.Equal(t, "err\n", r.Stderr)
+
+	// It still holds its lock (stop and wait take it) and tears down.
+	require.Equal(t, "slim\n", ok(t, "stop", "-t", "1", "slim"))
+	require.Equal(t, "137\n", ok(t, "wait", "slim"))
+	stagetest.WaitGone(mon.PID)
+	require.False(t, mon.Alive())
+	require.Equal(t, "slim\n", ok(t, "rm", "slim"))
+}

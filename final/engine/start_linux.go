@@ -210,7 +210,7 @@ func (e *Engine) spawnMonitor(p plan) (*monitorConn, error) {
 	cmd := &exec.Cmd{
 		Path:       e.Exe,
 		Args:       []string{layout.MonitorName, p.ID},
-		Env:        []string{monitorEnv + "=3", "GOMAXPROCS=1", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		Env:        []string{monitorEnv + "=3", monitorGOMAXPROCS, monitorPATH},
 		ExtraFiles: extra,
 		// Setsid: Ctrl-C in the starter's terminal is not the monitor's.
 		// CLONE_NEWNS: the overlay it mounts is seen by it and the
