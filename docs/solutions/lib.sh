@@ -251,6 +251,25 @@ cgroup_dir() {
 	if [ -n "$p" ]; then echo "/sys/fs/cgroup/$2$p"; else echo "/sys/fs/cgroup$(awk -F: '$1 == 0 {print $3}' /proc/"$1"/cgroup)"; fi
 }
 
+# Chapter 12: the Docker Engine API.
+#
+# api_serve: builds the engine as $CFS and starts `cfs serve` on a socket
+# of its own, $SOCK, in a directory under /tmp (a unix socket's path has
+# at most 107 bytes; the checkout's may be longer), waiting for its
+# "listening" line; on exit the server gets SIGTERM and removes the socket.
+# api METHOD PATH [CURL_ARG...]: a request to it with curl, as the docker
+# client makes it: http://docker is only the Host header.
+api_serve() {
+	need curl curl
+	CFS=$(build "$ROOT/final" cfs) || exit 1
+	SOCKDIR=$(mktemp -d /tmp/cfs-sol-XXXXXX)
+	defer 'rm -rf "$SOCKDIR"'
+	SOCK=$SOCKDIR/docker.sock
+	start server "$CFS" serve --host "unix://$SOCK"
+	expect_line server "$(basename "$CFS") serve: listening on unix://$SOCK"
+}
+api() { curl -s --unix-socket "$SOCK" -X "$1" "${@:3}" "http://docker$2"; }
+
 # build DIR NAME: builds the package in DIR as $WORK/bin/NAME and prints that.
 build() {
 	as_user mkdir -p "$WORK/bin"
