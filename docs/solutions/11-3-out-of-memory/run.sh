@@ -5,6 +5,14 @@
 . "$(dirname "$0")/../lib.sh"
 no_copy_to_grade
 
+# -m limits memory, not swap: cfs has no --memory-swap yet, and sets no
+# swap limit (docker's default is as much swap again). On a host with swap
+# the hog would be swapped out, slowly, instead of killed at 32 MiB.
+if [ "$(awk '$1 == "SwapTotal:" {print $2}' /proc/meminfo)" != 0 ]; then
+	echo "SKIP: this host has swap ($(awk '$1 == "SwapTotal:" {print $2, $3}' /proc/meminfo)), which cfs -m does not limit: run it with swap off (sudo swapoff -a, then swapon -a)"
+	exit $SKIP
+fi
+
 CFS=$(build "$ROOT/final" cfs)
 cfs() { "$CFS" "$@"; }
 name=cfs-sol-$$
