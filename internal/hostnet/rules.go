@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -168,8 +169,23 @@ func deleteLink(l netlink.Link) error {
 	if err != nil {
 		return netlink.LinkDel(l)
 	}
+	// The request goes from a goroutine, which may run on any thread: its
+	// socket is opened in this thread's network namespace, the one the
+	// notice comes from, not in whichever namespace that thread is in.
+	here, err := netns.Get()
+	if err != nil {
+		return netlink.LinkDel(l)
+	}
+	h, err := netlink.NewHandleAt(here)
+	here.Close()
+	if err != nil {
+		return netlink.LinkDel(l)
+	}
 	deleted := make(chan error, 1)
-	go func() { deleted <- netlink.LinkDel(l) }()
+	go func() {
+		defer h.Close()
+		deleted <- h.LinkDel(l)
+	}()
 	for {
 		select {
 		case err := <-deleted:
