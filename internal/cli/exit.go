@@ -7,10 +7,10 @@ import (
 	"os"
 	"os/signal"
 
-	"golang.org/x/sys/unix"
-
 	"cfs/internal/hint"
 	"cfs/internal/trace"
+
+	"golang.org/x/sys/unix"
 )
 
 // BadInput reports a command line the stage refused and returns the exit

@@ -176,7 +176,7 @@ func deleteLink(l netlink.Link) error {
 	if err != nil {
 		return netlink.LinkDel(l)
 	}
-	h, err := netlink.NewHandleAt(here)
+	h, err := netlink.NewHandleAt(here, unix.NETLINK_ROUTE)
 	here.Close()
 	if err != nil {
 		return netlink.LinkDel(l)
