@@ -67,6 +67,19 @@ func IsV2() bool {
 	return unix.Statfs(Root, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }
 
+// SwapAccounted reports whether the kernel limits swap per cgroup: v1's
+// memory.memsw.limit_in_bytes, v2's memory.swap.max (which the root
+// cgroup has not: any cgroup below it with the memory controller will
+// do). A kernel booted with swapaccount=0 has neither.
+func SwapAccounted() bool {
+	if !IsV2() {
+		_, err := os.Stat(filepath.Join(Root, "memory", "memory.memsw.limit_in_bytes"))
+		return err == nil
+	}
+	found, _ := filepath.Glob(filepath.Join(Root, "*", "memory.swap.max"))
+	return len(found) > 0
+}
+
 // v1Controllers are the hierarchies a container gets a directory in.
 var v1Controllers = []string{"blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids"}
 

@@ -147,6 +147,9 @@ func TestFlagsAndArguments(t *testing.T) {
 		{[]string{"logs", "--tail", "x", "c"}, 1, "final logs: invalid value for \"tail\": \"x\" is not a number or \"all\"\n"},
 		{[]string{"rm", "--bogus", "c"}, 125, "final rm: unknown flag: --bogus\nSee 'final rm --help'.\n"},
 		{[]string{"run", "-m", "lots", "cfs/base"}, 125, "invalid size: 'lots'"},
+		{[]string{"run", "--memory-swap", "1g", "cfs/base"}, 125, "You should always set the Memory limit when using Memoryswap limit"},
+		{[]string{"run", "-m", "64m", "--memory-swap", "32m", "cfs/base"}, 125, "Minimum memoryswap limit should be larger than memory limit"},
+		{[]string{"create", "-m", "64m", "--memory-swap", "lots", "cfs/base"}, 125, "invalid size: 'lots'"},
 		{[]string{"create", "-w", "rel", "cfs/base"}, 125, "the working directory 'rel' is invalid"},
 	} {
 		code, out, errOut := c.run("", tc.args...)

@@ -120,6 +120,7 @@ func (c *CLI) each(args []string, fn func(arg string) (string, error)) error {
 // runFlags are the flags run and create share.
 type runFlags struct {
 	name, hostname, workdir, user, network, memory, cpus string
+	memorySwap                                           string
 	entrypoint                                           *string
 	env, envFile, publish, volumes, tmpfs                []string
 	capAdd, capDrop, securityOpt                         []string
@@ -139,6 +140,7 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.user, "user", "u", "", "username or UID (format: <name|uid>[:<group|gid>])")
 	fs.String("entrypoint", "", "overwrite the default ENTRYPOINT of the image")
 	fs.StringVarP(&f.memory, "memory", "m", "", "memory limit (e.g. 64m)")
+	fs.StringVar(&f.memorySwap, "memory-swap", "", "swap limit equal to memory plus swap: -1 to enable unlimited swap (default: twice --memory)")
 	fs.StringVar(&f.cpus, "cpus", "", "number of CPUs (e.g. 0.5)")
 	fs.Int64Var(&f.pidsLimit, "pids-limit", 0, "tune container pids limit (set -1 for unlimited)")
 	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container's port(s) to the host (`[HOSTPORT:]CTRPORT[/PROTO]`)")
@@ -212,6 +214,20 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 			return o, fmt.Errorf("invalid argument %q for \"-m, --memory\" flag: invalid size: '%s'", f.memory, f.memory)
 		}
 		hc.Memory = n
+	}
+	if f.memorySwap != "" {
+		n, err := units.RAMInBytes(f.memorySwap)
+		switch {
+		case f.memorySwap == "-1":
+			n = -1
+		case err != nil || n <= 0:
+			return o, fmt.Errorf("invalid argument %q for \"--memory-swap\" flag: invalid size: '%s'", f.memorySwap, f.memorySwap)
+		case hc.Memory == 0 && n > 0:
+			return o, errors.New("You should always set the Memory limit when using Memoryswap limit, see usage") // docker's words
+		case n > 0 && n < hc.Memory:
+			return o, errors.New("Minimum memoryswap limit should be larger than memory limit, see usage")
+		}
+		hc.MemorySwap = n
 	}
 	if f.cpus != "" {
 		v, err := strconv.ParseFloat(f.cpus, 64)

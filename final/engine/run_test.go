@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"cfs/final/cgroups"
 	"cfs/internal/stagetest"
 
 	"github.com/stretchr/testify/require"
@@ -229,14 +230,22 @@ func TestLimits(t *testing.T) {
 		t.Fatalf("no %s cgroup in %s", controller, cg)
 		return ""
 	}
+	// Swap: as much again as memory, docker's default, where the kernel
+	// accounts it (v2's memory.swap.max is swap alone, v1's memsw both).
 	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
 		require.Equal(t, strconv.Itoa(64<<20), read("", "memory.max"))
 		require.Equal(t, "50000 100000", read("", "cpu.max"))
 		require.Equal(t, "20", read("", "pids.max"))
+		if cgroups.SwapAccounted() {
+			require.Equal(t, strconv.Itoa(64<<20), read("", "memory.swap.max"))
+		}
 	} else {
 		require.Equal(t, strconv.Itoa(64<<20), read("memory", "memory.limit_in_bytes"))
 		require.Equal(t, "50000", read("cpu", "cpu.cfs_quota_us"))
 		require.Equal(t, "20", read("pids", "pids.max"))
+		if cgroups.SwapAccounted() {
+			require.Equal(t, strconv.Itoa(128<<20), read("memory", "memory.memsw.limit_in_bytes"))
+		}
 	}
 	// From inside: the pids limit holds.
 	r := cfs(t, "exec", "limited", "sh", "-c", "for i in $(seq 40); do sleep 5 & done 2>&1; wait")

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 
+	"cfs/final/cgroups"
 	"cfs/final/runtime"
 
 	mseccomp "github.com/moby/profiles/seccomp"
@@ -150,6 +151,18 @@ func (e *Engine) Spec(c *Container, lowers []string) (*specs.Spec, error) {
 	r := s.Linux.Resources
 	if hc.Memory > 0 {
 		r.Memory = &specs.LinuxMemory{Limit: &hc.Memory}
+		// Swap, as docker: --memory-swap counts memory and swap together
+		// (-1: swap without limit); without it, as much swap again as
+		// memory, where the kernel accounts swap per cgroup. Without a
+		// swap limit, a host with swap would swap the container out
+		// rather than hold it to -m.
+		swap := hc.MemorySwap
+		if swap == 0 && cgroups.SwapAccounted() {
+			swap = 2 * hc.Memory
+		}
+		if swap != 0 {
+			r.Memory.Swap = &swap
+		}
 	}
 	if hc.NanoCPUs > 0 {
 		period := uint64(100000)

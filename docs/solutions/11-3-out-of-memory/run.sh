@@ -5,11 +5,17 @@
 . "$(dirname "$0")/../lib.sh"
 no_copy_to_grade
 
-# -m limits memory, not swap: cfs has no --memory-swap yet, and sets no
-# swap limit (docker's default is as much swap again). On a host with swap
-# the hog would be swapped out, slowly, instead of killed at 32 MiB.
-if [ "$(awk '$1 == "SwapTotal:" {print $2}' /proc/meminfo)" != 0 ]; then
-	echo "SKIP: this host has swap ($(awk '$1 == "SwapTotal:" {print $2, $3}' /proc/meminfo)), which cfs -m does not limit: run it with swap off (sudo swapoff -a, then swapon -a)"
+# -m limits memory, and swap to as much again (docker's default), where
+# the kernel accounts swap per cgroup. On a host with swap and a kernel
+# that does not (booted with swapaccount=0), the hog would be swapped out,
+# slowly and without end, instead of killed.
+accounted() {
+	[ -e /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes ] && return 0
+	for f in /sys/fs/cgroup/*/memory.swap.max; do [ -e "$f" ] && return 0; done
+	return 1
+}
+if [ "$(awk '$1 == "SwapTotal:" {print $2}' /proc/meminfo)" != 0 ] && ! accounted; then
+	echo "SKIP: this host has swap ($(awk '$1 == "SwapTotal:" {print $2, $3}' /proc/meminfo)) and its kernel does not limit it per cgroup: run it with swap off (sudo swapoff -a, then swapon -a)"
 	exit $SKIP
 fi
 
