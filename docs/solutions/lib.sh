@@ -251,6 +251,20 @@ cgroup_dir() {
 	if [ -n "$p" ]; then echo "/sys/fs/cgroup/$2$p"; else echo "/sys/fs/cgroup$(awk -F: '$1 == 0 {print $3}' /proc/"$1"/cgroup)"; fi
 }
 
+# Chapter 10: images.
+#
+# image_names: builds the engine as $CFS; $STORE is its image store, and
+# $NAME and $IMG are a container's and an image's names of our own. On
+# exit the container is removed, then the image (an image in use by a
+# container cannot be removed).
+image_names() {
+	CFS=$(build "$ROOT/final" cfs) || exit 1
+	STORE=/var/lib/cfs/images
+	NAME=cfs-sol-$$ IMG=cfs-sol-$$:v1
+	defer '"$CFS" rmi "$IMG"'
+	defer '"$CFS" rm -f "$NAME"'
+}
+
 # Chapter 12: the Docker Engine API.
 #
 # api_serve: builds the engine as $CFS and starts `cfs serve` on a socket
@@ -269,6 +283,11 @@ api_serve() {
 	expect_line server "$(basename "$CFS") serve: listening on unix://$SOCK"
 }
 api() { curl -s --unix-socket "$SOCK" -X "$1" "${@:3}" "http://docker$2"; }
+# content_type HEADERS WANT: checks that the response headers curl wrote
+# to file HEADERS (-D) say Content-Type WANT.
+content_type() {
+	check "the response says so: Content-Type $2" grep -qix "content-type: $2" <<<"$(tr -d '\r' <"$1")"
+}
 
 # build DIR NAME: builds the package in DIR as $WORK/bin/NAME and prints that.
 build() {

@@ -4,11 +4,7 @@
 . "$(dirname "$0")/../lib.sh"
 no_copy_to_grade
 
-CFS=$(build "$ROOT/final" cfs) || exit 1
-STORE=/var/lib/cfs/images
-NAME=cfs-sol-$$ IMG=cfs-sol-$$:v1
-defer '"$CFS" rm -f "$NAME"'
-defer '"$CFS" rmi "$IMG"'
+image_names
 
 say "a container of cfs/base writes one file; commit makes its upper directory a layer"
 "$CFS" run --name "$NAME" --network none cfs/base sh -c 'echo hello >/root/note'
@@ -20,7 +16,7 @@ base=$("$CFS" image inspect --format '{{json .RootFS.Layers}}' cfs/base)
 mine=$("$CFS" image inspect --format '{{json .RootFS.Layers}}' "$IMG")
 echo "cfs/base: $base"
 echo "$IMG: $mine"
-mapfile -t diffs < <(grep -o 'sha256:[0-9a-f]*' <<<"$mine")
+mapfile -t diffs <<<"$(grep -o 'sha256:[0-9a-f]*' <<<"$mine")"
 check "the new image has two layers" test ${#diffs[@]} = 2
 check "its bottom one is cfs/base's" test "$base" = "[\"${diffs[0]}\"]"
 

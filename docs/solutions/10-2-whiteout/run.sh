@@ -5,11 +5,7 @@
 . "$(dirname "$0")/../lib.sh"
 no_copy_to_grade
 
-CFS=$(build "$ROOT/final" cfs) || exit 1
-STORE=/var/lib/cfs/images
-NAME=cfs-sol-$$ IMG=cfs-sol-$$:v1
-defer '"$CFS" rm -f "$NAME"'
-defer '"$CFS" rmi "$IMG"'
+image_names
 
 say "a container of cfs/base deletes /etc/group, a file of the image's layer"
 "$CFS" run --name "$NAME" --network none cfs/base rm /etc/group

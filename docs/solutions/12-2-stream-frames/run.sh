@@ -20,12 +20,11 @@ run() {
 say "a container that writes to stdout and stderr, without a terminal"
 run "$NAME" '{"Image":"cfs/base","Cmd":["sh","-c","echo hi; echo oops >&2; echo bye"],"HostConfig":{"NetworkMode":"none"}}'
 api GET "/v1.47/containers/$NAME/logs?stdout=1&stderr=1" -D "$WORK/logs.hdr" >"$WORK/logs"
-check "the response says so: Content-Type application/vnd.docker.multiplexed-stream" \
-	grep -qix 'content-type: application/vnd.docker.multiplexed-stream' <(tr -d '\r' <"$WORK/logs.hdr")
+content_type "$WORK/logs.hdr" application/vnd.docker.multiplexed-stream
 od -A d -t x1 "$WORK/logs"
 
 say "the frames, by hand: [STREAM 0 0 0 SIZE(4 bytes, big-endian)] then SIZE bytes"
-mapfile -t b < <(od -A n -t u1 -v "$WORK/logs" | tr -s ' ' '\n' | grep .)
+mapfile -t b <<<"$(od -A n -t u1 -v "$WORK/logs" | tr -s ' ' '\n' | grep .)"
 : >"$WORK/stream.1"
 : >"$WORK/stream.2"
 i=0 frames=0
@@ -47,8 +46,7 @@ check "stream 2 is stderr: oops" test "$(cat "$WORK/stream.2")" = oops
 say "with a terminal, one stream and no frames: the raw bytes of the pty"
 run "$TTYNAME" '{"Image":"cfs/base","Tty":true,"Cmd":["sh","-c","echo hi; echo oops >&2"],"HostConfig":{"NetworkMode":"none"}}'
 api GET "/v1.47/containers/$TTYNAME/logs?stdout=1&stderr=1" -D "$WORK/tty.hdr" >"$WORK/tty"
-check "the response says so: Content-Type application/vnd.docker.raw-stream" \
-	grep -qix 'content-type: application/vnd.docker.raw-stream' <(tr -d '\r' <"$WORK/tty.hdr")
+content_type "$WORK/tty.hdr" application/vnd.docker.raw-stream
 od -A d -t x1 "$WORK/tty"
 check "the stream starts with the text itself, not a header" test "$(head -c 2 "$WORK/tty")" = hi
 check "both lines in one stream, with the terminal's \\r\\n" test "$(cat "$WORK/tty")" = $'hi\r\noops\r'
