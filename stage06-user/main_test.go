@@ -81,7 +81,7 @@ func TestNamespacesInsideAndOutside(t *testing.T) {
 	// namespace: the kernel reports the owner of a namespace with the
 	// NS_GET_USERNS ioctl.
 	for _, kind := range []string{"uts", "pid", "mnt", "ipc", "net"} {
-		require.Equal(t, stagetest.NS(t, pid, "user"), ownerUserNS(t, pid, kind), "the container's %s namespace is not owned by its user namespace", kind)
+		require.Equal(t, stagetest.NS(t, pid, "user"), stagetest.OwnerUserNS(t, pid, kind), "the container's %s namespace is not owned by its user namespace", kind)
 	}
 
 	_, _ = p.Stdin.Write([]byte("\n"))
