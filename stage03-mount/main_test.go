@@ -3,14 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"cfs/internal/stagetest"
 
@@ -29,28 +23,14 @@ func TestMain(m *testing.M) {
 	os.Exit(stagetest.Main(m, stagetest.Options{Rootfs: true}))
 }
 
-func TestHostnameInside(t *testing.T) {
-	stagetest.RequireRoot(t)
-	hostBefore, err := os.Hostname()
-	require.NoError(t, err)
+// The tests that are the same in every stage that has what they test are
+// written once, in internal/stagetest (utstest.go from stage 01 on,
+// pidtest.go from 02, mounttest.go from 03, ipctest.go from 04), and run
+// here against this stage as one-line tests of the same names; the tests
+// of what changes from stage to stage stay here in full.
+func TestHostnameInside(t *testing.T) { stagetest.HostnameInside(t) }
 
-	r := stagetest.Run(t, "", "--hostname", "box1", "hostname")
-	require.Equal(t, 0, r.Code, r.Stderr)
-	require.Equal(t, "box1\n", r.Stdout)
-
-	hostAfter, err := os.Hostname()
-	require.NoError(t, err)
-	require.Equal(t, hostBefore, hostAfter, "the host's hostname changed")
-}
-
-func TestDefaultHostnameIsAnID(t *testing.T) {
-	stagetest.RequireRoot(t)
-	r := stagetest.Run(t, "", "hostname")
-	require.Equal(t, 0, r.Code, r.Stderr)
-	require.Regexp(t, regexp.MustCompile(`^[0-9a-f]{12}\n$`), r.Stdout)
-	r2 := stagetest.Run(t, "", "hostname")
-	require.NotEqual(t, r.Stdout, r2.Stdout, "two containers got the same generated name")
-}
+func TestDefaultHostnameIsAnID(t *testing.T) { stagetest.DefaultHostnameIsAnID(t) }
 
 // From outside, the container's UTS, PID and mount namespaces differ from
 // ours and the others are shared; from inside, the container names the same UTS
@@ -76,182 +56,17 @@ func TestNamespacesInsideAndOutside(t *testing.T) {
 	require.Equal(t, 0, p.Wait(t).Code)
 }
 
-// Inside, the stage's init is PID 1 and the command is its child. Outside,
-// the same processes have ordinary host PIDs, and the kernel lists both
-// numbers of each in NSpid. (The command is not PID 2: the Go runtime's
-// threads of PID 1 took the numbers in between.)
-func TestPIDOneInsideOrdinaryPIDOutside(t *testing.T) {
-	stagetest.RequireRoot(t)
-	p := stagetest.Start(t, "sh", "-c", "echo $PPID; echo $$; echo ready; read _")
-	require.Equal(t, "1", p.NextLine(t), "the command's parent is not PID 1")
-	commandInside := p.NextLine(t)
-	p.WaitLine(t, "ready")
-	pid := p.ContainerPID(t)
-	require.NotEqual(t, 1, pid)
-	require.Equal(t, []string{strconv.Itoa(pid), "1"}, nspid(t, pid))
-	require.NotEqual(t, stagetest.NS(t, "self", "pid"), stagetest.NS(t, pid, "pid"))
+func TestPIDOneInsideOrdinaryPIDOutside(t *testing.T) { stagetest.PIDOneInsideOrdinaryPIDOutside(t) }
 
-	kids := stagetest.Children(pid)
-	require.Len(t, kids, 1)
-	require.Equal(t, []string{strconv.Itoa(kids[0]), commandInside}, nspid(t, kids[0]))
+func TestOrphanedZombieIsReaped(t *testing.T) { stagetest.OrphanedZombieIsReaped(t) }
 
-	_, _ = p.Stdin.Write([]byte("\n"))
-	require.Equal(t, 0, p.Wait(t).Code)
-}
+func TestInteractiveShellOnATerminal(t *testing.T) { stagetest.InteractiveShellOnATerminal(t) }
 
-// A process whose parent exits is handed to PID 1; when it exits in turn,
-// only PID 1 can collect it. The orphan here writes its PID and exits at
-// once, after its parent has gone.
-func TestOrphanedZombieIsReaped(t *testing.T) {
-	stagetest.RequireRoot(t)
-	p := stagetest.Start(t, "sh", "-c", `sh -c 'sh -c "echo orphan \$\$" &'; echo ready; read _`)
-	// The orphan may print before or after "ready". Wait for both: until the
-	// orphan has run there is no zombie to look for, and the check below
-	// would pass for any init (on a slow VM the orphan had not yet run).
-	orphan := ""
-	for ready := false; !ready || orphan == ""; {
-		line := p.NextLine(t)
-		ready = ready || line == "ready"
-		if n, ok := strings.CutPrefix(line, "orphan "); ok {
-			orphan = n
-		}
-	}
-	pid := p.ContainerPID(t)
+func TestExitStatus(t *testing.T) { stagetest.ExitStatus(t) }
 
-	// The orphan exits asynchronously, so wait until its PID is gone from
-	// the namespace: not running, and not a zombie either. A non-reaping
-	// init keeps the zombie forever and fails here.
-	require.Eventually(t, func() bool { return !inContainer(pid, orphan) },
-		10*time.Second, 10*time.Millisecond, "the orphan %s is still there (zombies under PID 1: %v)", orphan, zombieChildren(pid))
+func TestSIGTERMReachesTheCommand(t *testing.T) { stagetest.SIGTERMReachesTheCommand(t) }
 
-	_, _ = p.Stdin.Write([]byte("\n"))
-	r := p.Wait(t)
-	require.Equal(t, 0, r.Code)
-	require.Contains(t, r.Stdout, "orphan ", "the orphan never ran")
-}
-
-// nspid returns a process's PIDs from the host's namespace inwards.
-func nspid(t *testing.T, pid int) []string {
-	t.Helper()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	require.NoError(t, err)
-	m := regexp.MustCompile(`(?m)^NSpid:\s+(.*)$`).FindStringSubmatch(string(status))
-	require.NotNil(t, m, "no NSpid in /proc/%d/status", pid)
-	return strings.Fields(m[1])
-}
-
-// inContainer reports whether a process of the container whose init has
-// host PID init has PID inner in the container's numbering, zombies
-// included. /proc/PID/status lists a process's PIDs from the host's
-// namespace inwards (NSpid) and lasts until the process is reaped.
-func inContainer(init int, inner string) bool {
-	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", init))
-	if err != nil {
-		return false
-	}
-	files, _ := filepath.Glob("/proc/[0-9]*/status")
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		m := regexp.MustCompile(`(?m)^NSpid:\s+(.*)$`).FindStringSubmatch(string(data))
-		if m == nil {
-			continue
-		}
-		ids := strings.Fields(m[1])
-		if len(ids) < 2 || ids[len(ids)-1] != inner {
-			continue
-		}
-		// A zombie has no namespaces to read; its parent, the init, does.
-		if own, err := os.Readlink(filepath.Join(filepath.Dir(f), "ns/pid")); err == nil && own != ns {
-			continue
-		}
-		return true
-	}
-	return false
-}
-
-// zombieChildren lists host PIDs whose parent is ppid and whose state is Z.
-func zombieChildren(ppid int) []string {
-	var z []string
-	files, _ := filepath.Glob("/proc/[0-9]*/status")
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		s := string(data)
-		if strings.Contains(s, fmt.Sprintf("\nPPid:\t%d\n", ppid)) && strings.Contains(s, "\nState:\tZ") {
-			z = append(z, f)
-		}
-	}
-	return z
-}
-
-// On a terminal, the default command is an interactive shell; it must get
-// the terminal, run what is typed, and exit with the status it is given.
-func TestInteractiveShellOnATerminal(t *testing.T) {
-	stagetest.RequireRoot(t)
-	r := stagetest.RunTerminal(t, "echo hi-$((40+2))\nexit 5\n", "--hostname", "tty-box")
-	require.Contains(t, r.Stdout, "hi-42")
-	require.NotContains(t, r.Stdout, "process group")
-	require.Equal(t, 5, r.Code, r.Stdout)
-}
-
-func TestExitStatus(t *testing.T) {
-	stagetest.RequireRoot(t)
-	for _, tc := range []struct {
-		name string
-		args []string
-		want int
-	}{
-		{"success", []string{"true"}, 0},
-		{"exit 3", []string{"sh", "-c", "exit 3"}, 3},
-		{"not found", []string{"no-such-command-cfs"}, 127},
-		{"not executable", []string{"/etc/hostname"}, 126},
-		{"killed by SIGKILL", []string{"sh", "-c", "kill -9 $$"}, 137},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := stagetest.Run(t, "", tc.args...)
-			require.Equal(t, tc.want, r.Code, r.Stderr)
-		})
-	}
-}
-
-func TestSIGTERMReachesTheCommand(t *testing.T) {
-	stagetest.RequireRoot(t)
-	p := stagetest.Start(t, "sh", "-c", "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.1; done")
-	p.WaitLine(t, "ready")
-	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
-	r := p.Wait(t)
-	require.Contains(t, r.Stdout, "got TERM")
-	require.Equal(t, 7, r.Code)
-}
-
-func TestBadInputCreatesNothing(t *testing.T) {
-	stagetest.RequireRoot(t)
-	for _, tc := range []struct {
-		name string
-		args []string
-		msg  string
-	}{
-		{"empty hostname", []string{"--hostname", "", "true"}, "must not be empty"},
-		{"long hostname", []string{"--hostname", strings.Repeat("a", 65), "true"}, "at most 64"},
-		{"underscore", []string{"--hostname", "bad_name", "true"}, "invalid character"},
-		{"leading hyphen", []string{"--hostname", "-x", "true"}, "must not start"},
-		{"unknown flag", []string{"--no-such-flag", "true"}, "flag provided but not defined"},
-		{"missing rootfs", []string{"--rootfs", "/nonexistent-cfs-rootfs", "true"}, "not a directory"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := stagetest.Run(t, "", tc.args...)
-			require.Equal(t, 2, r.Code)
-			require.Contains(t, r.Stderr, tc.msg)
-			require.Contains(t, r.Stderr, "--help")
-			require.Empty(t, r.Stdout)
-		})
-	}
-}
+func TestBadInputCreatesNothing(t *testing.T) { stagetest.BadInputCreatesNothing(t, true) }
 
 func TestHelp(t *testing.T) {
 	r := stagetest.Run(t, "", "--help")
@@ -260,60 +75,11 @@ func TestHelp(t *testing.T) {
 	require.Contains(t, r.Stdout, "Example:")
 }
 
-// With its own /proc, the container lists only its own processes: PID 1
-// and the shell.
-func TestProcShowsOnlyTheContainer(t *testing.T) {
-	stagetest.RequireRoot(t)
-	r := stagetest.Run(t, "", "sh", "-c", "echo /proc/$$; echo /proc/[0-9]*")
-	require.Equal(t, 0, r.Code, r.Stderr)
-	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
-	require.Len(t, lines, 2)
-	require.Equal(t, "/proc/1 "+lines[0], lines[1], "the container sees processes that are not its own")
+func TestProcShowsOnlyTheContainer(t *testing.T) { stagetest.ProcShowsOnlyTheContainer(t) }
 
-	r = stagetest.Run(t, "", "ps")
-	require.Equal(t, 0, r.Code, r.Stderr)
-	require.LessOrEqual(t, len(strings.Split(strings.TrimSpace(r.Stdout), "\n")), 4, r.Stdout)
-}
+func TestMountsStayInside(t *testing.T) { stagetest.MountsStayInside(t) }
 
-// A mount made inside stays inside: the container's mountinfo shows it, the
-// namespace the stage ran in does not. Run twice: on the host as it is, and
-// in a mount namespace whose / is shared as systemd makes it, where only
-// the stage's make-rprivate keeps the mount from propagating back.
-func TestMountsStayInside(t *testing.T) {
-	stagetest.RequireRoot(t)
-	for _, tc := range []struct {
-		name    string
-		wrapper []string
-	}{
-		{"host", nil},
-		{"shared root", []string{"unshare", "--mount", "--propagation", "shared"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			p := stagetest.StartWrapped(t, tc.wrapper, "sh", "-c",
-				"mount -t tmpfs cfs-test-inside /mnt && echo ready; read _")
-			p.WaitLine(t, "ready")
-			stagePID := p.Cmd.Process.Pid
-			pid := p.ContainerPID(t)
-
-			inside := readFile(t, fmt.Sprintf("/proc/%d/mountinfo", pid))
-			require.Contains(t, inside, "cfs-test-inside")
-			require.NotContains(t, readFile(t, fmt.Sprintf("/proc/%d/mountinfo", stagePID)), "cfs-test-inside")
-			require.NotContains(t, readFile(t, "/proc/self/mountinfo"), "cfs-test-inside")
-
-			_, _ = p.Stdin.Write([]byte("\n"))
-			require.Equal(t, 0, p.Wait(t).Code)
-		})
-	}
-}
-
-// The host's table of mounts is the same before and after a run.
-func TestHostMountsUnchanged(t *testing.T) {
-	stagetest.RequireRoot(t)
-	before := mountPoints(t)
-	r := stagetest.Run(t, "", "sh", "-c", "mount -t tmpfs cfs-test-tmpfs /mnt && cat /proc/mounts")
-	require.Equal(t, 0, r.Code, r.Stderr)
-	require.Equal(t, before, mountPoints(t))
-}
+func TestHostMountsUnchanged(t *testing.T) { stagetest.HostMountsUnchanged(t) }
 
 // Inside, / is the root filesystem, with a fresh proc, a tmpfs /dev holding
 // only the standard nodes, and a read-only sysfs.
@@ -323,7 +89,7 @@ func TestRootProcDevSys(t *testing.T) {
 		touch /sys/cfs-test 2>/dev/null && echo sys-writable; exit 0`)
 	p.WaitLine(t, "ready")
 	pid := p.ContainerPID(t)
-	mi := readFile(t, fmt.Sprintf("/proc/%d/mountinfo", pid))
+	mi := stagetest.ReadFile(t, fmt.Sprintf("/proc/%d/mountinfo", pid))
 	var points []string
 	for _, line := range strings.Split(strings.TrimSpace(mi), "\n") {
 		points = append(points, strings.Fields(line)[4])
@@ -349,36 +115,9 @@ func TestRootProcDevSys(t *testing.T) {
 	require.NotContains(t, dev, "vda")
 }
 
-// The classic chroot escape: chroot into a subdirectory without moving the
-// working directory, walk up with "..", chroot there. It reaches the real
-// root from a chroot(2) jail, and must not from a pivot_root container.
-func TestChrootEscapeFails(t *testing.T) {
-	stagetest.RequireRoot(t)
-	root := stagetest.RootfsWithHelper(t)
-	marker := filepath.Join(t.TempDir(), "host-only-marker")
-	require.NoError(t, os.WriteFile(marker, []byte("host"), 0o644))
+func TestChrootEscapeFails(t *testing.T) { stagetest.ChrootEscapeFails(t) }
 
-	// The test can fail: the same program escapes a plain chroot.
-	jail := exec.Command("/cfs-helper", "chroot-escape", marker)
-	jail.SysProcAttr = &syscall.SysProcAttr{Chroot: root}
-	out, err := jail.CombinedOutput()
-	require.NoError(t, err, string(out))
-	require.Equal(t, "escaped\n", string(out))
-
-	r := stagetest.Run(t, "", "--rootfs", root, "/cfs-helper", "chroot-escape", marker)
-	require.Equal(t, 0, r.Code, r.Stderr)
-	require.Equal(t, "contained\n", r.Stdout)
-}
-
-// --rootfs runs any directory as the root.
-func TestRootfsFlag(t *testing.T) {
-	stagetest.RequireRoot(t)
-	root := stagetest.RootfsWithHelper(t)
-	require.NoError(t, os.WriteFile(filepath.Join(root, "only-here"), []byte("yes\n"), 0o644))
-	r := stagetest.Run(t, "", "--rootfs", root, "cat", "/only-here")
-	require.Equal(t, 0, r.Code, r.Stderr)
-	require.Equal(t, "yes\n", r.Stdout)
-}
+func TestRootfsFlag(t *testing.T) { stagetest.RootfsFlag(t) }
 
 // helper runs inside a container as /cfs-helper.
 func helper(args []string) int {
@@ -408,23 +147,4 @@ func helper(args []string) int {
 	}
 	fmt.Println("unknown helper", args)
 	return 1
-}
-
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	return string(data)
-}
-
-// mountPoints lists the host's mount points with their types.
-func mountPoints(t *testing.T) []string {
-	var out []string
-	for _, line := range strings.Split(readFile(t, "/proc/self/mountinfo"), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 {
-			out = append(out, f[4])
-		}
-	}
-	return out
 }

@@ -41,7 +41,7 @@ func TestTraceMatchesTheKernel(t *testing.T) {
 	// the trace reports.
 	cmds := stagetest.Children(pid)
 	require.Len(t, cmds, 1)
-	ns := nspid(t, cmds[0])
+	ns := stagetest.NSpid(t, cmds[0])
 	require.Contains(t, p.Stderr(), "[cfs child] → the command is PID "+ns[len(ns)-1]+" in the container")
 
 	// Every mount traced is in the container's mount table, where

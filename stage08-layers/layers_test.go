@@ -26,7 +26,7 @@ import (
 // container's root: its lower layers (top first) and its upper directory.
 func overlayOf(t *testing.T, pid int) (lower []string, upper string) {
 	t.Helper()
-	mi := readFile(t, fmt.Sprintf("/proc/%d/mountinfo", pid))
+	mi := stagetest.ReadFile(t, fmt.Sprintf("/proc/%d/mountinfo", pid))
 	m := regexp.MustCompile(`(?m)^\S+ \S+ \S+ \S+ / .* - overlay \S+ \S*lowerdir=([^,]+),upperdir=([^,]+)`).FindStringSubmatch(mi)
 	require.NotNil(t, m, "the container's / is not an overlay:\n%s", mi)
 	return strings.Split(m[1], ":"), m[2]
@@ -72,7 +72,7 @@ func TestDefaultImageHasTwoLayers(t *testing.T) {
 	lower, _ := overlayOf(t, p.ContainerPID(t))
 	require.Len(t, lower, 2)
 	// Below, the base still has its own os-release and /home.
-	require.NotContains(t, readFile(t, filepath.Join(lower[1], "etc/os-release")), "cfs default image")
+	require.NotContains(t, stagetest.ReadFile(t, filepath.Join(lower[1], "etc/os-release")), "cfs default image")
 	require.DirExists(t, filepath.Join(lower[1], "home"))
 	var st unix.Stat_t
 	require.NoError(t, unix.Lstat(filepath.Join(lower[0], "home"), &st))
@@ -97,7 +97,7 @@ func TestWritesGoToTheUpperLayer(t *testing.T) {
 		before[l] = treeSum(t, l)
 	}
 
-	require.Equal(t, "changed\n", readFile(t, filepath.Join(upper, "etc/motd")))
+	require.Equal(t, "changed\n", stagetest.ReadFile(t, filepath.Join(upper, "etc/motd")))
 	require.FileExists(t, filepath.Join(upper, "new-file"))
 	var st unix.Stat_t
 	require.NoError(t, unix.Lstat(filepath.Join(upper, "etc/passwd"), &st))
@@ -108,7 +108,7 @@ func TestWritesGoToTheUpperLayer(t *testing.T) {
 	require.NoError(t, err, "the replaced /var is not opaque")
 	require.Equal(t, "y", string(val[:n]))
 	require.FileExists(t, filepath.Join(lower[len(lower)-1], "etc/passwd"), "the base layer lost /etc/passwd")
-	require.NotContains(t, readFile(t, "/proc/self/mountinfo"), upper, "the overlay mount is visible on the host")
+	require.NotContains(t, stagetest.ReadFile(t, "/proc/self/mountinfo"), upper, "the overlay mount is visible on the host")
 
 	_, _ = p.Stdin.Write([]byte("\n"))
 	require.Equal(t, 0, p.Wait(t).Code)
@@ -144,7 +144,7 @@ func TestKeep(t *testing.T) {
 	m := regexp.MustCompile(`kept the container's writable layer: (\S+)`).FindStringSubmatch(r.Stderr)
 	require.NotNil(t, m, r.Stderr)
 	t.Cleanup(func() { os.RemoveAll(filepath.Dir(m[1])) })
-	require.Equal(t, "kept\n", readFile(t, filepath.Join(m[1], "kept-file")))
+	require.Equal(t, "kept\n", stagetest.ReadFile(t, filepath.Join(m[1], "kept-file")))
 	require.Equal(t, 0, stagetest.Run(t, "", "true").Code)
 	require.DirExists(t, m[1], "the next run swept a kept layer")
 }

@@ -80,7 +80,7 @@ func (cg hostCgroup) file(controller, v1, v2 string) string {
 
 func (cg hostCgroup) read(t *testing.T, controller, v1, v2 string) string {
 	t.Helper()
-	return strings.TrimSpace(readFileT(t, cg.file(controller, v1, v2)))
+	return strings.TrimSpace(ReadFile(t, cg.file(controller, v1, v2)))
 }
 
 // field returns the number after key in a "key value" file (memory.events,

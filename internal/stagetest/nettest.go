@@ -436,7 +436,7 @@ func testNetNone(t *testing.T) {
 func testEtcFiles(t *testing.T) {
 	RequireRoot(t)
 	root := RootfsWithHelper(t)
-	before := readFileT(t, filepath.Join(root, "etc/hosts"))
+	before := ReadFile(t, filepath.Join(root, "etc/hosts"))
 	p := Start(t, "--rootfs", root, "--hostname", "web1", "sh", "-c",
 		"cat /etc/hostname; ip -o -4 addr show eth0; cat /etc/hosts; echo ---; cat /etc/resolv.conf; echo ready; read _")
 	require.Equal(t, "web1", p.NextLine(t))
@@ -461,7 +461,7 @@ func testEtcFiles(t *testing.T) {
 	hostResolv, _ := os.ReadFile("/etc/resolv.conf")
 	systemdResolv, _ := os.ReadFile("/run/systemd/resolve/resolv.conf")
 	require.Equal(t, hostnet.ResolvConf(hostResolv, systemdResolv), strings.TrimSuffix(resolv, "ready\n"))
-	require.Equal(t, before, readFileT(t, filepath.Join(root, "etc/hosts")), "the shared rootfs changed")
+	require.Equal(t, before, ReadFile(t, filepath.Join(root, "etc/hosts")), "the shared rootfs changed")
 	require.NoDirExists(t, mine)
 }
 

@@ -436,8 +436,8 @@ func RunStderrHead(t testing.TB, wrapper []string, n int, args ...string) ([]str
 	return lines, code
 }
 
-// readFileT is the file at path, or the test fails.
-func readFileT(t *testing.T, path string) string {
+// ReadFile is the file at path, or the test fails.
+func ReadFile(t *testing.T, path string) string {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {

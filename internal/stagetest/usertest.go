@@ -46,15 +46,15 @@ func testRootInsideNobodyOutside(t *testing.T) {
 
 	want := []string{"0", fmt.Sprint(uids.HostID), fmt.Sprint(uids.Size)}
 	require.Equal(t, want, insideUID)
-	require.Equal(t, want, strings.Fields(readFileT(t, fmt.Sprintf("/proc/%d/uid_map", pid))))
+	require.Equal(t, want, strings.Fields(ReadFile(t, fmt.Sprintf("/proc/%d/uid_map", pid))))
 	require.Equal(t, []string{"0", fmt.Sprint(gids.HostID), fmt.Sprint(gids.Size)}, insideGID)
 
-	status := readFileT(t, fmt.Sprintf("/proc/%d/status", pid))
+	status := ReadFile(t, fmt.Sprintf("/proc/%d/status", pid))
 	require.Regexp(t, fmt.Sprintf(`(?m)^Uid:\s+%d\s+%d\s+%d\s+%d$`, uids.HostID, uids.HostID, uids.HostID, uids.HostID), status)
 	require.Regexp(t, fmt.Sprintf(`(?m)^Gid:\s+%d\s+%d\s+%d\s+%d$`, gids.HostID, gids.HostID, gids.HostID, gids.HostID), status)
 	kids := Children(pid)
 	require.Len(t, kids, 1)
-	require.Regexp(t, fmt.Sprintf(`(?m)^Uid:\s+%d\s`, uids.HostID), readFileT(t, fmt.Sprintf("/proc/%d/status", kids[0])), "the command runs as another host user")
+	require.Regexp(t, fmt.Sprintf(`(?m)^Uid:\s+%d\s`, uids.HostID), ReadFile(t, fmt.Sprintf("/proc/%d/status", kids[0])), "the command runs as another host user")
 
 	_, _ = p.Stdin.Write([]byte("\n"))
 	require.Equal(t, 0, p.Wait(t).Code)
@@ -86,7 +86,7 @@ func testRootInsideLacksHostPrivilege(t *testing.T) {
 	RequireRoot(t)
 	host, err := os.Hostname()
 	require.NoError(t, err)
-	swappiness := readFileT(t, "/proc/sys/vm/swappiness")
+	swappiness := ReadFile(t, "/proc/sys/vm/swappiness")
 
 	r := Run(t, "", "sh", "-c", `
 		echo 7 > /proc/sys/vm/swappiness && echo sysctl-written
@@ -100,7 +100,7 @@ func testRootInsideLacksHostPrivilege(t *testing.T) {
 	require.Contains(t, r.Stdout, "mount-own-ok", "root cannot even mount in its own mount namespace")
 	require.Contains(t, r.Stdout, "renamed-inside", "root cannot name its own UTS namespace")
 
-	require.Equal(t, swappiness, readFileT(t, "/proc/sys/vm/swappiness"))
+	require.Equal(t, swappiness, ReadFile(t, "/proc/sys/vm/swappiness"))
 	after, err := os.Hostname()
 	require.NoError(t, err)
 	require.Equal(t, host, after)
