@@ -9,7 +9,6 @@ import (
 	"cfs/internal/stagetest"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) {
@@ -18,7 +17,7 @@ func TestMain(m *testing.M) {
 		return
 	}
 	if stagetest.IsHelper() {
-		os.Exit(helper(os.Args[1:]))
+		os.Exit(stagetest.Helper(os.Args[1:]))
 	}
 	os.Exit(stagetest.Main(m, stagetest.Options{Rootfs: true}))
 }
@@ -118,33 +117,3 @@ func TestRootProcDevSys(t *testing.T) {
 func TestChrootEscapeFails(t *testing.T) { stagetest.ChrootEscapeFails(t) }
 
 func TestRootfsFlag(t *testing.T) { stagetest.RootfsFlag(t) }
-
-// helper runs inside a container as /cfs-helper.
-func helper(args []string) int {
-	switch args[0] {
-	case "chroot-escape":
-		if err := os.MkdirAll("/tmp/jail", 0o755); err != nil {
-			fmt.Println(err)
-			return 1
-		}
-		if err := unix.Chroot("/tmp/jail"); err != nil {
-			fmt.Println(err)
-			return 1
-		}
-		for i := 0; i < 64; i++ {
-			_ = unix.Chdir("..")
-		}
-		if err := unix.Chroot("."); err != nil {
-			fmt.Println(err)
-			return 1
-		}
-		if _, err := os.Stat(args[1]); err == nil {
-			fmt.Println("escaped")
-		} else {
-			fmt.Println("contained")
-		}
-		return 0
-	}
-	fmt.Println("unknown helper", args)
-	return 1
-}

@@ -3,15 +3,12 @@ package main
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
-	"unsafe"
 
 	"cfs/internal/stagetest"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) {
@@ -20,7 +17,7 @@ func TestMain(m *testing.M) {
 		return
 	}
 	if stagetest.IsHelper() {
-		os.Exit(helper(os.Args[1:]))
+		os.Exit(stagetest.Helper(os.Args[1:]))
 	}
 	// NetNS: every stage these tests start runs in a network namespace
 	// made for the package, so cfs0, veths and nft rules never touch the
@@ -130,54 +127,3 @@ func TestChrootEscapeFails(t *testing.T) { stagetest.ChrootEscapeFails(t) }
 func TestRootfsFlag(t *testing.T) { stagetest.RootfsFlag(t) }
 
 func TestIPCObjectsAreSeparate(t *testing.T) { stagetest.IPCObjectsAreSeparate(t) }
-
-// helper runs inside a container as /cfs-helper.
-func helper(args []string) int {
-	if status, ok := stagetest.NetHelper(args); ok {
-		return status
-	}
-	switch args[0] {
-	case "ipc-create":
-		key, _ := strconv.Atoi(args[1])
-		if _, err := unix.SysvShmGet(key, 4096, unix.IPC_CREAT|unix.IPC_EXCL|0o600); err != nil {
-			fmt.Println("shmget:", err)
-			return 1
-		}
-		if _, _, errno := unix.Syscall(unix.SYS_MSGGET, uintptr(key), unix.IPC_CREAT|unix.IPC_EXCL|0o600, 0); errno != 0 {
-			fmt.Println("msgget:", errno)
-			return 1
-		}
-		name, _ := unix.BytePtrFromString("cfs-test-mq")
-		fd, _, errno := unix.Syscall6(unix.SYS_MQ_OPEN, uintptr(unsafe.Pointer(name)), unix.O_CREAT|unix.O_RDWR, 0o600, 0, 0, 0)
-		if errno != 0 {
-			fmt.Println("mq_open:", errno)
-			return 1
-		}
-		unix.Close(int(fd))
-		return 0
-	case "chroot-escape":
-		if err := os.MkdirAll("/tmp/jail", 0o755); err != nil {
-			fmt.Println(err)
-			return 1
-		}
-		if err := unix.Chroot("/tmp/jail"); err != nil {
-			fmt.Println(err)
-			return 1
-		}
-		for i := 0; i < 64; i++ {
-			_ = unix.Chdir("..")
-		}
-		if err := unix.Chroot("."); err != nil {
-			fmt.Println(err)
-			return 1
-		}
-		if _, err := os.Stat(args[1]); err == nil {
-			fmt.Println("escaped")
-		} else {
-			fmt.Println("contained")
-		}
-		return 0
-	}
-	fmt.Println("unknown helper", args)
-	return 1
-}

@@ -266,3 +266,38 @@ func testNextRunRemovesAKilledRunsCgroup(t *testing.T) {
 		require.NoDirExists(t, dir, "the next run did not remove the stale cgroup")
 	}
 }
+
+// hog is /cfs-helper hog MiB: allocates and touches MiB mebibytes, and
+// says "survived" if the kernel let it.
+func hog(arg string) int {
+	n, _ := strconv.Atoi(arg)
+	var keep [][]byte
+	for i := 0; i < n; i++ {
+		b := make([]byte, 1<<20)
+		for j := 0; j < len(b); j += 4096 {
+			b[j] = 1
+		}
+		keep = append(keep, b)
+	}
+	fmt.Println("survived", len(keep))
+	return 0
+}
+
+// spin is /cfs-helper spin MS: keeps every CPU busy for MS milliseconds of
+// wall time.
+func spin(arg string) int {
+	ms, _ := strconv.Atoi(arg)
+	end := time.Now().Add(time.Duration(ms) * time.Millisecond)
+	done := make(chan bool)
+	for i := 0; i < runtime.NumCPU(); i++ {
+		go func() {
+			for time.Now().Before(end) {
+			}
+			done <- true
+		}()
+	}
+	for i := 0; i < runtime.NumCPU(); i++ {
+		<-done
+	}
+	return 0
+}

@@ -125,3 +125,26 @@ func mqOpen(name string) (int, error) {
 	}
 	return int(fd), nil
 }
+
+// ipcCreate is /cfs-helper ipc-create KEY: makes a SysV shared memory
+// segment and message queue with KEY, and the POSIX message queue
+// cfs-test-mq, in the container's IPC namespace.
+func ipcCreate(arg string) int {
+	key, _ := strconv.Atoi(arg)
+	if _, err := unix.SysvShmGet(key, 4096, unix.IPC_CREAT|unix.IPC_EXCL|0o600); err != nil {
+		fmt.Println("shmget:", err)
+		return 1
+	}
+	if _, _, errno := unix.Syscall(unix.SYS_MSGGET, uintptr(key), unix.IPC_CREAT|unix.IPC_EXCL|0o600, 0); errno != 0 {
+		fmt.Println("msgget:", errno)
+		return 1
+	}
+	name, _ := unix.BytePtrFromString("cfs-test-mq")
+	fd, _, errno := unix.Syscall6(unix.SYS_MQ_OPEN, uintptr(unsafe.Pointer(name)), unix.O_CREAT|unix.O_RDWR, 0o600, 0, 0, 0)
+	if errno != 0 {
+		fmt.Println("mq_open:", errno)
+		return 1
+	}
+	unix.Close(int(fd))
+	return 0
+}

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // With its own /proc, the container lists only its own processes: PID 1
@@ -114,4 +115,33 @@ func mountPoints(t *testing.T) []string {
 		}
 	}
 	return out
+}
+
+// chrootEscape is /cfs-helper chroot-escape TARGET: what every chroot
+// escape does, as root. It chroots into a subdirectory without moving its
+// working directory, which is then outside its root; climbs ".." up to
+// the real "/" and chroots there. It prints "escaped" if TARGET (a path
+// only the host has) is then in sight, "contained" if not.
+func chrootEscape(target string) int {
+	if err := os.MkdirAll("/tmp/jail", 0o755); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	if err := unix.Chroot("/tmp/jail"); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	for i := 0; i < 64; i++ {
+		_ = unix.Chdir("..")
+	}
+	if err := unix.Chroot("."); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	if _, err := os.Stat(target); err == nil {
+		fmt.Println("escaped")
+	} else {
+		fmt.Println("contained")
+	}
+	return 0
 }
