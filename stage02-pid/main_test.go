@@ -62,9 +62,4 @@ func TestSIGTERMReachesTheCommand(t *testing.T) { stagetest.SIGTERMReachesTheCom
 
 func TestBadInputCreatesNothing(t *testing.T) { stagetest.BadInputCreatesNothing(t, false) }
 
-func TestHelp(t *testing.T) {
-	r := stagetest.Run(t, "", "--help")
-	require.Equal(t, 0, r.Code)
-	require.Contains(t, r.Stdout, "Usage: stage02-pid")
-	require.Contains(t, r.Stdout, "Example:")
-}
+func TestHelp(t *testing.T) { stagetest.Help(t, "stage02-pid") }

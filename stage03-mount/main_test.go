@@ -67,12 +67,7 @@ func TestSIGTERMReachesTheCommand(t *testing.T) { stagetest.SIGTERMReachesTheCom
 
 func TestBadInputCreatesNothing(t *testing.T) { stagetest.BadInputCreatesNothing(t, true) }
 
-func TestHelp(t *testing.T) {
-	r := stagetest.Run(t, "", "--help")
-	require.Equal(t, 0, r.Code)
-	require.Contains(t, r.Stdout, "Usage: stage03-mount")
-	require.Contains(t, r.Stdout, "Example:")
-}
+func TestHelp(t *testing.T) { stagetest.Help(t, "stage03-mount") }
 
 func TestProcShowsOnlyTheContainer(t *testing.T) { stagetest.ProcShowsOnlyTheContainer(t) }
 

@@ -2,9 +2,7 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -45,30 +43,16 @@ func TestTraceMatchesTheKernel(t *testing.T) {
 	// Every mount traced is in the container's mount table, where
 	// pivot_root put it.
 	stagetest.CheckTraceMounts(t, lines, pid)
-	require.True(t, hasMount(t, pid, "mqueue"))
+	require.True(t, stagetest.HasMount(t, pid, "mqueue"))
 
 	p.Stdin.Close()
 	require.Equal(t, 0, p.Wait(t).Code)
 }
 
-// Without --trace and --step the stage prints nothing of its own.
-func TestNoTraceByDefault(t *testing.T) {
-	stagetest.RequireRoot(t)
-	res := stagetest.Run(t, "", "--hostname", "box", "hostname")
-	require.Equal(t, 0, res.Code)
-	require.Equal(t, "box\n", res.Stdout)
-	require.Empty(t, res.Stderr)
-}
+// Written once, in internal/stagetest/tracetest.go, for every stage.
+func TestNoTraceByDefault(t *testing.T) { stagetest.NoTraceByDefault(t) }
 
-// --step without a terminal is bad input: there is nowhere to read Enter.
-func TestStepNeedsATerminal(t *testing.T) {
-	stagetest.RequireRoot(t)
-	p := stagetest.StartWrapped(t, []string{"setsid"}, "--step", "true")
-	p.Stdin.Close()
-	res := p.Wait(t)
-	require.Equal(t, 2, res.Code)
-	require.Contains(t, res.Stderr, "--step waits for Enter on the terminal")
-}
+func TestStepNeedsATerminal(t *testing.T) { stagetest.StepNeedsATerminal(t) }
 
 // --step, driven through a pseudo-terminal, stops before each step: at
 // each pause, what the step does has not happened yet.
@@ -83,20 +67,20 @@ func TestStepStopsBeforeEachStep(t *testing.T) {
 		switch {
 		case strings.HasPrefix(step.Text, "sethostname("):
 			checked[1] = true
-			require.Equal(t, host, utsName(t, stagetest.TraceHostPID(t, trace)))
+			require.Equal(t, host, stagetest.UTSName(t, stagetest.TraceHostPID(t, trace)))
 		case strings.HasPrefix(step.Text, "fork() + execve("):
 			checked[2] = true
-			require.Equal(t, "box", utsName(t, stagetest.TraceHostPID(t, trace)))
+			require.Equal(t, "box", stagetest.UTSName(t, stagetest.TraceHostPID(t, trace)))
 			require.Empty(t, stagetest.Children(stagetest.TraceHostPID(t, trace)), "the command started before its step")
 		case strings.HasPrefix(step.Text, "chdir(") && strings.Contains(step.Text, "pivot_root"):
 			checked[3] = true
-			require.True(t, hostRoot(t, stagetest.TraceHostPID(t, trace)), "pivot_root happened before its step")
+			require.True(t, stagetest.HostRoot(t, stagetest.TraceHostPID(t, trace)), "pivot_root happened before its step")
 		case strings.HasPrefix(step.Text, "umount2("):
 			checked[4] = true
-			require.False(t, hostRoot(t, stagetest.TraceHostPID(t, trace)), "no pivot_root before the next step")
+			require.False(t, stagetest.HostRoot(t, stagetest.TraceHostPID(t, trace)), "no pivot_root before the next step")
 		case strings.HasPrefix(step.Text, `mount("mqueue"`):
 			checked[5] = true
-			require.False(t, hasMountAt(t, stagetest.TraceHostPID(t, trace), step), "mqueue mounted before its step")
+			require.False(t, stagetest.HasMountAt(t, stagetest.TraceHostPID(t, trace), step), "mqueue mounted before its step")
 		}
 	}, "--hostname", "box", "true")
 	require.Equal(t, 0, code)
@@ -109,48 +93,4 @@ func TestStepStopsBeforeEachStep(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, execs, "paused at %q", paused)
-}
-
-// utsName is the hostname of the UTS namespace of process pid.
-func utsName(t *testing.T, pid int) string {
-	t.Helper()
-	out, err := exec.Command("nsenter", "-t", strconv.Itoa(pid), "-u", "hostname").Output()
-	require.NoError(t, err)
-	return strings.TrimSpace(string(out))
-}
-
-// hostRoot reports whether process pid's root directory is the host's.
-func hostRoot(t *testing.T, pid int) bool {
-	t.Helper()
-	root, err := os.Stat("/proc/" + strconv.Itoa(pid) + "/root/")
-	require.NoError(t, err)
-	host, err := os.Stat("/")
-	require.NoError(t, err)
-	return os.SameFile(root, host)
-}
-
-// hasMount reports whether process pid's mount table has a mount of type
-// fstype.
-func hasMount(t *testing.T, pid int, fstype string) bool {
-	t.Helper()
-	for _, m := range stagetest.ReadMountinfo(t, pid) {
-		if m.FSType == fstype {
-			return true
-		}
-	}
-	return false
-}
-
-// hasMountAt reports whether process pid's mount table has a mount where
-// the mount step mounts, of its type.
-func hasMountAt(t *testing.T, pid int, step stagetest.TraceLine) bool {
-	t.Helper()
-	m := regexp.MustCompile(`^mount\(".*?", "(.*?)", "(.*?)",`).FindStringSubmatch(step.Text)
-	require.NotNil(t, m, step.Text)
-	for _, have := range stagetest.ReadMountinfo(t, pid) {
-		if have.Point == m[1] && have.FSType == m[2] {
-			return true
-		}
-	}
-	return false
 }

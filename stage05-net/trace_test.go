@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -46,7 +45,7 @@ func TestTraceMatchesTheKernel(t *testing.T) {
 	// Every mount traced is in the container's mount table, where
 	// pivot_root put it.
 	stagetest.CheckTraceMounts(t, lines, pid)
-	require.True(t, hasMount(t, pid, "mqueue"))
+	require.True(t, stagetest.HasMount(t, pid, "mqueue"))
 
 	// The veth pair: the host end is a port of cfs0 where the stage runs,
 	// and the address traced is eth0's inside.
@@ -71,30 +70,16 @@ func TestTraceMatchesTheKernel(t *testing.T) {
 	require.Contains(t, stagetest.CheckTraceLooks(t, lines, pid), "ip link show "+host+"; sudo nsenter -t "+strconv.Itoa(pid)+" -n ip addr")
 
 	// Each nft rule traced is in the table the kernel lists, and no other.
-	requireTracedRules(t, lines)
+	stagetest.RequireTracedRules(t, lines)
 
 	p.Stdin.Close()
 	require.Equal(t, 0, p.Wait(t).Code)
 }
 
-// Without --trace and --step the stage prints nothing of its own.
-func TestNoTraceByDefault(t *testing.T) {
-	stagetest.RequireRoot(t)
-	res := stagetest.Run(t, "", "--hostname", "box", "hostname")
-	require.Equal(t, 0, res.Code)
-	require.Equal(t, "box\n", res.Stdout)
-	require.Empty(t, res.Stderr)
-}
+// Written once, in internal/stagetest/tracetest.go, for every stage.
+func TestNoTraceByDefault(t *testing.T) { stagetest.NoTraceByDefault(t) }
 
-// --step without a terminal is bad input: there is nowhere to read Enter.
-func TestStepNeedsATerminal(t *testing.T) {
-	stagetest.RequireRoot(t)
-	p := stagetest.StartWrapped(t, []string{"setsid"}, "--step", "true")
-	p.Stdin.Close()
-	res := p.Wait(t)
-	require.Equal(t, 2, res.Code)
-	require.Contains(t, res.Stderr, "--step waits for Enter on the terminal")
-}
+func TestStepNeedsATerminal(t *testing.T) { stagetest.StepNeedsATerminal(t) }
 
 // --step, driven through a pseudo-terminal, stops before each step: at
 // each pause, what the step does has not happened yet.
@@ -109,28 +94,28 @@ func TestStepStopsBeforeEachStep(t *testing.T) {
 		switch {
 		case strings.HasPrefix(step.Text, "sethostname("):
 			checked[1] = true
-			require.Equal(t, host, utsName(t, stagetest.TraceHostPID(t, trace)))
+			require.Equal(t, host, stagetest.UTSName(t, stagetest.TraceHostPID(t, trace)))
 		case strings.HasPrefix(step.Text, "fork() + execve("):
 			checked[2] = true
-			require.Equal(t, "box", utsName(t, stagetest.TraceHostPID(t, trace)))
+			require.Equal(t, "box", stagetest.UTSName(t, stagetest.TraceHostPID(t, trace)))
 			require.Empty(t, stagetest.Children(stagetest.TraceHostPID(t, trace)), "the command started before its step")
 		case strings.HasPrefix(step.Text, "chdir(") && strings.Contains(step.Text, "pivot_root"):
 			checked[3] = true
-			require.True(t, hostRoot(t, stagetest.TraceHostPID(t, trace)), "pivot_root happened before its step")
+			require.True(t, stagetest.HostRoot(t, stagetest.TraceHostPID(t, trace)), "pivot_root happened before its step")
 		case strings.HasPrefix(step.Text, "umount2("):
 			checked[4] = true
-			require.False(t, hostRoot(t, stagetest.TraceHostPID(t, trace)), "no pivot_root before the next step")
+			require.False(t, stagetest.HostRoot(t, stagetest.TraceHostPID(t, trace)), "no pivot_root before the next step")
 		case strings.HasPrefix(step.Text, `mount("mqueue"`):
 			checked[5] = true
-			require.False(t, hasMountAt(t, stagetest.TraceHostPID(t, trace), step), "mqueue mounted before its step")
+			require.False(t, stagetest.HasMountAt(t, stagetest.TraceHostPID(t, trace), step), "mqueue mounted before its step")
 		case strings.Contains(step.Text, " type veth peer eth0 "):
 			checked[6] = true
 			name := strings.Fields(strings.TrimPrefix(step.Text, "netlink RTM_NEWLINK("))[0]
-			require.False(t, linkExists(t, name), "veth %s made before its step", name)
+			require.False(t, stagetest.LinkExists(t, name), "veth %s made before its step", name)
 		case strings.HasPrefix(step.Text, "netlink RTM_NEWLINK(cfs") && strings.Contains(step.Text, " master "):
 			checked[7] = true
 			name := strings.Fields(strings.TrimPrefix(step.Text, "netlink RTM_NEWLINK("))[0]
-			require.True(t, linkExists(t, name), "veth %s not made at its step", name)
+			require.True(t, stagetest.LinkExists(t, name), "veth %s not made at its step", name)
 		}
 	}, "--hostname", "box", "true")
 	require.Equal(t, 0, code)
@@ -145,93 +130,6 @@ func TestStepStopsBeforeEachStep(t *testing.T) {
 	require.Equal(t, 1, execs, "paused at %q", paused)
 }
 
-// utsName is the hostname of the UTS namespace of process pid.
-func utsName(t *testing.T, pid int) string {
-	t.Helper()
-	out, err := exec.Command("nsenter", "-t", strconv.Itoa(pid), "-u", "hostname").Output()
-	require.NoError(t, err)
-	return strings.TrimSpace(string(out))
-}
-
-// hostRoot reports whether process pid's root directory is the host's.
-func hostRoot(t *testing.T, pid int) bool {
-	t.Helper()
-	root, err := os.Stat("/proc/" + strconv.Itoa(pid) + "/root/")
-	require.NoError(t, err)
-	host, err := os.Stat("/")
-	require.NoError(t, err)
-	return os.SameFile(root, host)
-}
-
-// hasMount reports whether process pid's mount table has a mount of type
-// fstype.
-func hasMount(t *testing.T, pid int, fstype string) bool {
-	t.Helper()
-	for _, m := range stagetest.ReadMountinfo(t, pid) {
-		if m.FSType == fstype {
-			return true
-		}
-	}
-	return false
-}
-
-// hasMountAt reports whether process pid's mount table has a mount where
-// the mount step mounts, of its type.
-func hasMountAt(t *testing.T, pid int, step stagetest.TraceLine) bool {
-	t.Helper()
-	m := regexp.MustCompile(`^mount\(".*?", "(.*?)", "(.*?)",`).FindStringSubmatch(step.Text)
-	require.NotNil(t, m, step.Text)
-	for _, have := range stagetest.ReadMountinfo(t, pid) {
-		if have.Point == m[1] && have.FSType == m[2] {
-			return true
-		}
-	}
-	return false
-}
-
-// requireTracedRules compares the rules of the last nft batch in the trace
-// with `nft list table ip cfs` where the stage runs, chain by chain.
-func requireTracedRules(t *testing.T, lines []stagetest.TraceLine) {
-	t.Helper()
-	var traced []string
-	for _, l := range lines {
-		switch {
-		case l.Kind == "step" && strings.HasPrefix(l.Text, "netlink NFNL_MSG_BATCH_BEGIN"):
-			traced = nil
-		case l.Kind == "detail" && strings.HasPrefix(l.Text, "add rule ip "+layout.NftTable+" "):
-			traced = append(traced, strings.TrimPrefix(l.Text, "add rule ip "+layout.NftTable+" "))
-		}
-	}
-	require.NotEmpty(t, traced, "no nft rules in the trace")
-	argv := append(stagetest.PackageNetNS().Wrapper(), "nft", "list", "table", "ip", layout.NftTable)
-	out, err := exec.Command(argv[0], argv[1:]...).Output()
-	require.NoError(t, err)
-	counters := regexp.MustCompile(`counter packets \d+ bytes \d+`)
-	var listed []string
-	chain := ""
-	for _, line := range strings.Split(string(out), "\n") {
-		line = strings.TrimSpace(line)
-		switch {
-		case strings.HasPrefix(line, "chain "):
-			chain = strings.Fields(line)[1]
-		case line == "" || line == "}" || strings.HasPrefix(line, "type ") || strings.HasPrefix(line, "table "):
-		default:
-			listed = append(listed, chain+" "+counters.ReplaceAllString(line, "counter"))
-		}
-	}
-	require.ElementsMatch(t, listed, traced)
-}
-
-// linkExists reports whether a link named name is where the stage runs.
-func linkExists(t *testing.T, name string) bool {
-	t.Helper()
-	h, err := stagetest.PackageNetNS().Handle()
-	require.NoError(t, err)
-	defer h.Close()
-	_, err = h.LinkByName(name)
-	return err == nil
-}
-
 // Ctrl-C at a pause while the stage sets up the host ends the run there,
 // with the status of SIGINT, and takes down what was made so far.
 func TestCtrlCAtAPauseCleansUp(t *testing.T) {
@@ -240,5 +138,5 @@ func TestCtrlCAtAPauseCleansUp(t *testing.T) {
 	require.Equal(t, 130, code)
 	require.Empty(t, stagetest.Steps(lines, "parent", "clone("), "the container started after Ctrl-C")
 	require.Contains(t, lines, stagetest.TraceLine{Side: "parent", Kind: "result", Text: "interrupted by interrupt: cleaned up"})
-	require.False(t, linkExists(t, layout.Bridge), "%s left", layout.Bridge)
+	require.False(t, stagetest.LinkExists(t, layout.Bridge), "%s left", layout.Bridge)
 }

@@ -118,3 +118,15 @@ func BadInputCreatesNothing(t *testing.T, hasRootfs bool) {
 		})
 	}
 }
+
+// Help: --help prints the usage, which names the stage (name), has an
+// example and mentions each of want, and exits 0.
+func Help(t *testing.T, name string, want ...string) {
+	r := Run(t, "", "--help")
+	require.Equal(t, 0, r.Code)
+	require.Contains(t, r.Stdout, "Usage: "+name)
+	for _, w := range want {
+		require.Contains(t, r.Stdout, w)
+	}
+	require.Contains(t, r.Stdout, "Example:")
+}
