@@ -70,11 +70,27 @@ type Manager interface {
 	Pids() ([]int, error)
 	// Stats reads CPU, memory and pids usage.
 	Stats() (*Stats, error)
+	// WatchOOM starts watching for the kernel's OOM killer in the cgroup
+	// (oom_linux.go): `runtime events` reports it as it happens.
+	WatchOOM() (OOMWatch, error)
 	// Destroy removes the directories Create made; processes must be gone.
 	// It is idempotent.
 	Destroy() error
 	// State is what a later command needs to Load the manager again.
 	State() State
+}
+
+// OOMWatch tells, as it happens, that the kernel ran out of memory in a
+// cgroup and its OOM killer struck there.
+type OOMWatch interface {
+	// Fd is a descriptor that poll(2) finds readable when there may be
+	// news; the caller waits on it beside its other descriptors.
+	Fd() int
+	// Read returns how many OOM events came since the last Read (or since
+	// the watch began), and never blocks.
+	Read() (int, error)
+	// Close ends the watch.
+	Close() error
 }
 
 // State is a manager as the runtime records it in a container's state.
