@@ -15,13 +15,14 @@ import (
 )
 
 // A shell whose child, the hog, takes more memory than the container's
-// 32 MiB and is OOM-killed: `events` prints the usage every interval in
-// runc's names, an "oom" line for the kill, and ends when the container
-// stops; `events --stats` prints the usage once; both refuse a stopped
-// container.
+// 32 MiB and is OOM-killed (`tail /dev/zero`, as in exercise 11-3: tail
+// keeps the last lines of its input, and /dev/zero has no newline).
+// `events` prints the usage every interval in runc's names, an "oom"
+// line for the kill, and ends when the container stops; `events --stats`
+// prints the usage once; both refuse a stopped container.
 func TestEventsOOM(t *testing.T) {
 	r := newRT(t)
-	b := bundle(t, []string{"sh", "-c", "echo ready; read _; /cfs-helper hog 256; echo hog=$?; read _"}, hogLimits)
+	b := bundle(t, []string{"sh", "-c", "echo ready; read _; tail /dev/zero; echo tail=$?; read _"}, hogLimits)
 	id := r.id()
 	stdin, pid, out := r.startHog(b, id)
 
@@ -42,10 +43,8 @@ func TestEventsOOM(t *testing.T) {
 
 	_, err := stdin.Write([]byte("\n"))
 	require.NoError(t, err)
-	require.Equal(t, "hog=137", readLine(t, out), "the OOM killer's SIGKILL")
-	for e = ev.next(t); e.Type != "oom"; e = ev.next(t) {
-		require.Equal(t, "stats", e.Type)
-	}
+	require.Equal(t, "tail=137", readLine(t, out), "the OOM killer's SIGKILL")
+	e = ev.until(t, "oom")
 	require.Equal(t, id, e.ID)
 	require.Nil(t, e.Data, "an oom line has no data")
 
@@ -68,7 +67,7 @@ func TestEventsOOM(t *testing.T) {
 // events at about the same time.
 func TestEventsOOMOfInit(t *testing.T) {
 	r := newRT(t)
-	b := bundle(t, []string{"sh", "-c", "echo ready; read _; exec /cfs-helper hog 256"}, hogLimits)
+	b := bundle(t, []string{"sh", "-c", "echo ready; read _; exec tail /dev/zero"}, hogLimits)
 	id := r.id()
 	stdin, pid, _ := r.startHog(b, id)
 	ev := r.events(id, "--interval", "50ms")
@@ -175,6 +174,25 @@ func (s *eventStream) next(t *testing.T) event {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no event in 30s")
 		return event{}
+	}
+}
+
+// until reads the stream up to its first line of type typ, which must
+// come within 30 s; the lines before it must be stats.
+func (s *eventStream) until(t *testing.T, typ string) event {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case e, ok := <-s.lines:
+			require.True(t, ok, "events ended before a %s line: %s", typ, s.stderr.String())
+			if e.Type == typ {
+				return e
+			}
+			require.Equal(t, "stats", e.Type)
+		case <-timeout:
+			t.Fatalf("no %s line in 30s", typ)
+		}
 	}
 }
 

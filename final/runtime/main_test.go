@@ -78,20 +78,6 @@ func helper(args []string) int {
 		target, _ := os.Readlink(args[1])
 		fmt.Printf("exe: %s\n", target)
 		return overwrite(args[1])
-	case "hog":
-		// hog MiB: take and touch MiB mebibytes, more than the limit, so
-		// that the kernel's OOM killer kills it (as stage 07's hog).
-		n, _ := strconv.Atoi(args[1])
-		var keep [][]byte
-		for range n {
-			b := make([]byte, 1<<20)
-			for j := 0; j < len(b); j += 4096 {
-				b[j] = 1
-			}
-			keep = append(keep, b)
-		}
-		fmt.Println("survived", len(keep))
-		return 0
 	}
 	fmt.Fprintf(os.Stderr, "cfs-helper: unknown probe %q\n", args[0])
 	return 2
