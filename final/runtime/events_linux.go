@@ -66,12 +66,10 @@ func (c *Container) Events(interval time.Duration, emit func(Event) error) error
 	}
 	next := time.Now().Add(interval)
 	for {
-		wait := time.Until(next)
-		if wait < 0 {
-			wait = 0
-		}
-		// poll's timeout is in milliseconds: round up, or it would wake
-		// just before the tick and spin until it.
+		// poll's timeout is in milliseconds, at most 2^31-1 of them (25
+		// days; an hour at a time here): round up, or it would wake just
+		// before the tick and spin until it.
+		wait := min(max(time.Until(next), 0), time.Hour)
 		_, err := unix.Poll(fds, int((wait+time.Millisecond-1)/time.Millisecond))
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			return os.NewSyscallError("poll", err)
