@@ -70,11 +70,27 @@ type Manager interface {
 	Pids() ([]int, error)
 	// Stats reads CPU, memory and pids usage.
 	Stats() (*Stats, error)
+	// WatchOOM starts watching for the kernel's OOM killer in the cgroup
+	// (oom_linux.go): `runtime events` reports it as it happens.
+	WatchOOM() (OOMWatch, error)
 	// Destroy removes the directories Create made; processes must be gone.
 	// It is idempotent.
 	Destroy() error
 	// State is what a later command needs to Load the manager again.
 	State() State
+}
+
+// OOMWatch tells, as it happens, that the kernel ran out of memory in a
+// cgroup and its OOM killer struck there.
+type OOMWatch interface {
+	// Fd is a descriptor that poll(2) finds readable when there may be
+	// news; the caller waits on it beside its other descriptors.
+	Fd() int
+	// Read returns how many OOM events came since the last Read (or since
+	// the watch began), and never blocks.
+	Read() (int, error)
+	// Close ends the watch.
+	Close() error
 }
 
 // State is a manager as the runtime records it in a container's state.
@@ -100,7 +116,9 @@ func (s State) Owned() bool {
 	return len(s.Dirs) > 0
 }
 
-// Stats is what `runtime events --stats` prints, in runc's shape.
+// Stats is what `runtime events` prints, with the names runc prints
+// (runc's types.Stats; clients such as go-runc decode these): on both
+// layouts the same fields, in the same units, as runc fills them.
 type Stats struct {
 	CPU    CPUStats    `json:"cpu"`
 	Memory MemoryStats `json:"memory"`
@@ -109,9 +127,10 @@ type Stats struct {
 
 type CPUStats struct {
 	Usage struct {
-		Total  uint64 `json:"total"`  // ns
-		Kernel uint64 `json:"kernel"` // ns
-		User   uint64 `json:"user"`   // ns
+		Total  uint64   `json:"total"`            // ns
+		Percpu []uint64 `json:"percpu,omitempty"` // ns, per CPU (v1 only: cpuacct.usage_percpu)
+		Kernel uint64   `json:"kernel"`           // ns
+		User   uint64   `json:"user"`             // ns
 	} `json:"usage"`
 	Throttling struct {
 		Periods          uint64 `json:"periods,omitempty"`
@@ -121,13 +140,22 @@ type CPUStats struct {
 }
 
 type MemoryStats struct {
-	Usage struct {
-		Usage   uint64 `json:"usage"`
-		Max     uint64 `json:"max,omitempty"`
-		Limit   uint64 `json:"limit"`
-		Failcnt uint64 `json:"failcnt,omitempty"`
-	} `json:"usage"`
-	Raw map[string]uint64 `json:"raw,omitempty"`
+	Cache uint64      `json:"cache,omitempty"` // page cache (v1 memory.stat cache, v2 file)
+	Usage MemoryEntry `json:"usage"`
+	// Swap is memory and swap together, as v1's memsw counts them; on v2,
+	// which counts swap alone, memory is added (as runc does).
+	Swap MemoryEntry       `json:"swap"`
+	Raw  map[string]uint64 `json:"raw,omitempty"`
+}
+
+// MemoryEntry is one counter with its peak, its limit (no limit: the
+// largest value the kernel writes, as runc reports it) and how many
+// times the limit was hit.
+type MemoryEntry struct {
+	Limit   uint64 `json:"limit"`
+	Usage   uint64 `json:"usage,omitempty"`
+	Max     uint64 `json:"max,omitempty"`
+	Failcnt uint64 `json:"failcnt"`
 }
 
 type PidsStats struct {

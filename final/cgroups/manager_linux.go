@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -211,6 +212,28 @@ func readUint(dir, file string) uint64 {
 	}
 	n, _ := strconv.ParseUint(s, 10, 64)
 	return n
+}
+
+// readLimit reads a v2 limit: "max", no limit, is the largest number,
+// as runc reports it.
+func readLimit(dir, file string) uint64 {
+	if s, _ := readString(dir, file); s == "max" {
+		return math.MaxUint64
+	}
+	return readUint(dir, file)
+}
+
+// readUints reads a file of numbers on one line, such as
+// cpuacct.usage_percpu.
+func readUints(dir, file string) []uint64 {
+	s, _ := readString(dir, file)
+	var out []uint64
+	for _, f := range strings.Fields(s) {
+		if n, err := strconv.ParseUint(f, 10, 64); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // readKeyed reads a file of "key value" lines, such as memory.stat.

@@ -269,20 +269,31 @@ func (m *v1) Stats() (*Stats, error) {
 	s := &Stats{}
 	if dir, ok := m.state.Dirs["cpuacct"]; ok {
 		s.CPU.Usage.Total = readUint(dir, "cpuacct.usage")
+		s.CPU.Usage.Percpu = readUints(dir, "cpuacct.usage_percpu")
 		st := readKeyed(dir, "cpuacct.stat") // in USER_HZ ticks
 		s.CPU.Usage.User, s.CPU.Usage.Kernel = st["user"]*1e7, st["system"]*1e7
 	}
 	th := readKeyed(m.state.Dirs["cpu"], "cpu.stat")
 	s.CPU.Throttling.Periods, s.CPU.Throttling.ThrottledPeriods, s.CPU.Throttling.ThrottledTime = th["nr_periods"], th["nr_throttled"], th["throttled_time"]
 	mem := m.state.Dirs["memory"]
-	s.Memory.Usage.Usage = readUint(mem, "memory.usage_in_bytes")
-	s.Memory.Usage.Max = readUint(mem, "memory.max_usage_in_bytes")
-	s.Memory.Usage.Limit = readUint(mem, "memory.limit_in_bytes")
-	s.Memory.Usage.Failcnt = readUint(mem, "memory.failcnt")
+	s.Memory.Usage = v1MemoryEntry(mem, "memory")
+	s.Memory.Swap = v1MemoryEntry(mem, "memory.memsw") // memory and swap
 	s.Memory.Raw = readKeyed(mem, "memory.stat")
+	s.Memory.Cache = s.Memory.Raw["cache"]
 	s.Pids.Current = readUint(m.state.Dirs["pids"], "pids.current")
 	s.Pids.Limit = readUint(m.state.Dirs["pids"], "pids.max")
 	return s, nil
+}
+
+// v1MemoryEntry reads one of the memory controller's counters:
+// PREFIX.usage_in_bytes, its peak, its limit and its failures.
+func v1MemoryEntry(dir, prefix string) MemoryEntry {
+	return MemoryEntry{
+		Usage:   readUint(dir, prefix+".usage_in_bytes"),
+		Max:     readUint(dir, prefix+".max_usage_in_bytes"),
+		Limit:   readUint(dir, prefix+".limit_in_bytes"),
+		Failcnt: readUint(dir, prefix+".failcnt"),
+	}
 }
 
 func (m *v1) Destroy() error { return m.state.removeDirs() }

@@ -6,8 +6,10 @@ package cgroups
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -164,11 +166,20 @@ func (m *v2) Stats() (*Stats, error) {
 	cpu := readKeyed(m.dir(), "cpu.stat") // in µs
 	s.CPU.Usage.Total, s.CPU.Usage.User, s.CPU.Usage.Kernel = cpu["usage_usec"]*1000, cpu["user_usec"]*1000, cpu["system_usec"]*1000
 	s.CPU.Throttling.Periods, s.CPU.Throttling.ThrottledPeriods, s.CPU.Throttling.ThrottledTime = cpu["nr_periods"], cpu["nr_throttled"], cpu["throttled_usec"]*1000
-	s.Memory.Usage.Usage = readUint(m.dir(), "memory.current")
-	s.Memory.Usage.Max = readUint(m.dir(), "memory.peak")
-	s.Memory.Usage.Limit = readUint(m.dir(), "memory.max")
-	s.Memory.Usage.Failcnt = readKeyed(m.dir(), "memory.events")["max"]
+	mem := &s.Memory.Usage
+	mem.Usage, mem.Max = readUint(m.dir(), "memory.current"), readUint(m.dir(), "memory.peak")
+	mem.Limit, mem.Failcnt = readLimit(m.dir(), "memory.max"), readKeyed(m.dir(), "memory.events")["max"]
+	// v2 counts swap alone: memory is added, for v1's memory+swap.
+	if swap, err := readString(m.dir(), "memory.swap.current"); err == nil {
+		n, _ := strconv.ParseUint(swap, 10, 64)
+		s.Memory.Swap.Usage = n + mem.Usage
+		s.Memory.Swap.Limit = math.MaxUint64
+		if l := readLimit(m.dir(), "memory.swap.max"); l != math.MaxUint64 && mem.Limit != math.MaxUint64 {
+			s.Memory.Swap.Limit = l + mem.Limit
+		}
+	}
 	s.Memory.Raw = readKeyed(m.dir(), "memory.stat")
+	s.Memory.Cache = s.Memory.Raw["file"]
 	s.Pids.Current = readUint(m.dir(), "pids.current")
 	s.Pids.Limit = readUint(m.dir(), "pids.max")
 	return s, nil

@@ -73,7 +73,7 @@ func init() {
 		{"pause", "ID", "freeze every process of a container", pauseCmd},
 		{"resume", "ID", "thaw a paused container", resumeCmd},
 		{"update", "[--resources FILE|-] [--memory SIZE] [--cpu-quota N] … ID", "change a container's limits", updateCmd},
-		{"events", "[--stats] [--interval DURATION] ID", "print a container's usage (once with --stats)", eventsCmd},
+		{"events", "[--stats] [--interval DURATION] ID", "print a container's usage every --interval and its OOM kills as they happen, until it stops (--stats: the usage once)", eventsCmd},
 		{"features", "", "print what this runtime supports, as JSON", featuresCmd},
 	}
 }

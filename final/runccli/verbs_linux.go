@@ -468,34 +468,29 @@ func updateCmd(e *env, args []string) error {
 	return c.Update(r)
 }
 
+// eventsCmd prints runc's events: with --stats the usage once; without,
+// a stream of JSON lines, the usage every --interval and an "oom" line as
+// soon as the OOM killer strikes, until the container stops.
 func eventsCmd(e *env, args []string) error {
 	fs := newFlags("events")
-	stats := fs.Bool("stats", false, "print the usage once and exit")
-	interval := fs.Duration("interval", 5*time.Second, "time between two events")
+	stats := fs.Bool("stats", false, "display the container's stats then exit")
+	interval := fs.Duration("interval", 5*time.Second, "set the stats collection interval")
 	c, rest, err := e.container(fs, args, "events", true)
 	if err != nil {
 		return err
 	}
 	enc := json.NewEncoder(e.stdout)
-	for {
+	if *stats {
 		if c.Status() == runtime.Stopped {
-			if *stats {
-				return fmt.Errorf("container %s is stopped: no usage to read", rest[0])
-			}
-			return nil
+			return fmt.Errorf("container %s is not running: it has stopped (its usage is gone with its cgroup's processes)", rest[0])
 		}
 		s, err := c.Stats()
 		if err != nil {
 			return err
 		}
-		if err := enc.Encode(map[string]any{"type": "stats", "id": rest[0], "data": s}); err != nil {
-			return err
-		}
-		if *stats {
-			return nil
-		}
-		time.Sleep(*interval)
+		return enc.Encode(runtime.Event{Type: "stats", ID: c.ID(), Data: s})
 	}
+	return c.Events(*interval, func(ev runtime.Event) error { return enc.Encode(ev) })
 }
 
 func featuresCmd(e *env, args []string) error {
