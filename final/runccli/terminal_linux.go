@@ -81,24 +81,25 @@ type fg struct {
 }
 
 // foreground starts taking every signal, before the process exists, so
-// that none sent meanwhile is lost, and with terminal makes the socket
-// pair on which the runtime sends back the master of the terminal it
-// makes for the process. Detached (on false), it does neither.
-func foreground(on, terminal bool) (*fg, error) {
+// that none sent meanwhile is lost. Detached (on false), it does not.
+func foreground(on bool) *fg {
 	f := &fg{}
-	if !on {
-		return f, nil
+	if on {
+		f.sigs = make(chan os.Signal, 32)
+		signal.Notify(f.sigs)
 	}
-	if terminal {
-		pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return nil, os.NewSyscallError("socketpair", err)
-		}
-		f.console, f.theirs = os.NewFile(uintptr(pair[0]), "console"), os.NewFile(uintptr(pair[1]), "console")
+	return f
+}
+
+// withTerminal makes the socket pair on which the runtime sends back the
+// master of the terminal it makes for the process.
+func (f *fg) withTerminal() error {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("socketpair", err)
 	}
-	f.sigs = make(chan os.Signal, 32)
-	signal.Notify(f.sigs)
-	return f, nil
+	f.console, f.theirs = os.NewFile(uintptr(pair[0]), "console"), os.NewFile(uintptr(pair[1]), "console")
+	return nil
 }
 
 // attach receives the terminal's master, when the process has a

@@ -51,6 +51,10 @@ type CreateOptions struct {
 	// Stdin, Stdout and Stderr become the container's, when it has no
 	// terminal; nil is this process's own.
 	Stdin, Stdout, Stderr *os.File
+	// Spec, when set, is the bundle's config as LoadBundle read and
+	// checked it, and Bundle the directory LoadBundle returned: a caller
+	// that needed the config first does not read it twice.
+	Spec *specs.Spec
 }
 
 // initEnv marks a process as a container's init or exec'd process (with
@@ -156,24 +160,6 @@ func LoadBundle(bundle string) (*specs.Spec, string, error) {
 	return &s, abs, nil
 }
 
-// WantsTerminal reads only process.terminal of a bundle's config, for a
-// caller that must know before Create whether to make a console socket.
-func WantsTerminal(bundle string) (bool, error) {
-	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
-	if err != nil {
-		return false, err
-	}
-	var s struct {
-		Process *struct {
-			Terminal bool `json:"terminal"`
-		} `json:"process"`
-	}
-	if err := json.Unmarshal(data, &s); err != nil || s.Process == nil {
-		return false, err
-	}
-	return s.Process.Terminal, nil
-}
-
 // Create makes container id from the bundle and leaves its init waiting
 // for Start. On any error it removes what it made: no process, cgroup,
 // mount or state stays.
@@ -184,9 +170,12 @@ func (r *Runtime) Create(id string, opt CreateOptions) (c *Container, retErr err
 	if opt.Bundle == "" {
 		opt.Bundle = "."
 	}
-	spec, bundle, err := LoadBundle(opt.Bundle)
-	if err != nil {
-		return nil, err
+	spec, bundle := opt.Spec, opt.Bundle
+	var err error
+	if spec == nil {
+		if spec, bundle, err = LoadBundle(opt.Bundle); err != nil {
+			return nil, err
+		}
 	}
 	if spec.Process.Terminal && opt.ConsoleSocket == "" && opt.ConsoleConn == nil {
 		return nil, errors.New("process.terminal is true, but no --console-socket was given to send the terminal to (or run without -d, or set terminal to false)")
