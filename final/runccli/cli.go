@@ -79,7 +79,9 @@ func init() {
 }
 
 // Main runs runc's command line with args (without the program's name)
-// and returns the exit status. name is how usage names the program.
+// and returns the exit status, with which the caller exits at once: a
+// foreground run or exec leaves its signal handlers in place (fg.stop).
+// name is how usage names the program.
 func Main(name string, args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	e := &env{name: name, stdin: stdin, stdout: stdout, stderr: stderr, log: &logger{now: time.Now}}
 	err := e.main(args)

@@ -81,24 +81,25 @@ type fg struct {
 }
 
 // foreground starts taking every signal, before the process exists, so
-// that none sent meanwhile is lost, and with terminal makes the socket
-// pair on which the runtime sends back the master of the terminal it
-// makes for the process. Detached (on false), it does neither.
-func foreground(on, terminal bool) (*fg, error) {
+// that none sent meanwhile is lost. Detached (on false), it does not.
+func foreground(on bool) *fg {
 	f := &fg{}
-	if !on {
-		return f, nil
+	if on {
+		f.sigs = make(chan os.Signal, 32)
+		signal.Notify(f.sigs)
 	}
-	if terminal {
-		pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return nil, os.NewSyscallError("socketpair", err)
-		}
-		f.console, f.theirs = os.NewFile(uintptr(pair[0]), "console"), os.NewFile(uintptr(pair[1]), "console")
+	return f
+}
+
+// withTerminal makes the socket pair on which the runtime sends back the
+// master of the terminal it makes for the process.
+func (f *fg) withTerminal() error {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("socketpair", err)
 	}
-	f.sigs = make(chan os.Signal, 32)
-	signal.Notify(f.sigs)
-	return f, nil
+	f.console, f.theirs = os.NewFile(uintptr(pair[0]), "console"), os.NewFile(uintptr(pair[1]), "console")
+	return nil
 }
 
 // attach receives the terminal's master, when the process has a
@@ -142,12 +143,14 @@ func (f *fg) wait(send func(syscall.Signal), wait func() (int, error)) (int, err
 	return status, err
 }
 
-// stop gives the signals back, the user's terminal its old mode, and
-// closes the socket pair.
+// stop gives the user's terminal its old mode and closes the socket
+// pair. It does not give the signals back (signal.Stop): Main's caller
+// exits as soon as Main returns, and the kernel forgets the handlers then.
+// Giving back every signal costs a round trip to the Go runtime's signal
+// thread per signal, sixty in all: 1.7 ms, a tenth of a `run` of `true`
+// (bench/RESULTS.md). Taking them, in foreground, costs as much again,
+// and that stays: no signal sent while the container is made may be lost.
 func (f *fg) stop() {
-	if f.sigs != nil {
-		signal.Stop(f.sigs)
-	}
 	f.tty.restore()
 	if f.console != nil {
 		f.console.Close()

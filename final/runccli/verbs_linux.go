@@ -132,17 +132,27 @@ func runCmd(e *env, args []string) error {
 	}
 	id := rest[0]
 	opt := f.options()
-	// Without --detach and --console-socket, run drives the terminal
-	// itself.
-	terminal := false
-	if !*detach && opt.ConsoleSocket == "" {
-		terminal, _ = runtime.WantsTerminal(or(opt.Bundle, "."))
-	}
-	fg, err := foreground(!*detach, terminal)
+	// The config is read while the signals are taken: both must be done
+	// before anything of the container exists, and both are slow the first
+	// time, about 1 ms each here (encoding/json meets the config's types;
+	// each of sixty signals is a round trip to the Go runtime's signal
+	// thread).
+	taken := make(chan *fg)
+	go func() { taken <- foreground(!*detach) }()
+	spec, bundle, err := runtime.LoadBundle(or(opt.Bundle, "."))
+	fg := <-taken
+	defer fg.stop()
 	if err != nil {
 		return err
 	}
-	defer fg.stop()
+	opt.Spec, opt.Bundle = spec, bundle
+	// Without --detach and --console-socket, run drives the terminal
+	// itself.
+	if !*detach && opt.ConsoleSocket == "" && spec.Process.Terminal {
+		if err := fg.withTerminal(); err != nil {
+			return err
+		}
+	}
 	opt.ConsoleConn = fg.theirs
 	c, err := e.create(id, opt, *f.pidFile)
 	if err != nil {
@@ -356,11 +366,13 @@ func execCmd(e *env, args []string) error {
 		}
 	}
 	opt := runtime.ExecOptions{ConsoleSocket: *consoleSocket, PreserveFDs: *preserve}
-	fg, err := foreground(!*detach, p.Terminal && opt.ConsoleSocket == "")
-	if err != nil {
-		return err
-	}
+	fg := foreground(!*detach)
 	defer fg.stop()
+	if !*detach && p.Terminal && opt.ConsoleSocket == "" {
+		if err := fg.withTerminal(); err != nil {
+			return err
+		}
+	}
 	opt.ConsoleConn = fg.theirs
 	proc, err := c.Exec(p, opt)
 	if err != nil {

@@ -42,11 +42,9 @@ func (c *Container) Start() error {
 	if err != nil {
 		return fmt.Errorf("start container %s: write the exec fifo: %w", c.rec.ID, err)
 	}
+	// The fifo's absence is the record that the container has started
+	// (Status): no state file to write again.
 	if err := os.Remove(fifo); err != nil {
-		return err
-	}
-	c.rec.Started = true
-	if err := c.save(); err != nil {
 		return err
 	}
 	c.r.debugf("container %s started", c.rec.ID)

@@ -95,9 +95,6 @@ type record struct {
 	// Ready is set once the init waits for Start: until then the
 	// container is being created.
 	Ready bool `json:"ready,omitempty"`
-	// Started is set by Start: poststart hooks have run, and a paused or
-	// running container has been released.
-	Started bool `json:"started,omitempty"`
 }
 
 // specState is the state hooks read on their stdin (runtime-spec's
