@@ -151,7 +151,7 @@ func replayFences(t *testing.T, work, file string, fs []fence, chapter bool) {
 	h := newReplayHost(t, work, file, chapter)
 	replayed := 0
 	for _, f := range fs {
-		unchecked := false
+		unchecked, until := false, false
 		switch {
 		case strings.HasPrefix(f.directive, notReplayed):
 			if strings.TrimSpace(strings.TrimPrefix(f.directive, notReplayed)) == "" {
@@ -171,6 +171,8 @@ func replayFences(t *testing.T, work, file string, fs []fence, chapter bool) {
 				t.Logf("%s:%d: not replayed on this host: the transcript is for cgroup %s, this host has %s", f.file, f.line, want, have)
 				continue
 			}
+		case strings.HasPrefix(f.directive, replayUntil):
+			until = true
 		case strings.HasPrefix(f.directive, replayLinux):
 			want := strings.TrimSpace(strings.TrimPrefix(f.directive, replayLinux))
 			wantMaj, wantMin, ok := kernelVersion(want)
@@ -204,6 +206,12 @@ func replayFences(t *testing.T, work, file string, fs []fence, chapter bool) {
 			got := h.run(s)
 			if unchecked {
 				continue
+			}
+			// A log a container writes as it runs: polled, as a reader
+			// who looks again a moment later (nothing announces a line).
+			for deadline := time.Now().Add(untilTimeout); until && compare(s.want, got, h.ids) != "" && time.Now().Before(deadline); {
+				time.Sleep(100 * time.Millisecond)
+				got = h.run(s)
 			}
 			if diff := compare(s.want, got, h.ids); diff != "" {
 				t.Errorf("%s:%d: %s\n%s\nthe whole output was:\n%s", f.file, s.line, s.cmd, diff, got)
@@ -425,6 +433,10 @@ func (h *replayHost) enter(root bool, argv ...string) *exec.Cmd {
 	}
 	return cmd
 }
+
+// untilTimeout bounds how long a fence marked <!-- replay: until it
+// matches: --> waits for a command's output to match.
+const untilTimeout = 10 * time.Second
 
 // stepTimeout guards against a command that hangs; no command of a
 // chapter takes more than a few seconds.

@@ -89,6 +89,10 @@ const (
 	// says so); on an older one its commands run unchecked, for what later
 	// fences need of them
 	replayLinux = "replay: linux >= "
+	// followed by a reason: the fence's commands read what fills while a
+	// container runs (its log), so each is run again, for up to
+	// untilTimeout, until its output matches
+	replayUntil = "replay: until it matches: "
 )
 
 // A step is one command of a transcript and the output it should print.
