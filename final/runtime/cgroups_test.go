@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"cfs/final/cgroups"
+	"cfs/final/runtime"
 	"cfs/internal/rootfs"
 	"cfs/internal/stagetest"
 
@@ -144,16 +145,11 @@ func TestUserNamespace(t *testing.T) {
 	b := bundle(t, []string{"sh", "-c", "id -u; cat /proc/self/uid_map; echo ready; read x"}, func(s *specs.Spec) {
 		s.Root.Path = root
 		s.Hostname = "userns"
-		// The host's network: a namespace exec must not try to join from
-		// inside the user namespace (it belongs to the host's).
-		var keep []specs.LinuxNamespace
-		for _, n := range s.Linux.Namespaces {
-			if n.Type != specs.NetworkNamespace {
-				keep = append(keep, n)
-			}
-		}
-		s.Linux.Namespaces = keep
-		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		// `spec --rootless`'s namespaces and mounts: the host's network,
+		// a namespace exec must not try to join from inside the user
+		// namespace (it belongs to the host's), and /sys bound, not mounted.
+		rl := runtime.RootlessSpec()
+		s.Linux.Namespaces, s.Mounts = rl.Linux.Namespaces, rl.Mounts
 		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 	})
