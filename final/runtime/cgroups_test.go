@@ -168,8 +168,7 @@ func TestUserNamespace(t *testing.T) {
 	// Exec enters the container's user namespace through nsenter(1):
 	// root inside, the container's map and hostname, from inside; from
 	// outside, the init's user and mount namespaces and the mapped uid.
-	pidFile := filepath.Join(t.TempDir(), "exec.pid")
-	ex := r.cmd("exec", "--pid-file", pidFile, id, "sh", "-c", "id -u; cat /proc/self/uid_map /proc/sys/kernel/hostname; echo ready; read x; true")
+	ex := r.cmd("exec", id, "sh", "-c", "id -u; cat /proc/self/uid_map /proc/sys/kernel/hostname; echo ready; read x; true")
 	exIn, err := ex.StdinPipe()
 	require.NoError(t, err)
 	exOut, err := ex.StdoutPipe()
@@ -187,10 +186,11 @@ func TestUserNamespace(t *testing.T) {
 	require.Regexp(t, `^0\s+100000\s+65536$`, line())
 	require.Equal(t, "userns", line(), "the container's hostname")
 	require.Equal(t, "ready", line())
-	data, err := os.ReadFile(pidFile)
-	require.NoError(t, err)
-	execPID, err := strconv.Atoi(string(data))
-	require.NoError(t, err)
+	// The exec'd process is cfs-runc exec's child (its --pid-file is
+	// written only after the process runs, so not read here).
+	kids := stagetest.Children(ex.Process.Pid)
+	require.Len(t, kids, 1)
+	execPID := kids[0]
 	require.Equal(t, stagetest.NS(t, pid, "user"), stagetest.NS(t, execPID, "user"))
 	require.Equal(t, stagetest.NS(t, pid, "mnt"), stagetest.NS(t, execPID, "mnt"))
 	require.Equal(t, stagetest.NS(t, pid, "pid"), stagetest.NS(t, execPID, "pid"))
