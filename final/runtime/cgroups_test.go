@@ -1,6 +1,7 @@
 package runtime_test
 
 import (
+	"bufio"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"cfs/final/cgroups"
+	"cfs/final/runtime"
 	"cfs/internal/rootfs"
 	"cfs/internal/stagetest"
 
@@ -127,7 +129,8 @@ func TestJoinNamespace(t *testing.T) {
 }
 
 // A user namespace with uid and gid maps (stage 06): root inside is an
-// unprivileged uid outside, on a root filesystem that uid owns.
+// unprivileged uid outside, on a root filesystem that uid owns; exec
+// enters it through nsenter(1).
 func TestUserNamespace(t *testing.T) {
 	r := newRT(t)
 	_, shared := setup(t)
@@ -141,7 +144,12 @@ func TestUserNamespace(t *testing.T) {
 	require.NoError(t, rootfs.CopyTree(shared, root, func(uid, gid int) (int, int) { return 100000 + uid, 100000 + gid }))
 	b := bundle(t, []string{"sh", "-c", "id -u; cat /proc/self/uid_map; echo ready; read x"}, func(s *specs.Spec) {
 		s.Root.Path = root
-		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Hostname = "userns"
+		// `spec --rootless`'s namespaces and mounts: the host's network,
+		// a namespace exec must not try to join from inside the user
+		// namespace (it belongs to the host's), and /sys bound, not mounted.
+		rl := runtime.RootlessSpec()
+		s.Linux.Namespaces, s.Mounts = rl.Linux.Namespaces, rl.Mounts
 		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 	})
@@ -156,9 +164,51 @@ func TestUserNamespace(t *testing.T) {
 	pid := r.state(id).Pid
 	require.Regexp(t, `^100000\s`, statusField(t, pid, "Uid"), "an unprivileged uid outside")
 	require.NotEqual(t, stagetest.NS(t, "self", "user"), stagetest.NS(t, pid, "user"))
-	res := r.run("exec", id, "true")
-	require.Equal(t, 1, res.code)
-	require.Contains(t, res.stderr, "user namespace of its own is not supported")
+
+	// Exec enters the container's user namespace through nsenter(1):
+	// root inside, the container's map and hostname, from inside; from
+	// outside, the init's user and mount namespaces and the mapped uid.
+	ex := r.cmd("exec", id, "sh", "-c", "id -u; cat /proc/self/uid_map /proc/sys/kernel/hostname; echo ready; read x; true")
+	exIn, err := ex.StdinPipe()
+	require.NoError(t, err)
+	exOut, err := ex.StdoutPipe()
+	require.NoError(t, err)
+	var exErr strings.Builder
+	ex.Stderr = &exErr
+	require.NoError(t, ex.Start())
+	lines := bufio.NewReader(exOut)
+	line := func() string {
+		l, err := lines.ReadString('\n')
+		require.NoError(t, err, "exec's stderr: %s", exErr.String())
+		return strings.TrimSpace(l)
+	}
+	require.Equal(t, "0", line(), "root inside")
+	require.Regexp(t, `^0\s+100000\s+65536$`, line())
+	require.Equal(t, "userns", line(), "the container's hostname")
+	require.Equal(t, "ready", line())
+	// The exec'd process is cfs-runc exec's child (its --pid-file is
+	// written only after the process runs, so not read here).
+	kids := stagetest.Children(ex.Process.Pid)
+	require.Len(t, kids, 1)
+	execPID := kids[0]
+	require.Equal(t, stagetest.NS(t, pid, "user"), stagetest.NS(t, execPID, "user"))
+	require.Equal(t, stagetest.NS(t, pid, "mnt"), stagetest.NS(t, execPID, "mnt"))
+	require.Equal(t, stagetest.NS(t, pid, "pid"), stagetest.NS(t, execPID, "pid"))
+	require.Equal(t, stagetest.NS(t, pid, "uts"), stagetest.NS(t, execPID, "uts"))
+	require.Equal(t, stagetest.NS(t, "self", "net"), stagetest.NS(t, execPID, "net"))
+	require.Regexp(t, `^100000\s`, statusField(t, execPID, "Uid"), "the mapped uid outside")
+	require.NoError(t, exIn.Close())
+	require.NoError(t, ex.Wait(), exErr.String())
+
+	// process.user is a uid inside the namespace: 1000 is 101000 outside.
+	require.Equal(t, "1000\n", r.ok("exec", "--user", "1000:1000", id, "id", "-u"))
+
+	// Without nsenter, exec fails and says what to install.
+	noNsenter := r.cmd("exec", id, "true")
+	noNsenter.Env = []string{"PATH=" + t.TempDir()}
+	out2, err := noNsenter.CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out2), "install util-linux")
 	pw.Close()
 	waitExit(t, pid)
 	reap(pid)

@@ -319,6 +319,8 @@ func (r *Runtime) Create(id string, opt CreateOptions) (c *Container, retErr err
 type spawnOptions struct {
 	flags                 uintptr
 	pidns                 string // a PID namespace to start the process in
+	userns                string // a user namespace to join, through nsenter
+	nsenter               string // nsenter(1)'s path, with userns
 	fifo                  *os.File
 	consoleSocket         string
 	consoleConn           *os.File
@@ -409,6 +411,17 @@ func (r *Runtime) spawn(cfg *initConfig, o spawnOptions) (ch *child, retErr erro
 			// the terminal its controlling one.
 			Setsid: cfg.Process.Terminal,
 		},
+	}
+	if o.userns != "" {
+		// nsenter(1) joins the user namespace and becomes uid and gid 0
+		// there, then executes this program, from the same descriptor:
+		// /proc/self/fd/N is nsenter's then, and leads to the same sealed
+		// binary (/proc/self/exe would be nsenter's own). Descriptors pass
+		// through it, and without --pid it does not fork: the process
+		// started here is the one that execs the user's program. nsenter
+		// cannot set argv[0]: IsInit knows the path for it.
+		cmd.Args = []string{"nsenter", "--user=" + o.userns, "--", cmd.Path}
+		cmd.Path = o.nsenter
 	}
 	if cfg.Process.Terminal {
 		// Only the terminal: never the runtime's own stdout and stderr,

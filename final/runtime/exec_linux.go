@@ -7,12 +7,27 @@ package runtime
 // process itself, on its main thread, from /proc/INIT/ns/* (stage 01's
 // exercise with setns, and nsenter(1)). It joins the container's cgroup,
 // takes its process settings, and becomes the program.
+//
+// A container with a user namespace of its own is entered through that
+// namespace first, and that is the one step Go cannot take itself: the
+// kernel lets only a single-threaded process setns(2) into a user
+// namespace (a process's threads share one set of credentials, and the
+// new ones must hold for all of them), and a Go program has several
+// threads before main runs. runc takes the step in C (its nsexec), in a
+// constructor that runs before the Go runtime starts. Here a small C
+// program every distribution has takes it: util-linux's nsenter(1) is
+// started in place of this program, joins the user namespace, becomes
+// root there, and executes this program, which goes on as always, now
+// with every capability in the container's user namespace, which owns
+// the namespaces it joins next. Same as
+// `nsenter --user=/proc/INIT/ns/user -- cfs-init`.
 
 import (
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -60,21 +75,37 @@ func (c *Container) Exec(p *specs.Process, opt ExecOptions) (*Process, error) {
 	if p.Terminal && opt.ConsoleSocket == "" && opt.ConsoleConn == nil {
 		return nil, errors.New("the process wants a terminal (--tty), but no --console-socket was given to send it to")
 	}
-	for _, n := range c.rec.Spec.Linux.Namespaces {
-		if n.Type == specs.UserNamespace {
-			return nil, errors.New("exec into a container with a user namespace of its own is not supported: setns(2) into a user namespace needs a single-threaded caller, and a Go program has many threads")
-		}
-	}
 	pid := c.rec.Init.PID
 	cfg := &initConfig{
 		Mode: "exec", ID: c.rec.ID, Process: p, Cgroup: c.rec.Cgroup, ConsoleFd: -1,
 		PreserveFDs: opt.PreserveFDs, Seccomp: c.rec.Spec.Linux.Seccomp,
 	}
+	var userns, nsenter string
+	for _, n := range c.rec.Spec.Linux.Namespaces {
+		if n.Type == specs.UserNamespace {
+			userns = fmt.Sprintf("/proc/%d/ns/user", pid)
+		}
+	}
+	if userns != "" {
+		var err error
+		if nsenter, err = exec.LookPath("nsenter"); err != nil {
+			return nil, fmt.Errorf("cannot exec in container %s: it has a user namespace of its own, which is entered with nsenter(1) (setns(2) into a user namespace needs a single-threaded caller, and a Go program has many threads), and there is no nsenter on PATH: install util-linux (apt-get install util-linux)", c.rec.ID)
+		}
+		cfg.UserNS = true
+	}
 	for _, n := range nsFiles {
-		cfg.Join = append(cfg.Join, specs.LinuxNamespace{Type: n.typ, Path: fmt.Sprintf("/proc/%d/ns/%s", pid, n.file)})
+		path := fmt.Sprintf("/proc/%d/ns/%s", pid, n.file)
+		// Inside the container's user namespace, a namespace it shares
+		// with the host (no network namespace of its own, say) belongs
+		// to the host's user namespace, and setns into it is refused,
+		// even though the process is in it already: leave it out.
+		if userns != "" && sameFile(path, "/proc/self/ns/"+n.file) {
+			continue
+		}
+		cfg.Join = append(cfg.Join, specs.LinuxNamespace{Type: n.typ, Path: path})
 	}
 	ch, err := c.r.spawn(cfg, spawnOptions{
-		pidns: fmt.Sprintf("/proc/%d/ns/pid", pid), consoleSocket: opt.ConsoleSocket, consoleConn: opt.ConsoleConn,
+		pidns: fmt.Sprintf("/proc/%d/ns/pid", pid), userns: userns, nsenter: nsenter, consoleSocket: opt.ConsoleSocket, consoleConn: opt.ConsoleConn,
 		preserveFDs: opt.PreserveFDs, stdin: opt.Stdin, stdout: opt.Stdout, stderr: opt.Stderr,
 		spec: c.rec.Spec, cg: c.cg,
 	})
@@ -95,4 +126,19 @@ func (s *initSide) execProcess() error {
 		return err
 	}
 	return s.become(s.cfg.Process, s.cfg.Seccomp)
+}
+
+// sameFile reports whether two paths lead to one file: for namespaces,
+// one namespace (as readlink shows, net:[INODE]).
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	if err != nil {
+		return false
+	}
+	sa, sb := fa.Sys().(*syscall.Stat_t), fb.Sys().(*syscall.Stat_t)
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }

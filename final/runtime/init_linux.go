@@ -15,6 +15,7 @@ import (
 	"os"
 	goruntime "runtime"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"cfs/internal/layout"
@@ -24,9 +25,14 @@ import (
 )
 
 // IsInit reports whether this process was started as a container's init
-// or exec'd process; main then calls Init and nothing else.
+// or exec'd process; main then calls Init and nothing else. Its argv[0] is
+// layout.InitName, or, when nsenter(1) started it (exec into a user
+// namespace, exec_linux.go), the /proc/self/fd/N nsenter was told to run.
 func IsInit() bool {
-	return len(os.Args) > 0 && os.Args[0] == layout.InitName && os.Getenv(initEnv) != ""
+	if len(os.Args) == 0 || os.Getenv(initEnv) == "" {
+		return false
+	}
+	return os.Args[0] == layout.InitName || strings.HasPrefix(os.Args[0], "/proc/self/fd/")
 }
 
 // init keeps the main goroutine on the process's main thread in an init
