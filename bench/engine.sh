@@ -72,11 +72,13 @@ sed -i -e 's/"terminal": true/"terminal": false/' -e 's/^\(\t*\)"sh"$/\1"true"/'
 make_in_ns_cfs
 sed "s|$work/cfs|$work/base/cfs|" "$work/in_ns_cfs" >"$work/in_ns_base"
 chmod +x "$work/in_ns_base"
-cmds=(-n "cfs run --network none" "$work/in_ns_cfs run --rm --network none cfs/base true"
+# With no network cfs needs no sandbox, and runs as runc does, with no
+# nsenter and env in front of it (two more programs started per run).
+cmds=(-n "cfs run --network none" "$work/cfs run --rm --network none cfs/base true"
 	-n "runc run" "runc --root $work/runc run --bundle $work/bundle cfs-bench-runc"
 	-n "cfs run (bridge)" "$work/in_ns_cfs run --rm cfs/base true")
 if [ -n "${BASELINE:-}" ]; then
-	cmds+=(-n "cfs run --network none ($BASELINE)" "$work/in_ns_base run --rm --network none cfs/base true"
+	cmds+=(-n "cfs run --network none ($BASELINE)" "$work/base/cfs run --rm --network none cfs/base true"
 		-n "cfs run (bridge) ($BASELINE)" "$work/in_ns_base run --rm cfs/base true")
 fi
 
@@ -107,6 +109,20 @@ echo "== run --rm IMG true"
 hyperfine -N --warmup 5 --runs "$runs" --export-markdown "$work/run.md" "${cmds[@]}"
 cat "$work/run.md"
 
+# On the bridge each cfs run above is the first container of an empty
+# host: it makes cfs0 and the table, and as the last one out takes them
+# away again. docker made docker0 when dockerd started and keeps it; the
+# same state for cfs is its bridge up, held by a container running.
+echo
+echo "== run --rm IMG true on the bridge, cfs0 up (one container running), against docker's"
+"$work/in_ns_cfs" run -d --name cfs-bench-hold cfs/base sleep 100000 >/dev/null
+held=(-n "cfs run (bridge, cfs0 up)" "$work/in_ns_cfs run --rm cfs/base true")
+[ -n "${BASELINE:-}" ] && held+=(-n "cfs run (bridge, cfs0 up) ($BASELINE)" "$work/in_ns_base run --rm cfs/base true")
+[ "$peers" = 1 ] && held+=(-n "docker run (bridge)" "docker run --rm cfs/base true")
+hyperfine -N --warmup 5 --runs "$runs" --export-markdown "$work/held.md" "${held[@]}"
+cat "$work/held.md"
+"$work/in_ns_cfs" rm -f cfs-bench-hold >/dev/null
+
 echo
 echo "== the 1st container against the 100th (cfs run -d, 99 running)"
 start_ms() { # the time of one cfs run -d, in ms
@@ -119,6 +135,12 @@ start_ms() { # the time of one cfs run -d, in ms
 first=()
 for i in $(seq 10); do first+=("$(start_ms first$i)"); "$work/in_ns_cfs" rm -f first$i >/dev/null; done
 for i in $(seq 99); do "$work/in_ns_cfs" run -d --name bg$i cfs/base sleep 100000 >/dev/null; done
+# A monitor slims a second after its container starts (it executes itself
+# again, final/engine/slim_linux.go): wait for the last ones, whose work
+# would otherwise fall into the first measured starts.
+for pid in $(pgrep -f '^cfs-monitor'); do
+	while [ -e "/proc/$pid" ] && ! tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -q '^_CFS_MONITOR_SLIM='; do sleep 0.1; done
+done
 hundredth=()
 for i in $(seq 10); do hundredth+=("$(start_ms c100_$i)"); "$work/in_ns_cfs" rm -f c100_$i >/dev/null; done
 avg() { local s=0; for v in "$@"; do s=$((s + v)); done; echo $((s / $#)); }

@@ -257,7 +257,7 @@ func Leave(tr *trace.Tracer, id string) error {
 	var errs []error
 	if v, err := netlink.LinkByName(layout.VethName(id)); err == nil {
 		err := kernel.Do(tr, fmt.Sprintf("netlink RTM_DELLINK(%s)", v.Attrs().Name), "ip link del "+v.Attrs().Name,
-			func() error { return netlink.LinkDel(v) })
+			func() error { return hostnet.DeleteLink(v) })
 		if !errors.Is(err, unix.ENODEV) {
 			errs = append(errs, err)
 		}

@@ -202,11 +202,11 @@ func (l *Ledger) LeaseAs(owner layout.Owner, id string, want netip.Prefix, ports
 // container on the bridge, the network itself (the table, the accepts in
 // other forward chains and the bridge). Each step is narrated on tr.
 func (l *Ledger) Release(tr *trace.Tracer, id string) error {
-	held := false
+	published := false
 	for i, ls := range l.Leases {
 		if ls.ID == id {
 			l.Leases = append(l.Leases[:i], l.Leases[i+1:]...)
-			held = true
+			published = len(ls.Ports) > 0
 			break
 		}
 	}
@@ -214,7 +214,7 @@ func (l *Ledger) Release(tr *trace.Tracer, id string) error {
 	case len(l.Leases) == 0:
 		l.Subnet = netip.Prefix{}
 		return removeNetwork(tr)
-	case held:
+	case published:
 		return deletePublished(tr, id)
 	}
 	return nil

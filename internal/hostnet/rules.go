@@ -110,7 +110,7 @@ func removeNetwork(tr *trace.Tracer) error {
 	br, err := netlink.LinkByName(layout.Bridge)
 	if err == nil && br.Type() == "bridge" {
 		errs = append(errs, kernel.Do(tr, "netlink RTM_DELLINK("+layout.Bridge+")", "ip link del "+layout.Bridge, func() error {
-			return deleteLink(br)
+			return DeleteLink(br)
 		}))
 	}
 	errs = append(errs, (&Ledger{}).sweepVeths())
@@ -146,14 +146,14 @@ func removeRules(tr *trace.Tracer, c *nftables.Conn) error {
 	return nil
 }
 
-// deleteLink deletes a link, and returns once the kernel has taken it off
+// DeleteLink deletes a link, and returns once the kernel has taken it off
 // the namespace, which it announces to RTNLGRP_LINK as RTM_DELLINK: gone
 // from `ip link`, its addresses and routes with it, its name free. The
 // kernel then waits for an RCU grace period before it frees the device
 // (about 20 ms of a bridge's 55 on a 2-CPU VM), which `ip link del` waits
 // for too, and nobody needs: that part goes on in the background (a
 // program that exits meanwhile finishes it on its way out).
-func deleteLink(l netlink.Link) error {
+func DeleteLink(l netlink.Link) error {
 	updates := make(chan netlink.LinkUpdate, 16)
 	done := make(chan struct{})
 	defer func() {
