@@ -110,6 +110,14 @@ func TestStartErrorCodes(t *testing.T) {
 	require.Equal(t, 125, startError("mount: no such device").Code)
 }
 
+// docker ps's COMMAND quotes an argument with a space in it, as dockerd
+// does, so that `sh -c 'echo a; echo b'` does not read as four words.
+func TestCommandQuotesArguments(t *testing.T) {
+	c := &Container{Path: "sh", Args: []string{"-c", "echo started; sleep 1"}}
+	require.Equal(t, "sh -c 'echo started; sleep 1'", Command(c))
+	require.Equal(t, "sleep 1000", Command(&Container{Path: "sleep", Args: []string{"1000"}}))
+}
+
 func TestStatusText(t *testing.T) {
 	c := &Container{State: State{Status: Created}}
 	require.Equal(t, "Created", c.StatusText())
