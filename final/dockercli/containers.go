@@ -103,7 +103,8 @@ func (c *CLI) each(args []string, fn func(arg string) (string, error)) error {
 		out, err := fn(a)
 		if err != nil {
 			fmt.Fprintf(c.Err, "Error response from daemon: %v\n", err)
-			failed = true
+			var nf notFailure
+			failed = failed || !errors.As(err, &nf)
 			continue
 		}
 		fmt.Fprintln(c.Out, out)
@@ -113,6 +114,12 @@ func (c *CLI) each(args []string, fn func(arg string) (string, error)) error {
 	}
 	return nil
 }
+
+// notFailure is an error each prints but that does not fail the command:
+// rm -f of a container that is not there.
+type notFailure struct{ error }
+
+func (e notFailure) Unwrap() error { return e.error }
 
 // ---------------------------------------------------------------------------
 // run and create
@@ -195,19 +202,11 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 		}
 		cfg.Env = append(cfg.Env, env...)
 	}
-	for _, kv := range f.env {
-		if kv == "" || strings.HasPrefix(kv, "=") {
-			return o, fmt.Errorf("invalid environment variable: %q", kv)
-		}
-		if !strings.Contains(kv, "=") {
-			v, ok := os.LookupEnv(kv)
-			if !ok {
-				continue
-			}
-			kv += "=" + v
-		}
-		cfg.Env = append(cfg.Env, kv)
+	env, err := envFlags(f.env)
+	if err != nil {
+		return o, err
 	}
+	cfg.Env = append(cfg.Env, env...)
 	if f.memory != "" {
 		n, err := units.RAMInBytes(f.memory)
 		if err != nil || n <= 0 {
@@ -270,7 +269,7 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 		hc.Init = &f.init
 	}
 	hc.AutoRemove = f.rm
-	err := engine.CheckConfig(cfg, hc)
+	err = engine.CheckConfig(cfg, hc)
 	return o, err
 }
 
@@ -328,6 +327,28 @@ func checkHostname(h string) error {
 		}
 	}
 	return nil
+}
+
+// envFlags checks -e's values as docker's CLI does, for run and exec:
+// KEY=VALUE as it is, KEY alone for the host's value (left out if the
+// host has none), and no empty KEY.
+func envFlags(list []string) ([]string, error) {
+	var env []string
+	for _, kv := range list {
+		k, _, has := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, fmt.Errorf("invalid argument %q for \"-e, --env\" flag: invalid environment variable: %s", kv, kv)
+		}
+		if !has {
+			v, ok := os.LookupEnv(k)
+			if !ok {
+				continue
+			}
+			kv += "=" + v
+		}
+		env = append(env, kv)
+	}
+	return env, nil
 }
 
 // readEnvFile reads docker's --env-file: KEY=VALUE lines, # comments,
@@ -419,6 +440,11 @@ func (c *CLI) runCmd() *cobra.Command {
 	var detach bool
 	cmd := c.command("run [OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container from an image", 1, -1,
 		func(cmd *cobra.Command, args []string) error {
+			if !detach {
+				if err := c.checkTTY(f.interactive, f.tty); err != nil {
+					return err
+				}
+			}
 			// -d and --rm work together, as in docker since 1.13.
 			e, ctr, err := c.createFromFlags(cmd, &f, args, func(cfg *container.Config) {
 				cfg.AttachStdin = f.interactive && !detach
@@ -449,6 +475,19 @@ func (c *CLI) runCmd() *cobra.Command {
 	fs.BoolVarP(&detach, "detach", "d", false, "run container in background and print container ID")
 	fs.BoolVar(&f.rm, "rm", false, "automatically remove the container and its associated anonymous volumes when it exits")
 	return cmd
+}
+
+// checkTTY refuses -it when this program's stdin is not a terminal (a
+// pipe, a file, a CI job), before anything is made, as docker's CLI does:
+// the container's terminal would have nothing to read keys from.
+func (c *CLI) checkTTY(stdin, tty bool) error {
+	if !stdin || !tty {
+		return nil
+	}
+	if f, ok := c.In.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return &statusError{msg: "the input device is not a TTY", code: 1}
 }
 
 // removeAfterFailedStart removes a --rm container whose start failed, as
@@ -559,10 +598,19 @@ func (c *CLI) startCmd() *cobra.Command {
 				}
 				return c.attached(e, ctr, att, interactive && ctr.Config.OpenStdin, ctr.Config.Tty)
 			}
-			return c.each(args, func(a string) (string, error) {
+			var failed []string
+			err := c.each(args, func(a string) (string, error) {
 				_, err := e.Start(a, engine.StartOptions{})
+				if err != nil {
+					failed = append(failed, a)
+				}
 				return a, err
 			})
+			if err != nil {
+				// docker's CLI ends with the list of those that failed.
+				fmt.Fprintf(c.Err, "Error: failed to start containers: %s\n", strings.Join(failed, ", "))
+			}
+			return err
 		}))
 	cmd.Flags().BoolVarP(&attach, "attach", "a", false, "attach STDOUT/STDERR and forward signals")
 	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach container's STDIN")
@@ -671,9 +719,17 @@ func (c *CLI) execCmd() *cobra.Command {
 	var workdir, user string
 	cmd := c.command("exec [OPTIONS] CONTAINER COMMAND [ARG...]", "Execute a command in a running container", 2, -1,
 		c.withEngine(125, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
-			for _, kv := range env {
-				if !strings.Contains(kv, "=") {
-					return &statusError{msg: fmt.Sprintf("invalid environment variable: %q", kv), code: 125}
+			env, err := envFlags(env)
+			if err != nil {
+				return &statusError{msg: err.Error(), code: 125}
+			}
+			if !detach {
+				// As docker's: "no such container" comes first.
+				if _, err := e.Get(args[0]); errors.Is(err, engine.ErrNotFound) {
+					return &statusError{msg: "Error response from daemon: " + err.Error(), code: 1}
+				}
+				if err := c.checkTTY(interactive, tty); err != nil {
+					return err
 				}
 			}
 			opt := engine.ExecOptions{Cmd: args[1:], Env: env, WorkingDir: workdir, User: user, Tty: tty}
@@ -723,7 +779,10 @@ func (c *CLI) execCmd() *cobra.Command {
 					f.Close() // the process has its own copy
 				}
 			}
-			if errors.Is(err, engine.ErrNotFound) {
+			var conflict *engine.ConflictError
+			if errors.Is(err, engine.ErrNotFound) || errors.As(err, &conflict) {
+				// Not there, not running, paused: docker's 1, not 126
+				// (the command was never tried).
 				return &statusError{msg: "Error response from daemon: " + err.Error(), code: 1}
 			}
 			if err != nil {
@@ -867,7 +926,8 @@ func (c *CLI) rmCmd() *cobra.Command {
 		func(e *engine.Engine, a string) (string, error) {
 			err := e.Remove(a, force)
 			if force && errors.Is(err, engine.ErrNotFound) {
-				return a, nil // rm -f of what is not there is no error, as in docker
+				// docker's CLI says so on stderr and exits 0.
+				return "", notFailure{err}
 			}
 			return a, err
 		})

@@ -38,7 +38,14 @@ func TestExec(t *testing.T) {
 	}
 	require.Equal(t, want+"1\n", out)
 	require.Equal(t, "2 /tmp 1000\n", ok(t, "exec", "-e", "FROM_RUN=2", "-w", "/tmp", "-u", "1000", "execme", "sh", "-c", "echo $FROM_RUN $(pwd) $(id -u)"))
-	r := cfs(t, "exec", "execme", "sh", "-c", "exit 7")
+	// -e KEY alone takes the host's value, as docker's does.
+	t.Setenv("CFS_TEST_FROM_HOST", "host value")
+	require.Equal(t, "host value\n", ok(t, "exec", "-e", "CFS_TEST_FROM_HOST", "execme", "sh", "-c", "echo $CFS_TEST_FROM_HOST"))
+	r := cfs(t, "exec", "-it", "execme", "true") // stdin is a pipe
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stderr, "the input device is not a TTY")
+	require.Contains(t, ok(t, "exec", "-t", "execme", "echo", "hi"), "hi", "-t alone needs no terminal here")
+	r = cfs(t, "exec", "execme", "sh", "-c", "exit 7")
 	require.Equal(t, 7, r.Code)
 	r = cfs(t, "exec", "execme", "no-such-program")
 	require.Equal(t, 127, r.Code)
@@ -71,7 +78,8 @@ func TestPauseStats(t *testing.T) {
 	require.Equal(t, 1, r.Code)
 	require.Contains(t, r.Stderr, "already paused")
 	r = cfs(t, "exec", "frozen", "true")
-	require.NotEqual(t, 0, r.Code)
+	require.Equal(t, 1, r.Code, "docker's status for a paused container: the command was never tried")
+	require.Contains(t, r.Stderr, "is paused, unpause the container before exec")
 	require.Equal(t, "frozen\n", ok(t, "unpause", "frozen"))
 	require.Equal(t, "running", string(inspect(t, "frozen").State.Status))
 

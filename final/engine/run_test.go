@@ -165,12 +165,15 @@ func TestBadInput(t *testing.T) {
 		{[]string{"run", "-e", "=x", "cfs/base"}, 125, "invalid environment variable"},
 		{[]string{"run", "--env-file", "/no/such/file", "cfs/base"}, 125, "/no/such/file"},
 		{[]string{"run"}, 1, `"cfs run" requires at least 1 argument`},
+		{[]string{"run", "-it", "cfs/base", "true"}, 1, "the input device is not a TTY"}, // stdin is a pipe here
+		{[]string{"exec", "-it", "nosuch", "true"}, 1, "No such container: nosuch"},
 		{[]string{"run", "localhost:1/nope"}, 125, "Unable to find image 'localhost:1/nope:latest' locally"},
 		{[]string{"logs", "nosuch"}, 1, "No such container: nosuch"},
 		{[]string{"stop", "nosuch"}, 1, "No such container: nosuch"},
 		{[]string{"kill", "-s", "NOPE", "nosuch"}, 1, "invalid signal"},
 		{[]string{"logs", "--tail", "x", "nosuch"}, 1, "invalid value for \"tail\""},
 		{[]string{"exec", "nosuch", "true"}, 1, "No such container"},
+		{[]string{"exec", "-e", "=x", "nosuch", "true"}, 125, `invalid argument "=x" for "-e, --env" flag: invalid environment variable: =x`},
 	} {
 		r := cfs(t, tc.args...)
 		require.Equal(t, tc.code, r.Code, "%v: %s", tc.args, r.Stderr)
@@ -202,6 +205,9 @@ func TestCreateStartWait(t *testing.T) {
 	st := inspect(t, "twostep").State
 	require.Equal(t, "exited", string(st.Status))
 	require.Equal(t, 4, st.ExitCode)
+	r = cfs(t, "exec", "twostep", "true")
+	require.Equal(t, 1, r.Code, "exec in a stopped container: docker's 1")
+	require.Contains(t, r.Stderr, "is not running")
 	require.Equal(t, 4, cfs(t, "start", "-a", "twostep").Code)
 	require.Equal(t, "out\nout\n", ok(t, "logs", "twostep"), "the log of both runs")
 }
@@ -288,11 +294,12 @@ func TestEachContainer(t *testing.T) {
 		{[]string{"unpause", "each-a", "nosuch", "each-b"}, 1, "each-a\neach-b\n", nosuch},
 		{[]string{"kill", "nosuch", "each-a", "each-b"}, 1, "each-a\neach-b\n", nosuch},
 		{[]string{"wait", "each-a", "nosuch", "each-b"}, 1, "137\n137\n", nosuch},
-		{[]string{"start", "each-a", "nosuch"}, 1, "each-a\n", nosuch},
+		{[]string{"start", "each-a", "nosuch"}, 1, "each-a\n", nosuch + "Error: failed to start containers: nosuch\n"},
 		{[]string{"restart", "-t", "0", "nosuch", "each-a"}, 1, "each-a\n", nosuch},
 		{[]string{"stop", "-t", "0", "nosuch", "nosuch"}, 1, "", nosuch + nosuch},
 		{[]string{"stop", "-t", "0", "each-a", "each-b"}, 0, "each-a\neach-b\n", ""},
-		{[]string{"rm", "-f", "each-a", "nosuch", "each-b"}, 0, "each-a\nnosuch\neach-b\n", ""},
+		// rm -f: what is not there is said, and is no failure.
+		{[]string{"rm", "-f", "each-a", "nosuch", "each-b"}, 0, "each-a\neach-b\n", nosuch},
 	} {
 		r := cfs(t, tc.args...)
 		require.Equal(t, tc.code, r.Code, "%v: %s", tc.args, r.Stderr)
