@@ -90,6 +90,20 @@ func TestPauseStats(t *testing.T) {
 	require.Regexp(t, `^[0-9a-f]{12}\s+frozen\s+\d+\.\d\d%\s+[\d.]+[KMG]?i?B / 100MiB\s+\d+\.\d\d%\s+.* / .*\s+1$`, lines[1])
 }
 
+// stop of a paused container thaws it after the signal, as dockerd does,
+// so that the container's handler runs: it exits 7, not 137 after the
+// timeout.
+func TestStopPaused(t *testing.T) {
+	setup(t)
+	rmAll(t, "stop-paused")
+	ok(t, "run", "-d", "--name", "stop-paused", "--network", "none", "cfs/base", "sh", "-c", `trap "exit 7" TERM; echo ready; while :; do sleep 0.1; done`)
+	require.Eventually(t, func() bool { return ok(t, "logs", "stop-paused") == "ready\n" }, 10*time.Second, 20*time.Millisecond)
+	ok(t, "pause", "stop-paused")
+	require.Equal(t, "stop-paused\n", ok(t, "stop", "-t", "20", "stop-paused"))
+	require.Equal(t, "7\n", ok(t, "wait", "stop-paused"))
+	require.Equal(t, "exited", string(inspect(t, "stop-paused").State.Status))
+}
+
 // logs -f follows a chatty container until it exits.
 func TestLogsFollow(t *testing.T) {
 	setup(t)
