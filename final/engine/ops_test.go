@@ -37,7 +37,8 @@ func TestExec(t *testing.T) {
 		want += stagetest.NS(t, pid, ns) + "\n"
 	}
 	require.Equal(t, want+"1\n", out)
-	require.Equal(t, "2 /tmp 1000\n", ok(t, "exec", "-e", "FROM_RUN=2", "-w", "/tmp", "-u", "1000", "execme", "sh", "-c", "echo $FROM_RUN $(pwd) $(id -u)"))
+	require.Equal(t, "2 /tmp 1000 /\n", ok(t, "exec", "-e", "FROM_RUN=2", "-w", "/tmp", "-u", "1000", "execme", "sh", "-c", "echo $FROM_RUN $(pwd) $(id -u) $HOME"))
+	require.Equal(t, "/root\n", ok(t, "exec", "execme", "sh", "-c", "echo $HOME"))
 	// -e KEY alone takes the host's value, as docker's does.
 	t.Setenv("CFS_TEST_FROM_HOST", "host value")
 	require.Equal(t, "host value\n", ok(t, "exec", "-e", "CFS_TEST_FROM_HOST", "execme", "sh", "-c", "echo $CFS_TEST_FROM_HOST"))

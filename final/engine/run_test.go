@@ -124,6 +124,11 @@ func TestRunFlags(t *testing.T) {
 	require.Equal(t, "x y\n", ok(t, "run", "--rm", "--network", "none", "--entrypoint", "echo", "cfs/base", "x", "y"))
 	// -u by name, from the image's /etc/passwd.
 	require.Equal(t, "0\n", ok(t, "run", "--rm", "--network", "none", "-u", "root", "cfs/base", "id", "-u"))
+	// As docker's: HOME from /etc/passwd, the primary group among the
+	// supplementary ones (the kernel's list, in /proc/self/status).
+	require.Regexp(t, `^/root\nGroups:\s+0(\s|$)`, ok(t, "run", "--rm", "--network", "none", "cfs/base", "sh", "-c", "echo $HOME; grep ^Groups: /proc/self/status"))
+	require.Regexp(t, `^/\nGroups:\s+1000\s*$`, ok(t, "run", "--rm", "--network", "none", "-u", "1000:1000", "cfs/base", "sh", "-c", "echo $HOME; grep ^Groups: /proc/self/status"))
+	require.Equal(t, "/mine\n", ok(t, "run", "--rm", "--network", "none", "-e", "HOME=/mine", "cfs/base", "sh", "-c", "echo $HOME"))
 	r := cfs(t, "run", "--rm", "--network", "none", "-u", "nosuchuser", "cfs/base", "true")
 	require.Equal(t, 125, r.Code)
 	require.Contains(t, r.Stderr, "unable to find user nosuchuser")

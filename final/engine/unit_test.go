@@ -43,11 +43,17 @@ func TestResolveUser(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint32(33), u.UID)
 	require.Equal(t, uint32(33), u.GID)
-	require.Equal(t, []uint32{29}, u.AdditionalGids)
+	require.Equal(t, []uint32{33, 29}, u.AdditionalGids, "the primary group first, as dockerd: id says groups=33(web),29(audio)")
 	u, err = resolveUser("1000:audio", layers)
 	require.NoError(t, err)
 	require.Equal(t, uint32(1000), u.UID)
 	require.Equal(t, uint32(29), u.GID)
+	require.Equal(t, []uint32{29}, u.AdditionalGids)
+	// HOME, as runc sets it: the user's home, or / for a user the image
+	// does not know; never over one the environment has.
+	require.Equal(t, []string{"A=1", "HOME=/var/www"}, withHome([]string{"A=1"}, 33, layers))
+	require.Equal(t, []string{"HOME=/"}, withHome(nil, 1000, layers))
+	require.Equal(t, []string{"HOME=/mine"}, withHome([]string{"HOME=/mine"}, 33, layers))
 	_, err = resolveUser("nobody", layers)
 	require.ErrorContains(t, err, "unable to find user nobody")
 	// The writable layer wins over the image's.
