@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"text/template"
 	"time"
 
@@ -1070,7 +1071,8 @@ func (c *CLI) topCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := newTable(c.Out)
+			// docker top's own table: columns at least 20 wide.
+			tw := tabwriter.NewWriter(c.Out, 20, 1, 3, ' ', 0)
 			fmt.Fprintln(tw, strings.Join(titles, "\t"))
 			for _, f := range rows {
 				fmt.Fprintln(tw, strings.Join(f, "\t"))

@@ -58,7 +58,7 @@ func TestExec(t *testing.T) {
 	require.Eventually(t, func() bool { return cfs(t, "exec", "execme", "cat", "/tmp/mark").Stdout == "detached\n" }, 10e9, 50e6)
 	// top lists the container's processes, PID 1 and the exec'd ones.
 	top := ok(t, "top", "execme")
-	require.Regexp(t, `^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD\n`, top)
+	require.Regexp(t, `^UID {17}PID {17}PPID {16}C {19}STIME {15}TTY {17}TIME {16}CMD\n`, top, "docker top's table: columns 20 wide")
 	require.Contains(t, top, "sleep 1000")
 	require.Contains(t, top, fmt.Sprint(pid))
 }
