@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"sort"
@@ -971,7 +973,7 @@ func (c *CLI) inspectAnyCmd() *cobra.Command {
 			for _, a := range args {
 				if typ == "" || typ == "container" {
 					if ctr, err := e.Get(a); err == nil {
-						out = append(out, e.Inspect(ctr))
+						out = append(out, withLegacyNetwork(e.Inspect(ctr)))
 						continue
 					} else if !errors.Is(err, engine.ErrNotFound) {
 						return err
@@ -996,6 +998,61 @@ func (c *CLI) inspectAnyCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output using a custom template ('{{.State.Status}}', '{{json .Config}}')")
 	cmd.Flags().StringVar(&typ, "type", "", "only inspect objects of the given type (container or image)")
 	return cmd
+}
+
+// inspectedContainer is docker inspect's container as Debian's dockerd
+// (20.10) shows it, with NetworkSettings' fields of before API 1.44.
+type inspectedContainer struct {
+	container.InspectResponse
+	NetworkSettings *legacyNetworkSettings // shadows the embedded one
+}
+
+// legacyNetworkSettings has, beside the networks, the bridge network's
+// address at the top, which tutorials read with
+// `docker inspect -f '{{.NetworkSettings.IPAddress}}' CONTAINER`.
+type legacyNetworkSettings struct {
+	Bridge                 string
+	SandboxID              string
+	HairpinMode            bool
+	LinkLocalIPv6Address   string
+	LinkLocalIPv6PrefixLen int
+	Ports                  network.PortMap
+	SandboxKey             string
+	SecondaryIPAddresses   []string
+	SecondaryIPv6Addresses []string
+	EndpointID             string
+	Gateway                string
+	GlobalIPv6Address      string
+	GlobalIPv6PrefixLen    int
+	IPAddress              string
+	IPPrefixLen            int
+	IPv6Gateway            string
+	MacAddress             string
+	Networks               map[string]*network.EndpointSettings
+}
+
+// withLegacyNetwork adds the bridge network's fields at the top of
+// NetworkSettings, as dockerd 20.10 does (empty on none and host).
+func withLegacyNetwork(r container.InspectResponse) inspectedContainer {
+	ns := r.NetworkSettings
+	if ns == nil {
+		ns = &container.NetworkSettings{}
+	}
+	l := &legacyNetworkSettings{SandboxID: ns.SandboxID, SandboxKey: ns.SandboxKey, Ports: ns.Ports, Networks: ns.Networks}
+	addr := func(a netip.Addr) string {
+		if !a.IsValid() {
+			return ""
+		}
+		return a.String()
+	}
+	if ep := ns.Networks["bridge"]; ep != nil {
+		l.EndpointID, l.Gateway, l.IPAddress, l.IPPrefixLen = ep.EndpointID, addr(ep.Gateway), addr(ep.IPAddress), ep.IPPrefixLen
+		l.IPv6Gateway, l.GlobalIPv6Address, l.GlobalIPv6PrefixLen = addr(ep.IPv6Gateway), addr(ep.GlobalIPv6Address), ep.GlobalIPv6PrefixLen
+		if len(ep.MacAddress) > 0 {
+			l.MacAddress = net.HardwareAddr(ep.MacAddress).String()
+		}
+	}
+	return inspectedContainer{InspectResponse: r, NetworkSettings: l}
 }
 
 // printInspect prints docker inspect's JSON array, or each object
