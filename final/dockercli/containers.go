@@ -593,6 +593,11 @@ func (c *CLI) startCmd() *cobra.Command {
 					return engineError(err, 1)
 				}
 				att, err := e.Start(ctr.ID, engine.StartOptions{Attach: &engine.AttachOptions{Stdin: interactive && ctr.Config.OpenStdin, Stdout: true, Stderr: true}})
+				var start *engine.StartError
+				if errors.As(err, &start) {
+					// docker start's 1, not run's 126 or 127: the start failed.
+					return &statusError{msg: "Error response from daemon: " + start.Msg, code: 1}
+				}
 				if err != nil {
 					return engineError(err, 1)
 				}
@@ -1191,8 +1196,8 @@ func (c *CLI) statsCmd() *cobra.Command {
 				fmt.Fprintln(tw, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS")
 				for _, ctr := range ctrs {
 					s, ok := cur[ctr.ID]
-					if !ok {
-						fmt.Fprintf(tw, "%s\t%s\t--\t-- / --\t--\t--\t--\t--\n", ctr.ShortID(), ctr.Name)
+					if !ok { // not running: docker's line of zeros
+						fmt.Fprintf(tw, "%s\t%s\t0.00%%\t0B / 0B\t0.00%%\t0B / 0B\t0B / 0B\t0\n", ctr.ShortID(), ctr.Name)
 						continue
 					}
 					mem := 0.0

@@ -210,11 +210,20 @@ func TestCreateStartWait(t *testing.T) {
 	st := inspect(t, "twostep").State
 	require.Equal(t, "exited", string(st.Status))
 	require.Equal(t, 4, st.ExitCode)
+	stats := ok(t, "stats", "--no-stream", "twostep")
+	require.Regexp(t, `(?m)^[0-9a-f]{12}\s+twostep\s+0\.00%\s+0B / 0B\s+0\.00%\s+0B / 0B\s+0B / 0B\s+0$`, stats, "a stopped container: docker's zeros")
 	r = cfs(t, "exec", "twostep", "true")
 	require.Equal(t, 1, r.Code, "exec in a stopped container: docker's 1")
 	require.Contains(t, r.Stderr, "is not running")
 	require.Equal(t, 4, cfs(t, "start", "-a", "twostep").Code)
 	require.Equal(t, "out\nout\n", ok(t, "logs", "twostep"), "the log of both runs")
+
+	// start -a of a command that is not there: docker start's 1.
+	rmAll(t, "badcmd")
+	ok(t, "create", "--name", "badcmd", "--network", "none", "cfs/base", "no-such-program")
+	r = cfs(t, "start", "-a", "badcmd")
+	require.Equal(t, 1, r.Code, r.Stderr)
+	require.Contains(t, r.Stderr, "executable file not found")
 }
 
 // The cgroup limits of -m, --cpus and --pids-limit, read on the host.
