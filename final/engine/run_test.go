@@ -56,7 +56,7 @@ func TestDetachedLifecycle(t *testing.T) {
 
 	ps := ok(t, "ps")
 	require.Regexp(t, `(?m)^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$`, ps)
-	require.Regexp(t, `(?m)^`+id[:12]+`\s+cfs/base\s+"sh -c echo started;…"\s+.*ago\s+Up .*\s+lifecycle$`, ps)
+	require.Regexp(t, `(?m)^`+id[:12]+`\s+cfs/base\s+"sh -c 'echo started…"\s+.*ago\s+Up .*\s+lifecycle$`, ps)
 	require.Equal(t, id[:12]+"\n", ok(t, "ps", "-q"))
 	require.Contains(t, ok(t, "ps", "--no-trunc"), id)
 
