@@ -629,12 +629,21 @@ func (c *CLI) startCmd() *cobra.Command {
 // ps
 
 func (c *CLI) psCmd() *cobra.Command {
-	var all, quiet, noTrunc bool
+	var all, quiet, noTrunc, latest bool
+	last := -1
 	cmd := c.command("ps [OPTIONS]", "List containers", 0, 0,
 		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
-			list, err := e.List()
+			list, err := e.List() // newest first
 			if err != nil {
 				return err
+			}
+			if latest {
+				last = 1
+			}
+			if last >= 0 {
+				// -n N, -l: the N last created, in every state, as docker's.
+				all = true
+				list = list[:min(last, len(list))]
 			}
 			tw := newTable(c.Out)
 			if !quiet {
@@ -665,6 +674,8 @@ func (c *CLI) psCmd() *cobra.Command {
 	f.BoolVarP(&all, "all", "a", false, "show all containers (default shows just running)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "only display container IDs")
 	f.BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
+	f.IntVarP(&last, "last", "n", -1, "show n last created containers (includes all states)")
+	f.BoolVarP(&latest, "latest", "l", false, "show the latest created container (includes all states)")
 	return cmd
 }
 

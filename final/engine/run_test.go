@@ -220,7 +220,11 @@ func TestCreateStartWait(t *testing.T) {
 
 	// start -a of a command that is not there: docker start's 1.
 	rmAll(t, "badcmd")
-	ok(t, "create", "--name", "badcmd", "--network", "none", "cfs/base", "no-such-program")
+	bad := strings.TrimSpace(ok(t, "create", "--name", "badcmd", "--network", "none", "cfs/base", "no-such-program"))
+	// ps -l, -n N: the last created, whatever their state, as docker's.
+	require.Equal(t, bad[:12]+"\n", ok(t, "ps", "-lq"))
+	require.Equal(t, bad[:12]+"\n"+id[:12]+"\n", ok(t, "ps", "-q", "-n", "2"))
+	require.Regexp(t, `(?m)^CONTAINER ID.*\n`+bad[:12]+`\s.*Created\s+badcmd$`, ok(t, "ps", "--latest"))
 	r = cfs(t, "start", "-a", "badcmd")
 	require.Equal(t, 1, r.Code, r.Stderr)
 	require.Contains(t, r.Stderr, "executable file not found")
