@@ -73,6 +73,12 @@ func engineError(err error, code int) error {
 	return &statusError{msg: err.Error(), code: code}
 }
 
+// daemonError is an error of the engine as docker's CLI prints one of
+// dockerd's: "Error response from daemon: …", status 1.
+func daemonError(msg string) error {
+	return &statusError{msg: "Error response from daemon: " + msg, code: 1, bare: true}
+}
+
 // withEngine is a command's work with the engine open; an engine that
 // will not open fails the command with code (docker's 125 for run,
 // create and exec, whose own failures are 125, 126 and 127; 1 otherwise).
@@ -590,16 +596,16 @@ func (c *CLI) startCmd() *cobra.Command {
 				}
 				ctr, err := e.Get(args[0])
 				if err != nil {
-					return engineError(err, 1)
+					return err
 				}
 				att, err := e.Start(ctr.ID, engine.StartOptions{Attach: &engine.AttachOptions{Stdin: interactive && ctr.Config.OpenStdin, Stdout: true, Stderr: true}})
 				var start *engine.StartError
 				if errors.As(err, &start) {
 					// docker start's 1, not run's 126 or 127: the start failed.
-					return &statusError{msg: "Error response from daemon: " + start.Msg, code: 1}
+					return daemonError(start.Msg)
 				}
 				if err != nil {
-					return engineError(err, 1)
+					return err
 				}
 				if att == nil {
 					return nil
@@ -745,7 +751,7 @@ func (c *CLI) execCmd() *cobra.Command {
 			if !detach {
 				// As docker's: "no such container" comes first.
 				if _, err := e.Get(args[0]); errors.Is(err, engine.ErrNotFound) {
-					return &statusError{msg: "Error response from daemon: " + err.Error(), code: 1}
+					return daemonError(err.Error())
 				}
 				if err := c.checkTTY(interactive, tty); err != nil {
 					return err
@@ -802,7 +808,7 @@ func (c *CLI) execCmd() *cobra.Command {
 			if errors.Is(err, engine.ErrNotFound) || errors.As(err, &conflict) {
 				// Not there, not running, paused: docker's 1, not 126
 				// (the command was never tried).
-				return &statusError{msg: "Error response from daemon: " + err.Error(), code: 1}
+				return daemonError(err.Error())
 			}
 			if err != nil {
 				return engineError(err, 126)
@@ -1007,7 +1013,7 @@ func (c *CLI) inspectAnyCmd() *cobra.Command {
 				return err
 			}
 			if len(missing) > 0 {
-				return &statusError{msg: "Error: No such object: " + strings.Join(missing, ", "), code: 1}
+				return &statusError{msg: "Error: No such object: " + strings.Join(missing, ", "), code: 1, bare: true}
 			}
 			return nil
 		}))
@@ -1126,7 +1132,7 @@ func (c *CLI) portCmd() *cobra.Command {
 					}
 				}
 				if !found {
-					return &statusError{msg: fmt.Sprintf("Error: No public port '%s' published for %s", want, args[0]), code: 1}
+					return &statusError{msg: fmt.Sprintf("Error: No public port '%s' published for %s", want, args[0]), code: 1, bare: true}
 				}
 				return nil
 			}

@@ -185,11 +185,22 @@ func TestBadInput(t *testing.T) {
 		require.Contains(t, r.Stderr, tc.msg, tc.args)
 	}
 	require.Equal(t, "", ok(t, "ps", "-aq"), "bad input leaves no container")
+	// A container that is not there: dockerd's words, as docker's CLI
+	// prints them, without the command's name.
+	for _, cmd := range [][]string{{"logs", "nosuch"}, {"exec", "nosuch", "true"}, {"top", "nosuch"}, {"port", "nosuch"},
+		{"export", "nosuch"}, {"commit", "nosuch"}, {"start", "-a", "nosuch"}, {"stats", "--no-stream", "nosuch"}} {
+		r := cfs(t, cmd...)
+		require.Equal(t, 1, r.Code, cmd)
+		require.Equal(t, "Error response from daemon: No such container: nosuch\n", r.Stderr, cmd)
+	}
+	r := cfs(t, "inspect", "nosuch")
+	require.Equal(t, "[]\n", r.Stdout)
+	require.Equal(t, "Error: No such object: nosuch\n", r.Stderr)
 
 	// A name in use.
 	rmAll(t, "taken")
 	ok(t, "create", "--name", "taken", "cfs/base", "true")
-	r := cfs(t, "create", "--name", "taken", "cfs/base", "true")
+	r = cfs(t, "create", "--name", "taken", "cfs/base", "true")
 	require.Equal(t, 125, r.Code)
 	require.Contains(t, r.Stderr, `The container name "/taken" is already in use`)
 	require.Equal(t, 1, strings.Count(ok(t, "ps", "-aq"), "\n"))
