@@ -712,7 +712,9 @@ func (c *CLI) logsCmd() *cobra.Command {
 					w = c.Err
 				}
 				if timestamps {
-					fmt.Fprint(w, l.Time.Format(time.RFC3339Nano)+" ")
+					// docker's RFC3339NanoFixed: always nine digits, so that
+					// the lines' text starts in one column.
+					fmt.Fprint(w, l.Time.UTC().Format("2006-01-02T15:04:05.000000000Z07:00")+" ")
 				}
 				_, err := io.WriteString(w, l.Text)
 				return err

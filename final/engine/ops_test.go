@@ -117,6 +117,12 @@ func TestLogsFollow(t *testing.T) {
 	require.Equal(t, "line 1", lines[0])
 	require.Equal(t, "last", lines[200])
 	require.Equal(t, "line 200\nlast\n", ok(t, "logs", "--tail", "2", "chatty"))
+	// -t: docker's fixed-width timestamps, nine digits of the second.
+	stamped := strings.Split(strings.TrimSpace(ok(t, "logs", "-t", "chatty")), "\n")
+	require.Len(t, stamped, 201)
+	for _, l := range stamped {
+		require.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (line \d+|last)$`, l)
+	}
 	// The log is docker's json-file.
 	id := inspect(t, "chatty").ID
 	data, err := os.ReadFile(inspect(t, "chatty").LogPath)
