@@ -58,6 +58,10 @@ func TestDetachedLifecycle(t *testing.T) {
 	require.Regexp(t, `(?m)^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$`, ps)
 	require.Regexp(t, `(?m)^`+id[:12]+`\s+cfs/base\s+"sh -c 'echo started…"\s+.*ago\s+Up .*\s+lifecycle$`, ps)
 	require.Equal(t, id[:12]+"\n", ok(t, "ps", "-q"))
+	// --format: docker's fields; "table" adds their titles; \t as typed.
+	require.Regexp(t, `^lifecycle running Up .* "sh -c 'echo started…" none\n$`, ok(t, "ps", "--format", "{{.Names}} {{.State}} {{.Status}} {{.Command}} {{.Networks}}"))
+	require.Regexp(t, `^CONTAINER ID   NAMES\n`+id[:12]+`   lifecycle\n$`, ok(t, "ps", "--format", `table {{.ID}}\t{{.Names}}`))
+	require.Equal(t, id[:12]+"\n", ok(t, "ps", "-q", "--format", "{{.Names}}"), "-q wins, as in docker")
 	require.Contains(t, ok(t, "ps", "--no-trunc"), id)
 
 	c := inspect(t, "lifecycle")
