@@ -464,11 +464,14 @@ func (c *CLI) runCmd() *cobra.Command {
 				return err
 			}
 			if detach {
+				// The ID first, as docker's CLI prints it once the
+				// container is made: a start that fails leaves it Created
+				// (unless --rm), and the ID says which.
+				fmt.Fprintln(c.Out, ctr.ID)
 				if _, err := e.Start(ctr.ID, engine.StartOptions{}); err != nil {
 					c.removeAfterFailedStart(e, ctr)
 					return engineError(err, 125)
 				}
-				fmt.Fprintln(c.Out, ctr.ID)
 				return nil
 			}
 			att, err := e.Start(ctr.ID, engine.StartOptions{Attach: &engine.AttachOptions{Stdin: f.interactive, Stdout: true, Stderr: true}})

@@ -236,6 +236,17 @@ func TestCreateStartWait(t *testing.T) {
 	// start -a of a command that is not there: docker start's 1.
 	rmAll(t, "badcmd")
 	bad := strings.TrimSpace(ok(t, "create", "--name", "badcmd", "--network", "none", "cfs/base", "no-such-program"))
+	// run -d of it prints the ID first, as docker's, then fails with
+	// 127 and leaves the container Created; with --rm, nothing.
+	rmAll(t, "badcmd-d")
+	r = cfs(t, "run", "-d", "--name", "badcmd-d", "--network", "none", "cfs/base", "no-such-program")
+	require.Equal(t, 127, r.Code, r.Stderr)
+	require.Regexp(t, `^[0-9a-f]{64}\n$`, r.Stdout)
+	require.Equal(t, "created", string(inspect(t, "badcmd-d").State.Status))
+	ok(t, "rm", "badcmd-d")
+	r = cfs(t, "run", "-d", "--rm", "--name", "badcmd-d", "--network", "none", "cfs/base", "no-such-program")
+	require.Equal(t, 127, r.Code, r.Stderr)
+	require.NotContains(t, ok(t, "ps", "-a"), "badcmd-d")
 	// ps -l, -n N: the last created, whatever their state, as docker's.
 	require.Equal(t, bad[:12]+"\n", ok(t, "ps", "-lq"))
 	require.Equal(t, bad[:12]+"\n"+id[:12]+"\n", ok(t, "ps", "-q", "-n", "2"))
