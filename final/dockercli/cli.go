@@ -24,6 +24,7 @@ import (
 	"os/signal"
 	"strings"
 
+	"cfs/final/engine"
 	"cfs/final/image"
 	"cfs/final/registry"
 
@@ -95,10 +96,13 @@ func Run(prog string, args []string, stdin io.Reader, stdout, stderr io.Writer) 
 	return c.Run(args)
 }
 
-// statusError carries an exit status other than 1.
+// statusError carries an exit status other than 1; a bare one's message
+// is printed as it is, without the command's name (docker's "Error
+// response from daemon: …" and "Error: …").
 type statusError struct {
 	msg  string
 	code int
+	bare bool
 }
 
 func (e *statusError) Error() string { return e.msg }
@@ -124,10 +128,20 @@ func (c *CLI) Run(args []string) int {
 	}
 	var se *statusError
 	if errors.As(err, &se) {
-		if se.msg != "" {
+		switch {
+		case se.bare:
+			fmt.Fprintln(c.Err, se.msg)
+		case se.msg != "":
 			fmt.Fprintf(c.Err, "%s: %s\n", name, se.msg)
 		}
 		return se.code
+	}
+	var conflict *engine.ConflictError
+	if errors.Is(err, engine.ErrNotFound) || errors.As(err, &conflict) {
+		// No such container, not running: dockerd's words, as docker's
+		// CLI prints them.
+		fmt.Fprintf(c.Err, "Error response from daemon: %v\n", err)
+		return 1
 	}
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintf(c.Err, "%s: canceled; nothing half-written was kept\n", name)

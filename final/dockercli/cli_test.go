@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +17,8 @@ import (
 	"cfs/final/registry"
 	"cfs/internal/stagetest"
 
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/stretchr/testify/require"
 )
 
@@ -237,4 +240,24 @@ func TestEach(t *testing.T) {
 	require.NoError(t, c.each([]string{"a", "b"}, op))
 	require.Equal(t, "a\nb\n", out.String())
 	require.Empty(t, errb.String())
+}
+
+// inspect shows the bridge network's address at the top of
+// NetworkSettings too, as Debian's dockerd (20.10) does, where tutorials
+// read it: docker inspect -f '{{.NetworkSettings.IPAddress}}' CONTAINER.
+func TestInspectLegacyNetworkSettings(t *testing.T) {
+	ep := &network.EndpointSettings{IPAddress: netip.MustParseAddr("172.29.0.2"), Gateway: netip.MustParseAddr("172.29.0.1"), IPPrefixLen: 24}
+	require.NoError(t, ep.MacAddress.UnmarshalText([]byte("02:42:ac:1d:00:02")))
+	r := container.InspectResponse{ID: "abc", NetworkSettings: &container.NetworkSettings{Networks: map[string]*network.EndpointSettings{"bridge": ep}}}
+	var out bytes.Buffer
+	c := &CLI{Out: &out}
+	require.NoError(t, c.printInspect([]any{withLegacyNetwork(r)}, "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.Gateway}} {{.NetworkSettings.IPPrefixLen}} {{.NetworkSettings.MacAddress}} {{.NetworkSettings.Networks.bridge.IPAddress}}"))
+	require.Equal(t, "172.29.0.2 172.29.0.1 24 02:42:ac:1d:00:02 172.29.0.2\n", out.String())
+
+	out.Reset()
+	r.NetworkSettings.Networks = map[string]*network.EndpointSettings{"none": {}}
+	require.NoError(t, c.printInspect([]any{withLegacyNetwork(r)}, ""))
+	require.Equal(t, 1, strings.Count(out.String(), `"NetworkSettings"`))
+	require.Contains(t, out.String(), `"IPAddress": "",`, "none: empty, as dockerd's")
+	require.Regexp(t, `"Id": "abc"(.|\n)*"NetworkSettings"`, out.String(), "NetworkSettings last, as dockerd's")
 }

@@ -14,12 +14,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"text/template"
 	"time"
 
@@ -70,6 +73,12 @@ func engineError(err error, code int) error {
 	return &statusError{msg: err.Error(), code: code}
 }
 
+// daemonError is an error of the engine as docker's CLI prints one of
+// dockerd's: "Error response from daemon: …", status 1.
+func daemonError(msg string) error {
+	return &statusError{msg: "Error response from daemon: " + msg, code: 1, bare: true}
+}
+
 // withEngine is a command's work with the engine open; an engine that
 // will not open fails the command with code (docker's 125 for run,
 // create and exec, whose own failures are 125, 126 and 127; 1 otherwise).
@@ -103,7 +112,8 @@ func (c *CLI) each(args []string, fn func(arg string) (string, error)) error {
 		out, err := fn(a)
 		if err != nil {
 			fmt.Fprintf(c.Err, "Error response from daemon: %v\n", err)
-			failed = true
+			var nf notFailure
+			failed = failed || !errors.As(err, &nf)
 			continue
 		}
 		fmt.Fprintln(c.Out, out)
@@ -113,6 +123,12 @@ func (c *CLI) each(args []string, fn func(arg string) (string, error)) error {
 	}
 	return nil
 }
+
+// notFailure is an error each prints but that does not fail the command:
+// rm -f of a container that is not there.
+type notFailure struct{ error }
+
+func (e notFailure) Unwrap() error { return e.error }
 
 // ---------------------------------------------------------------------------
 // run and create
@@ -195,19 +211,11 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 		}
 		cfg.Env = append(cfg.Env, env...)
 	}
-	for _, kv := range f.env {
-		if kv == "" || strings.HasPrefix(kv, "=") {
-			return o, fmt.Errorf("invalid environment variable: %q", kv)
-		}
-		if !strings.Contains(kv, "=") {
-			v, ok := os.LookupEnv(kv)
-			if !ok {
-				continue
-			}
-			kv += "=" + v
-		}
-		cfg.Env = append(cfg.Env, kv)
+	env, err := envFlags(f.env)
+	if err != nil {
+		return o, err
 	}
+	cfg.Env = append(cfg.Env, env...)
 	if f.memory != "" {
 		n, err := units.RAMInBytes(f.memory)
 		if err != nil || n <= 0 {
@@ -270,7 +278,7 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 		hc.Init = &f.init
 	}
 	hc.AutoRemove = f.rm
-	err := engine.CheckConfig(cfg, hc)
+	err = engine.CheckConfig(cfg, hc)
 	return o, err
 }
 
@@ -328,6 +336,28 @@ func checkHostname(h string) error {
 		}
 	}
 	return nil
+}
+
+// envFlags checks -e's values as docker's CLI does, for run and exec:
+// KEY=VALUE as it is, KEY alone for the host's value (left out if the
+// host has none), and no empty KEY.
+func envFlags(list []string) ([]string, error) {
+	var env []string
+	for _, kv := range list {
+		k, _, has := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, fmt.Errorf("invalid argument %q for \"-e, --env\" flag: invalid environment variable: %s", kv, kv)
+		}
+		if !has {
+			v, ok := os.LookupEnv(k)
+			if !ok {
+				continue
+			}
+			kv += "=" + v
+		}
+		env = append(env, kv)
+	}
+	return env, nil
 }
 
 // readEnvFile reads docker's --env-file: KEY=VALUE lines, # comments,
@@ -419,6 +449,11 @@ func (c *CLI) runCmd() *cobra.Command {
 	var detach bool
 	cmd := c.command("run [OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container from an image", 1, -1,
 		func(cmd *cobra.Command, args []string) error {
+			if !detach {
+				if err := c.checkTTY(f.interactive, f.tty); err != nil {
+					return err
+				}
+			}
 			// -d and --rm work together, as in docker since 1.13.
 			e, ctr, err := c.createFromFlags(cmd, &f, args, func(cfg *container.Config) {
 				cfg.AttachStdin = f.interactive && !detach
@@ -429,11 +464,14 @@ func (c *CLI) runCmd() *cobra.Command {
 				return err
 			}
 			if detach {
+				// The ID first, as docker's CLI prints it once the
+				// container is made: a start that fails leaves it Created
+				// (unless --rm), and the ID says which.
+				fmt.Fprintln(c.Out, ctr.ID)
 				if _, err := e.Start(ctr.ID, engine.StartOptions{}); err != nil {
 					c.removeAfterFailedStart(e, ctr)
 					return engineError(err, 125)
 				}
-				fmt.Fprintln(c.Out, ctr.ID)
 				return nil
 			}
 			att, err := e.Start(ctr.ID, engine.StartOptions{Attach: &engine.AttachOptions{Stdin: f.interactive, Stdout: true, Stderr: true}})
@@ -449,6 +487,19 @@ func (c *CLI) runCmd() *cobra.Command {
 	fs.BoolVarP(&detach, "detach", "d", false, "run container in background and print container ID")
 	fs.BoolVar(&f.rm, "rm", false, "automatically remove the container and its associated anonymous volumes when it exits")
 	return cmd
+}
+
+// checkTTY refuses -it when this program's stdin is not a terminal (a
+// pipe, a file, a CI job), before anything is made, as docker's CLI does:
+// the container's terminal would have nothing to read keys from.
+func (c *CLI) checkTTY(stdin, tty bool) error {
+	if !stdin || !tty {
+		return nil
+	}
+	if f, ok := c.In.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return &statusError{msg: "the input device is not a TTY", code: 1}
 }
 
 // removeAfterFailedStart removes a --rm container whose start failed, as
@@ -548,21 +599,35 @@ func (c *CLI) startCmd() *cobra.Command {
 				}
 				ctr, err := e.Get(args[0])
 				if err != nil {
-					return engineError(err, 1)
+					return err
 				}
 				att, err := e.Start(ctr.ID, engine.StartOptions{Attach: &engine.AttachOptions{Stdin: interactive && ctr.Config.OpenStdin, Stdout: true, Stderr: true}})
+				var start *engine.StartError
+				if errors.As(err, &start) {
+					// docker start's 1, not run's 126 or 127: the start failed.
+					return daemonError(start.Msg)
+				}
 				if err != nil {
-					return engineError(err, 1)
+					return err
 				}
 				if att == nil {
 					return nil
 				}
 				return c.attached(e, ctr, att, interactive && ctr.Config.OpenStdin, ctr.Config.Tty)
 			}
-			return c.each(args, func(a string) (string, error) {
+			var failed []string
+			err := c.each(args, func(a string) (string, error) {
 				_, err := e.Start(a, engine.StartOptions{})
+				if err != nil {
+					failed = append(failed, a)
+				}
 				return a, err
 			})
+			if err != nil {
+				// docker's CLI ends with the list of those that failed.
+				fmt.Fprintf(c.Err, "Error: failed to start containers: %s\n", strings.Join(failed, ", "))
+			}
+			return err
 		}))
 	cmd.Flags().BoolVarP(&attach, "attach", "a", false, "attach STDOUT/STDERR and forward signals")
 	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach container's STDIN")
@@ -573,19 +638,58 @@ func (c *CLI) startCmd() *cobra.Command {
 // ps
 
 func (c *CLI) psCmd() *cobra.Command {
-	var all, quiet, noTrunc bool
+	var all, quiet, noTrunc, latest bool
+	var format string
+	last := -1
 	cmd := c.command("ps [OPTIONS]", "List containers", 0, 0,
 		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
-			list, err := e.List()
+			list, err := e.List() // newest first
 			if err != nil {
 				return err
 			}
+			if latest {
+				last = 1
+			}
+			if last >= 0 {
+				// -n N, -l: the N last created, in every state, as docker's.
+				all = true
+				list = list[:min(last, len(list))]
+			}
 			tw := newTable(c.Out)
-			if !quiet {
+			var tmpl *template.Template
+			if format != "" && format != "table" && !quiet {
+				// As docker's: "table " for a header, \t and \n as typed
+				// in single quotes.
+				text, table := strings.CutPrefix(format, "table ")
+				text = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(strings.TrimSpace(text))
+				funcs := template.FuncMap{"json": func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
+					"join": strings.Join, "upper": strings.ToUpper, "lower": strings.ToLower}
+				if tmpl, err = template.New("format").Funcs(funcs).Parse(text); err != nil {
+					return &statusError{msg: fmt.Sprintf("template parsing error: %v", err), code: 1}
+				}
+				if table {
+					if err := psLine(tw, tmpl, psHeader{}); err != nil {
+						return err
+					}
+				} else {
+					tw = nil
+				}
+			}
+			if !quiet && tmpl == nil {
 				fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
 			}
 			for _, ctr := range list {
 				if !all && !ctr.Running() {
+					continue
+				}
+				if tmpl != nil {
+					w := io.Writer(c.Out)
+					if tw != nil {
+						w = tw
+					}
+					if err := psLine(w, tmpl, psRow{ctr, noTrunc}); err != nil {
+						return err
+					}
 					continue
 				}
 				id := ctr.ShortID()
@@ -603,14 +707,85 @@ func (c *CLI) psCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, ctr.Image, command, ago(ctr.Created),
 					ctr.StatusText(), strings.Join(psPorts(ctr), ", "), ctr.Name)
 			}
+			if tw == nil {
+				return nil
+			}
 			return tw.Flush()
 		}))
 	f := cmd.Flags()
 	f.BoolVarP(&all, "all", "a", false, "show all containers (default shows just running)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "only display container IDs")
 	f.BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
+	f.StringVar(&format, "format", "", "format output using a Go template ('{{.Names}}'; 'table {{.ID}}\\t{{.Status}}' for a table with its header)")
+	f.IntVarP(&last, "last", "n", -1, "show n last created containers (includes all states)")
+	f.BoolVarP(&latest, "latest", "l", false, "show the latest created container (includes all states)")
 	return cmd
 }
+
+// psLine writes one line of ps --format.
+func psLine(w io.Writer, tmpl *template.Template, v any) error {
+	var b bytes.Buffer
+	if err := tmpl.Execute(&b, v); err != nil {
+		return &statusError{msg: fmt.Sprintf("template: %v", err), code: 1}
+	}
+	b.WriteByte('\n')
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// psRow is a container as docker ps --format sees it: docker's names
+// for its fields, each a string as the table shows it.
+type psRow struct {
+	c       *engine.Container
+	noTrunc bool
+}
+
+func (r psRow) ID() string {
+	if r.noTrunc {
+		return r.c.ID
+	}
+	return r.c.ShortID()
+}
+func (r psRow) Image() string { return r.c.Image }
+func (r psRow) Command() string {
+	if r.noTrunc {
+		return strconv.Quote(engine.Command(r.c))
+	}
+	return strconv.Quote(ellipsis(engine.Command(r.c), 20))
+}
+func (r psRow) CreatedAt() string  { return r.c.Created.Format("2006-01-02 15:04:05 -0700 MST") }
+func (r psRow) RunningFor() string { return ago(r.c.Created) }
+func (r psRow) Ports() string      { return strings.Join(psPorts(r.c), ", ") }
+func (r psRow) State() string      { return r.c.State.Status }
+func (r psRow) Status() string     { return r.c.StatusText() }
+func (r psRow) Names() string      { return r.c.Name }
+func (r psRow) Networks() string   { return string(r.c.HostConfig.NetworkMode) }
+func (r psRow) Labels() string {
+	var kv []string
+	for k, v := range r.c.Config.Labels {
+		kv = append(kv, k+"="+v)
+	}
+	sort.Strings(kv)
+	return strings.Join(kv, ",")
+}
+func (r psRow) Label(name string) string { return r.c.Config.Labels[name] }
+
+// psHeader is the header line of ps --format 'table …': each field's
+// column title, docker's.
+type psHeader struct{}
+
+func (psHeader) ID() string            { return "CONTAINER ID" }
+func (psHeader) Image() string         { return "IMAGE" }
+func (psHeader) Command() string       { return "COMMAND" }
+func (psHeader) CreatedAt() string     { return "CREATED AT" }
+func (psHeader) RunningFor() string    { return "CREATED" }
+func (psHeader) Ports() string         { return "PORTS" }
+func (psHeader) State() string         { return "STATE" }
+func (psHeader) Status() string        { return "STATUS" }
+func (psHeader) Names() string         { return "NAMES" }
+func (psHeader) Networks() string      { return "NETWORKS" }
+func (psHeader) Labels() string        { return "LABELS" }
+func (psHeader) Label(_ string) string { return "LABEL" }
 
 // psPorts is docker ps's PORTS: "0.0.0.0:8080->80/tcp".
 func psPorts(ctr *engine.Container) []string {
@@ -639,7 +814,9 @@ func (c *CLI) logsCmd() *cobra.Command {
 					w = c.Err
 				}
 				if timestamps {
-					fmt.Fprint(w, l.Time.Format(time.RFC3339Nano)+" ")
+					// docker's RFC3339NanoFixed: always nine digits, so that
+					// the lines' text starts in one column.
+					fmt.Fprint(w, l.Time.UTC().Format("2006-01-02T15:04:05.000000000Z07:00")+" ")
 				}
 				_, err := io.WriteString(w, l.Text)
 				return err
@@ -671,9 +848,17 @@ func (c *CLI) execCmd() *cobra.Command {
 	var workdir, user string
 	cmd := c.command("exec [OPTIONS] CONTAINER COMMAND [ARG...]", "Execute a command in a running container", 2, -1,
 		c.withEngine(125, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
-			for _, kv := range env {
-				if !strings.Contains(kv, "=") {
-					return &statusError{msg: fmt.Sprintf("invalid environment variable: %q", kv), code: 125}
+			env, err := envFlags(env)
+			if err != nil {
+				return &statusError{msg: err.Error(), code: 125}
+			}
+			if !detach {
+				// As docker's: "no such container" comes first.
+				if _, err := e.Get(args[0]); errors.Is(err, engine.ErrNotFound) {
+					return daemonError(err.Error())
+				}
+				if err := c.checkTTY(interactive, tty); err != nil {
+					return err
 				}
 			}
 			opt := engine.ExecOptions{Cmd: args[1:], Env: env, WorkingDir: workdir, User: user, Tty: tty}
@@ -723,8 +908,11 @@ func (c *CLI) execCmd() *cobra.Command {
 					f.Close() // the process has its own copy
 				}
 			}
-			if errors.Is(err, engine.ErrNotFound) {
-				return &statusError{msg: "Error response from daemon: " + err.Error(), code: 1}
+			var conflict *engine.ConflictError
+			if errors.Is(err, engine.ErrNotFound) || errors.As(err, &conflict) {
+				// Not there, not running, paused: docker's 1, not 126
+				// (the command was never tried).
+				return daemonError(err.Error())
 			}
 			if err != nil {
 				return engineError(err, 126)
@@ -867,7 +1055,8 @@ func (c *CLI) rmCmd() *cobra.Command {
 		func(e *engine.Engine, a string) (string, error) {
 			err := e.Remove(a, force)
 			if force && errors.Is(err, engine.ErrNotFound) {
-				return a, nil // rm -f of what is not there is no error, as in docker
+				// docker's CLI says so on stderr and exits 0.
+				return "", notFailure{err}
 			}
 			return a, err
 		})
@@ -910,7 +1099,7 @@ func (c *CLI) inspectAnyCmd() *cobra.Command {
 			for _, a := range args {
 				if typ == "" || typ == "container" {
 					if ctr, err := e.Get(a); err == nil {
-						out = append(out, e.Inspect(ctr))
+						out = append(out, withLegacyNetwork(e.Inspect(ctr)))
 						continue
 					} else if !errors.Is(err, engine.ErrNotFound) {
 						return err
@@ -928,13 +1117,68 @@ func (c *CLI) inspectAnyCmd() *cobra.Command {
 				return err
 			}
 			if len(missing) > 0 {
-				return &statusError{msg: "Error: No such object: " + strings.Join(missing, ", "), code: 1}
+				return &statusError{msg: "Error: No such object: " + strings.Join(missing, ", "), code: 1, bare: true}
 			}
 			return nil
 		}))
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output using a custom template ('{{.State.Status}}', '{{json .Config}}')")
 	cmd.Flags().StringVar(&typ, "type", "", "only inspect objects of the given type (container or image)")
 	return cmd
+}
+
+// inspectedContainer is docker inspect's container as Debian's dockerd
+// (20.10) shows it, with NetworkSettings' fields of before API 1.44.
+type inspectedContainer struct {
+	container.InspectResponse
+	NetworkSettings *legacyNetworkSettings // shadows the embedded one
+}
+
+// legacyNetworkSettings has, beside the networks, the bridge network's
+// address at the top, which tutorials read with
+// `docker inspect -f '{{.NetworkSettings.IPAddress}}' CONTAINER`.
+type legacyNetworkSettings struct {
+	Bridge                 string
+	SandboxID              string
+	HairpinMode            bool
+	LinkLocalIPv6Address   string
+	LinkLocalIPv6PrefixLen int
+	Ports                  network.PortMap
+	SandboxKey             string
+	SecondaryIPAddresses   []string
+	SecondaryIPv6Addresses []string
+	EndpointID             string
+	Gateway                string
+	GlobalIPv6Address      string
+	GlobalIPv6PrefixLen    int
+	IPAddress              string
+	IPPrefixLen            int
+	IPv6Gateway            string
+	MacAddress             string
+	Networks               map[string]*network.EndpointSettings
+}
+
+// withLegacyNetwork adds the bridge network's fields at the top of
+// NetworkSettings, as dockerd 20.10 does (empty on none and host).
+func withLegacyNetwork(r container.InspectResponse) inspectedContainer {
+	ns := r.NetworkSettings
+	if ns == nil {
+		ns = &container.NetworkSettings{}
+	}
+	l := &legacyNetworkSettings{SandboxID: ns.SandboxID, SandboxKey: ns.SandboxKey, Ports: ns.Ports, Networks: ns.Networks}
+	addr := func(a netip.Addr) string {
+		if !a.IsValid() {
+			return ""
+		}
+		return a.String()
+	}
+	if ep := ns.Networks["bridge"]; ep != nil {
+		l.EndpointID, l.Gateway, l.IPAddress, l.IPPrefixLen = ep.EndpointID, addr(ep.Gateway), addr(ep.IPAddress), ep.IPPrefixLen
+		l.IPv6Gateway, l.GlobalIPv6Address, l.GlobalIPv6PrefixLen = addr(ep.IPv6Gateway), addr(ep.GlobalIPv6Address), ep.GlobalIPv6PrefixLen
+		if len(ep.MacAddress) > 0 {
+			l.MacAddress = net.HardwareAddr(ep.MacAddress).String()
+		}
+	}
+	return inspectedContainer{InspectResponse: r, NetworkSettings: l}
 }
 
 // printInspect prints docker inspect's JSON array, or each object
@@ -992,7 +1236,7 @@ func (c *CLI) portCmd() *cobra.Command {
 					}
 				}
 				if !found {
-					return &statusError{msg: fmt.Sprintf("Error: No public port '%s' published for %s", want, args[0]), code: 1}
+					return &statusError{msg: fmt.Sprintf("Error: No public port '%s' published for %s", want, args[0]), code: 1, bare: true}
 				}
 				return nil
 			}
@@ -1010,7 +1254,8 @@ func (c *CLI) topCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := newTable(c.Out)
+			// docker top's own table: columns at least 20 wide.
+			tw := tabwriter.NewWriter(c.Out, 20, 1, 3, ' ', 0)
 			fmt.Fprintln(tw, strings.Join(titles, "\t"))
 			for _, f := range rows {
 				fmt.Fprintln(tw, strings.Join(f, "\t"))
@@ -1072,8 +1317,8 @@ func (c *CLI) statsCmd() *cobra.Command {
 				fmt.Fprintln(tw, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS")
 				for _, ctr := range ctrs {
 					s, ok := cur[ctr.ID]
-					if !ok {
-						fmt.Fprintf(tw, "%s\t%s\t--\t-- / --\t--\t--\t--\t--\n", ctr.ShortID(), ctr.Name)
+					if !ok { // not running: docker's line of zeros
+						fmt.Fprintf(tw, "%s\t%s\t0.00%%\t0B / 0B\t0.00%%\t0B / 0B\t0B / 0B\t0\n", ctr.ShortID(), ctr.Name)
 						continue
 					}
 					mem := 0.0

@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 
 	"cfs/final/runtime"
-
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // ExecOptions are docker exec's.
@@ -73,6 +71,10 @@ func (e *Engine) Exec(arg string, opt ExecOptions) (*runtime.Process, error) {
 			return nil, err
 		}
 		p.User = u
+		// HOME is the exec'd user's, unless the container or -e sets one.
+		if !hasEnv(c.Config.Env, "HOME") && !hasEnv(opt.Env, "HOME") {
+			p.Env = setEnv(p.Env, withHome(nil, u.UID, layers)...)
+		}
 	}
 	eo := runtime.ExecOptions{Stdin: opt.Stdin, Stdout: opt.Stdout, Stderr: opt.Stderr, ConsoleConn: opt.ConsoleConn}
 	if !opt.Tty {
@@ -93,23 +95,3 @@ func (e *Engine) Exec(arg string, opt ExecOptions) (*runtime.Process, error) {
 	}
 	return proc, nil
 }
-
-func hasEnv(env []string, k string) bool {
-	for _, e := range env {
-		if ek, _, _ := cut(e, "="); ek == k {
-			return true
-		}
-	}
-	return false
-}
-
-func cut(s, sep string) (string, string, bool) {
-	for i := 0; i+len(sep) <= len(s); i++ {
-		if s[i:i+len(sep)] == sep {
-			return s[:i], s[i+len(sep):], true
-		}
-	}
-	return s, "", false
-}
-
-var _ = specs.Version

@@ -102,9 +102,18 @@ func (e *Engine) Summary(c *Container) container.Summary {
 }
 
 // Command is the command as docker ps shows it: entrypoint and command,
-// space-separated.
+// space-separated, an argument with a space in it in single quotes, as
+// dockerd writes it (sh -c 'echo hi; sleep 1'), so that one can tell
+// where an argument ends.
 func Command(c *Container) string {
-	return strings.Join(append([]string{c.Path}, c.Args...), " ")
+	words := []string{c.Path}
+	for _, a := range c.Args {
+		if strings.Contains(a, " ") {
+			a = "'" + a + "'"
+		}
+		words = append(words, a)
+	}
+	return strings.Join(words, " ")
 }
 
 // StatusText is docker ps's STATUS: "Up 2 minutes", "Up 3 seconds

@@ -61,10 +61,34 @@ func (e *Engine) Kill(arg string, sig syscall.Signal) error {
 	if err != nil {
 		return err
 	}
-	if rc.Status() == runtime.Paused && sig == unix.SIGKILL {
+	paused := rc.Status() == runtime.Paused
+	if paused && sig == unix.SIGKILL {
 		return rc.Signal(sig, true) // a frozen process dies once thawed
 	}
-	return rc.Signal(sig, false)
+	if err := rc.Signal(sig, false); err != nil {
+		return err
+	}
+	if paused && thawsOnSignal(c, sig) {
+		// As dockerd does: the signal, pending in a frozen process, is
+		// handled once it is thawed, so that stop of a paused container
+		// lets it end as it would running, not by SIGKILL after the
+		// timeout.
+		if err := e.Unpause(c.ID); err != nil && !isNotRunning(err) { // not paused, not running: nothing to thaw
+			return err
+		}
+	}
+	return nil
+}
+
+// thawsOnSignal is dockerd's rule for a signal to a paused container: it
+// is unpaused for its stop signal (or any signal, when the image names
+// none), and left paused for another.
+func thawsOnSignal(c *Container, sig syscall.Signal) bool {
+	if c.Config.StopSignal == "" {
+		return true
+	}
+	stop, err := runtime.ParseSignal(c.Config.StopSignal)
+	return err == nil && stop == sig
 }
 
 // Stop sends the container's stop signal (SIGTERM unless its image says

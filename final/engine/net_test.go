@@ -25,6 +25,7 @@ func TestPublishedPort(t *testing.T) {
 	c := inspect(t, "web")
 	ip := c.NetworkSettings.Networks["bridge"].IPAddress
 	require.True(t, ip.IsValid(), "an address on the bridge")
+	require.Equal(t, ip.String()+"\n", ok(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web"), "where dockerd 20.10 shows it too")
 	require.Equal(t, "80/tcp -> 0.0.0.0:8080\n", ok(t, "port", "web"))
 	require.Equal(t, "0.0.0.0:8080\n", ok(t, "port", "web", "80"))
 	require.Regexp(t, `0\.0\.0\.0:8080->80/tcp\s+web`, ok(t, "ps"))

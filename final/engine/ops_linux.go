@@ -199,7 +199,7 @@ func (e *Engine) Commit(ctx context.Context, arg string, opt CommitOptions) (*im
 	}
 	return e.Images.Commit(ctx, image.CommitOptions{
 		Parent: c.ImageID, Upper: filepath.Join(e.Dir(c.ID), "upper"), Name: opt.Name,
-		Author: opt.Author, Message: opt.Message, CreatedBy: Command(c), Config: &cfg, Changes: opt.Changes,
+		Author: opt.Author, Message: opt.Message, CreatedBy: strings.Join(append([]string{c.Path}, c.Args...), " "), Config: &cfg, Changes: opt.Changes,
 	})
 }
 

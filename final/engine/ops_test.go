@@ -37,8 +37,16 @@ func TestExec(t *testing.T) {
 		want += stagetest.NS(t, pid, ns) + "\n"
 	}
 	require.Equal(t, want+"1\n", out)
-	require.Equal(t, "2 /tmp 1000\n", ok(t, "exec", "-e", "FROM_RUN=2", "-w", "/tmp", "-u", "1000", "execme", "sh", "-c", "echo $FROM_RUN $(pwd) $(id -u)"))
-	r := cfs(t, "exec", "execme", "sh", "-c", "exit 7")
+	require.Equal(t, "2 /tmp 1000 /\n", ok(t, "exec", "-e", "FROM_RUN=2", "-w", "/tmp", "-u", "1000", "execme", "sh", "-c", "echo $FROM_RUN $(pwd) $(id -u) $HOME"))
+	require.Equal(t, "/root\n", ok(t, "exec", "execme", "sh", "-c", "echo $HOME"))
+	// -e KEY alone takes the host's value, as docker's does.
+	t.Setenv("CFS_TEST_FROM_HOST", "host value")
+	require.Equal(t, "host value\n", ok(t, "exec", "-e", "CFS_TEST_FROM_HOST", "execme", "sh", "-c", "echo $CFS_TEST_FROM_HOST"))
+	r := cfs(t, "exec", "-it", "execme", "true") // stdin is a pipe
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stderr, "the input device is not a TTY")
+	require.Contains(t, ok(t, "exec", "-t", "execme", "echo", "hi"), "hi", "-t alone needs no terminal here")
+	r = cfs(t, "exec", "execme", "sh", "-c", "exit 7")
 	require.Equal(t, 7, r.Code)
 	r = cfs(t, "exec", "execme", "no-such-program")
 	require.Equal(t, 127, r.Code)
@@ -50,7 +58,7 @@ func TestExec(t *testing.T) {
 	require.Eventually(t, func() bool { return cfs(t, "exec", "execme", "cat", "/tmp/mark").Stdout == "detached\n" }, 10e9, 50e6)
 	// top lists the container's processes, PID 1 and the exec'd ones.
 	top := ok(t, "top", "execme")
-	require.Regexp(t, `^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD\n`, top)
+	require.Regexp(t, `^UID {17}PID {17}PPID {16}C {19}STIME {15}TTY {17}TIME {16}CMD\n`, top, "docker top's table: columns 20 wide")
 	require.Contains(t, top, "sleep 1000")
 	require.Contains(t, top, fmt.Sprint(pid))
 }
@@ -71,7 +79,8 @@ func TestPauseStats(t *testing.T) {
 	require.Equal(t, 1, r.Code)
 	require.Contains(t, r.Stderr, "already paused")
 	r = cfs(t, "exec", "frozen", "true")
-	require.NotEqual(t, 0, r.Code)
+	require.Equal(t, 1, r.Code, "docker's status for a paused container: the command was never tried")
+	require.Contains(t, r.Stderr, "is paused, unpause the container before exec")
 	require.Equal(t, "frozen\n", ok(t, "unpause", "frozen"))
 	require.Equal(t, "running", string(inspect(t, "frozen").State.Status))
 
@@ -80,6 +89,20 @@ func TestPauseStats(t *testing.T) {
 	require.Len(t, lines, 2)
 	require.Regexp(t, `^CONTAINER ID\s+NAME\s+CPU %\s+MEM USAGE / LIMIT\s+MEM %\s+NET I/O\s+BLOCK I/O\s+PIDS$`, lines[0])
 	require.Regexp(t, `^[0-9a-f]{12}\s+frozen\s+\d+\.\d\d%\s+[\d.]+[KMG]?i?B / 100MiB\s+\d+\.\d\d%\s+.* / .*\s+1$`, lines[1])
+}
+
+// stop of a paused container thaws it after the signal, as dockerd does,
+// so that the container's handler runs: it exits 7, not 137 after the
+// timeout.
+func TestStopPaused(t *testing.T) {
+	setup(t)
+	rmAll(t, "stop-paused")
+	ok(t, "run", "-d", "--name", "stop-paused", "--network", "none", "cfs/base", "sh", "-c", `trap "exit 7" TERM; echo ready; while :; do sleep 0.1; done`)
+	require.Eventually(t, func() bool { return ok(t, "logs", "stop-paused") == "ready\n" }, 10*time.Second, 20*time.Millisecond)
+	ok(t, "pause", "stop-paused")
+	require.Equal(t, "stop-paused\n", ok(t, "stop", "-t", "20", "stop-paused"))
+	require.Equal(t, "7\n", ok(t, "wait", "stop-paused"))
+	require.Equal(t, "exited", string(inspect(t, "stop-paused").State.Status))
 }
 
 // logs -f follows a chatty container until it exits.
@@ -94,6 +117,12 @@ func TestLogsFollow(t *testing.T) {
 	require.Equal(t, "line 1", lines[0])
 	require.Equal(t, "last", lines[200])
 	require.Equal(t, "line 200\nlast\n", ok(t, "logs", "--tail", "2", "chatty"))
+	// -t: docker's fixed-width timestamps, nine digits of the second.
+	stamped := strings.Split(strings.TrimSpace(ok(t, "logs", "-t", "chatty")), "\n")
+	require.Len(t, stamped, 201)
+	for _, l := range stamped {
+		require.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (line \d+|last)$`, l)
+	}
 	// The log is docker's json-file.
 	id := inspect(t, "chatty").ID
 	data, err := os.ReadFile(inspect(t, "chatty").LogPath)

@@ -56,8 +56,12 @@ func TestDetachedLifecycle(t *testing.T) {
 
 	ps := ok(t, "ps")
 	require.Regexp(t, `(?m)^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$`, ps)
-	require.Regexp(t, `(?m)^`+id[:12]+`\s+cfs/base\s+"sh -c echo started;…"\s+.*ago\s+Up .*\s+lifecycle$`, ps)
+	require.Regexp(t, `(?m)^`+id[:12]+`\s+cfs/base\s+"sh -c 'echo started…"\s+.*ago\s+Up .*\s+lifecycle$`, ps)
 	require.Equal(t, id[:12]+"\n", ok(t, "ps", "-q"))
+	// --format: docker's fields; "table" adds their titles; \t as typed.
+	require.Regexp(t, `^lifecycle running Up .* "sh -c 'echo started…" none\n$`, ok(t, "ps", "--format", "{{.Names}} {{.State}} {{.Status}} {{.Command}} {{.Networks}}"))
+	require.Regexp(t, `^CONTAINER ID   NAMES\n`+id[:12]+`   lifecycle\n$`, ok(t, "ps", "--format", `table {{.ID}}\t{{.Names}}`))
+	require.Equal(t, id[:12]+"\n", ok(t, "ps", "-q", "--format", "{{.Names}}"), "-q wins, as in docker")
 	require.Contains(t, ok(t, "ps", "--no-trunc"), id)
 
 	c := inspect(t, "lifecycle")
@@ -124,6 +128,11 @@ func TestRunFlags(t *testing.T) {
 	require.Equal(t, "x y\n", ok(t, "run", "--rm", "--network", "none", "--entrypoint", "echo", "cfs/base", "x", "y"))
 	// -u by name, from the image's /etc/passwd.
 	require.Equal(t, "0\n", ok(t, "run", "--rm", "--network", "none", "-u", "root", "cfs/base", "id", "-u"))
+	// As docker's: HOME from /etc/passwd, the primary group among the
+	// supplementary ones (the kernel's list, in /proc/self/status).
+	require.Regexp(t, `^/root\nGroups:\s+0(\s|$)`, ok(t, "run", "--rm", "--network", "none", "cfs/base", "sh", "-c", "echo $HOME; grep ^Groups: /proc/self/status"))
+	require.Regexp(t, `^/\nGroups:\s+1000\s*$`, ok(t, "run", "--rm", "--network", "none", "-u", "1000:1000", "cfs/base", "sh", "-c", "echo $HOME; grep ^Groups: /proc/self/status"))
+	require.Equal(t, "/mine\n", ok(t, "run", "--rm", "--network", "none", "-e", "HOME=/mine", "cfs/base", "sh", "-c", "echo $HOME"))
 	r := cfs(t, "run", "--rm", "--network", "none", "-u", "nosuchuser", "cfs/base", "true")
 	require.Equal(t, 125, r.Code)
 	require.Contains(t, r.Stderr, "unable to find user nosuchuser")
@@ -165,23 +174,37 @@ func TestBadInput(t *testing.T) {
 		{[]string{"run", "-e", "=x", "cfs/base"}, 125, "invalid environment variable"},
 		{[]string{"run", "--env-file", "/no/such/file", "cfs/base"}, 125, "/no/such/file"},
 		{[]string{"run"}, 1, `"cfs run" requires at least 1 argument`},
+		{[]string{"run", "-it", "cfs/base", "true"}, 1, "the input device is not a TTY"}, // stdin is a pipe here
+		{[]string{"exec", "-it", "nosuch", "true"}, 1, "No such container: nosuch"},
 		{[]string{"run", "localhost:1/nope"}, 125, "Unable to find image 'localhost:1/nope:latest' locally"},
 		{[]string{"logs", "nosuch"}, 1, "No such container: nosuch"},
 		{[]string{"stop", "nosuch"}, 1, "No such container: nosuch"},
 		{[]string{"kill", "-s", "NOPE", "nosuch"}, 1, "invalid signal"},
 		{[]string{"logs", "--tail", "x", "nosuch"}, 1, "invalid value for \"tail\""},
 		{[]string{"exec", "nosuch", "true"}, 1, "No such container"},
+		{[]string{"exec", "-e", "=x", "nosuch", "true"}, 125, `invalid argument "=x" for "-e, --env" flag: invalid environment variable: =x`},
 	} {
 		r := cfs(t, tc.args...)
 		require.Equal(t, tc.code, r.Code, "%v: %s", tc.args, r.Stderr)
 		require.Contains(t, r.Stderr, tc.msg, tc.args)
 	}
 	require.Equal(t, "", ok(t, "ps", "-aq"), "bad input leaves no container")
+	// A container that is not there: dockerd's words, as docker's CLI
+	// prints them, without the command's name.
+	for _, cmd := range [][]string{{"logs", "nosuch"}, {"exec", "nosuch", "true"}, {"top", "nosuch"}, {"port", "nosuch"},
+		{"export", "nosuch"}, {"commit", "nosuch"}, {"start", "-a", "nosuch"}, {"stats", "--no-stream", "nosuch"}} {
+		r := cfs(t, cmd...)
+		require.Equal(t, 1, r.Code, cmd)
+		require.Equal(t, "Error response from daemon: No such container: nosuch\n", r.Stderr, cmd)
+	}
+	r := cfs(t, "inspect", "nosuch")
+	require.Equal(t, "[]\n", r.Stdout)
+	require.Equal(t, "Error: No such object: nosuch\n", r.Stderr)
 
 	// A name in use.
 	rmAll(t, "taken")
 	ok(t, "create", "--name", "taken", "cfs/base", "true")
-	r := cfs(t, "create", "--name", "taken", "cfs/base", "true")
+	r = cfs(t, "create", "--name", "taken", "cfs/base", "true")
 	require.Equal(t, 125, r.Code)
 	require.Contains(t, r.Stderr, `The container name "/taken" is already in use`)
 	require.Equal(t, 1, strings.Count(ok(t, "ps", "-aq"), "\n"))
@@ -202,8 +225,35 @@ func TestCreateStartWait(t *testing.T) {
 	st := inspect(t, "twostep").State
 	require.Equal(t, "exited", string(st.Status))
 	require.Equal(t, 4, st.ExitCode)
+	stats := ok(t, "stats", "--no-stream", "twostep")
+	require.Regexp(t, `(?m)^[0-9a-f]{12}\s+twostep\s+0\.00%\s+0B / 0B\s+0\.00%\s+0B / 0B\s+0B / 0B\s+0$`, stats, "a stopped container: docker's zeros")
+	r = cfs(t, "exec", "twostep", "true")
+	require.Equal(t, 1, r.Code, "exec in a stopped container: docker's 1")
+	require.Contains(t, r.Stderr, "is not running")
 	require.Equal(t, 4, cfs(t, "start", "-a", "twostep").Code)
 	require.Equal(t, "out\nout\n", ok(t, "logs", "twostep"), "the log of both runs")
+
+	// start -a of a command that is not there: docker start's 1.
+	rmAll(t, "badcmd")
+	bad := strings.TrimSpace(ok(t, "create", "--name", "badcmd", "--network", "none", "cfs/base", "no-such-program"))
+	// run -d of it prints the ID first, as docker's, then fails with
+	// 127 and leaves the container Created; with --rm, nothing.
+	rmAll(t, "badcmd-d")
+	r = cfs(t, "run", "-d", "--name", "badcmd-d", "--network", "none", "cfs/base", "no-such-program")
+	require.Equal(t, 127, r.Code, r.Stderr)
+	require.Regexp(t, `^[0-9a-f]{64}\n$`, r.Stdout)
+	require.Equal(t, "created", string(inspect(t, "badcmd-d").State.Status))
+	ok(t, "rm", "badcmd-d")
+	r = cfs(t, "run", "-d", "--rm", "--name", "badcmd-d", "--network", "none", "cfs/base", "no-such-program")
+	require.Equal(t, 127, r.Code, r.Stderr)
+	require.NotContains(t, ok(t, "ps", "-a"), "badcmd-d")
+	// ps -l, -n N: the last created, whatever their state, as docker's.
+	require.Equal(t, bad[:12]+"\n", ok(t, "ps", "-lq"))
+	require.Equal(t, bad[:12]+"\n"+id[:12]+"\n", ok(t, "ps", "-q", "-n", "2"))
+	require.Regexp(t, `(?m)^CONTAINER ID.*\n`+bad[:12]+`\s.*Created\s+badcmd$`, ok(t, "ps", "--latest"))
+	r = cfs(t, "start", "-a", "badcmd")
+	require.Equal(t, 1, r.Code, r.Stderr)
+	require.Contains(t, r.Stderr, "executable file not found")
 }
 
 // The cgroup limits of -m, --cpus and --pids-limit, read on the host.
@@ -288,11 +338,12 @@ func TestEachContainer(t *testing.T) {
 		{[]string{"unpause", "each-a", "nosuch", "each-b"}, 1, "each-a\neach-b\n", nosuch},
 		{[]string{"kill", "nosuch", "each-a", "each-b"}, 1, "each-a\neach-b\n", nosuch},
 		{[]string{"wait", "each-a", "nosuch", "each-b"}, 1, "137\n137\n", nosuch},
-		{[]string{"start", "each-a", "nosuch"}, 1, "each-a\n", nosuch},
+		{[]string{"start", "each-a", "nosuch"}, 1, "each-a\n", nosuch + "Error: failed to start containers: nosuch\n"},
 		{[]string{"restart", "-t", "0", "nosuch", "each-a"}, 1, "each-a\n", nosuch},
 		{[]string{"stop", "-t", "0", "nosuch", "nosuch"}, 1, "", nosuch + nosuch},
 		{[]string{"stop", "-t", "0", "each-a", "each-b"}, 0, "each-a\neach-b\n", ""},
-		{[]string{"rm", "-f", "each-a", "nosuch", "each-b"}, 0, "each-a\nnosuch\neach-b\n", ""},
+		// rm -f: what is not there is said, and is no failure.
+		{[]string{"rm", "-f", "each-a", "nosuch", "each-b"}, 0, "each-a\neach-b\n", nosuch},
 	} {
 		r := cfs(t, tc.args...)
 		require.Equal(t, tc.code, r.Code, "%v: %s", tc.args, r.Stderr)

@@ -85,7 +85,7 @@ func (e *Engine) Spec(c *Container, lowers []string) (*specs.Spec, error) {
 	s := &specs.Spec{
 		Version: specs.Version,
 		Process: &specs.Process{
-			Terminal: cfg.Tty, Args: args, Env: containerEnv(c), Cwd: cwd, User: user,
+			Terminal: cfg.Tty, Args: args, Env: withHome(containerEnv(c), user.UID, layers), Cwd: cwd, User: user,
 			Capabilities: capabilities(hc.CapAdd, hc.CapDrop, hc.Privileged),
 			// No rlimits: the container keeps the host's (containerd raises
 			// open files to 1048576, which needs CAP_SYS_RESOURCE).
@@ -216,6 +216,30 @@ func containerEnv(c *Container) []string {
 	return setEnv(env, c.Config.Env...)
 }
 
+// withHome adds HOME, the user's home in the image's /etc/passwd ("/"
+// without one), to an environment that has none, as runc does for
+// docker: `cd` and ~ work in the container's shell.
+func withHome(env []string, uid uint32, layers []string) []string {
+	if hasEnv(env, "HOME") {
+		return env
+	}
+	home := "/"
+	if e := findEntry(readImageFile(layers, "etc/passwd"), "", strconv.FormatUint(uint64(uid), 10)); len(e) > 5 && e[5] != "" {
+		home = e[5]
+	}
+	return append(env, "HOME="+home)
+}
+
+// hasEnv reports whether env sets k.
+func hasEnv(env []string, k string) bool {
+	for _, e := range env {
+		if ek, _, _ := strings.Cut(e, "="); ek == k {
+			return true
+		}
+	}
+	return false
+}
+
 // setEnv sets each KEY=VALUE of kvs in env: in the place of the same
 // key, or at the end.
 func setEnv(env []string, kvs ...string) []string {
@@ -316,7 +340,11 @@ func resolveUser(spec string, layers []string) (specs.User, error) {
 			}
 			u.GID = uint32(g)
 		}
-	} else {
+	}
+	// The primary group is a supplementary one too, as dockerd sets it
+	// (id: groups=33(web),29(audio)).
+	u.AdditionalGids = []uint32{u.GID}
+	if !hasGroup {
 		// The groups the user is a member of, by name.
 		sc := bufio.NewScanner(bytes.NewReader(groups))
 		for sc.Scan() {

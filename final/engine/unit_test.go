@@ -43,11 +43,17 @@ func TestResolveUser(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint32(33), u.UID)
 	require.Equal(t, uint32(33), u.GID)
-	require.Equal(t, []uint32{29}, u.AdditionalGids)
+	require.Equal(t, []uint32{33, 29}, u.AdditionalGids, "the primary group first, as dockerd: id says groups=33(web),29(audio)")
 	u, err = resolveUser("1000:audio", layers)
 	require.NoError(t, err)
 	require.Equal(t, uint32(1000), u.UID)
 	require.Equal(t, uint32(29), u.GID)
+	require.Equal(t, []uint32{29}, u.AdditionalGids)
+	// HOME, as runc sets it: the user's home, or / for a user the image
+	// does not know; never over one the environment has.
+	require.Equal(t, []string{"A=1", "HOME=/var/www"}, withHome([]string{"A=1"}, 33, layers))
+	require.Equal(t, []string{"HOME=/"}, withHome(nil, 1000, layers))
+	require.Equal(t, []string{"HOME=/mine"}, withHome([]string{"HOME=/mine"}, 33, layers))
 	_, err = resolveUser("nobody", layers)
 	require.ErrorContains(t, err, "unable to find user nobody")
 	// The writable layer wins over the image's.
@@ -108,6 +114,14 @@ func TestStartErrorCodes(t *testing.T) {
 	require.Equal(t, 126, startError("exec /etc: permission denied: not executable").Code)
 	require.Equal(t, 126, startError("exec /etc: is a directory").Code)
 	require.Equal(t, 125, startError("mount: no such device").Code)
+}
+
+// docker ps's COMMAND quotes an argument with a space in it, as dockerd
+// does, so that `sh -c 'echo a; echo b'` does not read as four words.
+func TestCommandQuotesArguments(t *testing.T) {
+	c := &Container{Path: "sh", Args: []string{"-c", "echo started; sleep 1"}}
+	require.Equal(t, "sh -c 'echo started; sleep 1'", Command(c))
+	require.Equal(t, "sleep 1000", Command(&Container{Path: "sleep", Args: []string{"1000"}}))
 }
 
 func TestStatusText(t *testing.T) {
