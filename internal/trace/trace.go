@@ -10,9 +10,11 @@
 //	[cfs look] COMMAND          a command to type in another terminal
 //
 // SIDE is "parent" (the stage, on the host) or "child" (cfs-init, inside the
-// new namespaces). "  ≈ SHELL", when present, is a shell command that asks
-// the kernel for the same thing. With --step, the stage waits after each
-// step's lines until Enter is pressed on the controlling terminal.
+// new namespaces); the engine's are "monitor", "init" (its container's
+// init, inside) and "registry". "  ≈ SHELL", when present, is a shell
+// command that asks the kernel for the same thing. With --step, the stage
+// waits after each step's lines until Enter is pressed on the controlling
+// terminal.
 package trace
 
 import (
