@@ -4,13 +4,18 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"cfs/internal/stagetest"
 
 	"github.com/stretchr/testify/require"
 )
 
-// cfs --trace narrates the host side of a start in the stages' format:
-// the overlay (stage 08), the cgroup (07), the clone, the bridge and the
-// veth (05), and the commands to look at the container.
+// cfs --trace narrates a start in the stages' format: on the host the
+// overlay (stage 08), the cgroup (07), the clone, the bridge and the veth
+// (05), and the commands to look at the container; inside, the init's
+// hostname (01), mounts and pivot_root (03), its user, capabilities and
+// seccomp filter, and the execve of the command.
 func TestTrace(t *testing.T) {
 	setup(t)
 	r := cfs(t, "--trace", "run", "--rm", "cfs/base", "true")
@@ -23,13 +28,60 @@ func TestTrace(t *testing.T) {
 		`^\[cfs monitor\] netlink RTM_NEWLINK\(cfs[0-9a-f]{8} type veth peer eth0 netns /proc/\d+/ns/net\)`,
 		`^\[cfs monitor\] netlink RTM_NEWROUTE\(default via [0-9.]+ dev eth0\) in /proc/\d+/ns/net`,
 		`^\[cfs look\] sudo nsenter -t \d+ -a sh$`,
+		`^\[cfs init\] sethostname\("[0-9a-f]{12}"\)  ≈ hostname [0-9a-f]{12}$`,
+		`^\[cfs init\] mount\("proc", "/var/lib/cfs/engine/containers/[0-9a-f]{64}/rootfs/proc", "proc", MS_NOSUID\|MS_NODEV\|MS_NOEXEC, ""\)  ≈ mount -t proc`,
+		`^\[cfs init\] mknod\("/var/lib/cfs/engine/containers/[0-9a-f]{64}/rootfs/dev/null", S_IFCHR\|0666, makedev\(1, 3\)\)`,
+		`^\[cfs init\] pivot_root\("\.", "\."\)  ≈ pivot_root \. \.$`,
+		`^\[cfs init\] mount\("/dev/null", "/proc/[a-z_]+", "", MS_BIND, ""\)  ≈ mount --bind /dev/null /proc/[a-z_]+$`, // a masked path
+		`^\[cfs init\] seccomp\(SECCOMP_SET_MODE_FILTER, \d+ instructions\)$`,
+		`^\[cfs init\] setresuid\(0, 0, 0\)  ≈ setpriv --reuid=0$`,
+		`^\[cfs init\] capset\(effective=0x[0-9a-f]+, permitted=0x[0-9a-f]+, inheritable=0x0\)$`,
+		`^\[cfs init\]   permitted: cap_chown,.*cap_net_bind_service`,
+		`^\[cfs init\] execve\("[^"]*/true", \["true"\]\)  ≈ exec true$`,
 	} {
 		require.Regexp(t, regexp.MustCompile(`(?m)`+want), r.Stderr)
 	}
+	// The trace tells of this container: the hostname the init sets is
+	// the ID's first 12 digits, in the path of the overlay the monitor
+	// mounted, and the init's execve comes last, after the host's side.
+	id := regexp.MustCompile(`(?m)^\[cfs monitor\] mount\("overlay", "/var/lib/cfs/engine/containers/([0-9a-f]{64})/rootfs"`).FindStringSubmatch(r.Stderr)
+	require.NotNil(t, id)
+	require.Contains(t, r.Stderr, `[cfs init] sethostname("`+id[1][:12]+`")`)
+	require.True(t, strings.HasPrefix(lastLine(r.Stderr), "[cfs init] execve("), "the execve is the last step: %q", lastLine(r.Stderr))
 	for _, line := range strings.Split(strings.TrimSpace(r.Stderr), "\n") {
 		require.True(t, strings.HasPrefix(line, "[cfs "), "every line of the trace is the trace's: %q", line)
 	}
 	// Without --trace, nothing of it.
 	r = cfs(t, "run", "--rm", "cfs/base", "true")
 	require.Equal(t, "", r.Stderr)
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// The init narrates on a descriptor of its own, which it closes when it
+// becomes the command: the container never holds the caller's stderr.
+func TestTraceLeavesNoDescriptor(t *testing.T) {
+	setup(t)
+	r := cfs(t, "--trace", "run", "--rm", "--network", "none", "cfs/base", "ls", "/proc/self/fd")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Equal(t, []string{"0", "1", "2", "3"}, strings.Fields(r.Stdout), "only stdio, and ls's own directory")
+	require.Contains(t, r.Stderr, `[cfs init] execve(`)
+	// A container whose init stays PID 1 (--init) closes it too, or a
+	// traced `run -d` would keep its caller's stderr open for as long as
+	// the container runs: cfs returns here, with nothing more to read.
+	done := make(chan stagetest.Result, 1)
+	go func() {
+		done <- cfs(t, "--trace", "run", "-d", "--init", "--name", "traced-init", "--network", "none", "cfs/base", "sleep", "1000")
+	}()
+	select {
+	case r = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("cfs --trace run -d --init: its stderr is still open after 30 s: the container's init holds the trace")
+	}
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Regexp(t, `(?m)^\[cfs init\] fork\(\) \+ execve\("[^"]*/sleep", \["sleep", "1000"\]\)`, r.Stderr)
+	ok(t, "rm", "-f", "traced-init")
 }

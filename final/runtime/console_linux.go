@@ -54,7 +54,7 @@ func setupConsole(sock int, p *specs.Process) error {
 	if fi, err := os.Stat("/dev/console"); err == nil && !fi.IsDir() || os.IsNotExist(err) {
 		if f, err := os.OpenFile("/dev/console", os.O_CREATE|os.O_RDONLY, 0o600); err == nil {
 			f.Close()
-			_ = unix.Mount(name, "/dev/console", "", unix.MS_BIND, "")
+			_ = mount(name, "/dev/console", "/dev/console", "", unix.MS_BIND, "")
 		}
 	}
 	for fd := 0; fd <= 2; fd++ {

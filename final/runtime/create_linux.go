@@ -80,6 +80,7 @@ type initConfig struct {
 	Cgroup       cgroups.State          `json:"cgroup"`
 	UserNS       bool                   `json:"userNS,omitempty"`  // the process is in a new user namespace
 	Seccomp      *specs.LinuxSeccomp    `json:"seccomp,omitempty"` // mode exec: the container's
+	TraceFd      int                    `json:"traceFd,omitempty"` // the runtime's trace, to narrate on (inittrace_linux.go)
 }
 
 // initSpec is the part of the config the init acts on itself; the rest
@@ -395,6 +396,9 @@ func (r *Runtime) spawn(cfg *initConfig, o spawnOptions) (ch *child, retErr erro
 		cfg.ConsoleFd = next(f)
 	} else if o.consoleConn != nil {
 		cfg.ConsoleFd = next(o.consoleConn)
+	}
+	if f := r.Trace.File(); f != nil {
+		cfg.TraceFd = next(f)
 	}
 
 	cmd := &exec.Cmd{

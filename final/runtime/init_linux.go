@@ -19,6 +19,7 @@ import (
 	"unsafe"
 
 	"cfs/internal/layout"
+	"cfs/internal/trace"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -68,6 +69,7 @@ func Init() int {
 		fmt.Fprintf(os.Stderr, "cfs-init: read the config from the runtime: %v\n", err)
 		return 125
 	}
+	openInitTrace(cfg.TraceFd)
 	s := &initSide{cfg: &cfg, enc: enc, dec: dec}
 	switch cfg.Mode {
 	case "init":
@@ -114,25 +116,31 @@ func (s *initSide) initContainer() error {
 	// config, so a new cgroup namespace now takes that cgroup as its root
 	// (stage 07). Same as `unshare --cgroup`.
 	if s.cfg.NewCgroupNS {
-		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		call, shell := trace.Unshare(unix.CLONE_NEWCGROUP)
+		if err := step(call, shell, func() error { return unix.Unshare(unix.CLONE_NEWCGROUP) }); err != nil {
 			return os.NewSyscallError("unshare CLONE_NEWCGROUP", err)
 		}
 	}
 	// The hostname and NIS domain name of the new UTS namespace (stage 01).
-	if spec.Hostname != "" {
-		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+	if h := spec.Hostname; h != "" {
+		if err := step(fmt.Sprintf("sethostname(%q)", h), "hostname "+h, func() error { return unix.Sethostname([]byte(h)) }); err != nil {
 			return os.NewSyscallError("sethostname", err)
 		}
 	}
-	if spec.Domainname != "" {
-		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+	if d := spec.Domainname; d != "" {
+		if err := step(fmt.Sprintf("setdomainname(%q)", d), "domainname "+d, func() error { return unix.Setdomainname([]byte(d)) }); err != nil {
 			return os.NewSyscallError("setdomainname", err)
 		}
 	}
 	// A session keyring of its own, so that keys the host's root added
 	// (keyctl(1)) are not the container's to read.
 	if !s.cfg.NoNewKeyring {
-		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + s.cfg.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+		name := "_ses." + s.cfg.ID
+		err := step(fmt.Sprintf("keyctl(KEYCTL_JOIN_SESSION_KEYRING, %q)", name), "keyctl session "+name, func() error {
+			_, err := unix.KeyctlJoinSessionKeyring(name)
+			return err
+		})
+		if err != nil && !errors.Is(err, unix.ENOSYS) {
 			return fmt.Errorf("join a new session keyring (keyctl; --no-new-keyring skips it): %w", err)
 		}
 	}
@@ -181,7 +189,7 @@ func (s *initSide) become(p *specs.Process, sc *specs.LinuxSeccomp) error {
 	if err := setRlimits(p.Rlimits); err != nil {
 		return err
 	}
-	if err := unix.Chdir(p.Cwd); err != nil {
+	if err := step(fmt.Sprintf("chdir(%q)", p.Cwd), "cd "+p.Cwd, func() error { return unix.Chdir(p.Cwd) }); err != nil {
 		return fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
 	}
 	env := p.Env
@@ -222,13 +230,18 @@ func (s *initSide) become(p *specs.Process, sc *specs.LinuxSeccomp) error {
 	// Every descriptor above the preserved ones closes at execve: the sync
 	// socket, the fifo, the runtime's binary, whatever the Go runtime
 	// opened. Same as close_range(3+N, ~0, CLOSE_RANGE_CLOEXEC).
-	if err := unix.CloseRange(uint(3+s.cfg.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+	first := uint(3 + s.cfg.PreserveFDs)
+	err = step(fmt.Sprintf("close_range(%d, ~0, CLOSE_RANGE_CLOEXEC)", first), "", func() error {
+		return unix.CloseRange(first, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	})
+	if err != nil {
 		return os.NewSyscallError("close_range", err)
 	}
 	if p.NoNewPrivileges {
 		// From here, execve never grants privileges: set-user-ID bits and
 		// file capabilities are ignored (man 2 prctl, PR_SET_NO_NEW_PRIVS).
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		err := step("prctl(PR_SET_NO_NEW_PRIVS, 1)", "setpriv --no-new-privs", func() error { return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })
+		if err != nil {
 			return os.NewSyscallError("prctl PR_SET_NO_NEW_PRIVS", err)
 		}
 		if sc != nil {
@@ -282,11 +295,15 @@ func joinNamespaces(join []specs.LinuxNamespace) error {
 	}
 	for _, o := range fs {
 		if o.n.Type == specs.MountNamespace {
-			if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			call, shell := trace.Unshare(unix.CLONE_FS)
+			if err := step(call, shell, func() error { return unix.Unshare(unix.CLONE_FS) }); err != nil {
 				return os.NewSyscallError("unshare CLONE_FS", err)
 			}
 		}
-		if err := unix.Setns(int(o.f.Fd()), 0); err != nil {
+		err := step(fmt.Sprintf("setns(%s, 0)", o.n.Path), fmt.Sprintf("nsenter --%s=%s", nsenterFlag(string(o.n.Type)), o.n.Path), func() error {
+			return unix.Setns(int(o.f.Fd()), 0)
+		})
+		if err != nil {
 			return fmt.Errorf("join the %s namespace %s: %w", o.n.Type, o.n.Path, os.NewSyscallError("setns", err))
 		}
 	}

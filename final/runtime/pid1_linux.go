@@ -15,6 +15,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"cfs/internal/kernel"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -28,9 +30,10 @@ func stayAsInit(path string, args, env []string) error {
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs)
 	cmd := &exec.Cmd{Path: path, Args: args, Env: env, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
-	if err := cmd.Start(); err != nil {
+	if err := kernel.ForkExec(itr, cmd); err != nil {
 		return execve(path, args, env) // the same error as without --init
 	}
+	closeInitTrace()
 	child := cmd.Process.Pid
 	for sig := range sigs {
 		if sig == unix.SIGURG {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 
+	"cfs/internal/kernel"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -28,7 +30,9 @@ var errNotFound = errors.New("executable file not found")
 func setRlimits(rl []specs.POSIXRlimit) error {
 	for _, r := range rl {
 		lim := syscall.Rlimit{Cur: r.Soft, Max: r.Hard}
-		if err := syscall.Setrlimit(rlimits[r.Type], &lim); err != nil {
+		err := step(fmt.Sprintf("setrlimit(%s, {%d, %d})", r.Type, r.Soft, r.Hard), fmt.Sprintf("prlimit --pid $$ --%s=%d:%d", strings.ToLower(strings.TrimPrefix(r.Type, "RLIMIT_")), r.Soft, r.Hard),
+			func() error { return syscall.Setrlimit(rlimits[r.Type], &lim) })
+		if err != nil {
 			return fmt.Errorf("process.rlimits %s soft %d hard %d: %w", r.Type, r.Soft, r.Hard, err)
 		}
 	}
@@ -101,9 +105,12 @@ func setUserAndCaps(p *specs.Process, userns bool) error {
 	inheritable, _ := capMask(c.Inheritable, last)
 	ambient, _ := capMask(c.Ambient, last)
 
-	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+	if err := step("prctl(PR_SET_KEEPCAPS, 1)", "", func() error { return unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0) }); err != nil {
 		return os.NewSyscallError("prctl PR_SET_KEEPCAPS", err)
 	}
+	all := uint64(1)<<uint(last+1) - 1
+	_ = itr.Step(fmt.Sprintf("prctl(PR_CAPBSET_DROP, …) for each capability not in the bounding set (%#x)", bounding),
+		"capsh --drop="+capList(all&^bounding, last))
 	for i := 0; i <= last; i++ {
 		if bounding&(1<<uint(i)) == 0 {
 			if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(i), 0, 0, 0); err != nil {
@@ -118,13 +125,19 @@ func setUserAndCaps(p *specs.Process, userns bool) error {
 	}
 	// In a user namespace whose setgroups is denied this fails; runc then
 	// goes on without, as the kernel does not allow it anyway.
-	if err := unix.Setgroups(groups); err != nil && !(userns && errors.Is(err, unix.EPERM) && len(groups) == 0) {
+	shell := "setpriv --clear-groups"
+	if len(groups) > 0 {
+		shell = "setpriv --groups=" + joinInts(groups)
+	}
+	err := step(fmt.Sprintf("setgroups(%v)", groups), shell, func() error { return unix.Setgroups(groups) })
+	if err != nil && !(userns && errors.Is(err, unix.EPERM) && len(groups) == 0) {
 		return fmt.Errorf("process.user.additionalGids %v: %w", u.AdditionalGids, os.NewSyscallError("setgroups", err))
 	}
-	if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
+	gid, uid := int(u.GID), int(u.UID)
+	if err := step(fmt.Sprintf("setresgid(%d, %d, %d)", gid, gid, gid), fmt.Sprintf("setpriv --regid=%d", gid), func() error { return unix.Setresgid(gid, gid, gid) }); err != nil {
 		return fmt.Errorf("process.user.gid %d: %w", u.GID, os.NewSyscallError("setresgid", err))
 	}
-	if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
+	if err := step(fmt.Sprintf("setresuid(%d, %d, %d)", uid, uid, uid), fmt.Sprintf("setpriv --reuid=%d", uid), func() error { return unix.Setresuid(uid, uid, uid) }); err != nil {
 		return fmt.Errorf("process.user.uid %d: %w", u.UID, os.NewSyscallError("setresuid", err))
 	}
 	if u.Umask != nil {
@@ -137,8 +150,14 @@ func setUserAndCaps(p *specs.Process, userns bool) error {
 		{Effective: uint32(effective), Permitted: uint32(permitted), Inheritable: uint32(inheritable)},
 		{Effective: uint32(effective >> 32), Permitted: uint32(permitted >> 32), Inheritable: uint32(inheritable >> 32)},
 	}
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
+	err = step(capsCall(effective, permitted, inheritable), "", func() error { return unix.Capset(&hdr, &data[0]) },
+		"permitted: "+capList(permitted, last))
+	if err != nil {
 		return fmt.Errorf("process.capabilities: %w", os.NewSyscallError("capset", err))
+	}
+	if ambient != 0 {
+		_ = itr.Step(fmt.Sprintf("prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, …) for each ambient capability (%#x)", ambient),
+			"capsh --addamb="+capList(ambient, last))
 	}
 	for i := 0; i <= last; i++ {
 		if ambient&(1<<uint(i)) != 0 {
@@ -170,7 +189,8 @@ func loadSeccomp(s *specs.LinuxSeccomp) error {
 	if err != nil {
 		return err
 	}
-	if err := f.load(); err != nil {
+	err = step(fmt.Sprintf("seccomp(SECCOMP_SET_MODE_FILTER, %d instructions)", len(f.prog)), "", f.load)
+	if err != nil {
 		return fmt.Errorf("linux.seccomp: %w", err)
 	}
 	return nil
@@ -178,7 +198,7 @@ func loadSeccomp(s *specs.LinuxSeccomp) error {
 
 // execve replaces this program with the user's (man 2 execve).
 func execve(path string, args, env []string) error {
-	err := unix.Exec(path, args, env)
+	err := kernel.Exec(itr, path, args, env)
 	if errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("exec %s: %w", path, errNotFound)
 	}

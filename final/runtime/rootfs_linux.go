@@ -32,7 +32,7 @@ func prepareRoot(cfg *initConfig) error {
 	if prop&unix.MS_SHARED != 0 {
 		prop = unix.MS_SLAVE | unix.MS_REC // shared is set on the new root, below
 	}
-	if err := unix.Mount("", "/", "", prop, ""); err != nil {
+	if err := mount("", "/", "/", "", prop, ""); err != nil {
 		return fmt.Errorf("set the propagation of / (mount --make-rslave /): %w", err)
 	}
 	// pivot_root refuses a new root whose parent mount is shared: make
@@ -42,7 +42,7 @@ func prepareRoot(cfg *initConfig) error {
 	}
 	// pivot_root needs the new root to be a mount point: bind it onto
 	// itself (stage 03). Same as `mount --rbind ROOT ROOT`.
-	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if err := mount(root, root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind %s onto itself: %w", root, err)
 	}
 	setupDev := true
@@ -92,7 +92,7 @@ func makeParentPrivate(dir string) error {
 	if best == "" || !shared {
 		return nil
 	}
-	if err := unix.Mount("", best, "", unix.MS_PRIVATE, ""); err != nil {
+	if err := mount("", best, best, "", unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make %s private (mount --make-private): %w", best, err)
 	}
 	return nil
@@ -149,7 +149,7 @@ func mountInRoot(cfg *initConfig, m specs.Mount) error {
 		if o.Rec {
 			flags |= unix.MS_REC
 		}
-		if err := unix.Mount(source, target, "", flags, ""); err != nil {
+		if err := mount(source, target, real, "", flags, ""); err != nil {
 			return fmt.Errorf("bind %s on %s: %w", source, m.Destination, err)
 		}
 		// The descriptor still names the directory under the new mount;
@@ -169,7 +169,7 @@ func mountInRoot(cfg *initConfig, m specs.Mount) error {
 			// These three take no data options.
 			data = ""
 		}
-		if err := unix.Mount(source, target, m.Type, o.Flags, data); err != nil {
+		if err := mount(source, target, real, m.Type, o.Flags, data); err != nil {
 			if m.Type == "sysfs" && errors.Is(err, unix.EPERM) && cfg.UserNS {
 				// A new sysfs needs a network namespace of the user
 				// namespace's own; without one, bind the host's, read-only.
@@ -180,7 +180,7 @@ func mountInRoot(cfg *initConfig, m specs.Mount) error {
 		target = real
 	}
 	if o.Propagation != 0 {
-		if err := unix.Mount("", target, "", o.Propagation, ""); err != nil {
+		if err := mount("", target, target, "", o.Propagation, ""); err != nil {
 			return fmt.Errorf("set the propagation of %s: %w", m.Destination, err)
 		}
 	}
@@ -224,7 +224,7 @@ func openTarget(root, dest string, dir bool) (fdPath, real string, done func(), 
 // remountBind changes the flags of a bind mount. Same as `mount -o
 // remount,bind,ro TARGET`.
 func remountBind(target string, flags uintptr) error {
-	return unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_BIND|flags, "")
+	return mount("", target, target, "", unix.MS_REMOUNT|unix.MS_BIND|flags, "")
 }
 
 // lockedFlags are the flags of the mount holding path that a user
@@ -259,9 +259,9 @@ func mountCgroups(cfg *initConfig, m specs.Mount, o mountOpts) error {
 	flags := o.Flags | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	if cfg.Cgroup.Version == 2 {
 		if cfg.NewCgroupNS {
-			err = unix.Mount("cgroup2", fdPath, "cgroup2", flags, "")
+			err = mount("cgroup2", fdPath, target, "cgroup2", flags, "")
 		} else {
-			err = unix.Mount(cfg.Cgroup.Dirs[""], fdPath, "", unix.MS_BIND, "")
+			err = mount(cfg.Cgroup.Dirs[""], fdPath, target, "", unix.MS_BIND, "")
 			if err == nil {
 				err = remountBind(target, flags)
 			}
@@ -272,7 +272,7 @@ func mountCgroups(cfg *initConfig, m specs.Mount, o mountOpts) error {
 		return nil
 	}
 	// v1: a tmpfs holding one mount per hierarchy, named as on the host.
-	if err := unix.Mount("tmpfs", fdPath, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755"); err != nil {
+	if err := mount("tmpfs", fdPath, target, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755"); err != nil {
 		return fmt.Errorf("mount a tmpfs for the cgroups on %s: %w", m.Destination, err)
 	}
 	var options map[string]string // mount point → controllers, read once
@@ -297,9 +297,9 @@ func mountCgroups(cfg *initConfig, m specs.Mount, o mountOpts) error {
 			if !ok {
 				opt = name
 			}
-			err = unix.Mount("cgroup", dst, "cgroup", flags, opt)
+			err = mount("cgroup", dst, dst, "cgroup", flags, opt)
 		} else {
-			err = unix.Mount(host, dst, "", unix.MS_BIND, "")
+			err = mount(host, dst, dst, "", unix.MS_BIND, "")
 			if err == nil {
 				err = remountBind(dst, flags)
 			}
@@ -377,7 +377,8 @@ func createDevices(root string, devices []specs.LinuxDevice, userns bool) error 
 		}
 		p := filepath.Join(root, "dev", l[1])
 		_ = os.Remove(p) // a /dev/ptmx node in the image gives way to the link
-		if err := os.Symlink(l[0], p); err != nil && !errors.Is(err, fs.ErrExist) {
+		err := step(fmt.Sprintf("symlink(%q, %q)", l[0], p), fmt.Sprintf("ln -s %s %s", l[0], p), func() error { return os.Symlink(l[0], p) })
+		if err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
 		}
 	}
@@ -400,7 +401,7 @@ func createDevicesOnly(root string, devices []specs.LinuxDevice, userns bool) er
 			if err := os.WriteFile(p, nil, 0o666); err != nil {
 				return fmt.Errorf("create %s: %w", d.Path, err)
 			}
-			if err := unix.Mount(d.Path, p, "", unix.MS_BIND, ""); err != nil {
+			if err := mount(d.Path, p, p, "", unix.MS_BIND, ""); err != nil {
 				return fmt.Errorf("bind the host's %s (a user namespace cannot mknod): %w", d.Path, err)
 			}
 			continue
@@ -411,7 +412,10 @@ func createDevicesOnly(root string, devices []specs.LinuxDevice, userns bool) er
 		}
 		typ := map[string]uint32{"c": unix.S_IFCHR, "u": unix.S_IFCHR, "b": unix.S_IFBLK, "p": unix.S_IFIFO}[d.Type]
 		_ = os.Remove(p)
-		if err := unix.Mknod(p, typ|mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))); err != nil {
+		err = step(fmt.Sprintf("mknod(%q, %s|%#o, makedev(%d, %d))", p, map[string]string{"c": "S_IFCHR", "u": "S_IFCHR", "b": "S_IFBLK", "p": "S_IFIFO"}[d.Type], mode, d.Major, d.Minor),
+			fmt.Sprintf("mknod -m %#o %s %s %d %d", mode, p, d.Type, d.Major, d.Minor),
+			func() error { return unix.Mknod(p, typ|mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))) })
+		if err != nil {
 			return fmt.Errorf("mknod %s %s %d %d: %w", d.Path, d.Type, d.Major, d.Minor, err)
 		}
 		// mknod applies the umask; the mode must be what was asked.
@@ -436,30 +440,30 @@ func createDevicesOnly(root string, devices []specs.LinuxDevice, userns bool) er
 // with pivot_root (stage 03), or with MS_MOVE and chroot for --no-pivot.
 func enterRoot(cfg *initConfig) error {
 	root := cfg.Rootfs
-	if err := unix.Chdir(root); err != nil {
+	if err := step(fmt.Sprintf("chdir(%q)", root), "cd "+root, func() error { return unix.Chdir(root) }); err != nil {
 		return fmt.Errorf("chdir %s: %w", root, err)
 	}
 	if cfg.NoPivot {
 		// The initramfs cannot be pivoted away from: move the new root
 		// over / and chroot into it. Same as `mount --move . /; chroot .`.
-		if err := unix.Mount(root, "/", "", unix.MS_MOVE, ""); err != nil {
+		if err := mount(root, "/", "/", "", unix.MS_MOVE, ""); err != nil {
 			return fmt.Errorf("move %s to / (--no-pivot): %w", root, err)
 		}
-		if err := unix.Chroot("."); err != nil {
+		if err := step(`chroot(".")`, "chroot .", func() error { return unix.Chroot(".") }); err != nil {
 			return os.NewSyscallError("chroot", err)
 		}
 	} else {
 		// Passing "." twice stacks the old root on top of the new one,
 		// where a lazy unmount detaches it for good (man 2 pivot_root).
-		if err := unix.PivotRoot(".", "."); err != nil {
+		if err := step(`pivot_root(".", ".")`, "pivot_root . .", func() error { return unix.PivotRoot(".", ".") }); err != nil {
 			return fmt.Errorf("pivot_root to %s: %w", root, err)
 		}
 		// The old root is a slave of the host's now: detaching it must not
 		// travel back.
-		if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		if err := mount("", ".", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("make the old root a slave: %w", err)
 		}
-		if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		if err := step(`umount2(".", MNT_DETACH)`, "umount -l .", func() error { return unix.Unmount(".", unix.MNT_DETACH) }); err != nil {
 			return fmt.Errorf("detach the old root: %w", err)
 		}
 	}
@@ -468,7 +472,7 @@ func enterRoot(cfg *initConfig) error {
 	}
 	if p := cfg.Spec.Linux.RootfsPropagation; p != "" {
 		flag, _ := rootPropagation(p)
-		if err := unix.Mount("", "/", "", flag, ""); err != nil {
+		if err := mount("", "/", "/", "", flag, ""); err != nil {
 			return fmt.Errorf("linux.rootfsPropagation %s: %w", p, err)
 		}
 	}
@@ -481,14 +485,15 @@ func finishRoot(cfg *initConfig) error {
 	l := cfg.Spec.Linux
 	for key, value := range l.Sysctl {
 		p := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
-		if err := os.WriteFile(p, []byte(value), 0); err != nil {
+		err := step(fmt.Sprintf("write(%s, %q)", p, value), fmt.Sprintf("sysctl -w %s=%s", key, value), func() error { return os.WriteFile(p, []byte(value), 0) })
+		if err != nil {
 			return fmt.Errorf("linux.sysctl %s=%s: write %s: %w", key, value, p, err)
 		}
 	}
 	// Read-only: bind the path onto itself and remount the bind
 	// read-only. Same as `mount --bind P P; mount -o remount,bind,ro P`.
 	for _, p := range l.ReadonlyPaths {
-		if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		if err := mount(p, p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			if errors.Is(err, unix.ENOENT) {
 				continue
 			}
@@ -510,9 +515,9 @@ func finishRoot(cfg *initConfig) error {
 			return fmt.Errorf("linux.maskedPaths %s: %w", p, err)
 		}
 		if fi.IsDir() {
-			err = unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY, "")
+			err = mount("tmpfs", p, p, "tmpfs", unix.MS_RDONLY, "")
 		} else {
-			err = unix.Mount("/dev/null", p, "", unix.MS_BIND, "")
+			err = mount("/dev/null", p, p, "", unix.MS_BIND, "")
 		}
 		if err != nil {
 			return fmt.Errorf("linux.maskedPaths %s: %w", p, err)

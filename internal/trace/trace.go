@@ -10,9 +10,11 @@
 //	[cfs look] COMMAND          a command to type in another terminal
 //
 // SIDE is "parent" (the stage, on the host) or "child" (cfs-init, inside the
-// new namespaces). "  ≈ SHELL", when present, is a shell command that asks
-// the kernel for the same thing. With --step, the stage waits after each
-// step's lines until Enter is pressed on the controlling terminal.
+// new namespaces); the engine's are "monitor", "init" (its container's
+// init, inside) and "registry". "  ≈ SHELL", when present, is a shell
+// command that asks the kernel for the same thing. With --step, the stage
+// waits after each step's lines until Enter is pressed on the controlling
+// terminal.
 package trace
 
 import (
@@ -64,6 +66,17 @@ func New(side string, on, step bool) (*Tracer, error) {
 // for a program that keeps a log of what it asks the kernel.
 func NewTo(side string, w io.Writer) *Tracer {
 	return &Tracer{side: side, out: w}
+}
+
+// File is the file the tracer writes to, or nil when it writes elsewhere
+// or is nil: for a process that narrates its own steps on the same output
+// (the runtime hands it to a container's init).
+func (t *Tracer) File() *os.File {
+	if t == nil {
+		return nil
+	}
+	f, _ := t.out.(*os.File)
+	return f
 }
 
 // Step prints a step before it is taken, with any detail lines, and with
@@ -299,6 +312,13 @@ var mountNames = []struct {
 	{unix.MS_NOEXEC, "MS_NOEXEC", "noexec"},
 	{unix.MS_STRICTATIME, "MS_STRICTATIME", "strictatime"},
 	{unix.MS_REMOUNT, "MS_REMOUNT", "remount"},
+	{unix.MS_SLAVE, "MS_SLAVE", ""},
+	{unix.MS_SHARED, "MS_SHARED", ""},
+	{unix.MS_UNBINDABLE, "MS_UNBINDABLE", ""},
+	{unix.MS_MOVE, "MS_MOVE", ""},
+	{unix.MS_NOATIME, "MS_NOATIME", "noatime"},
+	{unix.MS_NODIRATIME, "MS_NODIRATIME", "nodiratime"},
+	{unix.MS_RELATIME, "MS_RELATIME", "relatime"},
 }
 
 // Mount describes mount(2) with its arguments, and the mount(8) command
@@ -325,11 +345,15 @@ func Mount(source, target, fstype string, flags uintptr, data string) (call, she
 			opts = append([]string{"bind"}, opts...)
 		}
 		return call, "mount -o " + strings.Join(opts, ",") + " " + target
-	case flags&unix.MS_PRIVATE != 0:
+	case flags&(unix.MS_PRIVATE|unix.MS_SLAVE|unix.MS_SHARED|unix.MS_UNBINDABLE) != 0:
+		kind := map[uintptr]string{unix.MS_PRIVATE: "private", unix.MS_SLAVE: "slave", unix.MS_SHARED: "shared",
+			unix.MS_UNBINDABLE: "unbindable"}[flags&(unix.MS_PRIVATE|unix.MS_SLAVE|unix.MS_SHARED|unix.MS_UNBINDABLE)]
 		if flags&unix.MS_REC != 0 {
-			return call, "mount --make-rprivate " + target
+			kind = "r" + kind
 		}
-		return call, "mount --make-private " + target
+		return call, "mount --make-" + kind + " " + target
+	case flags&unix.MS_MOVE != 0:
+		return call, "mount --move " + source + " " + target
 	case flags&unix.MS_BIND != 0:
 		bind := "--bind"
 		if flags&unix.MS_REC != 0 {
