@@ -40,7 +40,9 @@ func (e *Engine) Exec(arg string, opt ExecOptions) (*runtime.Process, error) {
 	if len(opt.Cmd) == 0 {
 		return nil, fmt.Errorf("no command specified")
 	}
-	rc, err := e.runtime().Get(c.ID)
+	rt := e.runtime()
+	rt.Trace = e.Trace // --trace: the runtime's steps, and the exec'd process's own inside
+	rc, err := rt.Get(c.ID)
 	if err != nil {
 		return nil, err
 	}

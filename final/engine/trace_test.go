@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -84,4 +85,28 @@ func TestTraceLeavesNoDescriptor(t *testing.T) {
 	require.Equal(t, 0, r.Code, r.Stderr)
 	require.Regexp(t, `(?m)^\[cfs init\] fork\(\) \+ execve\("[^"]*/sleep", \["sleep", "1000"\]\)`, r.Stderr)
 	ok(t, "rm", "-f", "traced-init")
+}
+
+// cfs --trace exec narrates the way into a running container: the
+// runtime's setns into its PID namespace and the fork, then, inside, the
+// exec'd process joining each of the init's other namespaces (stage 01's
+// exercise with setns) and becoming the command.
+func TestTraceExec(t *testing.T) {
+	setup(t)
+	ok(t, "run", "-d", "--name", "traced-exec", "--network", "none", "cfs/base", "sleep", "1000")
+	t.Cleanup(func() { cfs(t, "rm", "-f", "traced-exec") })
+	pid := inspect(t, "traced-exec").State.Pid
+	r := cfs(t, "--trace", "exec", "traced-exec", "true")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	ns := fmt.Sprintf("/proc/%d/ns/", pid) // the init's, as the host sees it
+	for _, want := range []string{
+		`[cfs parent] setns(` + ns + `pid, CLONE_NEWPID)  ≈ nsenter --pid=` + ns + `pid`,
+		`[cfs parent] fork() + execve(`,
+		`[cfs init] setns(` + ns + `net, 0)  ≈ nsenter --net=` + ns + `net`,
+		`[cfs init] setns(` + ns + `mnt, 0)  ≈ nsenter --mount=` + ns + `mnt`,
+		`[cfs init] capset(`,
+	} {
+		require.Contains(t, r.Stderr, want)
+	}
+	require.Regexp(t, `^\[cfs init\] execve\("[^"]*/true", \["true"\]\)  ≈ exec true$`, lastLine(r.Stderr))
 }

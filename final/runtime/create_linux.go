@@ -26,6 +26,7 @@ import (
 	"cfs/final/cgroups"
 	"cfs/internal/kernel"
 	"cfs/internal/layout"
+	"cfs/internal/trace"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -454,10 +455,15 @@ func (r *Runtime) spawn(cfg *initConfig, o spawnOptions) (ch *child, retErr erro
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	err = startIn(cmd, o.pidns, o.cg, func() error {
-		if o.pidns == "" && r.Trace != nil {
-			// Narrated as the stages narrate their clone (kernel.Clone).
-			return kernel.Clone(r.Trace, cmd)
+	err = startIn(r.Trace, cmd, o.pidns, o.cg, func() error {
+		if r.Trace != nil {
+			// Narrated as the stages narrate their clone (kernel.Clone),
+			// or, into the namespaces of a running container (exec), as
+			// the fork of a shell's command.
+			if o.pidns == "" {
+				return kernel.Clone(r.Trace, cmd)
+			}
+			return kernel.ForkExec(r.Trace, cmd)
 		}
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("start the container's process (clone %s): %w", cloneNames(o.flags), err)
@@ -506,7 +512,7 @@ func or(f, def *os.File) *os.File {
 // thread's *next* child is born. So all of it happens on a thread of its
 // own that is then thrown away (a goroutine that ends while locked to its
 // thread takes the thread with it).
-func startIn(cmd *exec.Cmd, pidns string, cg cgroups.Manager, start func() error) error {
+func startIn(tr *trace.Tracer, cmd *exec.Cmd, pidns string, cg cgroups.Manager, start func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		goruntime.LockOSThread()
@@ -517,8 +523,12 @@ func startIn(cmd *exec.Cmd, pidns string, cg cgroups.Manager, start func() error
 					return err
 				}
 				defer f.Close()
-				if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWPID); err != nil {
-					return fmt.Errorf("join the PID namespace %s: %w", pidns, os.NewSyscallError("setns", err))
+				// Same as `nsenter --pid=PIDNS`, for the next child.
+				err = kernel.Do(tr, fmt.Sprintf("setns(%s, CLONE_NEWPID)", pidns), "nsenter --pid="+pidns, func() error {
+					return unix.Setns(int(f.Fd()), unix.CLONE_NEWPID)
+				})
+				if err != nil {
+					return fmt.Errorf("join the PID namespace: %w", err)
 				}
 			}
 			done, err := cg.ForkInto(cmd.SysProcAttr)
