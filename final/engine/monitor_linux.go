@@ -84,6 +84,10 @@ type plan struct {
 	UID         uint32   `json:"uid"`
 	GID         uint32   `json:"gid"`
 	Trace       bool     `json:"trace"`
+	// TraceToEnd: the starter stays attached until the container ends
+	// (run without -d, start -a), so the monitor narrates on its stderr
+	// to the end: the container taken down too.
+	TraceToEnd bool `json:"traceToEnd,omitempty"`
 }
 
 // syncMsg is one message on the sync socket, either way.
@@ -104,6 +108,7 @@ type monitor struct {
 	sync *os.File
 
 	ctr     *runtime.Container
+	rt      *runtime.Runtime // ctr's, narrating on tr while it does
 	pid     int      // the init's, once slimmed (ctr is then nil)
 	lock    *os.File // the monitor's lock, held while it lives
 	joined  bool
@@ -171,7 +176,9 @@ func MonitorMain() int {
 		_ = os.RemoveAll(m.e.runDir(m.p.ID))
 		return 1
 	}
-	m.tr = nil // the starter's stderr is closed from here
+	if !m.p.TraceToEnd {
+		m.stopTrace() // the starter's stderr is closed from here
+	}
 	// What setting up needed (the network's and the runtime's data) is
 	// garbage now: give its pages back, for the container's lifetime.
 	lean()
@@ -284,9 +291,9 @@ func (m *monitor) setUp() error {
 			outs = append(outs, devnull)
 		}
 	}
-	rt := m.e.runtime()
-	rt.Trace = m.tr
-	c, err := rt.Create(p.ID, opt)
+	m.rt = m.e.runtime()
+	m.rt.Trace = m.tr
+	c, err := m.rt.Create(p.ID, opt)
 	for _, f := range outs {
 		f.Close()
 	}
@@ -347,10 +354,25 @@ func (m *monitor) setUp() error {
 	}
 	m.sync.Close()
 	m.recordRunning(rec)
-	if m.p.Trace {
+	if m.p.Trace && !m.p.TraceToEnd {
 		_ = unix.Close(4) // the starter's stderr, for --trace
 	}
 	return nil
+}
+
+// stopTrace ends the narration: after the set-up for a starter that does
+// not stay (run -d), after the teardown for one that does.
+func (m *monitor) stopTrace() {
+	if m.tr == nil {
+		return
+	}
+	m.tr = nil
+	if m.rt != nil {
+		m.rt.Trace = nil
+	}
+	if m.p.TraceToEnd {
+		_ = unix.Close(4)
+	}
 }
 
 // recordRunning makes sure the record says the container runs, with this
@@ -612,6 +634,7 @@ func (m *monitor) finish(status int) {
 	// run directory holds the attach socket, a wait (cfs wait, rm -f)
 	// dials this monitor and hears the end only after all of it.
 	m.tearDown()
+	m.stopTrace()
 	// The record says exited, and the run directory goes, in one step
 	// under the container's lock: a start that follows (restart) makes
 	// its own, which this monitor must not remove. Clients attached
@@ -665,7 +688,7 @@ func (m *monitor) tearDown() {
 		_ = network.Leave(m.tr, m.p.ID)
 	}
 	if m.mounted {
-		_ = unix.Unmount(m.rootfs, unix.MNT_DETACH)
+		_ = kernel.Unmount(m.tr, m.rootfs, unix.MNT_DETACH)
 	}
 	if m.log != nil {
 		m.log.Close()

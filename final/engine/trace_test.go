@@ -44,11 +44,19 @@ func TestTrace(t *testing.T) {
 	}
 	// The trace tells of this container: the hostname the init sets is
 	// the ID's first 12 digits, in the path of the overlay the monitor
-	// mounted, and the init's execve comes last, after the host's side.
+	// mounted; the init's execve comes after the host's side, and the
+	// container is taken down after it, the overlay last.
 	id := regexp.MustCompile(`(?m)^\[cfs monitor\] mount\("overlay", "/var/lib/cfs/engine/containers/([0-9a-f]{64})/rootfs"`).FindStringSubmatch(r.Stderr)
 	require.NotNil(t, id)
 	require.Contains(t, r.Stderr, `[cfs init] sethostname("`+id[1][:12]+`")`)
-	require.True(t, strings.HasPrefix(lastLine(r.Stderr), "[cfs init] execve("), "the execve is the last step: %q", lastLine(r.Stderr))
+	look := strings.Index(r.Stderr, "[cfs look] sudo lsns")
+	execve := strings.Index(r.Stderr, "[cfs init] execve(")
+	veth := strings.Index(r.Stderr, "[cfs monitor] netlink RTM_DELLINK(cfs"+id[1][:8]+")  ≈ ip link del cfs"+id[1][:8])
+	cgroup := regexp.MustCompile(`(?m)^\[cfs monitor\] → cgroup /sys/fs/cgroup/.*cfs-runtime/` + id[1] + ` removed`).FindStringIndex(r.Stderr)
+	require.NotNil(t, cgroup, "the cgroup's removal is narrated")
+	require.True(t, look >= 0 && execve > look && veth > execve && cgroup[0] > execve, "look, then execve, then the teardown:\n%s", r.Stderr)
+	require.Equal(t, `[cfs monitor] umount2("/var/lib/cfs/engine/containers/`+id[1]+`/rootfs", MNT_DETACH)  ≈ umount -l /var/lib/cfs/engine/containers/`+id[1]+`/rootfs`,
+		lastLine(r.Stderr), "the overlay goes last")
 	for _, line := range strings.Split(strings.TrimSpace(r.Stderr), "\n") {
 		require.True(t, strings.HasPrefix(line, "[cfs "), "every line of the trace is the trace's: %q", line)
 	}
@@ -70,6 +78,7 @@ func TestTraceLeavesNoDescriptor(t *testing.T) {
 	require.Equal(t, 0, r.Code, r.Stderr)
 	require.Equal(t, []string{"0", "1", "2", "3"}, strings.Fields(r.Stdout), "only stdio, and ls's own directory")
 	require.Contains(t, r.Stderr, `[cfs init] execve(`)
+	require.Contains(t, r.Stderr, `[cfs monitor] umount2(`, "a run that stays attached narrates the teardown")
 	// A container whose init stays PID 1 (--init) closes it too, or a
 	// traced `run -d` would keep its caller's stderr open for as long as
 	// the container runs: cfs returns here, with nothing more to read.
@@ -84,6 +93,7 @@ func TestTraceLeavesNoDescriptor(t *testing.T) {
 	}
 	require.Equal(t, 0, r.Code, r.Stderr)
 	require.Regexp(t, `(?m)^\[cfs init\] fork\(\) \+ execve\("[^"]*/sleep", \["sleep", "1000"\]\)`, r.Stderr)
+	require.NotContains(t, r.Stderr, "umount2(", "run -d: the monitor stops narrating once the container runs")
 	ok(t, "rm", "-f", "traced-init")
 }
 

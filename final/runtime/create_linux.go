@@ -635,6 +635,10 @@ func (c *Container) destroy() error {
 	if c.cg != nil {
 		if err := c.cg.Destroy(); err != nil {
 			errs = append(errs, err)
+		} else {
+			for _, ctrl := range sortedKeys(c.rec.Cgroup.Dirs) {
+				c.r.Trace.Result("cgroup %s removed (stage 07)", c.rec.Cgroup.Dirs[ctrl])
+			}
 		}
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
