@@ -109,8 +109,8 @@ type monitor struct {
 
 	ctr     *runtime.Container
 	rt      *runtime.Runtime // ctr's, narrating on tr while it does
-	pid     int      // the init's, once slimmed (ctr is then nil)
-	lock    *os.File // the monitor's lock, held while it lives
+	pid     int              // the init's, once slimmed (ctr is then nil)
+	lock    *os.File         // the monitor's lock, held while it lives
 	joined  bool
 	mounted bool
 	rootfs  string
