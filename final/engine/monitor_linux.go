@@ -167,6 +167,9 @@ func MonitorMain() int {
 		return 125
 	}
 	if m.p.Trace {
+		// Closed at an execve: the slimmed monitor (slim_linux.go) must
+		// not hold the starter's stderr; the init gets it explicitly.
+		unix.CloseOnExec(4)
 		m.tr = trace.NewTo("monitor", os.NewFile(4, "trace"))
 	}
 	m.e = &Engine{Root: m.p.Root, RunRoot: m.p.RunRoot, RuntimeRoot: m.p.RuntimeRoot}
