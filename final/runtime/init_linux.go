@@ -295,8 +295,7 @@ func joinNamespaces(join []specs.LinuxNamespace) error {
 	}
 	for _, o := range fs {
 		if o.n.Type == specs.MountNamespace {
-			call, shell := trace.Unshare(unix.CLONE_FS)
-			if err := step(call, shell, func() error { return unix.Unshare(unix.CLONE_FS) }); err != nil {
+			if err := step("unshare(CLONE_FS)", "", func() error { return unix.Unshare(unix.CLONE_FS) }); err != nil {
 				return os.NewSyscallError("unshare CLONE_FS", err)
 			}
 		}
