@@ -107,7 +107,9 @@ func (e *Engine) Dir(id string) string { return e.path("containers", id) }
 // runDir holds what lives while container id runs.
 func (e *Engine) runDir(id string) string { return filepath.Join(e.RunRoot, id) }
 
-func (e *Engine) runtime() *runtime.Runtime { return &runtime.Runtime{Root: e.RuntimeRoot} }
+func (e *Engine) runtime() *runtime.Runtime {
+	return &runtime.Runtime{Root: e.RuntimeRoot, Trace: e.Trace} // --trace: the runtime's steps too
+}
 
 // Statuses, as docker names them.
 const (

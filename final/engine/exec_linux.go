@@ -40,9 +40,7 @@ func (e *Engine) Exec(arg string, opt ExecOptions) (*runtime.Process, error) {
 	if len(opt.Cmd) == 0 {
 		return nil, fmt.Errorf("no command specified")
 	}
-	rt := e.runtime()
-	rt.Trace = e.Trace // --trace: the runtime's steps, and the exec'd process's own inside
-	rc, err := rt.Get(c.ID)
+	rc, err := e.runtime().Get(c.ID)
 	if err != nil {
 		return nil, err
 	}

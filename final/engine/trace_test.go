@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -119,4 +120,31 @@ func TestTraceExec(t *testing.T) {
 		require.Contains(t, r.Stderr, want)
 	}
 	require.Regexp(t, `^\[cfs init\] execve\("[^"]*/true", \["true"\]\)  ≈ exec true$`, lastLine(r.Stderr))
+}
+
+// cfs --trace narrates the other commands' kernel steps too: kill's
+// signal, sent through a pidfd, and pause's and unpause's write to the
+// cgroup's freezer, which the file the trace names then shows.
+func TestTraceOps(t *testing.T) {
+	setup(t)
+	ok(t, "run", "-d", "--name", "traced-ops", "--network", "none", "cfs/base", "sleep", "1000")
+	t.Cleanup(func() { cfs(t, "rm", "-f", "traced-ops") })
+	pid := inspect(t, "traced-ops").State.Pid
+
+	r := cfs(t, "--trace", "kill", "-s", "WINCH", "traced-ops") // ignored by sleep: it runs on
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Contains(t, r.Stderr, fmt.Sprintf("[cfs parent] pidfd_send_signal(pidfd of %d, SIGWINCH)  ≈ kill -WINCH %d\n", pid, pid))
+
+	write := regexp.MustCompile(`(?m)^\[cfs parent\] write\((/sys/fs/cgroup/\S+/(?:freezer\.state|cgroup\.freeze)), "(\w+)"\)  ≈ echo \w+ > \S+$`)
+	for _, c := range []struct{ cmd, v1, v2 string }{{"pause", "FROZEN", "1"}, {"unpause", "THAWED", "0"}} {
+		r = cfs(t, "--trace", c.cmd, "traced-ops")
+		require.Equal(t, 0, r.Code, r.Stderr)
+		m := write.FindStringSubmatch(r.Stderr)
+		require.NotNil(t, m, "%s narrates its freezer write:\n%s", c.cmd, r.Stderr)
+		require.Contains(t, []string{c.v1, c.v2}, m[2])
+		data, err := os.ReadFile(m[1]) // from outside: the file holds it
+		require.NoError(t, err)
+		require.Equal(t, m[2], strings.TrimSpace(string(data)))
+	}
+	require.Equal(t, "running", inspect(t, "traced-ops").State.Status)
 }

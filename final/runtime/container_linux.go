@@ -9,10 +9,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"cfs/final/cgroups"
+	"cfs/internal/kernel"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -92,8 +94,12 @@ func (c *Container) Signal(sig syscall.Signal, all bool) error {
 	if !c.rec.Init.Alive() {
 		return fmt.Errorf("cannot signal container %s: container not running", c.rec.ID)
 	}
-	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
-		return fmt.Errorf("signal %d to container %s: %w", sig, c.rec.ID, os.NewSyscallError("pidfd_send_signal", err))
+	name := unix.SignalName(sig)
+	err = kernel.Do(c.r.Trace, fmt.Sprintf("pidfd_send_signal(pidfd of %d, %s)", c.rec.Init.PID, name),
+		fmt.Sprintf("kill -%s %d", strings.TrimPrefix(name, "SIG"), c.rec.Init.PID),
+		func() error { return unix.PidfdSendSignal(fd, sig, nil, 0) })
+	if err != nil {
+		return fmt.Errorf("signal %d to container %s: %w", sig, c.rec.ID, err)
 	}
 	return nil
 }
@@ -217,6 +223,7 @@ func (c *Container) Pause() error {
 	default:
 		return fmt.Errorf("cannot pause container %s: it is %s", c.rec.ID, st)
 	}
+	c.freezerStep(true)
 	return c.cg.Freeze()
 }
 
@@ -224,7 +231,24 @@ func (c *Container) Resume() error {
 	if st := c.Status(); st != Paused {
 		return fmt.Errorf("cannot resume container %s: it is %s, not paused", c.rec.ID, st)
 	}
+	c.freezerStep(false)
 	return c.cg.Thaw()
+}
+
+// freezerStep narrates what Freeze or Thaw writes (stage 07's cgroups;
+// the kernel stops every process of the cgroup where it stands, or lets
+// them go on). Same as `echo FROZEN > …/freezer.state` on v1, `echo 1 >
+// …/cgroup.freeze` on v2.
+func (c *Container) freezerStep(freeze bool) {
+	if c.r.Trace == nil {
+		return
+	}
+	st := c.cg.State()
+	file, value := filepath.Join(st.Dirs["freezer"], "freezer.state"), map[bool]string{true: "FROZEN", false: "THAWED"}[freeze]
+	if st.Version == 2 {
+		file, value = filepath.Join(st.Dirs[""], "cgroup.freeze"), map[bool]string{true: "1", false: "0"}[freeze]
+	}
+	_ = c.r.Trace.Step(fmt.Sprintf("write(%s, %q)", file, value), fmt.Sprintf("echo %s > %s", value, file))
 }
 
 // Update changes the container's limits; the record keeps them, so that
