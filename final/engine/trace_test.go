@@ -146,5 +146,5 @@ func TestTraceOps(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, m[2], strings.TrimSpace(string(data)))
 	}
-	require.Equal(t, "running", inspect(t, "traced-ops").State.Status)
+	require.Equal(t, "running", string(inspect(t, "traced-ops").State.Status))
 }
