@@ -9,7 +9,6 @@ package runtime
 // the capabilities, seccomp), up to the execve of the user's program.
 
 import (
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -82,11 +81,6 @@ func capList(mask uint64, last int) string {
 		}
 	}
 	return strings.ToLower(strings.Join(names, ","))
-}
-
-// capsCall describes capset(2)'s three sets.
-func capsCall(effective, permitted, inheritable uint64) string {
-	return fmt.Sprintf("capset(effective=%#x, permitted=%#x, inheritable=%#x)", effective, permitted, inheritable)
 }
 
 // joinInts writes IDs as setpriv(1) takes them: "1,2,3".

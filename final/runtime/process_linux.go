@@ -150,7 +150,8 @@ func setUserAndCaps(p *specs.Process, userns bool) error {
 		{Effective: uint32(effective), Permitted: uint32(permitted), Inheritable: uint32(inheritable)},
 		{Effective: uint32(effective >> 32), Permitted: uint32(permitted >> 32), Inheritable: uint32(inheritable >> 32)},
 	}
-	err = step(capsCall(effective, permitted, inheritable), "", func() error { return unix.Capset(&hdr, &data[0]) },
+	call := fmt.Sprintf("capset(effective=%#x, permitted=%#x, inheritable=%#x)", effective, permitted, inheritable)
+	err = step(call, "", func() error { return unix.Capset(&hdr, &data[0]) },
 		"permitted: "+capList(permitted, last))
 	if err != nil {
 		return fmt.Errorf("process.capabilities: %w", os.NewSyscallError("capset", err))
