@@ -83,15 +83,8 @@ func TestTraceLeavesNoDescriptor(t *testing.T) {
 	// A container whose init stays PID 1 (--init) closes it too, or a
 	// traced `run -d` would keep its caller's stderr open for as long as
 	// the container runs: cfs returns here, with nothing more to read.
-	done := make(chan stagetest.Result, 1)
-	go func() {
-		done <- cfs(t, "--trace", "run", "-d", "--init", "--name", "traced-init", "--network", "none", "cfs/base", "sleep", "1000")
-	}()
-	select {
-	case r = <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("cfs --trace run -d --init: its stderr is still open after 30 s: the container's init holds the trace")
-	}
+	rmAll(t, "traced-init")
+	r = stagetest.RunWithin(t, 30*time.Second, "--trace", "run", "-d", "--init", "--name", "traced-init", "--network", "none", "cfs/base", "sleep", "1000")
 	require.Equal(t, 0, r.Code, r.Stderr)
 	require.Regexp(t, `(?m)^\[cfs init\] fork\(\) \+ execve\("[^"]*/sleep", \["sleep", "1000"\]\)`, r.Stderr)
 	require.NotContains(t, r.Stderr, "[cfs monitor] umount2(", "run -d: the monitor stops narrating once the container runs")

@@ -7,6 +7,7 @@ package stagetest
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -170,6 +171,18 @@ func Run(t testing.TB, stdin string, args ...string) Result {
 	return p.Wait(t)
 }
 
+// RunWithin is Run for a command whose stderr must close when it exits:
+// if a process it leaves behind (a daemon, a container) still holds the
+// stderr d after the command has exited, the test fails instead of
+// waiting for that process to end (exec.Cmd.WaitDelay).
+func RunWithin(t testing.TB, d time.Duration, args ...string) Result {
+	t.Helper()
+	p := Start(t, args...)
+	p.Stdin.Close()
+	p.Cmd.WaitDelay = d
+	return p.Wait(t)
+}
+
 // Proc is a running stage.
 type Proc struct {
 	Cmd    *exec.Cmd
@@ -305,6 +318,9 @@ func (p *Proc) Wait(t testing.TB) Result {
 	}
 	<-p.done
 	code, err := exitCode(p.Cmd.Wait())
+	if errors.Is(err, exec.ErrWaitDelay) {
+		t.Fatalf("the stage exited, but its stderr was still open %v later: a process it left behind holds it", p.Cmd.WaitDelay)
+	}
 	if err != nil {
 		t.Fatalf("wait for stage: %v", err)
 	}
