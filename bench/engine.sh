@@ -22,6 +22,7 @@
 . "$(dirname "$0")/lib.sh"
 runs=${1:-50}
 peers=${BENCH_PEERS:-1}
+podman_ok=
 
 need=(hyperfine runc)
 if [ "$peers" = 1 ]; then
@@ -39,15 +40,20 @@ fi
 
 work=$(mktemp -d /var/tmp/cfs-bench.XXXXXX)
 ns=cfs-bench-$$
+podman=
+cni_was=$(ls -d /var/lib/cni 2>/dev/null || true)
 dockerd_pid=
 cleanup() {
 	set +e
 	stop_dockerd
 	[ -x "$work/in_ns_cfs" ] && "$work/in_ns_cfs" rm -f $("$work/in_ns_cfs" ps -aq 2>/dev/null) >/dev/null 2>&1
-	if command -v podman >/dev/null; then
-		in_ns podman --root "$work/podman" --runroot "$work/podman-run" rm -af >/dev/null 2>&1
-		in_ns podman --root "$work/podman" --runroot "$work/podman-run" system reset -f >/dev/null 2>&1
+	if [ -n "$podman" ]; then
+		in_ns $podman rm -af >/dev/null 2>&1
+		in_ns $podman system reset -f >/dev/null 2>&1
 	fi
+	# The CNI library keeps its cache in /var/lib/cni/results, whatever
+	# the configuration says: removed if the bench made it.
+	[ -n "$cni_was" ] || rm -rf /var/lib/cni
 	remove_sandbox
 }
 trap cleanup EXIT
@@ -87,19 +93,41 @@ if [ "$peers" = 1 ]; then
 	export DOCKER_HOST=unix://$work/docker.sock
 	cmds+=(-n "docker run --network none" "docker run --rm --network none cfs/base true"
 		-n "docker run (bridge)" "docker run --rm cfs/base true")
-	p="podman --root $work/podman --runroot $work/podman-run"
-	in_ns $p load -q -i "$work/base.tar" >/dev/null
+	# podman keeps everything in $work: its storage, its run state
+	# (--tmpdir, not /run/libpod) and its network's configuration (Debian's
+	# /etc/cni/net.d/87-podman-bridge.conflist), whose addresses are leased
+	# in $work too (the host-local plugin's dataDir, not
+	# /var/lib/cni/networks).
+	mkdir -p "$work/cni"
+	cat >"$work/cni/87-podman-bridge.conflist" <<EOF
+{"cniVersion": "0.4.0", "name": "podman", "plugins": [
+	{"type": "bridge", "bridge": "cni-podman0", "isGateway": true, "ipMasq": true, "hairpinMode": true,
+	 "ipam": {"type": "host-local", "dataDir": "$work/cni-data", "routes": [{"dst": "0.0.0.0/0"}],
+		  "ranges": [[{"subnet": "10.88.0.0/16", "gateway": "10.88.0.1"}]]}},
+	{"type": "portmap", "capabilities": {"portMappings": true}},
+	{"type": "firewall"}, {"type": "tuning"}]}
+EOF
+	podman="podman --root $work/podman --runroot $work/podman-run --tmpdir $work/podman-tmp --network-config-dir $work/cni"
+	in_ns $podman load -q -i "$work/base.tar" >/dev/null
+	# podman raises a container's RLIMIT_NOFILE and RLIMIT_NPROC above the
+	# host's, which needs CAP_SYS_RESOURCE, which root lacks in some CI
+	# containers and VMs (this one's: CapBnd without bit 24); there it is
+	# given lower ones, which setrlimit(2) always allows. A podman that
+	# cannot run at all is left out, and says why.
+	ulimits=
+	if ! in_ns $podman run --rm --network none cfs/base true >/dev/null 2>&1; then
+		ulimits="--ulimit nofile=1024:1024 --ulimit nproc=1024:1024"
+		echo "bench: podman cannot raise the container's rlimits here (no CAP_SYS_RESOURCE): it runs with $ulimits" >&2
+	fi
 	cat >"$work/in_ns_podman" <<EOF
 #!/bin/sh
-exec nsenter --net=/run/netns/$ns $p "\$@"
+exec nsenter --net=/run/netns/$ns $podman "\$@"
 EOF
 	chmod +x "$work/in_ns_podman"
-	# One trial run first: a podman that cannot run here (its runc raises
-	# RLIMIT_NOFILE and RLIMIT_NPROC, which needs CAP_SYS_RESOURCE, which
-	# root lacks in some CI containers) is left out, and says why.
-	if out=$("$work/in_ns_podman" run --rm --network none cfs/base true 2>&1); then
-		cmds+=(-n "podman run --network none" "$work/in_ns_podman run --rm --network none cfs/base true"
-			-n "podman run (bridge)" "$work/in_ns_podman run --rm cfs/base true")
+	if out=$("$work/in_ns_podman" run --rm $ulimits --network none cfs/base true 2>&1); then
+		cmds+=(-n "podman run --network none" "$work/in_ns_podman run --rm $ulimits --network none cfs/base true"
+			-n "podman run (bridge)" "$work/in_ns_podman run --rm $ulimits cfs/base true")
+		podman_ok=1
 	else
 		echo "bench: podman cannot run a container on this host, left out: $out" >&2
 	fi
@@ -119,6 +147,7 @@ echo "== run --rm IMG true on the bridge, cfs0 up (one container running), again
 held=(-n "cfs run (bridge, cfs0 up)" "$work/in_ns_cfs run --rm cfs/base true")
 [ -n "${BASELINE:-}" ] && held+=(-n "cfs run (bridge, cfs0 up) ($BASELINE)" "$work/in_ns_base run --rm cfs/base true")
 [ "$peers" = 1 ] && held+=(-n "docker run (bridge)" "docker run --rm cfs/base true")
+[ -n "$podman_ok" ] && held+=(-n "podman run (bridge)" "$work/in_ns_podman run --rm $ulimits cfs/base true")
 hyperfine -N --warmup 5 --runs "$runs" --export-markdown "$work/held.md" "${held[@]}"
 cat "$work/held.md"
 "$work/in_ns_cfs" rm -f cfs-bench-hold >/dev/null
