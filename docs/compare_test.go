@@ -49,6 +49,36 @@ func TestCompareCatchesAChangedOutput(t *testing.T) {
 	require.Empty(t, compare([]string{"16", ""}, "16\n", map[string]string{}), "a blank last line of a fence is layout")
 }
 
+// A fence that shows some lines of a long output (a trace) must find them
+// all, in its order; any others may come before, between and after.
+func TestCompareAmongCatchesAMissingLine(t *testing.T) {
+	want := []string{
+		"[cfs init] sethostname(\"3f2a9c1e7b04\")  ≈ hostname 3f2a9c1e7b04",
+		"[cfs init] mount(\"…/rootfs\", \"…/rootfs\", \"\", MS_BIND|MS_REC, \"\")",
+		"[cfs init] setgroups([0])  ≈ setpriv --groups=0",
+		"[cfs monitor] → host PID 5120, the container's init (runtime create)",
+	}
+	same := "[cfs monitor] clone(CLONE_NEWUTS)\n" +
+		"[cfs init] sethostname(\"d167a14b8915\")  ≈ hostname d167a14b8915\n" +
+		"[cfs init] mount(\"\", \"/\", \"\", MS_REC|MS_SLAVE, \"\")\n" +
+		"[cfs init] mount(\"/var/lib/cfs/engine/containers/d167/rootfs\", \"/var/lib/cfs/engine/containers/d167/rootfs\", \"\", MS_BIND|MS_REC, \"\")\n" +
+		"[cfs init] setgroups([0])  ≈ setpriv --groups=0\n" +
+		"[cfs init] setresgid(0, 0, 0)  ≈ setpriv --regid=0\n" +
+		"[cfs monitor] → host PID 23639, the container's init (runtime create)\n" +
+		"[cfs init] execve(\"/usr/bin/true\", [\"true\"])  ≈ exec true\n"
+	require.Empty(t, compareAmong(want, same))
+	for _, changed := range []string{
+		strings.Replace(same, "setgroups([0])  ≈ setpriv --groups=0", "setgroups([])  ≈ setpriv --clear-groups", 1), // another line
+		strings.Replace(same, "[cfs init] sethostname", "[cfs monitor] sethostname", 1),                             // another side
+		strings.Replace(same, "MS_BIND|MS_REC", "MS_BIND", 1),                                                       // "…" covers its part only
+		strings.Replace(same, "[cfs init] setgroups([0])  ≈ setpriv --groups=0\n", "", 1) + // out of order
+			"[cfs init] setgroups([0])  ≈ setpriv --groups=0\n",
+		"", // no output
+	} {
+		require.NotEmpty(t, compareAmong(want, changed), "not caught:\n%s", changed)
+	}
+}
+
 // The rules for a chapter's Try it section: every fence is replayed or
 // excused, with a reason, and a root fence reads getfattr's "# file:" as
 // output.

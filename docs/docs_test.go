@@ -37,8 +37,13 @@
 // marked <!-- replay: cgroup v1 --> (or v2) shows what a host of that kind
 // prints, and is replayed only there: CI's host has v1, its VM lane v2. One
 // marked <!-- replay: linux >= 6.18 --> is checked only on that kernel or a
-// later one; on an older one its commands run unchecked. In README.md, only
-// fences marked <!-- replay --> are replayed.
+// later one; on an older one its commands run unchecked. One marked
+// <!-- replay: until it matches: REASON --> is run again until its output
+// matches (a log that fills as a container runs). One marked <!-- replay:
+// these lines among others: REASON --> shows some lines of a long output
+// (a trace): they must all be in it, in the order shown, with any others
+// before, between and after them. In README.md, only fences marked
+// <!-- replay --> are replayed.
 //
 // The chapters were written on a Debian 12 VM without busybox, and the
 // replay builds the containers' root filesystem from the host's programs

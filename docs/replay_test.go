@@ -151,7 +151,7 @@ func replayFences(t *testing.T, work, file string, fs []fence, chapter bool) {
 	h := newReplayHost(t, work, file, chapter)
 	replayed := 0
 	for _, f := range fs {
-		unchecked, until := false, false
+		unchecked, until, among := false, false, false
 		switch {
 		case strings.HasPrefix(f.directive, notReplayed):
 			if strings.TrimSpace(strings.TrimPrefix(f.directive, notReplayed)) == "" {
@@ -173,6 +173,11 @@ func replayFences(t *testing.T, work, file string, fs []fence, chapter bool) {
 			}
 		case strings.HasPrefix(f.directive, replayUntil):
 			until = true
+		case strings.HasPrefix(f.directive, replayAmong):
+			if strings.TrimSpace(strings.TrimPrefix(f.directive, replayAmong)) == "" {
+				t.Errorf("%s:%d: <!-- %s--> needs a reason", f.file, f.line, replayAmong)
+			}
+			among = true
 		case strings.HasPrefix(f.directive, replayLinux):
 			want := strings.TrimSpace(strings.TrimPrefix(f.directive, replayLinux))
 			wantMaj, wantMin, ok := kernelVersion(want)
@@ -213,7 +218,11 @@ func replayFences(t *testing.T, work, file string, fs []fence, chapter bool) {
 				time.Sleep(100 * time.Millisecond)
 				got = h.run(s)
 			}
-			if diff := compare(s.want, got, h.ids); diff != "" {
+			diff := compare(s.want, got, h.ids)
+			if among {
+				diff = compareAmong(s.want, got)
+			}
+			if diff != "" {
 				t.Errorf("%s:%d: %s\n%s\nthe whole output was:\n%s", f.file, s.line, s.cmd, diff, got)
 			}
 		}

@@ -93,6 +93,9 @@ const (
 	// container runs (its log), so each is run again, for up to
 	// untilTimeout, until its output matches
 	replayUntil = "replay: until it matches: "
+	// followed by a reason: the fence shows some lines of a long output
+	// (a trace), which must be in it, in the order shown, among others
+	replayAmong = "replay: these lines among others: "
 )
 
 // A step is one command of a transcript and the output it should print.
@@ -229,6 +232,28 @@ func compare(want []string, got string, ids map[string]string) string {
 				ids[w[j]] = g[j]
 			}
 		}
+	}
+	return ""
+}
+
+// compareAmong compares a command's output with the lines a chapter shows
+// of it, in order, with any number of other lines before, between and
+// after them; it returns "" when they are all there.
+func compareAmong(want []string, got string) string {
+	gotLines := strings.Split(strings.TrimRight(got, "\n"), "\n")
+	next, after := 0, "its start"
+	for i, w := range want {
+		if strings.TrimSpace(w) == "" || strings.TrimSpace(w) == wildcard {
+			continue
+		}
+		for next < len(gotLines) && !lineMatches(w, gotLines[next]) {
+			next++
+		}
+		if next == len(gotLines) {
+			return fmt.Sprintf("line %d: want %q in the output after %s", i+1, w, after)
+		}
+		after = fmt.Sprintf("its line %d (the chapter's line %d)", next+1, i+1)
+		next++
 	}
 	return ""
 }
