@@ -1,0 +1,185 @@
+package dockercli
+
+// ps: the containers in docker's table, or in a --format template.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"cfs/final/engine"
+
+	"github.com/spf13/cobra"
+)
+
+func (c *CLI) psCmd() *cobra.Command {
+	var all, quiet, noTrunc, latest bool
+	var format string
+	last := -1
+	cmd := c.command("ps [OPTIONS]", "List containers", 0, 0,
+		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
+			list, err := e.List() // newest first
+			if err != nil {
+				return err
+			}
+			if latest {
+				last = 1
+			}
+			if last >= 0 {
+				// -n N, -l: the N last created, in every state, as docker's.
+				all = true
+				list = list[:min(last, len(list))]
+			}
+			tw := newTable(c.Out)
+			var tmpl *template.Template
+			if format != "" && format != "table" && !quiet {
+				// As docker's: "table " for a header, \t and \n as typed
+				// in single quotes.
+				text, table := strings.CutPrefix(format, "table ")
+				text = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(strings.TrimSpace(text))
+				funcs := template.FuncMap{"json": func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
+					"join": strings.Join, "upper": strings.ToUpper, "lower": strings.ToLower}
+				if tmpl, err = template.New("format").Funcs(funcs).Parse(text); err != nil {
+					return &statusError{msg: fmt.Sprintf("template parsing error: %v", err), code: 1}
+				}
+				if table {
+					if err := psLine(tw, tmpl, psHeader{}); err != nil {
+						return err
+					}
+				} else {
+					tw = nil
+				}
+			}
+			if !quiet && tmpl == nil {
+				fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
+			}
+			for _, ctr := range list {
+				if !all && !ctr.Running() {
+					continue
+				}
+				if tmpl != nil {
+					w := io.Writer(c.Out)
+					if tw != nil {
+						w = tw
+					}
+					if err := psLine(w, tmpl, psRow{ctr, noTrunc}); err != nil {
+						return err
+					}
+					continue
+				}
+				id := ctr.ShortID()
+				if noTrunc {
+					id = ctr.ID
+				}
+				if quiet {
+					fmt.Fprintln(c.Out, id)
+					continue
+				}
+				command := strconv.Quote(engine.Command(ctr))
+				if !noTrunc {
+					command = strconv.Quote(ellipsis(engine.Command(ctr), 20))
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, ctr.Image, command, ago(ctr.Created),
+					ctr.StatusText(), strings.Join(psPorts(ctr), ", "), ctr.Name)
+			}
+			if tw == nil {
+				return nil
+			}
+			return tw.Flush()
+		}))
+	f := cmd.Flags()
+	f.BoolVarP(&all, "all", "a", false, "show all containers (default shows just running)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "only display container IDs")
+	f.BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
+	f.StringVar(&format, "format", "", "format output using a Go template ('{{.Names}}'; 'table {{.ID}}\\t{{.Status}}' for a table with its header)")
+	f.IntVarP(&last, "last", "n", -1, "show n last created containers (includes all states)")
+	f.BoolVarP(&latest, "latest", "l", false, "show the latest created container (includes all states)")
+	return cmd
+}
+
+// psLine writes one line of ps --format.
+func psLine(w io.Writer, tmpl *template.Template, v any) error {
+	var b bytes.Buffer
+	if err := tmpl.Execute(&b, v); err != nil {
+		return &statusError{msg: fmt.Sprintf("template: %v", err), code: 1}
+	}
+	b.WriteByte('\n')
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// psRow is a container as docker ps --format sees it: docker's names
+// for its fields, each a string as the table shows it.
+type psRow struct {
+	c       *engine.Container
+	noTrunc bool
+}
+
+func (r psRow) ID() string {
+	if r.noTrunc {
+		return r.c.ID
+	}
+	return r.c.ShortID()
+}
+
+func (r psRow) Image() string { return r.c.Image }
+
+func (r psRow) Command() string {
+	if r.noTrunc {
+		return strconv.Quote(engine.Command(r.c))
+	}
+	return strconv.Quote(ellipsis(engine.Command(r.c), 20))
+}
+
+func (r psRow) CreatedAt() string  { return r.c.Created.Format("2006-01-02 15:04:05 -0700 MST") }
+func (r psRow) RunningFor() string { return ago(r.c.Created) }
+func (r psRow) Ports() string      { return strings.Join(psPorts(r.c), ", ") }
+func (r psRow) State() string      { return r.c.State.Status }
+func (r psRow) Status() string     { return r.c.StatusText() }
+func (r psRow) Names() string      { return r.c.Name }
+func (r psRow) Networks() string   { return string(r.c.HostConfig.NetworkMode) }
+
+func (r psRow) Labels() string {
+	var kv []string
+	for k, v := range r.c.Config.Labels {
+		kv = append(kv, k+"="+v)
+	}
+	sort.Strings(kv)
+	return strings.Join(kv, ",")
+}
+
+func (r psRow) Label(name string) string { return r.c.Config.Labels[name] }
+
+// psHeader is the header line of ps --format 'table …': each field's
+// column title, docker's.
+type psHeader struct{}
+
+func (psHeader) ID() string            { return "CONTAINER ID" }
+func (psHeader) Image() string         { return "IMAGE" }
+func (psHeader) Command() string       { return "COMMAND" }
+func (psHeader) CreatedAt() string     { return "CREATED AT" }
+func (psHeader) RunningFor() string    { return "CREATED" }
+func (psHeader) Ports() string         { return "PORTS" }
+func (psHeader) State() string         { return "STATE" }
+func (psHeader) Status() string        { return "STATUS" }
+func (psHeader) Names() string         { return "NAMES" }
+func (psHeader) Networks() string      { return "NETWORKS" }
+func (psHeader) Labels() string        { return "LABELS" }
+func (psHeader) Label(_ string) string { return "LABEL" }
+
+// psPorts is docker ps's PORTS: "0.0.0.0:8080->80/tcp".
+func psPorts(ctr *engine.Container) []string {
+	var out []string
+	if ctr.Network != nil && ctr.Running() {
+		for _, p := range ctr.Network.Ports {
+			out = append(out, fmt.Sprintf("0.0.0.0:%d->%d/%s", p.Host, p.Ctr, p.Proto))
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,529 @@
+package dockercli
+
+// run, create and start: a container made from an image and the flags
+// (docker's names and defaults), started, and attached to when it runs
+// in the foreground.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"cfs/final/engine"
+	"cfs/final/image"
+
+	"github.com/docker/go-units"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// runFlags are the flags run and create share.
+type runFlags struct {
+	name, hostname, workdir, user, network, memory, cpus string
+	memorySwap                                           string
+	entrypoint                                           *string
+	env, envFile, publish, volumes, tmpfs                []string
+	capAdd, capDrop, securityOpt                         []string
+	pidsLimit                                            int64
+	interactive, tty, publishAll, readOnly, init, rm     bool
+	privileged                                           bool
+}
+
+func (f *runFlags) register(fs *pflag.FlagSet) {
+	// -h is docker's --hostname here, not --help.
+	fs.Bool("help", false, "print usage")
+	fs.StringVar(&f.name, "name", "", "assign a name to the container")
+	fs.StringVarP(&f.hostname, "hostname", "h", "", "container host name")
+	fs.StringArrayVarP(&f.env, "env", "e", nil, "set environment variables (`KEY=VALUE`, or KEY to take the host's)")
+	fs.StringArrayVar(&f.envFile, "env-file", nil, "read in a file of environment variables")
+	fs.StringVarP(&f.workdir, "workdir", "w", "", "working directory inside the container")
+	fs.StringVarP(&f.user, "user", "u", "", "username or UID (format: <name|uid>[:<group|gid>])")
+	fs.String("entrypoint", "", "overwrite the default ENTRYPOINT of the image")
+	fs.StringVarP(&f.memory, "memory", "m", "", "memory limit (e.g. 64m)")
+	fs.StringVar(&f.memorySwap, "memory-swap", "", "swap limit equal to memory plus swap: -1 to enable unlimited swap (default: twice --memory)")
+	fs.StringVar(&f.cpus, "cpus", "", "number of CPUs (e.g. 0.5)")
+	fs.Int64Var(&f.pidsLimit, "pids-limit", 0, "tune container pids limit (set -1 for unlimited)")
+	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container's port(s) to the host (`[HOSTPORT:]CTRPORT[/PROTO]`)")
+	fs.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish all exposed ports to random ports")
+	fs.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind mount a host directory (`HOST:CTR[:ro]`)")
+	fs.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs directory (`PATH[:OPTIONS]`)")
+	fs.StringVar(&f.network, "network", "default", "connect a container to a network: bridge, host or none")
+	fs.StringVar(&f.network, "net", "default", "")
+	_ = fs.MarkHidden("net")
+	fs.BoolVar(&f.readOnly, "read-only", false, "mount the container's root filesystem as read only")
+	fs.StringArrayVar(&f.capAdd, "cap-add", nil, "add Linux capabilities")
+	fs.StringArrayVar(&f.capDrop, "cap-drop", nil, "drop Linux capabilities")
+	fs.StringArrayVar(&f.securityOpt, "security-opt", nil, "security options (no-new-privileges, seccomp=unconfined)")
+	fs.BoolVar(&f.init, "init", false, "run an init inside the container that forwards signals and reaps processes")
+	fs.BoolVarP(&f.interactive, "interactive", "i", false, "keep STDIN open even if not attached")
+	fs.BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-TTY")
+	fs.BoolVar(&f.privileged, "privileged", false, "give extended privileges to this container")
+}
+
+// options turns the flags into docker's Config and HostConfig, checking
+// each as docker's CLI does.
+func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOptions, error) {
+	var o engine.CreateOptions
+	o.Name = f.name
+	cfg := &o.Config
+	hc := &o.HostConfig
+	cfg.Image = args[0]
+	if len(args) > 1 {
+		cfg.Cmd = args[1:]
+	}
+	if cmd.Flags().Changed("entrypoint") {
+		ep, _ := cmd.Flags().GetString("entrypoint")
+		cfg.Entrypoint = []string{}
+		if ep != "" {
+			cfg.Entrypoint = []string{ep}
+		}
+	}
+	cfg.Hostname, cfg.WorkingDir, cfg.User = f.hostname, f.workdir, f.user
+	cfg.Tty, cfg.OpenStdin = f.tty, f.interactive
+	if f.hostname != "" {
+		if err := checkHostname(f.hostname); err != nil {
+			return o, err
+		}
+	}
+	if f.workdir != "" && !strings.HasPrefix(f.workdir, "/") {
+		return o, fmt.Errorf("the working directory '%s' is invalid, it needs to be an absolute path", f.workdir)
+	}
+	for _, file := range f.envFile {
+		env, err := readEnvFile(file)
+		if err != nil {
+			return o, err
+		}
+		cfg.Env = append(cfg.Env, env...)
+	}
+	env, err := envFlags(f.env)
+	if err != nil {
+		return o, err
+	}
+	cfg.Env = append(cfg.Env, env...)
+	if f.memory != "" {
+		n, err := units.RAMInBytes(f.memory)
+		if err != nil || n <= 0 {
+			return o, fmt.Errorf("invalid argument %q for \"-m, --memory\" flag: invalid size: '%s'", f.memory, f.memory)
+		}
+		hc.Memory = n
+	}
+	if f.memorySwap != "" {
+		n, err := units.RAMInBytes(f.memorySwap)
+		switch {
+		case f.memorySwap == "-1":
+			n = -1
+		case err != nil || n <= 0:
+			return o, fmt.Errorf("invalid argument %q for \"--memory-swap\" flag: invalid size: '%s'", f.memorySwap, f.memorySwap)
+		case hc.Memory == 0 && n > 0:
+			return o, errors.New("You should always set the Memory limit when using Memoryswap limit, see usage") // docker's words
+		case n > 0 && n < hc.Memory:
+			return o, errors.New("Minimum memoryswap limit should be larger than memory limit, see usage")
+		}
+		hc.MemorySwap = n
+	}
+	if f.cpus != "" {
+		v, err := strconv.ParseFloat(f.cpus, 64)
+		if err != nil || v <= 0 {
+			return o, fmt.Errorf("invalid argument %q for \"--cpus\" flag: failed to parse %s as a rational number", f.cpus, f.cpus)
+		}
+		hc.NanoCPUs = int64(v * 1e9)
+	}
+	if f.pidsLimit != 0 {
+		hc.PidsLimit = &f.pidsLimit
+	}
+	hc.NetworkMode = container.NetworkMode(f.network)
+	for _, p := range f.publish {
+		port, binding, err := parsePublish(p)
+		if err != nil {
+			return o, err
+		}
+		if hc.PortBindings == nil {
+			hc.PortBindings = network.PortMap{}
+		}
+		hc.PortBindings[port] = append(hc.PortBindings[port], binding)
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = network.PortSet{}
+		}
+		cfg.ExposedPorts[port] = struct{}{}
+	}
+	hc.PublishAllPorts = f.publishAll
+	hc.Binds = f.volumes
+	for _, t := range f.tmpfs {
+		dst, opts, _ := strings.Cut(t, ":")
+		if hc.Tmpfs == nil {
+			hc.Tmpfs = map[string]string{}
+		}
+		hc.Tmpfs[dst] = opts
+	}
+	hc.ReadonlyRootfs = f.readOnly
+	hc.CapAdd, hc.CapDrop, hc.SecurityOpt = f.capAdd, f.capDrop, f.securityOpt
+	hc.Privileged = f.privileged
+	if f.init {
+		hc.Init = &f.init
+	}
+	hc.AutoRemove = f.rm
+	err = engine.CheckConfig(cfg, hc)
+	return o, err
+}
+
+// parsePublish reads docker's -p: [[0.0.0.0:]HOSTPORT:]CTRPORT[/tcp|/udp].
+func parsePublish(s string) (network.Port, network.PortBinding, error) {
+	spec, proto, _ := strings.Cut(s, "/")
+	if proto == "" {
+		proto = "tcp"
+	}
+	if proto != "tcp" && proto != "udp" {
+		return network.Port{}, network.PortBinding{}, fmt.Errorf("invalid proto: %s", proto)
+	}
+	parts := strings.Split(spec, ":")
+	var host, ctr string
+	switch len(parts) {
+	case 1:
+		ctr = parts[0]
+	case 2:
+		host, ctr = parts[0], parts[1]
+	case 3:
+		if parts[0] != "" && parts[0] != "0.0.0.0" {
+			return network.Port{}, network.PortBinding{}, fmt.Errorf("-p %s: cfs publishes on every address of the host (give 0.0.0.0 or no address)", s)
+		}
+		host, ctr = parts[1], parts[2]
+	default:
+		return network.Port{}, network.PortBinding{}, fmt.Errorf("invalid port format for --publish: %s", s)
+	}
+	n, err := strconv.Atoi(ctr)
+	if err != nil || n < 1 || n > 65535 {
+		return network.Port{}, network.PortBinding{}, fmt.Errorf("invalid containerPort: %s", ctr)
+	}
+	if host != "" {
+		h, err := strconv.Atoi(host)
+		if err != nil || h < 1 || h > 65535 {
+			return network.Port{}, network.PortBinding{}, fmt.Errorf("invalid hostPort: %s", host)
+		}
+	}
+	port, _ := network.PortFrom(uint16(n), network.IPProtocol(proto))
+	return port, network.PortBinding{HostPort: host}, nil
+}
+
+// checkHostname applies the kernel's and RFC 1123's rules.
+func checkHostname(h string) error {
+	if len(h) > 64 {
+		return fmt.Errorf("invalid hostname %q: at most 64 characters", h)
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return fmt.Errorf("invalid hostname %q", h)
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return fmt.Errorf("invalid hostname %q", h)
+			}
+		}
+	}
+	return nil
+}
+
+// envFlags checks -e's values as docker's CLI does, for run and exec:
+// KEY=VALUE as it is, KEY alone for the host's value (left out if the
+// host has none), and no empty KEY.
+func envFlags(list []string) ([]string, error) {
+	var env []string
+	for _, kv := range list {
+		k, _, has := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, fmt.Errorf("invalid argument %q for \"-e, --env\" flag: invalid environment variable: %s", kv, kv)
+		}
+		if !has {
+			v, ok := os.LookupEnv(k)
+			if !ok {
+				continue
+			}
+			kv += "=" + v
+		}
+		env = append(env, kv)
+	}
+	return env, nil
+}
+
+// readEnvFile reads docker's --env-file: KEY=VALUE lines, # comments,
+// and KEY alone to take the host's value.
+func readEnvFile(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, errors.Unwrap(err))
+	}
+	var env []string
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimLeft(line, " \t")
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, _, has := strings.Cut(line, "=")
+		if k == "" || strings.ContainsAny(k, " \t") {
+			return nil, fmt.Errorf("%s:%d: variable '%s' contains whitespaces", path, i+1, k)
+		}
+		if !has {
+			v, ok := os.LookupEnv(k)
+			if !ok {
+				continue
+			}
+			line = k + "=" + v
+		}
+		env = append(env, line)
+	}
+	return env, nil
+}
+
+// isBase reports whether ref names cfs/base.
+func isBase(ref string) bool {
+	switch ref {
+	case "cfs/base", "cfs/base:latest", "docker.io/cfs/base", image.BaseName:
+		return true
+	}
+	return false
+}
+
+// create makes the container, pulling its image first if it is not here,
+// as docker does ("Unable to find image … locally").
+func (c *CLI) create(ctx context.Context, e *engine.Engine, o engine.CreateOptions) (*engine.Container, error) {
+	ctr, err := e.Create(o)
+	var missing *engine.ImageNotFoundError
+	if !errors.As(err, &missing) {
+		return ctr, err
+	}
+	if isBase(o.Config.Image) {
+		// cfs/base is made here, from the stages' root filesystem.
+		if _, err := e.Images.EnsureBase(); err != nil {
+			return nil, err
+		}
+		return e.Create(o)
+	}
+	ref := o.Config.Image
+	if !hasTagOrDigest(ref) {
+		ref += ":latest"
+	}
+	fmt.Fprintf(c.Err, "Unable to find image '%s' locally\n", ref)
+	if _, err := e.Images.Pull(ctx, o.Config.Image, image.PullOptions{Progress: newDisplay(c.Err, false).event}); err != nil {
+		return nil, err
+	}
+	return e.Create(o)
+}
+
+// createFromFlags is what run and create share: it checks the flags and
+// arguments, opens the engine and creates the container; run's attach
+// settings go into the config through set. Every failure is docker's 125.
+func (c *CLI) createFromFlags(cmd *cobra.Command, f *runFlags, args []string, set func(*container.Config)) (*engine.Engine, *engine.Container, error) {
+	o, err := f.options(cmd, args)
+	if err != nil {
+		return nil, nil, &statusError{msg: err.Error(), code: 125}
+	}
+	set(&o.Config)
+	e, err := c.engine()
+	if err != nil {
+		return nil, nil, engineError(err, 125)
+	}
+	ctr, err := c.create(cmd.Context(), e, o)
+	if err != nil {
+		return nil, nil, engineError(err, 125)
+	}
+	return e, ctr, nil
+}
+
+func (c *CLI) runCmd() *cobra.Command {
+	var f runFlags
+	var detach bool
+	cmd := c.command("run [OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container from an image", 1, -1,
+		func(cmd *cobra.Command, args []string) error {
+			if !detach {
+				if err := c.checkTTY(f.interactive, f.tty); err != nil {
+					return err
+				}
+			}
+			// -d and --rm work together, as in docker since 1.13.
+			e, ctr, err := c.createFromFlags(cmd, &f, args, func(cfg *container.Config) {
+				cfg.AttachStdin = f.interactive && !detach
+				cfg.AttachStdout, cfg.AttachStderr = !detach, !detach
+				cfg.StdinOnce = f.interactive && !detach
+			})
+			if err != nil {
+				return err
+			}
+			if detach {
+				// The ID first, as docker's CLI prints it once the
+				// container is made: a start that fails leaves it Created
+				// (unless --rm), and the ID says which.
+				fmt.Fprintln(c.Out, ctr.ID)
+				if _, err := e.Start(ctr.ID, engine.StartOptions{}); err != nil {
+					c.removeAfterFailedStart(e, ctr)
+					return engineError(err, 125)
+				}
+				return nil
+			}
+			att, err := e.Start(ctr.ID, engine.StartOptions{Attach: &engine.AttachOptions{Stdin: f.interactive, Stdout: true, Stderr: true}})
+			if err != nil {
+				c.removeAfterFailedStart(e, ctr)
+				return engineError(err, 125)
+			}
+			return c.attached(e, ctr, att, f.interactive, f.tty)
+		})
+	fs := cmd.Flags()
+	fs.SetInterspersed(false) // flags after the image belong to the command
+	f.register(fs)
+	fs.BoolVarP(&detach, "detach", "d", false, "run container in background and print container ID")
+	fs.BoolVar(&f.rm, "rm", false, "automatically remove the container and its associated anonymous volumes when it exits")
+	return cmd
+}
+
+// checkTTY refuses -it when this program's stdin is not a terminal (a
+// pipe, a file, a CI job), before anything is made, as docker's CLI does:
+// the container's terminal would have nothing to read keys from.
+func (c *CLI) checkTTY(stdin, tty bool) error {
+	if !stdin || !tty {
+		return nil
+	}
+	if f, ok := c.In.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return &statusError{msg: "the input device is not a TTY", code: 1}
+}
+
+// removeAfterFailedStart removes a --rm container whose start failed, as
+// docker does.
+func (c *CLI) removeAfterFailedStart(e *engine.Engine, ctr *engine.Container) {
+	if ctr.HostConfig.AutoRemove {
+		_ = e.Remove(ctr.ID, true)
+	}
+}
+
+// attached copies the terminal or the streams until the container exits,
+// and returns its status as the command's. Without a terminal, the
+// signals cfs gets go to the container (docker's --sig-proxy); with one,
+// Ctrl-C is a byte for the container's terminal, and the window's size
+// follows this terminal's.
+func (c *CLI) attached(e *engine.Engine, ctr *engine.Container, att *engine.Attachment, stdin, tty bool) error {
+	defer att.Close()
+	var in io.Reader
+	if stdin {
+		in = c.In
+	}
+	if tty {
+		if f, ok := c.In.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			if stdin {
+				if old, err := term.MakeRaw(int(f.Fd())); err == nil {
+					defer term.Restore(int(f.Fd()), old)
+				}
+			}
+			resize := func() {
+				if w, h, err := term.GetSize(int(f.Fd())); err == nil {
+					_ = att.Resize(uint16(h), uint16(w))
+				}
+			}
+			resize()
+			winch := make(chan os.Signal, 1)
+			signal.Notify(winch, unix.SIGWINCH)
+			defer signal.Stop(winch)
+			go func() {
+				for range winch {
+					resize()
+				}
+			}()
+		}
+	} else {
+		sigs := make(chan os.Signal, 8)
+		signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+		defer signal.Stop(sigs)
+		go func() {
+			for s := range sigs {
+				_ = e.Kill(ctr.ID, s.(syscall.Signal))
+			}
+		}()
+	}
+	st, err := att.Copy(in, c.Out, c.Err)
+	if err != nil {
+		// The monitor was killed: the record, repaired, says how it ended.
+		w, werr := e.Wait(ctr.ID)
+		if werr != nil {
+			return engineError(err, 125)
+		}
+		st = w
+	}
+	if st.Error != "" {
+		fmt.Fprintf(c.Err, "%s: %s\n", c.Prog, st.Error)
+	}
+	if st.StatusCode != 0 {
+		return &statusError{code: st.StatusCode}
+	}
+	return nil
+}
+
+func (c *CLI) createCmd() *cobra.Command {
+	var f runFlags
+	cmd := c.command("create [OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container", 1, -1,
+		func(cmd *cobra.Command, args []string) error {
+			_, ctr, err := c.createFromFlags(cmd, &f, args, func(*container.Config) {})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.Out, ctr.ID)
+			return nil
+		})
+	fs := cmd.Flags()
+	fs.SetInterspersed(false)
+	f.register(fs)
+	fs.BoolVar(&f.rm, "rm", false, "automatically remove the container when it exits")
+	return cmd
+}
+
+func (c *CLI) startCmd() *cobra.Command {
+	var attach, interactive bool
+	cmd := c.command("start [OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers", 1, -1,
+		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
+			if attach || interactive {
+				if len(args) > 1 {
+					return &statusError{msg: "you cannot start and attach multiple containers at once", code: 1}
+				}
+				ctr, err := e.Get(args[0])
+				if err != nil {
+					return err
+				}
+				att, err := e.Start(ctr.ID, engine.StartOptions{Attach: &engine.AttachOptions{Stdin: interactive && ctr.Config.OpenStdin, Stdout: true, Stderr: true}})
+				var start *engine.StartError
+				if errors.As(err, &start) {
+					// docker start's 1, not run's 126 or 127: the start failed.
+					return daemonError(start.Msg)
+				}
+				if err != nil {
+					return err
+				}
+				if att == nil {
+					return nil
+				}
+				return c.attached(e, ctr, att, interactive && ctr.Config.OpenStdin, ctr.Config.Tty)
+			}
+			var failed []string
+			err := c.each(args, func(a string) (string, error) {
+				_, err := e.Start(a, engine.StartOptions{})
+				if err != nil {
+					failed = append(failed, a)
+				}
+				return a, err
+			})
+			if err != nil {
+				// docker's CLI ends with the list of those that failed.
+				fmt.Fprintf(c.Err, "Error: failed to start containers: %s\n", strings.Join(failed, ", "))
+			}
+			return err
+		}))
+	cmd.Flags().BoolVarP(&attach, "attach", "a", false, "attach STDOUT/STDERR and forward signals")
+	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach container's STDIN")
+	return cmd
+}
