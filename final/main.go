@@ -112,6 +112,7 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "  go run -exec sudo ./%s doctor\n", prog)
 	fmt.Fprintf(w, "  go run -exec sudo ./%s doctor --json | jq '.[] | select(.status != \"ok\")'\n", prog)
 	fmt.Fprintf(w, "  go run -exec sudo ./%s cleanup --dry-run\n", prog)
+	fmt.Fprintf(w, "  go run -exec sudo ./%s --trace run --rm --network none cfs/base true\n", prog)
 }
 
 // ---------------------------------------------------------------------------

@@ -38,6 +38,7 @@ func TestUsage(t *testing.T) {
 		{nil, 2, "", "Usage: final COMMAND", ""},
 		{[]string{"-h"}, 0, "Examples:\n  go run -exec sudo ./final doctor\n", "", "frobnicate"},
 		{[]string{"--help"}, 0, "doctor [--json]", "", ""},
+		{[]string{"--help"}, 0, "\n      --trace   ", "", ""}, // the global options, found from the usage
 		{[]string{"--help"}, 0, "\n  cleanup [--dry-run] [--all] [--caches]  remove what", "", ""},
 		{[]string{"frobnicate"}, 2, "", "final: unknown command \"frobnicate\"\n\nUsage:", ""},
 		{[]string{"cleanup", "--frob"}, 2, "", "flag provided but not defined: -frob\n(see: final cleanup --help)", ""},

@@ -77,18 +77,20 @@ func Usage(w io.Writer) {
 	for _, n := range containerCommands {
 		isContainer[n] = true
 	}
+	root := newRoot(&CLI{})
 	for _, group := range []struct {
 		title     string
 		container bool
 	}{{"Containers", true}, {"Images", false}} {
 		fmt.Fprintf(w, "\n%s (docker's commands and flags; COMMAND --help for each):\n", group.title)
-		for _, c := range newRoot(&CLI{}).Commands() {
+		for _, c := range root.Commands() {
 			if c.Hidden || isContainer[c.Name()] != group.container {
 				continue
 			}
 			fmt.Fprintf(w, "  %-8s %s\n", c.Name(), c.Short)
 		}
 	}
+	fmt.Fprintf(w, "\nGlobal options of these commands, before the command (--trace run …):\n%s", root.PersistentFlags().FlagUsages())
 }
 
 // Run runs args (a command and its arguments) and returns the exit status.
