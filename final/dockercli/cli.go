@@ -90,7 +90,7 @@ func Usage(w io.Writer) {
 			fmt.Fprintf(w, "  %-8s %s\n", c.Name(), c.Short)
 		}
 	}
-	fmt.Fprintf(w, "\nGlobal options of these commands, before the command (--trace run …):\n%s", root.PersistentFlags().FlagUsages())
+	fmt.Fprintf(w, "\nGlobal options of these commands (--trace for every one; the registry ones for pull and push):\n%s", root.PersistentFlags().FlagUsages())
 }
 
 // Run runs args (a command and its arguments) and returns the exit status.
@@ -220,7 +220,7 @@ Commands:{{range .Commands}}{{if .IsAvailableCommand}}
 Options:
 {{.LocalFlags.FlagUsages | trimTrailingWhitespaces}}
 {{end}}{{if .HasAvailableInheritedFlags}}
-Registry options (pull, push; also in /etc/cfs/daemon.json):
+Global options (--trace for every command; the registry ones for pull and push, also in /etc/cfs/daemon.json):
 {{.InheritedFlags.FlagUsages | trimTrailingWhitespaces}}
 {{end}}`
 
