@@ -36,7 +36,22 @@ import (
 	"cfs/internal/layout"
 )
 
-const prog = "final"
+// prog is the program's name in its messages and usage, and invoke how
+// its examples start it: final and go run under go run ./final, the name
+// it was started by otherwise (cfs, after go build -o cfs ./final), as
+// docker's messages say docker. main sets them; tests keep final.
+var prog, invoke = "final", "go run -exec sudo ./final"
+
+// names gives prog and invoke for a program started as arg0 (os.Args[0]).
+func names(arg0 string) (prog, invoke string) {
+	prog = filepath.Base(arg0)
+	if prog == "final" || prog == "." || prog == "/" {
+		// go run ./final builds a program named final in a
+		// temporary directory: the examples say how to start it.
+		return "final", "go run -exec sudo ./final"
+	}
+	return prog, "sudo " + arg0
+}
 
 // runcName is the name under which the binary is the runtime alone.
 const runcName = "cfs-runc"
@@ -55,6 +70,7 @@ func main() {
 	if filepath.Base(os.Args[0]) == runcName {
 		os.Exit(runccli.Main(runcName, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
+	prog, invoke = names(os.Args[0])
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -109,10 +125,10 @@ func usage(w io.Writer) {
 	}
 	dockercli.Usage(w)
 	fmt.Fprintf(w, "\nExamples:\n")
-	fmt.Fprintf(w, "  go run -exec sudo ./%s doctor\n", prog)
-	fmt.Fprintf(w, "  go run -exec sudo ./%s doctor --json | jq '.[] | select(.status != \"ok\")'\n", prog)
-	fmt.Fprintf(w, "  go run -exec sudo ./%s cleanup --dry-run\n", prog)
-	fmt.Fprintf(w, "  go run -exec sudo ./%s --trace run --rm --network none cfs/base true\n", prog)
+	fmt.Fprintf(w, "  %s doctor\n", invoke)
+	fmt.Fprintf(w, "  %s doctor --json | jq '.[] | select(.status != \"ok\")'\n", invoke)
+	fmt.Fprintf(w, "  %s cleanup --dry-run\n", invoke)
+	fmt.Fprintf(w, "  %s --trace run --rm --network none cfs/base true\n", invoke)
 }
 
 // ---------------------------------------------------------------------------
@@ -141,7 +157,7 @@ func parseFlags(fs *flag.FlagSet, args []string, name, help string, stdout, stde
 	case errors.Is(err, flag.ErrHelp):
 		fmt.Fprint(stdout, help)
 		cli.PrintFlags(stdout, fs)
-		fmt.Fprintf(stdout, "\nExample:\n  go run -exec sudo ./%s %s\n", prog, strings.TrimSpace(name+" "+example[name]))
+		fmt.Fprintf(stdout, "\nExample:\n  %s %s\n", invoke, strings.TrimSpace(name+" "+example[name]))
 		return 0, false
 	case err != nil:
 		fmt.Fprintf(stderr, "%s %s: %v\n(see: %s %s --help)\n", prog, name, err, prog, name)

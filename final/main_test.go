@@ -28,6 +28,21 @@ func runFinal(args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
+// TestNames checks the name the program gives itself: built with go
+// build -o cfs, its messages say cfs and its examples how it was started.
+func TestNames(t *testing.T) {
+	for _, tc := range []struct{ arg0, prog, invoke string }{
+		{"/tmp/go-build1234/b001/exe/final", "final", "go run -exec sudo ./final"},
+		{"./cfs", "cfs", "sudo ./cfs"},
+		{"cfs", "cfs", "sudo cfs"},
+		{"/usr/local/bin/cfs", "cfs", "sudo /usr/local/bin/cfs"},
+	} {
+		prog, invoke := names(tc.arg0)
+		require.Equal(t, tc.prog, prog, tc.arg0)
+		require.Equal(t, tc.invoke, invoke, tc.arg0)
+	}
+}
+
 func TestUsage(t *testing.T) {
 	for _, tc := range []struct {
 		args       []string
