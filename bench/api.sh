@@ -23,7 +23,8 @@ for p in hyperfine docker; do
 done
 [ "$peers" = 0 ] || command -v dockerd >/dev/null || { echo "bench: BENCH_PEERS=1 needs dockerd (apt-get install docker.io)" >&2; exit 1; }
 
-work=$(mktemp -d /var/tmp/cfs-bench-api.XXXXXX)
+sweep
+work=$(mktemp -d /var/tmp/cfs-bench-api-$$.XXXXXX)
 ns=cfs-bench-api-$$
 serve_pid=
 dockerd_pid=
@@ -40,6 +41,7 @@ trap cleanup EXIT
 make_sandbox
 
 go build -o "$work/cfs" ./final
+no_containers
 export CFS_IMAGE_STORE=$work/images
 "$work/cfs" run --rm --network none cfs/base true # builds cfs/base in the bench's store
 

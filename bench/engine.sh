@@ -38,7 +38,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-work=$(mktemp -d /var/tmp/cfs-bench.XXXXXX)
+sweep
+work=$(mktemp -d /var/tmp/cfs-bench-$$.XXXXXX)
 ns=cfs-bench-$$
 podman=
 cni_was=$(ls -d /var/lib/cni 2>/dev/null || true)
@@ -60,6 +61,7 @@ trap cleanup EXIT
 make_sandbox
 
 CGO_ENABLED=0 go build -o "$work/cfs" ./final
+no_containers
 if [ -n "${BASELINE:-}" ]; then
 	mkdir -p "$work/src" "$work/base"
 	git -c safe.directory="$PWD" archive "$BASELINE" | tar -x -C "$work/src"

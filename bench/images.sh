@@ -24,7 +24,8 @@ if [ ${#pkgs[@]} -gt 0 ]; then
 	apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 fi
 
-work=$(mktemp -d /var/tmp/cfs-bench-images.XXXXXX)
+sweep
+work=$(mktemp -d /var/tmp/cfs-bench-images-$$.XXXXXX)
 registry_pid=
 cleanup() {
 	[ -z "$registry_pid" ] || kill "$registry_pid" 2>/dev/null || true

@@ -10,6 +10,43 @@ cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (sudo env \"PATH=\$PATH\" $0)" >&2; exit 1; }
 
+# sweep: what a bench killed with SIGKILL left, which its EXIT trap could
+# not remove: a network namespace cfs-bench-*PID (the daemons and monitors
+# still in it first) and a directory /var/tmp/cfs-bench-*PID.* or
+# /tmp/cfs-bench-*PID.* (the servers started on its files first), each
+# named after its bench's PID, taken away once that PID has gone. As a
+# later stage run repairs what a killed one left, the next bench repairs
+# this.
+sweep() {
+	local path name pid
+	for path in /run/netns/cfs-bench-* /var/tmp/cfs-bench-* /tmp/cfs-bench-*; do
+		[ -e "$path" ] || continue
+		name=${path##*/}
+		pid=${name%%.*}
+		pid=${pid##*-}
+		case $pid in "" | *[!0-9]*) continue ;; esac
+		[ -d "/proc/$pid" ] && continue # its bench runs (or the PID is another's now: left alone)
+		echo "bench: removing $path, left by a bench (PID $pid) that was killed" >&2
+		if [ "$path" = "/run/netns/$name" ]; then
+			ip netns pids "$name" | xargs -r kill -9
+			ip netns del "$name"
+		else
+			pkill -9 -f -- "^docker-registry serve $path/" || true # bench/images.sh's
+			remove_dir "$path"
+		fi
+	done
+}
+
+# no_containers: ends the run when cfs containers exist on this host. The
+# bench shares the engine's state (/var/lib/cfs/engine, /run/cfs) with
+# them, measures an empty host (its first container makes cfs0) and
+# removes every container when it ends.
+no_containers() {
+	[ -z "$("$work/cfs" ps -aq)" ] && return 0
+	echo "bench: this host has cfs containers ($work/cfs ps -a lists them): the bench measures an empty host and removes every container at its end; remove them first (sudo cfs rm -f \$(sudo cfs ps -aq))" >&2
+	exit 1
+}
+
 # make_sandbox: the network namespace $ns, lo up, in which the bench runs
 # (in_ns CMD...), so that bridges, rules and daemons never touch the
 # host's network.
@@ -23,8 +60,14 @@ in_ns() { nsenter --net="/run/netns/$ns" "$@"; } # not ip netns exec: its new /s
 # and $work.
 remove_sandbox() {
 	ip netns del "$ns" 2>/dev/null
-	grep " $work" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
-	rm -rf "$work"
+	remove_dir "$work"
+}
+
+# remove_dir DIR: DIR, and first what is mounted under it (dockerd's and
+# podman's mounts).
+remove_dir() {
+	awk -v dir="$1" '$5 == dir || index($5, dir "/") == 1 {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null
+	rm -rf "$1"
 }
 
 # wait_socket PATH: waits, 10 s at most, for a server to make its socket.

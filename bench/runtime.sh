@@ -17,7 +17,8 @@ for tool in runc hyperfine; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (apt-get install runc hyperfine)" >&2; exit 1; }
 done
 
-work=$(mktemp -d /tmp/cfs-bench.XXXXXX)
+sweep
+work=$(mktemp -d /tmp/cfs-bench-runtime-$$.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 # Each binary in a directory of its own, under its runc name.
 build() { # DIR [go build flags]: cfs and its cfs-runc name in $work/DIR
