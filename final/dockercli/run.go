@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"cfs/final/engine"
@@ -341,8 +342,13 @@ func (c *CLI) createFromFlags(cmd *cobra.Command, f *runFlags, args []string, se
 func (c *CLI) runCmd() *cobra.Command {
 	var f runFlags
 	var detach bool
+	var detachKeys string
 	cmd := c.command("run [OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container from an image", 1, -1,
 		func(cmd *cobra.Command, args []string) error {
+			keys, err := parseDetachKeys(detachKeys)
+			if err != nil {
+				return err
+			}
 			if !detach {
 				if err := c.checkTTY(f.interactive, f.tty); err != nil {
 					return err
@@ -373,12 +379,13 @@ func (c *CLI) runCmd() *cobra.Command {
 				c.removeAfterFailedStart(e, ctr)
 				return engineError(err, 125)
 			}
-			return c.attached(e, ctr, att, f.interactive, f.tty)
+			return c.attached(e, ctr, att, f.interactive, f.tty, keys)
 		})
 	fs := cmd.Flags()
 	fs.SetInterspersed(false) // flags after the image belong to the command
 	f.register(fs)
 	fs.BoolVarP(&detach, "detach", "d", false, "run container in background and print container ID")
+	fs.StringVar(&detachKeys, "detach-keys", "", detachKeysUsage)
 	fs.BoolVar(&f.rm, "rm", false, "automatically remove the container and its associated anonymous volumes when it exits")
 	return cmd
 }
@@ -407,13 +414,21 @@ func (c *CLI) removeAfterFailedStart(e *engine.Engine, ctr *engine.Container) {
 // attached copies the terminal or the streams until the container exits,
 // and returns its status as the command's. Without a terminal, the
 // signals cfs gets go to the container (docker's --sig-proxy); with one,
-// Ctrl-C is a byte for the container's terminal, and the window's size
-// follows this terminal's.
-func (c *CLI) attached(e *engine.Engine, ctr *engine.Container, att *engine.Attachment, stdin, tty bool) error {
+// Ctrl-C is a byte for the container's terminal, the window's size
+// follows this terminal's, and the detach keys (detach.go) end the
+// command with 0, the container running on.
+func (c *CLI) attached(e *engine.Engine, ctr *engine.Container, att *engine.Attachment, stdin, tty bool, detachKeys []byte) error {
 	defer att.Close()
 	var in io.Reader
+	var detached atomic.Bool
 	if stdin {
 		in = c.In
+		if tty {
+			in = &detachReader{r: in, keys: detachKeys, detach: func() {
+				detached.Store(true)
+				att.Close() // the monitor lets go of this client; the container runs on
+			}}
+		}
 	}
 	if tty {
 		if f, ok := c.In.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
@@ -448,6 +463,9 @@ func (c *CLI) attached(e *engine.Engine, ctr *engine.Container, att *engine.Atta
 		}()
 	}
 	st, err := att.Copy(in, c.Out, c.Err)
+	if detached.Load() {
+		return nil
+	}
 	if err != nil {
 		// The monitor was killed: the record, repaired, says how it ended.
 		w, werr := e.Wait(ctr.ID)
@@ -485,11 +503,16 @@ func (c *CLI) createCmd() *cobra.Command {
 
 func (c *CLI) startCmd() *cobra.Command {
 	var attach, interactive bool
+	var detachKeys string
 	cmd := c.command("start [OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers", 1, -1,
 		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
 			if attach || interactive {
 				if len(args) > 1 {
 					return &statusError{msg: "you cannot start and attach multiple containers at once", code: 1}
+				}
+				keys, err := parseDetachKeys(detachKeys)
+				if err != nil {
+					return err
 				}
 				ctr, err := e.Get(args[0])
 				if err != nil {
@@ -507,7 +530,7 @@ func (c *CLI) startCmd() *cobra.Command {
 				if att == nil {
 					return nil
 				}
-				return c.attached(e, ctr, att, interactive && ctr.Config.OpenStdin, ctr.Config.Tty)
+				return c.attached(e, ctr, att, interactive && ctr.Config.OpenStdin, ctr.Config.Tty, keys)
 			}
 			var failed []string
 			err := c.each(args, func(a string) (string, error) {
@@ -525,5 +548,6 @@ func (c *CLI) startCmd() *cobra.Command {
 		}))
 	cmd.Flags().BoolVarP(&attach, "attach", "a", false, "attach STDOUT/STDERR and forward signals")
 	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach container's STDIN")
+	cmd.Flags().StringVar(&detachKeys, "detach-keys", "", detachKeysUsage)
 	return cmd
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/creack/pty"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 func netlinkNS(path string) (netns.NsHandle, error) { return netns.GetFromPath(path) }
@@ -178,22 +179,8 @@ func TestTerminal(t *testing.T) {
 	require.Equal(t, 5, r.Code, r.Stdout)
 	require.Regexp(t, `/dev/pts/\d+`, r.Stdout)
 
-	self, err := os.Executable()
-	require.NoError(t, err)
 	rmAll(t, "term-resize") // should the test fail with the shell still running
-	argv := append(append(stagetest.PackageNetNS().Wrapper(), self), "run", "--rm", "-it", "--name", "term-resize", "--network", "none", "cfs/base", "sh")
-	path, err := exec.LookPath(argv[0])
-	require.NoError(t, err)
-	cmd := &exec.Cmd{Path: path, Args: argv, Env: append(os.Environ(), "CFS_TEST_AS_STAGE=1")}
-	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 33, Cols: 111})
-	require.NoError(t, err)
-	defer ptmx.Close()
-	screen := &syncBuf{}
-	go func() { _, _ = io.Copy(screen, ptmx) }()
-	waitFor := func(s string) {
-		t.Helper()
-		require.Eventually(t, func() bool { return strings.Contains(screen.String(), s) }, 30*time.Second, 20*time.Millisecond, "no %q on the screen:\n%s", s, screen.String())
-	}
+	cmd, ptmx, screen, waitFor := onTerminal(t, "run", "--rm", "-it", "--name", "term-resize", "--network", "none", "cfs/base", "sh")
 	waitFor("# ") // the shell's prompt: cfs has the terminal in raw mode by now
 	_, _ = io.WriteString(ptmx, "stty size; echo in-a-tty\r")
 	waitFor("33 111")
@@ -207,6 +194,86 @@ func TestTerminal(t *testing.T) {
 	}, 30*time.Second, 50*time.Millisecond, screen.String())
 	_, _ = ptmx.Write([]byte{4}) // Ctrl-D
 	require.NoError(t, cmd.Wait(), screen.String())
+}
+
+// Ctrl-P Ctrl-Q (or --detach-keys) in run -it and start -ai end the
+// command with 0 and leave the container running, as in docker; a Ctrl-P
+// that another key follows reaches the container.
+func TestDetachKeys(t *testing.T) {
+	setup(t)
+	rmAll(t, "detach-keys")
+	cmd, ptmx, screen, waitFor := onTerminal(t, "run", "-it", "--name", "detach-keys", "--network", "none", "cfs/base", "cat", "-v")
+	// Ctrl-P, then x: both reach cat, which shows Ctrl-P as ^P.
+	waitRaw(t, ptmx)
+	_, _ = ptmx.Write([]byte("\x10x\r"))
+	waitFor("^Px")
+	_, _ = ptmx.Write([]byte{0x10, 0x11}) // Ctrl-P Ctrl-Q
+	require.NoError(t, waitExit(t, cmd), screen.String())
+	ins := inspect(t, "detach-keys")
+	require.True(t, ins.State.Running, "the container runs on")
+	require.DirExists(t, fmt.Sprintf("/proc/%d", ins.State.Pid))
+
+	// start -ai with keys of its own, after a stop.
+	ok(t, "stop", "-t", "0", "detach-keys")
+	cmd, ptmx, _, waitFor = onTerminal(t, "start", "-ai", "--detach-keys", "ctrl-a,d", "detach-keys")
+	waitRaw(t, ptmx)
+	_, _ = io.WriteString(ptmx, "attached\r")
+	waitFor("attached")
+	_, _ = ptmx.Write([]byte{0x01, 'd'})
+	require.NoError(t, waitExit(t, cmd))
+	require.True(t, inspect(t, "detach-keys").State.Running)
+
+	r := cfs(t, "run", "--rm", "--detach-keys", "ctrl-1", "cfs/base", "true")
+	require.Equal(t, 125, r.Code)
+	require.Contains(t, r.Stderr, `invalid --detach-keys "ctrl-1"`)
+}
+
+// onTerminal starts cfs with args on a new terminal (33 rows, 111
+// columns); waitFor waits until the screen shows s.
+func onTerminal(t *testing.T, args ...string) (cmd *exec.Cmd, ptmx *os.File, screen *syncBuf, waitFor func(s string)) {
+	t.Helper()
+	self, err := os.Executable()
+	require.NoError(t, err)
+	argv := append(append(stagetest.PackageNetNS().Wrapper(), self), args...)
+	path, err := exec.LookPath(argv[0])
+	require.NoError(t, err)
+	cmd = &exec.Cmd{Path: path, Args: argv, Env: append(os.Environ(), "CFS_TEST_AS_STAGE=1")}
+	ptmx, err = pty.StartWithSize(cmd, &pty.Winsize{Rows: 33, Cols: 111})
+	require.NoError(t, err)
+	t.Cleanup(func() { ptmx.Close() })
+	screen = &syncBuf{}
+	go func() { _, _ = io.Copy(screen, ptmx) }()
+	waitFor = func(s string) {
+		t.Helper()
+		require.Eventually(t, func() bool { return strings.Contains(screen.String(), s) }, 30*time.Second, 20*time.Millisecond, "no %q on the screen:\n%s", s, screen.String())
+	}
+	return cmd, ptmx, screen, waitFor
+}
+
+// waitExit waits for cmd to exit, 30 s at most.
+func waitExit(t *testing.T, cmd *exec.Cmd) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("%s did not end in 30 s", strings.Join(cmd.Args, " "))
+		return nil
+	}
+}
+
+// waitRaw waits until cfs has put its terminal in raw mode: keys typed
+// before would be the terminal's own (Ctrl-Q resumes output, a line waits
+// for Enter), not cfs's. On Linux the master's termios is the terminal's.
+func waitRaw(t *testing.T, ptmx *os.File) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		tio, err := unix.IoctlGetTermios(int(ptmx.Fd()), unix.TCGETS)
+		return err == nil && tio.Lflag&unix.ECHO == 0
+	}, 30*time.Second, 10*time.Millisecond, "cfs never made its terminal raw")
 }
 
 // syncBuf is a buffer written by one goroutine and read by another.
