@@ -182,7 +182,7 @@ func newRoot(c *CLI) *cobra.Command {
 	tag, rmi := c.tagCmd(), c.rmiCmd()
 	save, load, imp := c.saveCmd(), c.loadCmd(), c.importCmd()
 	root.AddCommand(pull, push, images, history, tag, rmi, save, load, imp)
-	root.AddCommand(c.runCmd(), c.createCmd(), c.startCmd(), c.psCmd(), c.logsCmd(), c.execCmd(), c.stopCmd(),
+	root.AddCommand(c.runCmd(), c.createCmd(), c.startCmd(), c.attachCmd(), c.psCmd(), c.logsCmd(), c.execCmd(), c.stopCmd(),
 		c.restartCmd(), c.killCmd(), c.rmCmd(), c.inspectAnyCmd(), c.waitCmd(), c.topCmd(), c.statsCmd(),
 		c.pauseCmd("pause"), c.pauseCmd("unpause"), c.portCmd(), c.exportCmd(), c.commitCmd())
 

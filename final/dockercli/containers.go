@@ -35,7 +35,7 @@ import (
 )
 
 // containerCommands are the container commands' names, for Handles.
-var containerCommands = []string{"run", "create", "start", "ps", "logs", "exec", "stop", "kill", "rm", "inspect",
+var containerCommands = []string{"run", "create", "start", "attach", "ps", "logs", "exec", "stop", "kill", "rm", "inspect",
 	"wait", "top", "stats", "pause", "unpause", "port", "export", "commit", "restart"}
 
 // engine opens the engine on the image store.

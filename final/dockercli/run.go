@@ -551,3 +551,39 @@ func (c *CLI) startCmd() *cobra.Command {
 	cmd.Flags().StringVar(&detachKeys, "detach-keys", "", detachKeysUsage)
 	return cmd
 }
+
+// attach joins a running container's streams, as docker attach does: the
+// output from now on, the input (unless --no-stdin, or the container was
+// made without -i), until the container exits (its status is attach's)
+// or the detach keys.
+func (c *CLI) attachCmd() *cobra.Command {
+	var noStdin bool
+	var detachKeys string
+	cmd := c.command("attach [OPTIONS] CONTAINER", "Attach local standard input, output, and error streams to a running container", 1, 1,
+		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
+			keys, err := parseDetachKeys(detachKeys)
+			if err != nil {
+				return err
+			}
+			ctr, err := e.Get(args[0])
+			if err != nil {
+				return daemonError(err.Error())
+			}
+			if ctr.State.Status == engine.Paused {
+				return daemonError("You cannot attach to a paused container, unpause it first")
+			}
+			stdin := !noStdin && ctr.Config.OpenStdin
+			att, err := e.Attach(ctr.ID, engine.AttachOptions{Stdin: stdin, Stdout: true, Stderr: true})
+			if err != nil {
+				return daemonError(err.Error()) // not running: docker's message
+			}
+			if err := c.checkTTY(stdin, ctr.Config.Tty); err != nil {
+				att.Close()
+				return err
+			}
+			return c.attached(e, ctr, att, stdin, ctr.Config.Tty, keys)
+		}))
+	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "do not attach STDIN")
+	cmd.Flags().StringVar(&detachKeys, "detach-keys", "", detachKeysUsage)
+	return cmd
+}

@@ -565,6 +565,13 @@ func (m *monitor) attached(conn net.Conn) {
 			if feeds && m.p.StdinOnce && !m.p.Tty {
 				m.closeStdin()
 			}
+			if feeds && m.p.Tty {
+				// A terminal outlives its client (detached with
+				// Ctrl-P Ctrl-Q): the next to attach types into it.
+				m.mu.Lock()
+				m.stdinUsed = false
+				m.mu.Unlock()
+			}
 			// The client went away (its clients never half-close): let
 			// go of it now, not at the next output, which a client with
 			// no streams (a waiter) never gets.

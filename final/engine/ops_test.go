@@ -196,9 +196,10 @@ func TestTerminal(t *testing.T) {
 	require.NoError(t, cmd.Wait(), screen.String())
 }
 
-// Ctrl-P Ctrl-Q (or --detach-keys) in run -it and start -ai end the
-// command with 0 and leave the container running, as in docker; a Ctrl-P
-// that another key follows reaches the container.
+// Ctrl-P Ctrl-Q (or --detach-keys) in run -it, start -ai and attach end
+// the command with 0 and leave the container running, as in docker; a
+// Ctrl-P that another key follows reaches the container. attach types
+// into the same terminal again, and ends with the container.
 func TestDetachKeys(t *testing.T) {
 	setup(t)
 	rmAll(t, "detach-keys")
@@ -213,8 +214,26 @@ func TestDetachKeys(t *testing.T) {
 	require.True(t, ins.State.Running, "the container runs on")
 	require.DirExists(t, fmt.Sprintf("/proc/%d", ins.State.Pid))
 
-	// start -ai with keys of its own, after a stop.
-	ok(t, "stop", "-t", "0", "detach-keys")
+	// attach: the same terminal takes keys again; detach once more.
+	cmd, ptmx, screen, waitFor = onTerminal(t, "attach", "detach-keys")
+	waitRaw(t, ptmx)
+	_, _ = io.WriteString(ptmx, "again\r")
+	waitFor("again")
+	_, _ = ptmx.Write([]byte{0x10, 0x11})
+	require.NoError(t, waitExit(t, cmd), screen.String())
+	require.True(t, inspect(t, "detach-keys").State.Running)
+	// And to the end: Ctrl-D, cat's end of input, ends the container and
+	// with it attach, with the container's status.
+	cmd, ptmx, screen, _ = onTerminal(t, "attach", "detach-keys")
+	waitRaw(t, ptmx)
+	_, _ = ptmx.Write([]byte{4})
+	require.NoError(t, waitExit(t, cmd), screen.String())
+	require.False(t, inspect(t, "detach-keys").State.Running)
+	r := cfs(t, "attach", "detach-keys")
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stderr, "You cannot attach to a stopped container, start it first")
+
+	// start -ai with keys of its own.
 	cmd, ptmx, _, waitFor = onTerminal(t, "start", "-ai", "--detach-keys", "ctrl-a,d", "detach-keys")
 	waitRaw(t, ptmx)
 	_, _ = io.WriteString(ptmx, "attached\r")
@@ -223,7 +242,7 @@ func TestDetachKeys(t *testing.T) {
 	require.NoError(t, waitExit(t, cmd))
 	require.True(t, inspect(t, "detach-keys").State.Running)
 
-	r := cfs(t, "run", "--rm", "--detach-keys", "ctrl-1", "cfs/base", "true")
+	r = cfs(t, "run", "--rm", "--detach-keys", "ctrl-1", "cfs/base", "true")
 	require.Equal(t, 125, r.Code)
 	require.Contains(t, r.Stderr, `invalid --detach-keys "ctrl-1"`)
 }
