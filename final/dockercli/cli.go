@@ -1,9 +1,9 @@
 // Package dockercli is cfs's docker-compatible command line: the image
 // commands of part 2 (pull, push, images, image inspect, history, tag,
 // rmi, save, load, import) and the container commands of part 3 (run,
-// create, start, ps, logs, exec, stop, restart, kill, rm, inspect, wait,
-// top, stats, pause, unpause, port, export, commit; containers.go, run.go,
-// ps.go, exec.go). Each command parses its flags, calls the engine's
+// create, start, attach, ps, logs, exec, stop, restart, kill, rm, inspect,
+// wait, top, stats, pause, unpause, port, export, commit; containers.go,
+// run.go, detach.go, ps.go, exec.go). Each command parses its flags, calls the engine's
 // packages in-process, and prints what docker prints, in docker's formats
 // and with docker's exit codes: 0, 1 when the command failed, 125 for a
 // bad flag or an engine error of run, 126 and 127 for a command that

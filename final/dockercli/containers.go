@@ -125,12 +125,6 @@ type notFailure struct{ error }
 func (e notFailure) Unwrap() error { return e.error }
 
 // ---------------------------------------------------------------------------
-// run and create
-
-// ---------------------------------------------------------------------------
-// ps
-
-// ---------------------------------------------------------------------------
 // logs
 
 func (c *CLI) logsCmd() *cobra.Command {
@@ -169,9 +163,6 @@ func (c *CLI) logsCmd() *cobra.Command {
 	f.StringVarP(&tail, "tail", "n", "all", "number of lines to show from the end of the logs")
 	return cmd
 }
-
-// ---------------------------------------------------------------------------
-// exec
 
 // ---------------------------------------------------------------------------
 // stop, kill, rm, restart, pause, unpause, wait

@@ -1,8 +1,8 @@
 package dockercli
 
-// run, create and start: a container made from an image and the flags
-// (docker's names and defaults), started, and attached to when it runs
-// in the foreground.
+// run, create, start and attach: a container made from an image and the
+// flags (docker's names and defaults), started, and attached to when it
+// runs in the foreground; detach.go has the keys that leave it running.
 
 import (
 	"context"
