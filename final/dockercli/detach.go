@@ -1,10 +1,10 @@
 package dockercli
 
-// Detaching from a container's terminal, as docker does: in `run -it` and
-// `start -ai`, the keys Ctrl-P Ctrl-Q (or --detach-keys) leave the
-// container running and end the command with status 0. The keys never
-// reach the container; a Ctrl-P that another key follows reaches it with
-// that key, as in docker.
+// Detaching from a container's terminal, as docker does: in `run -it`,
+// `start -ai` and `attach`, the keys Ctrl-P Ctrl-Q (or --detach-keys)
+// leave the container running and end the command with status 0. The keys
+// never reach the container; a Ctrl-P that another key follows reaches it
+// with that key, as in docker. `attach` types into the terminal again.
 
 import (
 	"errors"
