@@ -208,6 +208,6 @@ func execCommand(argv, env []string) int {
 	if err == nil {
 		err = kernel.Exec(tr, path, argv, env)
 	}
-	fmt.Fprintf(os.Stderr, "%s: container: exec %q: %v\n", stage, argv[0], err)
+	fmt.Fprintf(os.Stderr, "%s: container: exec %q: %v\n", stage, argv[0], cli.ExecCause(err))
 	return cli.ExecFailure(err)
 }

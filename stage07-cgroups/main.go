@@ -534,7 +534,7 @@ func initProcess(argv, env []string, terminal bool) int {
 		err = kernel.ForkExec(tr, cmd)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: container: exec %q: %v\n", stage, argv[0], err)
+		fmt.Fprintf(os.Stderr, "%s: container: exec %q: %v\n", stage, argv[0], cli.ExecCause(err))
 		return cli.ExecFailure(err)
 	}
 	tr.Result("the command is PID %d in the container", cmd.Process.Pid)

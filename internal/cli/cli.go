@@ -107,6 +107,28 @@ func ExitStatus(err error) (int, error) {
 	return ws.ExitStatus(), nil
 }
 
+// ExecCause is why the command could not run, without the name that
+// exec.LookPath ("exec: \"x\": …") and exec.Cmd.Start ("fork/exec /bin/x:
+// …") put in front of it, for a message that names the command once. Not
+// found in $PATH also says which directories were searched.
+func ExecCause(err error) error {
+	if errors.Is(err, exec.ErrNotFound) {
+		return fmt.Errorf("%w (%s)", exec.ErrNotFound, os.Getenv("PATH"))
+	}
+	for {
+		var ee *exec.Error
+		var pe *os.PathError
+		switch {
+		case errors.As(err, &ee):
+			err = ee.Err
+		case errors.As(err, &pe):
+			err = pe.Err
+		default:
+			return err
+		}
+	}
+}
+
 // ExecFailure maps a failed execve to the status a shell uses: 127 when
 // the command does not exist, 126 when it exists but cannot be run.
 func ExecFailure(err error) int {

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -50,10 +52,38 @@ func TestExitStatus(t *testing.T) {
 	require.Error(t, err, "a process that never started has no status")
 }
 
+// notExecutable is a file that exists and has no execute bit (not
+// /etc/hostname: some hosts have it 0755).
+func notExecutable(t *testing.T) string {
+	path := filepath.Join(t.TempDir(), "data")
+	require.NoError(t, os.WriteFile(path, []byte("data\n"), 0o644))
+	return path
+}
+
 func TestExecFailure(t *testing.T) {
 	_, err := exec.LookPath("no-such-command-cfs")
 	require.Equal(t, 127, ExecFailure(err))
-	_, err = exec.LookPath("/etc/hostname")
+	_, err = exec.LookPath(notExecutable(t))
+	require.Error(t, err)
+	require.Equal(t, 126, ExecFailure(err))
+}
+
+func TestExecCause(t *testing.T) {
+	t.Setenv("PATH", "/no-such-dir-cfs:/bin")
+	_, err := exec.LookPath("no-such-command-cfs")
+	require.EqualError(t, ExecCause(err), "executable file not found in $PATH (/no-such-dir-cfs:/bin)")
+	require.ErrorIs(t, ExecCause(err), exec.ErrNotFound)
+	_, err = exec.LookPath(notExecutable(t))
+	require.EqualError(t, ExecCause(err), "permission denied")
+	_, err = exec.LookPath("/no-such-file-cfs")
+	require.EqualError(t, ExecCause(err), "no such file or directory")
+	require.Equal(t, 127, ExecFailure(err))
+	// exec.Cmd.Start's "fork/exec PATH: …": a file with the execute bit
+	// that is not a program.
+	script := notExecutable(t)
+	require.NoError(t, os.Chmod(script, 0o755))
+	err = exec.Command(script).Start()
+	require.EqualError(t, ExecCause(err), "exec format error")
 	require.Equal(t, 126, ExecFailure(err))
 }
 

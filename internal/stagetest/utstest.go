@@ -7,6 +7,7 @@ package stagetest
 // its own binary (the test binary acting as the stage, see Start).
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -55,23 +56,30 @@ func InteractiveShellOnATerminal(t *testing.T) {
 
 // ExitStatus: the stage exits with its command's status, and with the
 // shell's 126, 127 and 128+signal where the command could not run or was
-// killed.
+// killed; a command that could not run is named once, with why.
 func ExitStatus(t *testing.T) {
 	RequireRoot(t)
 	for _, tc := range []struct {
 		name string
 		args []string
 		want int
+		why  string // what stderr says after `container: exec "NAME": `
 	}{
-		{"success", []string{"true"}, 0},
-		{"exit 3", []string{"sh", "-c", "exit 3"}, 3},
-		{"not found", []string{"no-such-command-cfs"}, 127},
-		{"not executable", []string{"/etc/hostname"}, 126},
-		{"killed by SIGKILL", []string{"sh", "-c", "kill -9 $$"}, 137},
+		{"success", []string{"true"}, 0, ""},
+		{"exit 3", []string{"sh", "-c", "exit 3"}, 3, ""},
+		{"not found", []string{"no-such-command-cfs"}, 127, "executable file not found in $PATH (/usr/local/sbin:"},
+		{"no such file", []string{"/no-such-file-cfs"}, 127, "no such file or directory"},
+		{"not executable", []string{"/etc/hostname"}, 126, ""}, // 0644 or 0755: permission denied or exec format error
+		{"a directory", []string{"/etc"}, 126, "is a directory"},
+		{"killed by SIGKILL", []string{"sh", "-c", "kill -9 $$"}, 137, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := Run(t, "", tc.args...)
 			require.Equal(t, tc.want, r.Code, r.Stderr)
+			if tc.why != "" {
+				require.Contains(t, r.Stderr, fmt.Sprintf("container: exec %q: %s", tc.args[0], tc.why))
+				require.Equal(t, 1, strings.Count(r.Stderr, tc.args[0]), "the command named once: %s", r.Stderr)
+			}
 		})
 	}
 }
