@@ -110,6 +110,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /containers/{name}/top", s.containerTop)
 	m.HandleFunc("GET /containers/{name}/stats", s.containerStats)
 	m.HandleFunc("GET /containers/{name}/export", s.containerExport)
+	m.HandleFunc("GET /containers/{name}/changes", s.containerChanges)
 	m.HandleFunc("POST /commit", s.commit)
 
 	m.HandleFunc("POST /containers/{name}/exec", s.execCreate)

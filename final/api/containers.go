@@ -3,7 +3,7 @@ package api
 // The container routes, each a thin layer over one engine call, as
 // podman's compat handlers are over its engine: create, list, inspect,
 // start, attach, wait, logs, stop, restart, kill, pause, unpause, remove,
-// resize, top, stats, export, commit.
+// resize, top, stats, export, changes, commit.
 
 import (
 	"context"
@@ -710,7 +710,7 @@ func (s *Server) containerResize(w http.ResponseWriter, r *http.Request) {
 }
 
 // ---------------------------------------------------------------------------
-// top, stats, export, commit
+// top, stats, export, changes, commit
 
 // GET /containers/{name}/top?ps_args=-ef: the host's ps, the container's
 // processes only.
@@ -736,6 +736,20 @@ func (s *Server) containerExport(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/x-tar")
 	_ = s.e.Export(c.ID, w)
+}
+
+// GET /containers/{name}/changes: what `docker diff` prints.
+func (s *Server) containerChanges(w http.ResponseWriter, r *http.Request) {
+	changes, err := s.e.Changes(r.PathValue("name"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	out := make([]container.FilesystemChange, len(changes))
+	for i, c := range changes {
+		out[i] = container.FilesystemChange{Kind: container.ChangeType(c.Kind), Path: c.Path}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // POST /commit?container=C&repo=R&tag=T&comment=M&author=A&changes=…

@@ -412,6 +412,7 @@ func TestImages(t *testing.T) {
 
 	name := names(t, s, "commit")[0]
 	s.ok(t, "run", "--name", name, "--network", "none", "cfs/base", "sh", "-c", "echo committed > /marker")
+	require.Equal(t, "A /marker\n", s.ok(t, "diff", name), "docker diff: GET /containers/{name}/changes")
 	committed := tag + "-c"
 	s.ok(t, "commit", name, committed)
 	t.Cleanup(func() { cfs(t, "rmi", "-f", committed) })

@@ -2,12 +2,12 @@
 // commands of part 2 (pull, push, images, image inspect, history, tag,
 // rmi, save, load, import) and the container commands of part 3 (run,
 // create, start, attach, ps, logs, exec, stop, restart, kill, rm, inspect,
-// wait, top, stats, pause, unpause, port, export, commit; containers.go,
-// run.go, detach.go, ps.go, exec.go). Each command parses its flags, calls the engine's
-// packages in-process, and prints what docker prints, in docker's formats
-// and with docker's exit codes: 0, 1 when the command failed, 125 for a
-// bad flag or an engine error of run, 126 and 127 for a command that
-// cannot run or is not there.
+// wait, top, stats, pause, unpause, port, export, diff, commit;
+// containers.go, run.go, detach.go, ps.go, exec.go). Each command parses
+// its flags, calls the engine's packages in-process, and prints what
+// docker prints, in docker's formats and with docker's exit codes: 0, 1
+// when the command failed, 125 for a bad flag or an engine error of run,
+// 126 and 127 for a command that cannot run or is not there.
 //
 // Role: command line. It calls the engine (final/engine) and the image
 // store (final/image), never the kernel or a registry itself. No stage teaches it: it is the face that
@@ -184,7 +184,7 @@ func newRoot(c *CLI) *cobra.Command {
 	root.AddCommand(pull, push, images, history, tag, rmi, save, load, imp)
 	root.AddCommand(c.runCmd(), c.createCmd(), c.startCmd(), c.attachCmd(), c.psCmd(), c.logsCmd(), c.execCmd(), c.stopCmd(),
 		c.restartCmd(), c.killCmd(), c.rmCmd(), c.inspectAnyCmd(), c.waitCmd(), c.topCmd(), c.statsCmd(),
-		c.pauseCmd("pause"), c.pauseCmd("unpause"), c.portCmd(), c.exportCmd(), c.commitCmd())
+		c.pauseCmd("pause"), c.pauseCmd("unpause"), c.portCmd(), c.exportCmd(), c.diffCmd(), c.commitCmd())
 
 	// docker image SUBCOMMAND: the same commands under their newer names.
 	group := &cobra.Command{Use: "image COMMAND", Short: "Manage images: image ls, inspect, pull, push, rm, tag, history, save, load, import"}

@@ -36,7 +36,7 @@ import (
 
 // containerCommands are the container commands' names, for Handles.
 var containerCommands = []string{"run", "create", "start", "attach", "ps", "logs", "exec", "stop", "kill", "rm", "inspect",
-	"wait", "top", "stats", "pause", "unpause", "port", "export", "commit", "restart"}
+	"wait", "top", "stats", "pause", "unpause", "port", "export", "diff", "commit", "restart"}
 
 // engine opens the engine on the image store.
 func (c *CLI) engine() (*engine.Engine, error) {
@@ -503,7 +503,7 @@ func (c *CLI) statsCmd() *cobra.Command {
 }
 
 // ---------------------------------------------------------------------------
-// export, commit
+// export, diff, commit
 
 func (c *CLI) exportCmd() *cobra.Command {
 	var output string
@@ -513,6 +513,20 @@ func (c *CLI) exportCmd() *cobra.Command {
 		}))
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to a file, instead of STDOUT")
 	return cmd
+}
+
+func (c *CLI) diffCmd() *cobra.Command {
+	return c.command("diff CONTAINER", "Inspect changes to files or directories on a container's filesystem", 1, 1,
+		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
+			changes, err := e.Changes(args[0])
+			if err != nil {
+				return err
+			}
+			for _, ch := range changes {
+				fmt.Fprintf(c.Out, "%s %s\n", ch.Kind, ch.Path)
+			}
+			return nil
+		}))
 }
 
 func (c *CLI) commitCmd() *cobra.Command {

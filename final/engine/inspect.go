@@ -15,6 +15,7 @@ import (
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/storage"
 )
 
 // Inspect is `docker inspect`'s view of c.
@@ -33,6 +34,12 @@ func (e *Engine) Inspect(c *Container) container.InspectResponse {
 		HostsPath: filepath.Join(dir, "hosts"), LogPath: e.LogPath(c.ID),
 		HostConfig: &hc, Config: &cfg, Mounts: []container.MountPoint{},
 		NetworkSettings: &container.NetworkSettings{Ports: network.PortMap{}, Networks: map[string]*network.EndpointSettings{}},
+	}
+	// Stage 08's overlay: `docker inspect -f '{{.GraphDriver.Data.UpperDir}}'`.
+	r.GraphDriver = &storage.DriverData{Name: "overlay2", Data: map[string]string{
+		"MergedDir": filepath.Join(dir, "rootfs"), "UpperDir": filepath.Join(dir, "upper"), "WorkDir": filepath.Join(dir, "work")}}
+	if img, err := e.Images.Get(c.ImageID); err == nil {
+		r.GraphDriver.Data["LowerDir"] = strings.Join(img.LowerDirs(), ":")
 	}
 	if r.HostConfig.LogConfig.Type == "" {
 		r.HostConfig.LogConfig.Type = "json-file"

@@ -1,8 +1,8 @@
 package engine
 
 // What can be read of a container or made from it: stats (its cgroup,
-// stage 07), top (its processes), export (its files) and commit (its
-// writable layer as a new image, stage 08).
+// stage 07), top (its processes), export (its files), diff and commit (its
+// writable layer, stage 08: listed, or made a new image).
 
 import (
 	"bufio"
@@ -124,6 +124,31 @@ func (e *Engine) Export(arg string, w io.Writer) error {
 	defer root.Close()
 	// "/.": the descriptor's link is followed to the directory it holds.
 	return image.TarTree(w, fmt.Sprintf("/proc/self/fd/%d/.", root.Fd()))
+}
+
+// Changes lists what the container changed over its image, as `docker
+// diff` does: its writable layer (stage 08's upper directory) read against
+// the image's layers, merged read-only.
+func (e *Engine) Changes(arg string) ([]image.Change, error) {
+	c, err := e.Get(arg)
+	if err != nil {
+		return nil, err
+	}
+	img, err := e.Images.Get(c.ImageID)
+	if err != nil {
+		return nil, err
+	}
+	var below *os.File
+	if lowers := img.LowerDirs(); len(lowers) == 1 {
+		below, err = os.Open(lowers[0]) // overlay needs two layers to mount with no upper
+	} else {
+		below, err = mountPrivately(lowers)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer below.Close()
+	return image.Changes(filepath.Join(e.Dir(c.ID), "upper"), below)
 }
 
 // mountPrivately mounts overlay(lowers) read-only in a throw-away mount

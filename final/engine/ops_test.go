@@ -169,6 +169,38 @@ func TestExportCommit(t *testing.T) {
 	require.Equal(t, 127, r.Code, "what the container deleted is deleted in the image")
 }
 
+// diff lists the writable layer against the image, as docker's does: on
+// an image of one layer (read directly) and of two (merged read-only).
+func TestDiff(t *testing.T) {
+	setup(t)
+	rmAll(t, "differ-1", "differ-2", "differ-3")
+	ok(t, "create", "--name", "differ-1", "--network", "none", "cfs/base", "true")
+	require.Empty(t, ok(t, "diff", "differ-1"), "nothing changed yet")
+	ok(t, "run", "--name", "differ-2", "--network", "none", "cfs/base", "sh", "-c",
+		"mkdir -p /t/dir && touch /t/dir/old /t/edit /t/gone /t/keep")
+	require.Equal(t, "A /t\nA /t/dir\nA /t/dir/old\nA /t/edit\nA /t/gone\nA /t/keep\n", ok(t, "diff", "differ-2"))
+	ok(t, "commit", "differ-2", "cfs-test/diff-base")
+	t.Cleanup(func() { cfs(t, "rmi", "cfs-test/diff-base") })
+	ok(t, "run", "--name", "differ-3", "--network", "none", "cfs-test/diff-base", "sh", "-c",
+		"echo more >> /t/edit && rm /t/gone && rm -r /t/dir && mkdir /t/dir && touch /t/dir/new && mkdir -p /t/a/b")
+	// /t/dir was removed and made again: overlay marks it opaque, and
+	// docker lists it deleted, with what is in it now added.
+	require.Equal(t, "C /t\nA /t/a\nA /t/a/b\nD /t/dir\nA /t/dir/new\nC /t/edit\nD /t/gone\n", ok(t, "diff", "differ-3"))
+	// From outside: what the kernel wrote in the upper directory.
+	upper := inspect(t, "differ-3").GraphDriver.Data["UpperDir"]
+	var st unix.Stat_t
+	require.NoError(t, unix.Lstat(filepath.Join(upper, "t/gone"), &st))
+	require.Equal(t, uint32(unix.S_IFCHR), st.Mode&unix.S_IFMT, "overlay's whiteout")
+	_, err := os.Lstat(filepath.Join(upper, "t/keep"))
+	require.ErrorIs(t, err, os.ErrNotExist, "an unchanged file stays below")
+	for _, name := range []string{"differ-1", "differ-2", "differ-3"} {
+		ok(t, "rm", name)
+	}
+	r := cfs(t, "diff", "differ-1")
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stderr, "No such container: differ-1")
+}
+
 // -it: a real terminal, whose size follows; Ctrl-D ends the shell. The
 // test types as a person does: after the prompt, when cfs has put its
 // terminal in raw mode (a Ctrl-D typed before would be the terminal's own

@@ -42,6 +42,7 @@
 //	Image.LowerDirs()                  overlay's lowerdir list, top first
 //	Hold(container, arg), Release      a container uses an image: rmi refuses it, gc keeps it
 //	Commit(CommitOptions)              a container's upper directory as a new image
+//	Changes(upper, below)              the upper directory read as docker diff lists it
 //	Tag, Remove, Save, Load, Import    docker tag, rmi, save, load, import
 //	EnsureBase()                       cfs/base, made here, without a registry
 //	Image.Inspect(), Image.History()   the Docker Engine API's own types
