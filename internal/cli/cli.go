@@ -108,25 +108,23 @@ func ExitStatus(err error) (int, error) {
 }
 
 // ExecCause is why the command could not run, without the name that
-// exec.LookPath ("exec: \"x\": …") and exec.Cmd.Start ("fork/exec /bin/x:
-// …") put in front of it, for a message that names the command once. Not
-// found in $PATH also says which directories were searched.
+// exec.LookPath puts in front of it (`exec: "x": …`, `exec: "/x": stat
+// /x: …`), for a message that names the command once; not found in $PATH
+// also says which directories were searched. A failed start keeps its
+// "fork/exec /bin/x: …": the path found, and that the fork failed.
 func ExecCause(err error) error {
 	if errors.Is(err, exec.ErrNotFound) {
 		return fmt.Errorf("%w (%s)", exec.ErrNotFound, os.Getenv("PATH"))
 	}
-	for {
-		var ee *exec.Error
+	var ee *exec.Error
+	if errors.As(err, &ee) {
+		err = ee.Err
 		var pe *os.PathError
-		switch {
-		case errors.As(err, &ee):
-			err = ee.Err
-		case errors.As(err, &pe):
+		if errors.As(err, &pe) {
 			err = pe.Err
-		default:
-			return err
 		}
 	}
+	return err
 }
 
 // ExecFailure maps a failed execve to the status a shell uses: 127 when

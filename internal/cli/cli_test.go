@@ -78,12 +78,12 @@ func TestExecCause(t *testing.T) {
 	_, err = exec.LookPath("/no-such-file-cfs")
 	require.EqualError(t, ExecCause(err), "no such file or directory")
 	require.Equal(t, 127, ExecFailure(err))
-	// exec.Cmd.Start's "fork/exec PATH: …": a file with the execute bit
-	// that is not a program.
+	// exec.Cmd.Start's "fork/exec PATH: …" stays: a file with the
+	// execute bit that is not a program.
 	script := notExecutable(t)
 	require.NoError(t, os.Chmod(script, 0o755))
 	err = exec.Command(script).Start()
-	require.EqualError(t, ExecCause(err), "exec format error")
+	require.EqualError(t, ExecCause(err), "fork/exec "+script+": exec format error")
 	require.Equal(t, 126, ExecFailure(err))
 }
 
