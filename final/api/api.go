@@ -95,6 +95,7 @@ func (s *Server) routes() {
 
 	m.HandleFunc("POST /containers/create", s.containerCreate)
 	m.HandleFunc("GET /containers/json", s.containerList)
+	m.HandleFunc("POST /containers/prune", s.containerPrune)
 	m.HandleFunc("GET /containers/{name}/json", s.containerInspect)
 	m.HandleFunc("POST /containers/{name}/start", s.containerStart)
 	m.HandleFunc("POST /containers/{name}/attach", s.containerAttach)
@@ -105,6 +106,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /containers/{name}/kill", s.containerKill)
 	m.HandleFunc("POST /containers/{name}/pause", s.containerPause)
 	m.HandleFunc("POST /containers/{name}/unpause", s.containerUnpause)
+	m.HandleFunc("POST /containers/{name}/rename", s.containerRename)
 	m.HandleFunc("DELETE /containers/{name}", s.containerRemove)
 	m.HandleFunc("POST /containers/{name}/resize", s.containerResize)
 	m.HandleFunc("GET /containers/{name}/top", s.containerTop)

@@ -2,8 +2,8 @@ package api
 
 // The container routes, each a thin layer over one engine call, as
 // podman's compat handlers are over its engine: create, list, inspect,
-// start, attach, wait, logs, stop, restart, kill, pause, unpause, remove,
-// resize, top, stats, export, changes, commit.
+// start, attach, wait, logs, stop, restart, kill, pause, unpause, rename,
+// remove, prune, resize, top, stats, export, changes, commit.
 
 import (
 	"context"
@@ -79,9 +79,14 @@ func isBase(ref string) bool {
 
 // GET /containers/json?all=1&limit=N&filters={…}: docker ps.
 func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
-	f, err := parseFilters(r.URL.Query().Get("filters"), "id", "name", "status", "label")
+	raw, err := parseFilters(r.URL.Query().Get("filters"), engine.FilterKeys...)
 	if err != nil {
 		fail(w, err)
+		return
+	}
+	f := engine.Filter(raw)
+	if err := f.Check(); err != nil {
+		fail(w, badRequest("%v", err))
 		return
 	}
 	all := boolParam(r, "all")
@@ -96,13 +101,7 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []container.Summary{}
 	for _, c := range list {
-		if !all && !c.Running() && len(f["status"]) == 0 {
-			continue
-		}
-		if !f.match("id", func(v string) bool { return strings.HasPrefix(c.ID, v) }) ||
-			!f.match("name", func(v string) bool { return strings.Contains(c.Name, strings.TrimPrefix(v, "/")) }) ||
-			!f.match("status", func(v string) bool { return v == c.State.Status }) ||
-			!f.match("label", func(v string) bool { return hasLabel(c.Config.Labels, v) }) {
+		if !all && !c.Running() && !f.All() || !f.Match(c) {
 			continue
 		}
 		out = append(out, s.e.Summary(c))
@@ -113,10 +112,24 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func hasLabel(labels map[string]string, kv string) bool {
-	k, v, withValue := strings.Cut(kv, "=")
-	have, ok := labels[k]
-	return ok && (!withValue || have == v)
+// POST /containers/prune: every container not running goes, each with its
+// destroy event (cfs takes no filters).
+func (s *Server) containerPrune(w http.ResponseWriter, r *http.Request) {
+	if q := r.URL.Query().Get("filters"); q != "" && q != "{}" {
+		fail(w, badRequest("container prune: cfs takes no filters (%s)", q))
+		return
+	}
+	removed, reclaimed, err := s.e.Prune()
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	report := container.PruneReport{ContainersDeleted: []string{}, SpaceReclaimed: reclaimed}
+	for _, c := range removed {
+		s.event(c, events.ActionDestroy)
+		report.ContainersDeleted = append(report.ContainersDeleted, c.ID)
+	}
+	writeJSON(w, http.StatusOK, report)
 }
 
 // GET /containers/{name}/json: docker inspect; Config is always there
@@ -642,6 +655,11 @@ func (s *Server) containerPause(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) containerUnpause(w http.ResponseWriter, r *http.Request) {
 	s.simple(w, r, s.e.Unpause, events.ActionUnPause)
+}
+
+// POST /containers/{name}/rename?name=NEW: 204.
+func (s *Server) containerRename(w http.ResponseWriter, r *http.Request) {
+	s.simple(w, r, func(id string) error { return s.e.Rename(id, r.URL.Query().Get("name")) }, events.ActionRename)
 }
 
 // simple runs an engine call that takes the container and answers 204.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"cfs/final/engine"
 	"cfs/final/image"
 
 	"github.com/moby/moby/api/types/events"
@@ -51,7 +52,7 @@ func (s *Server) imageList(w http.ResponseWriter, r *http.Request) {
 		}
 		if !f.match("reference", func(v string) bool { return matchesReference(img.RepoTags, v) }) ||
 			!f.match("dangling", func(v string) bool { return (v == "true") == (len(img.RepoTags) == 0) }) ||
-			!f.match("label", func(v string) bool { return hasLabel(img.Config.Config.Labels, v) }) {
+			!f.match("label", func(v string) bool { return engine.HasLabel(img.Config.Config.Labels, v) }) {
 			continue
 		}
 		out = append(out, mobyimage.Summary{

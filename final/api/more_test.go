@@ -128,6 +128,17 @@ func TestCreateStartPortsLogs(t *testing.T) {
 	r := s.docker(t, "", "start", "-a", n[0])
 	require.Equal(t, 4, r.Code, r.Stderr)
 	require.Equal(t, "started\n", r.Stdout)
+	require.Equal(t, id[:12]+"\n", s.ok(t, "ps", "-q", "--filter", "exited=4", "--filter", "name="+n[0]), "a status filter looks at stopped containers")
+	r = s.docker(t, "", "ps", "--filter", "status=up")
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stderr, "invalid filter 'status=up'")
+	// rename there and back (the test's cleanup removes the first name).
+	s.ok(t, "rename", n[0], n[0]+"-renamed")
+	require.Equal(t, "/"+n[0]+"-renamed\n", s.ok(t, "inspect", "-f", "{{.Name}}", id))
+	r = s.docker(t, "", "rename", n[0]+"-renamed", "bad name")
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stderr, "Invalid container name (bad name)")
+	s.ok(t, "rename", n[0]+"-renamed", n[0])
 
 	// On the bridge (in the tests' network namespace), port 18080.
 	s.ok(t, "run", "-d", "--name", n[1], "-p", "18080:80", "cfs/base", "sleep", "300")
@@ -140,6 +151,22 @@ func TestCreateStartPortsLogs(t *testing.T) {
 	r = s.docker(t, "", "logs", "-f", n[2])
 	require.Equal(t, 0, r.Code)
 	require.Equal(t, "a\nb\n", r.Stdout, "logs -f follows to the container's end")
+}
+
+// docker container prune through the server (POST /containers/prune),
+// where the container it made is the only stopped one (a user's stay).
+func TestPrune(t *testing.T) {
+	setup(t)
+	s := serve(t)
+	n := names(t, s, "pruned")
+	id := strings.TrimSpace(s.ok(t, "create", "--name", n[0], "--network", "none", "cfs/base", "true"))
+	stopped := strings.Fields(cfs(t, "ps", "-q", "--no-trunc", "-f", "status=exited", "-f", "status=created", "-f", "status=dead").Stdout)
+	if len(stopped) != 1 || stopped[0] != id {
+		t.Logf("container prune left out: this host has other stopped containers: %v", stopped)
+		return
+	}
+	require.Equal(t, "Deleted Containers:\n"+id+"\n\nTotal reclaimed space: 0B\n", s.ok(t, "container", "prune", "-f"))
+	require.Equal(t, 1, s.docker(t, "", "inspect", n[0]).Code, "gone")
 }
 
 // docker pull through the server, from a registry on loopback: the

@@ -213,7 +213,7 @@ func (s *Server) eventsStream(w http.ResponseWriter, r *http.Request) {
 				return m.Type == events.ContainerEventType && (strings.HasPrefix(m.Actor.ID, v) || m.Actor.Attributes["name"] == v)
 			}) &&
 			f.match("image", func(v string) bool { return m.Actor.Attributes["image"] == v || m.Actor.ID == v }) &&
-			f.match("label", func(v string) bool { return hasLabel(m.Actor.Attributes, v) })
+			f.match("label", func(v string) bool { return engine.HasLabel(m.Actor.Attributes, v) })
 	}
 	ch := make(chan events.Message, 64)
 	l := s.events

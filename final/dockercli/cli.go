@@ -2,7 +2,7 @@
 // commands of part 2 (pull, push, images, image inspect, history, tag,
 // rmi, save, load, import) and the container commands of part 3 (run,
 // create, start, attach, ps, logs, exec, stop, restart, kill, rm, inspect,
-// wait, top, stats, pause, unpause, port, export, diff, commit;
+// wait, top, stats, pause, unpause, port, rename, export, diff, commit;
 // containers.go, run.go, detach.go, ps.go, exec.go). Each command parses
 // its flags, calls the engine's packages in-process, and prints what
 // docker prints, in docker's formats and with docker's exit codes: 0, 1
@@ -87,7 +87,7 @@ func Usage(w io.Writer) {
 			if c.Hidden || isContainer[c.Name()] != group.container {
 				continue
 			}
-			fmt.Fprintf(w, "  %-8s %s\n", c.Name(), c.Short)
+			fmt.Fprintf(w, "  %-9s %s\n", c.Name(), c.Short)
 		}
 	}
 	fmt.Fprintf(w, "\nGlobal options of these commands (--trace for every one; the registry ones for pull and push):\n%s", root.PersistentFlags().FlagUsages())
@@ -184,20 +184,20 @@ func newRoot(c *CLI) *cobra.Command {
 	root.AddCommand(pull, push, images, history, tag, rmi, save, load, imp)
 	root.AddCommand(c.runCmd(), c.createCmd(), c.startCmd(), c.attachCmd(), c.psCmd(), c.logsCmd(), c.execCmd(), c.stopCmd(),
 		c.restartCmd(), c.killCmd(), c.rmCmd(), c.inspectAnyCmd(), c.waitCmd(), c.topCmd(), c.statsCmd(),
-		c.pauseCmd("pause"), c.pauseCmd("unpause"), c.portCmd(), c.exportCmd(), c.diffCmd(), c.commitCmd())
+		c.pauseCmd("pause"), c.pauseCmd("unpause"), c.portCmd(), c.renameCmd(), c.exportCmd(), c.diffCmd(), c.commitCmd())
 
-	// docker image SUBCOMMAND: the same commands under their newer names.
-	group := &cobra.Command{Use: "image COMMAND", Short: "Manage images: image ls, inspect, pull, push, rm, tag, history, save, load, import"}
-	group.AddCommand(inspect, c.pullCmd(), c.pushCmd(), alias(c.imagesCmd(), "ls", "list"), c.historyCmd(), c.tagCmd(),
-		alias(c.rmiCmd(), "rm", "remove"), c.saveCmd(), c.loadCmd(), c.importCmd())
-	group.RunE = func(cmd *cobra.Command, args []string) error {
-		if len(args) > 0 {
-			return &statusError{msg: fmt.Sprintf("unknown command %q\nSee '%s image --help'.", args[0], c.Prog), code: 125}
-		}
-		return cmd.Help()
-	}
-	group.Args = cobra.ArbitraryArgs
-	root.AddCommand(group)
+	// docker image SUBCOMMAND and docker container SUBCOMMAND: the same
+	// commands under their newer names, and container prune.
+	root.AddCommand(c.group("image", "Manage images: image ls, inspect, pull, push, rm, tag, history, save, load, import",
+		inspect, c.pullCmd(), c.pushCmd(), alias(c.imagesCmd(), "ls", "list"), c.historyCmd(), c.tagCmd(),
+		alias(c.rmiCmd(), "rm", "remove"), c.saveCmd(), c.loadCmd(), c.importCmd()))
+	ctrInspect := c.inspectAnyCmd()
+	_ = ctrInspect.Flags().Set("type", "container")
+	root.AddCommand(c.group("container", "Manage containers: container ls, rm, prune, and the commands above",
+		c.runCmd(), c.createCmd(), c.startCmd(), c.attachCmd(), alias(c.psCmd(), "ls", "list"), c.logsCmd(), c.execCmd(),
+		c.stopCmd(), c.restartCmd(), c.killCmd(), alias(c.rmCmd(), "rm", "remove"), ctrInspect, c.waitCmd(), c.topCmd(),
+		c.statsCmd(), c.pauseCmd("pause"), c.pauseCmd("unpause"), c.portCmd(), c.renameCmd(), c.exportCmd(), c.diffCmd(),
+		c.commitCmd(), c.pruneCmd()))
 	var noFlagsInUse func(*cobra.Command)
 	noFlagsInUse = func(cmd *cobra.Command) {
 		cmd.DisableFlagsInUseLine = true
@@ -223,6 +223,19 @@ Options:
 Global options (--trace for every command; the registry ones for pull and push, also in /etc/cfs/daemon.json):
 {{.InheritedFlags.FlagUsages | trimTrailingWhitespaces}}
 {{end}}`
+
+// group is docker's command that groups others: `docker image ls`.
+func (c *CLI) group(name, short string, cmds ...*cobra.Command) *cobra.Command {
+	group := &cobra.Command{Use: name + " COMMAND", Short: short, Args: cobra.ArbitraryArgs}
+	group.AddCommand(cmds...)
+	group.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return &statusError{msg: fmt.Sprintf("unknown command %q\nSee '%s %s --help'.", args[0], c.Prog, name), code: 125}
+		}
+		return cmd.Help()
+	}
+	return group
+}
 
 // alias renames a command (images → image ls) and keeps its old name too.
 func alias(cmd *cobra.Command, name string, aliases ...string) *cobra.Command {

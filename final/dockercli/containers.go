@@ -10,6 +10,7 @@ package dockercli
 // run, create and start are in run.go, ps in ps.go, exec in exec.go.
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -36,7 +37,7 @@ import (
 
 // containerCommands are the container commands' names, for Handles.
 var containerCommands = []string{"run", "create", "start", "attach", "ps", "logs", "exec", "stop", "kill", "rm", "inspect",
-	"wait", "top", "stats", "pause", "unpause", "port", "export", "diff", "commit", "restart"}
+	"wait", "top", "stats", "pause", "unpause", "port", "rename", "export", "diff", "commit", "restart", "container"}
 
 // engine opens the engine on the image store.
 func (c *CLI) engine() (*engine.Engine, error) {
@@ -226,6 +227,37 @@ func (c *CLI) rmCmd() *cobra.Command {
 	return cmd
 }
 
+// pruneCmd is docker container prune: every container not running goes,
+// after a question that -f skips.
+func (c *CLI) pruneCmd() *cobra.Command {
+	var force bool
+	cmd := c.command("prune [OPTIONS]", "Remove all stopped containers", 0, 0,
+		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
+			if !force {
+				fmt.Fprint(c.Out, "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ")
+				answer, _ := bufio.NewReader(c.In).ReadString('\n')
+				if !strings.EqualFold(strings.TrimSpace(answer), "y") {
+					return nil // docker's "cancelled": nothing removed, status 0
+				}
+			}
+			removed, reclaimed, err := e.Prune()
+			if len(removed) > 0 {
+				fmt.Fprintln(c.Out, "Deleted Containers:")
+				for _, ctr := range removed {
+					fmt.Fprintln(c.Out, ctr.ID)
+				}
+				fmt.Fprintln(c.Out)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.Out, "Total reclaimed space:", units.HumanSize(float64(reclaimed)))
+			return nil
+		}))
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	return cmd
+}
+
 func (c *CLI) pauseCmd(name string) *cobra.Command {
 	short := map[string]string{"pause": "Pause all processes within one or more containers", "unpause": "Unpause all processes within one or more containers"}[name]
 	return c.perContainer(name+" CONTAINER [CONTAINER...]", short, func(e *engine.Engine, a string) (string, error) {
@@ -234,6 +266,16 @@ func (c *CLI) pauseCmd(name string) *cobra.Command {
 		}
 		return a, e.Unpause(a)
 	})
+}
+
+func (c *CLI) renameCmd() *cobra.Command {
+	return c.command("rename CONTAINER NEW_NAME", "Rename a container", 2, 2,
+		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
+			if strings.TrimSpace(args[0]) == "" || strings.TrimSpace(args[1]) == "" {
+				return &statusError{msg: "Error: neither old nor new names may be empty", code: 1, bare: true}
+			}
+			return e.Rename(args[0], args[1])
+		}))
 }
 
 func (c *CLI) waitCmd() *cobra.Command {

@@ -5,8 +5,10 @@ package dockercli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,8 +23,13 @@ func (c *CLI) psCmd() *cobra.Command {
 	var all, quiet, noTrunc, latest bool
 	var format string
 	last := -1
+	filter := filterValue{}
 	cmd := c.command("ps [OPTIONS]", "List containers", 0, 0,
 		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
+			f := engine.Filter(filter)
+			if err := f.Check(); err != nil {
+				return &statusError{msg: "Error response from daemon: " + err.Error(), code: 1, bare: true}
+			}
 			list, err := e.List() // newest first
 			if err != nil {
 				return err
@@ -30,9 +37,11 @@ func (c *CLI) psCmd() *cobra.Command {
 			if latest {
 				last = 1
 			}
+			// -n N, -l and a filter on the status look at every
+			// container, as docker's do; -n N keeps the N last created.
+			all = all || last >= 0 || f.All()
+			list = slices.DeleteFunc(list, func(ctr *engine.Container) bool { return !all && !ctr.Running() || !f.Match(ctr) })
 			if last >= 0 {
-				// -n N, -l: the N last created, in every state, as docker's.
-				all = true
 				list = list[:min(last, len(list))]
 			}
 			tw := newTable(c.Out)
@@ -59,9 +68,6 @@ func (c *CLI) psCmd() *cobra.Command {
 				fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
 			}
 			for _, ctr := range list {
-				if !all && !ctr.Running() {
-					continue
-				}
 				if tmpl != nil {
 					w := io.Writer(c.Out)
 					if tw != nil {
@@ -94,12 +100,29 @@ func (c *CLI) psCmd() *cobra.Command {
 		}))
 	f := cmd.Flags()
 	f.BoolVarP(&all, "all", "a", false, "show all containers (default shows just running)")
+	f.VarP(filter, "filter", "f", "filter output based on conditions provided (id, name, status, exited, label)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "only display container IDs")
 	f.BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
 	f.StringVar(&format, "format", "", "format output using a Go template ('{{.Names}}'; 'table {{.ID}}\\t{{.Status}}' for a table with its header)")
 	f.IntVarP(&last, "last", "n", -1, "show n last created containers (includes all states)")
 	f.BoolVarP(&latest, "latest", "l", false, "show the latest created container (includes all states)")
 	return cmd
+}
+
+// filterValue is --filter KEY=VALUE, repeatable, into an engine.Filter;
+// the keys and values are the engine's to check, as docker's daemon does.
+type filterValue map[string][]string
+
+func (f filterValue) String() string { return "" }
+func (f filterValue) Type() string   { return "KEY=VALUE" }
+func (f filterValue) Set(kv string) error {
+	k, v, ok := strings.Cut(kv, "=")
+	if !ok || k == "" {
+		return errors.New("bad format of filter (expected name=value)")
+	}
+	k = strings.ToLower(strings.TrimSpace(k))
+	f[k] = append(f[k], v)
+	return nil
 }
 
 // psLine writes one line of ps --format.

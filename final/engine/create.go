@@ -140,27 +140,78 @@ func (e *Engine) Create(opt CreateOptions) (c *Container, retErr error) {
 			return nil, err
 		}
 	}
-	link := e.path("names", c.Name)
-	if err := os.Symlink(id, link); err != nil {
-		if !errors.Is(err, fs.ErrExist) || e.nameInUse(c.Name) {
-			if other, err := os.Readlink(link); err == nil {
-				return nil, &ConflictError{Msg: fmt.Sprintf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", c.Name, other)}
-			}
-			return nil, err
-		}
-		// A name left by a container that is gone: take it.
-		if err := os.Remove(link); err != nil {
-			return nil, err
-		}
-		if err := os.Symlink(id, link); err != nil {
-			return nil, err
-		}
+	if err := e.claimName(id, c.Name); err != nil {
+		return nil, err
 	}
 	if err := os.Rename(tmp, e.Dir(id)); err != nil {
-		_ = os.Remove(link)
+		_ = os.Remove(e.path("names", c.Name))
 		return nil, err
 	}
 	return c, nil
+}
+
+// claimName makes names/NAME a link to id, under the engine's lock: a
+// name another container holds is docker's conflict; a name left by a
+// container that is gone is taken.
+func (e *Engine) claimName(id, name string) error {
+	link := e.path("names", name)
+	err := os.Symlink(id, link)
+	if err == nil || !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if e.nameInUse(name) {
+		other, _ := os.Readlink(link)
+		return &ConflictError{Msg: fmt.Sprintf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", name, other)}
+	}
+	if err := os.Remove(link); err != nil {
+		return err
+	}
+	return os.Symlink(id, link)
+}
+
+// Rename gives the container arg names a new name, as docker rename: the
+// new name is claimed, the record says it, and the old name goes, under
+// the engine's lock and the container's. A running container keeps its
+// hostname, as in docker.
+func (e *Engine) Rename(arg, name string) error {
+	name = strings.TrimPrefix(name, "/")
+	if !validName(name) {
+		return fmt.Errorf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
+	}
+	id, err := e.Resolve(arg)
+	if err != nil {
+		return err
+	}
+	unlock, err := e.lock(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	unlockEngine, err := e.lockEngine()
+	if err != nil {
+		return err
+	}
+	defer unlockEngine()
+	c, err := e.load(id)
+	if err != nil {
+		return err
+	}
+	if c.Name == name {
+		return &ConflictError{Msg: "Renaming a container with the same name as its current name"}
+	}
+	if err := e.claimName(id, name); err != nil {
+		return err
+	}
+	old := c.Name
+	c.Name = name
+	if err := e.save(c); err != nil {
+		_ = os.Remove(e.path("names", name))
+		return err
+	}
+	if target, err := os.Readlink(e.path("names", old)); err == nil && target == id {
+		_ = os.Remove(e.path("names", old))
+	}
+	return nil
 }
 
 // nameInUse reports whether a container holds name.

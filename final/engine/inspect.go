@@ -1,14 +1,17 @@
 package engine
 
 // A container as the Docker Engine API shows it: `docker inspect`
-// (InspectResponse) and `docker ps` (Summary), in moby's own types, so
-// that part 4's API serves them as they are.
+// (InspectResponse) and `docker ps` (Summary, and the Filter of its
+// --filter), in moby's own types, so that part 4's API serves them as
+// they are.
 
 import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -106,6 +109,56 @@ func (e *Engine) Summary(c *Container) container.Summary {
 		}
 	}
 	return s
+}
+
+// Filter is docker ps's --filter (the API's filters): for each key, one of
+// its values must match; every key must. The keys cfs knows are docker's
+// id (a prefix), name (a part), status, exited (the exit code) and label
+// (KEY or KEY=VALUE).
+type Filter map[string][]string
+
+// FilterKeys are the keys a Filter may have.
+var FilterKeys = []string{"id", "name", "status", "exited", "label"}
+
+// Check refuses what docker's daemon refuses: an unknown key, a status
+// docker does not have, an exit code that is not a number.
+func (f Filter) Check() error {
+	for key, values := range f {
+		if !slices.Contains(FilterKeys, key) {
+			return fmt.Errorf("invalid filter '%s' (cfs knows %s)", key, strings.Join(FilterKeys, ", "))
+		}
+		for _, v := range values {
+			_, err := strconv.Atoi(v)
+			if key == "status" && !slices.Contains([]string{Created, "restarting", Running, "removing", Paused, Exited, Dead}, v) ||
+				key == "exited" && err != nil {
+				return fmt.Errorf("invalid filter '%s=%s'", key, v)
+			}
+		}
+	}
+	return nil
+}
+
+// All: a filter on the status or the exit code looks at every container,
+// not only the running ones, as docker's does.
+func (f Filter) All() bool { return len(f["status"]) > 0 || len(f["exited"]) > 0 }
+
+// Match reports whether c passes the filter.
+func (f Filter) Match(c *Container) bool {
+	is := func(key string, ok func(v string) bool) bool {
+		return len(f[key]) == 0 || slices.ContainsFunc(f[key], ok)
+	}
+	return is("id", func(v string) bool { return strings.HasPrefix(c.ID, v) }) &&
+		is("name", func(v string) bool { return strings.Contains(c.Name, strings.TrimPrefix(v, "/")) }) &&
+		is("status", func(v string) bool { return v == c.State.Status }) &&
+		is("exited", func(v string) bool { return c.State.Status == Exited && v == strconv.Itoa(c.State.ExitCode) }) &&
+		is("label", func(v string) bool { return HasLabel(c.Config.Labels, v) })
+}
+
+// HasLabel is a label filter's test: labels has KEY, or KEY=VALUE.
+func HasLabel(labels map[string]string, kv string) bool {
+	k, v, withValue := strings.Cut(kv, "=")
+	have, ok := labels[k]
+	return ok && (!withValue || have == v)
 }
 
 // Command is the command as docker ps shows it: entrypoint and command,

@@ -1,12 +1,13 @@
 package engine
 
 // What happens to a container once it exists: wait, stop, kill, pause,
-// unpause, remove; and reconcile, which repairs the record of a container
-// whose monitor was killed.
+// unpause, remove, prune; and reconcile, which repairs the record of a
+// container whose monitor was killed.
 
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,6 +199,51 @@ func (e *Engine) Remove(arg string, force bool) error {
 	}
 	defer unlock()
 	return e.removeFiles(c.ID)
+}
+
+// Prune removes every container that is not running (created, exited,
+// dead), as docker container prune: those removed, and the bytes their
+// writable layers held. One started or removed meanwhile is left alone.
+func (e *Engine) Prune() (removed []*Container, reclaimed uint64, err error) {
+	list, err := e.List()
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, c := range list {
+		if c.Running() {
+			continue
+		}
+		size := treeSize(filepath.Join(e.Dir(c.ID), "upper"))
+		err := e.Remove(c.ID, false)
+		var conflict *ConflictError
+		if errors.Is(err, ErrNotFound) || errors.As(err, &conflict) {
+			continue
+		}
+		if err != nil {
+			return removed, reclaimed, err
+		}
+		removed, reclaimed = append(removed, c), reclaimed+size
+	}
+	return removed, reclaimed, nil
+}
+
+// treeSize is what the files under dir hold, each hard link once (du's
+// apparent size; docker's SizeRw).
+func treeSize(dir string) uint64 {
+	var size uint64
+	seen := map[[2]uint64]bool{}
+	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		var st unix.Stat_t
+		if err != nil || d.IsDir() || unix.Lstat(path, &st) != nil {
+			return nil
+		}
+		if key := [2]uint64{st.Dev, st.Ino}; !seen[key] {
+			seen[key] = true
+			size += uint64(st.Size)
+		}
+		return nil
+	})
+	return size
 }
 
 // removeFiles removes a stopped container's name, image hold and

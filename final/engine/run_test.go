@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"cfs/final/cgroups"
+	"cfs/internal/layout"
 	"cfs/internal/stagetest"
 
 	"github.com/stretchr/testify/require"
@@ -43,6 +44,114 @@ func TestRunForeground(t *testing.T) {
 	// --init's PID 1 can, and its signal is the status.
 	r = cfs(t, "run", "--rm", "--init", "--network", "none", "cfs/base", "sh", "-c", "kill -9 $$")
 	require.Equal(t, 137, r.Code, r.Stderr)
+}
+
+// ps --filter, as docker's: a status or exit code filter looks at every
+// container; bad filters are refused before anything is listed.
+func TestPsFilter(t *testing.T) {
+	setup(t)
+	rmAll(t, "psf-up", "psf-exit3", "psf-made")
+	ok(t, "run", "-d", "--name", "psf-up", "--network", "none", "cfs/base", "sleep", "1000")
+	r := cfs(t, "run", "--name", "psf-exit3", "--network", "none", "cfs/base", "sh", "-c", "exit 3")
+	require.Equal(t, 3, r.Code, r.Stderr)
+	ok(t, "create", "--name", "psf-made", "--network", "none", "cfs/base", "true")
+	names := func(args ...string) string {
+		return ok(t, append(append([]string{"ps"}, args...), "--format", "{{.Names}}")...)
+	}
+	require.Equal(t, "psf-up\n", names("-f", "name=psf-"))
+	require.Equal(t, "psf-made\npsf-exit3\npsf-up\n", names("-a", "-f", "name=psf-"), "newest first")
+	require.Equal(t, "psf-exit3\n", names("-f", "name=psf-", "-f", "status=exited"), "no -a needed")
+	require.Equal(t, "psf-made\npsf-up\n", names("-f", "name=psf-", "-f", "status=created", "--filter", "status=running"))
+	require.Equal(t, "psf-exit3\n", names("--filter", "exited=3", "-f", "name=psf"))
+	id := inspect(t, "psf-up").ID
+	require.Equal(t, id[:12]+"\n", ok(t, "ps", "-q", "-f", "id="+id[:6]))
+	require.Equal(t, "psf-made\n", names("-l", "-f", "name=psf-"))
+
+	r = cfs(t, "ps", "-f", "ancestor=cfs/base")
+	require.Equal(t, 1, r.Code)
+	require.Equal(t, "Error response from daemon: invalid filter 'ancestor' (cfs knows id, name, status, exited, label)\n", r.Stderr)
+	r = cfs(t, "ps", "-f", "status=up")
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stderr, "invalid filter 'status=up'")
+	r = cfs(t, "ps", "-f", "name")
+	require.Equal(t, 125, r.Code)
+	require.Contains(t, r.Stderr, `invalid argument "name" for "-f, --filter" flag: bad format of filter (expected name=value)`)
+	require.Empty(t, r.Stdout)
+}
+
+// rename, as docker's: the new name addresses the container, the old one
+// is free again; a running container keeps its hostname.
+func TestRename(t *testing.T) {
+	setup(t)
+	rmAll(t, "ren-a", "ren-b", "ren-c")
+	id := strings.TrimSpace(ok(t, "run", "-d", "--name", "ren-a", "--network", "none", "cfs/base", "sleep", "1000"))
+	require.Empty(t, ok(t, "rename", "ren-a", "ren-b"))
+	require.Equal(t, "/ren-b "+id+"\n", ok(t, "inspect", "-f", "{{.Name}} {{.Id}}", "ren-b"))
+	require.Equal(t, "ren-b\n", ok(t, "ps", "-f", "id="+id, "--format", "{{.Names}}"))
+	require.Equal(t, id[:12]+"\n", ok(t, "exec", "ren-b", "hostname"))
+	// From outside: the names are links in the engine's directory.
+	target, err := os.Readlink(filepath.Join(layout.EngineDir, "names", "ren-b"))
+	require.NoError(t, err)
+	require.Equal(t, id, target)
+	_, err = os.Lstat(filepath.Join(layout.EngineDir, "names", "ren-a"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+	r := cfs(t, "inspect", "ren-a")
+	require.Equal(t, 1, r.Code)
+	ok(t, "create", "--name", "ren-a", "--network", "none", "cfs/base", "true") // free again
+
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"ren-b", "ren-a"}, `Conflict. The container name "/ren-a" is already in use by container "`},
+		{[]string{"ren-b", "ren-b"}, "Renaming a container with the same name as its current name"},
+		{[]string{"ren-b", "bad name"}, "Invalid container name (bad name), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"},
+		{[]string{"ren-nothing", "ren-c"}, "No such container: ren-nothing"},
+		{[]string{"ren-b", ""}, "neither old nor new names may be empty"},
+	} {
+		r := cfs(t, append([]string{"rename"}, tc.args...)...)
+		require.Equal(t, 1, r.Code, tc.args)
+		require.Contains(t, r.Stderr, tc.msg, tc.args)
+	}
+	require.Equal(t, 1, cfs(t, "rename", "ren-b").Code, "two arguments")
+	require.Equal(t, "/ren-b\n", ok(t, "inspect", "-f", "{{.Name}}", id), "nothing changed")
+	_, err = os.Lstat(filepath.Join(layout.EngineDir, "names", "ren-c"))
+	require.ErrorIs(t, err, os.ErrNotExist, "a failed rename claims no name")
+}
+
+// docker container COMMAND: the container commands under their group,
+// ls and rm by their newer names, and prune, which asks first.
+func TestContainerGroup(t *testing.T) {
+	setup(t)
+	rmAll(t, "grp-done", "grp-made")
+	ok(t, "container", "run", "--name", "grp-done", "--network", "none", "cfs/base", "sh", "-c", "echo hi > /hi")
+	ls := func() string { return ok(t, "container", "ls", "-a", "-f", "name=grp-", "--format", "{{.Names}}") }
+	require.Equal(t, "grp-done\n", ls())
+	// Anything but y keeps every container.
+	r := stagetest.Run(t, "n\n", "container", "prune")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Equal(t, "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ", r.Stdout)
+	require.Equal(t, "grp-done\n", ls())
+	// prune takes every stopped container on the host: the test runs it
+	// only where the one it made is the only one (a user's stay).
+	stopped := strings.Fields(ok(t, "ps", "-q", "--no-trunc", "-f", "status=exited", "-f", "status=created", "-f", "status=dead"))
+	id := inspect(t, "grp-done").ID
+	if len(stopped) == 1 && stopped[0] == id {
+		r = stagetest.Run(t, "y\n", "container", "prune")
+		require.Equal(t, 0, r.Code, r.Stderr)
+		require.Equal(t, "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] "+
+			"Deleted Containers:\n"+id+"\n\nTotal reclaimed space: 3B\n", r.Stdout, "/hi: 3 bytes")
+		require.Empty(t, ls())
+		require.Equal(t, "Total reclaimed space: 0B\n", ok(t, "container", "prune", "-f"))
+	} else {
+		t.Logf("container prune left out: this host has other stopped containers: %v", stopped)
+	}
+	ok(t, "container", "create", "--name", "grp-made", "--network", "none", "cfs/base", "true")
+	require.Equal(t, "grp-made\n", ok(t, "container", "rm", "grp-made"))
+	require.Equal(t, 1, cfs(t, "container", "inspect", "cfs/base").Code, "an image is not a container")
+	r = cfs(t, "container", "frob")
+	require.Equal(t, 125, r.Code)
+	require.Contains(t, r.Stderr, "unknown command \"frob\"")
 }
 
 // A detached container runs on after `run -d` returns; ps, logs,

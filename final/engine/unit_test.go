@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"cfs/final/runtime"
+	"cfs/internal/layout"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/stretchr/testify/require"
@@ -129,6 +130,76 @@ func TestStatusText(t *testing.T) {
 	require.Equal(t, "Created", c.StatusText())
 	c.State.Status, c.State.ExitCode = Exited, 3
 	require.Equal(t, "Exited (3)", c.StatusText())
+}
+
+// ps --filter: values of one key are alternatives, keys must all match;
+// bad keys and values are refused as docker's daemon refuses them.
+func TestFilter(t *testing.T) {
+	web := &Container{ID: "abc123", Name: "web-1", State: State{Status: Running}}
+	web.Config.Labels = map[string]string{"tier": "front"}
+	job := &Container{ID: "def456", Name: "job", State: State{Status: Exited, ExitCode: 3}}
+	for _, tc := range []struct {
+		f        Filter
+		web, job bool
+	}{
+		{Filter{}, true, true},
+		{Filter{"name": {"web"}}, true, false},
+		{Filter{"name": {"/job"}}, false, true},
+		{Filter{"id": {"abc"}}, true, false},
+		{Filter{"status": {"running", "exited"}}, true, true},
+		{Filter{"status": {"exited"}, "name": {"web"}}, false, false},
+		{Filter{"exited": {"3"}}, false, true},
+		{Filter{"exited": {"0"}}, false, false},
+		{Filter{"label": {"tier"}}, true, false},
+		{Filter{"label": {"tier=back"}}, false, false},
+	} {
+		require.NoError(t, tc.f.Check(), tc.f)
+		require.Equal(t, tc.web, tc.f.Match(web), "web: %v", tc.f)
+		require.Equal(t, tc.job, tc.f.Match(job), "job: %v", tc.f)
+	}
+	require.True(t, Filter{"exited": {"3"}}.All())
+	require.False(t, Filter{"name": {"web"}}.All())
+	require.EqualError(t, Filter{"ancestor": {"x"}}.Check(), "invalid filter 'ancestor' (cfs knows id, name, status, exited, label)")
+	require.EqualError(t, Filter{"status": {"up"}}.Check(), "invalid filter 'status=up'")
+	require.EqualError(t, Filter{"exited": {"x"}}.Check(), "invalid filter 'exited=x'")
+}
+
+// prune removes the containers that are not running, and only those,
+// and counts what their writable layers held: on an engine of its own,
+// with records made by hand (no container runs).
+func TestPrune(t *testing.T) {
+	e := &Engine{Root: t.TempDir(), RunRoot: t.TempDir()}
+	require.NoError(t, e.init())
+	add := func(name, status string, upper int) *Container {
+		c := &Container{ID: newID(), Name: name, State: State{Status: status}}
+		if status == Running {
+			c.State.Monitor = layout.Self() // alive: this test
+		}
+		require.NoError(t, os.MkdirAll(filepath.Join(e.Dir(c.ID), "upper"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(e.Dir(c.ID), "upper", "file"), make([]byte, upper), 0o644))
+		require.NoError(t, e.save(c))
+		require.NoError(t, e.claimName(c.ID, name))
+		return c
+	}
+	up, done, made := add("up", Running, 1000), add("done", Exited, 300), add("made", Created, 20)
+	removed, reclaimed, err := e.Prune()
+	require.NoError(t, err)
+	var ids []string
+	for _, c := range removed {
+		ids = append(ids, c.ID)
+	}
+	require.ElementsMatch(t, []string{done.ID, made.ID}, ids)
+	require.Equal(t, uint64(320), reclaimed)
+	list, err := e.List()
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.Equal(t, up.ID, list[0].ID)
+	_, err = os.Lstat(e.path("names", "done"))
+	require.ErrorIs(t, err, os.ErrNotExist, "the name goes with it")
+	removed, reclaimed, err = e.Prune()
+	require.NoError(t, err)
+	require.Empty(t, removed)
+	require.Zero(t, reclaimed)
 }
 
 // The config the engine writes is one the runtime accepts, with docker's
