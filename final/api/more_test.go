@@ -153,18 +153,13 @@ func TestCreateStartPortsLogs(t *testing.T) {
 	require.Equal(t, "a\nb\n", r.Stdout, "logs -f follows to the container's end")
 }
 
-// docker container prune through the server (POST /containers/prune),
-// where the container it made is the only stopped one (a user's stay).
+// docker container prune through the server (POST /containers/prune): the
+// container made here is the only one (enginetest.Main).
 func TestPrune(t *testing.T) {
 	setup(t)
 	s := serve(t)
 	n := names(t, s, "pruned")
 	id := strings.TrimSpace(s.ok(t, "create", "--name", n[0], "--network", "none", "cfs/base", "true"))
-	stopped := strings.Fields(cfs(t, "ps", "-q", "--no-trunc", "-f", "status=exited", "-f", "status=created", "-f", "status=dead").Stdout)
-	if len(stopped) != 1 || stopped[0] != id {
-		t.Logf("container prune left out: this host has other stopped containers: %v", stopped)
-		return
-	}
 	require.Equal(t, "Deleted Containers:\n"+id+"\n\nTotal reclaimed space: 0B\n", s.ok(t, "container", "prune", "-f"))
 	require.Equal(t, 1, s.docker(t, "", "inspect", n[0]).Code, "gone")
 }

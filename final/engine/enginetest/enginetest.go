@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"cfs/final/dockercli"
 	"cfs/final/engine"
 	"cfs/final/image"
 	"cfs/final/runtime"
+	"cfs/internal/layout"
 	"cfs/internal/stagetest"
 )
 
@@ -33,7 +35,9 @@ func Base(dir string) (*image.Store, error) {
 // init or monitor, or, as stagetest's stage, cfs (stage runs it; nil:
 // docker's command line). Before the tests, *store is set to a temporary
 // image store that the commands the tests run use too
-// (dockercli.StoreEnv); it is removed after. It returns the exit status.
+// (dockercli.StoreEnv); it is removed after. As root it refuses a host
+// with cfs containers, whose engine state the tests would share. It
+// returns the exit status.
 func Main(m *testing.M, store *string, stage func(args []string) int) int {
 	switch {
 	case runtime.IsInit():
@@ -45,6 +49,22 @@ func Main(m *testing.M, store *string, stage func(args []string) int) int {
 			return stage(os.Args[1:])
 		}
 		return dockercli.Run("cfs", os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	}
+	if os.Geteuid() == 0 {
+		// The tests share the engine's state with the host's cfs: they
+		// count, prune and remove containers, which would count, prune
+		// and remove a user's too.
+		entries, _ := os.ReadDir(filepath.Join(layout.EngineDir, "containers"))
+		var ids []string
+		for _, en := range entries {
+			if layout.IsEngineID(en.Name()) {
+				ids = append(ids, en.Name()[:12])
+			}
+		}
+		if len(ids) > 0 {
+			fmt.Fprintf(os.Stderr, "enginetest: this host has cfs containers (%s): the engine's tests count and remove containers, so they run only where there are none; remove them first (sudo ./cfs rm -f $(sudo ./cfs ps -aq)), or run the tests on another machine\n", strings.Join(ids, " "))
+			return 1
+		}
 	}
 	dir, err := os.MkdirTemp("", "cfs-engine-test-")
 	if err != nil {
