@@ -513,7 +513,7 @@ func writeJSONBody(w http.ResponseWriter, v any) {
 // ---------------------------------------------------------------------------
 // logs
 
-// GET /containers/{name}/logs?stdout=1&stderr=1&tail=N&follow=1&timestamps=1:
+// GET /containers/{name}/logs?stdout=1&stderr=1&tail=N&since=T&until=T&follow=1&timestamps=1:
 // the json-file log, in frames without a terminal, raw with one.
 func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 	c, err := s.e.Get(r.PathValue("name"))
@@ -533,10 +533,14 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	var since time.Time
-	if v := r.URL.Query().Get("since"); v != "" && v != "0" {
-		if sec, err := strconv.ParseFloat(v, 64); err == nil {
-			since = time.Unix(0, int64(sec*1e9))
+	// since and until: Unix times, as the client sends them ("0": none).
+	opt := engine.LogsOptions{Follow: boolParam(r, "follow"), Tail: tail}
+	for key, t := range map[string]*time.Time{"since": &opt.Since, "until": &opt.Until} {
+		if v := r.URL.Query().Get(key); v != "" && v != "0" {
+			if *t, err = engine.ParseUnixTime(v); err != nil {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid value for %q: %q is not a Unix time", key, v))
+				return
+			}
 		}
 	}
 	timestamps := boolParam(r, "timestamps")
@@ -547,12 +551,12 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", media)
 	w.WriteHeader(http.StatusOK)
 	flush(w)
-	_ = s.e.Logs(r.Context(), c.ID, engine.LogsOptions{Follow: boolParam(r, "follow"), Tail: tail}, func(l engine.LogLine) error {
+	_ = s.e.Logs(r.Context(), c.ID, opt, func(l engine.LogLine) error {
 		fd := byte(1)
 		if l.Stream == "stderr" {
 			fd = 2
 		}
-		if fd == 1 && !wantOut || fd == 2 && !wantErr || l.Time.Before(since) {
+		if fd == 1 && !wantOut || fd == 2 && !wantErr {
 			return nil
 		}
 		text := l.Text

@@ -151,6 +151,8 @@ func TestCreateStartPortsLogs(t *testing.T) {
 	r = s.docker(t, "", "logs", "-f", n[2])
 	require.Equal(t, 0, r.Code)
 	require.Equal(t, "a\nb\n", r.Stdout, "logs -f follows to the container's end")
+	require.Equal(t, "a\nb\n", s.ok(t, "logs", "--since", "1h", n[2]), "since and until reach the server as Unix times")
+	require.Empty(t, s.ok(t, "logs", "--until", "1h", n[2]))
 }
 
 // docker container prune through the server (POST /containers/prune): the

@@ -130,11 +130,12 @@ func (e notFailure) Unwrap() error { return e.error }
 
 func (c *CLI) logsCmd() *cobra.Command {
 	var follow, timestamps bool
-	var tail string
-	n := -1 // --tail all
+	var tail, since, until string
+	opt := engine.LogsOptions{Tail: -1} // --tail all
 	cmd := c.command("logs [OPTIONS] CONTAINER", "Fetch the logs of a container", 1, 1,
 		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
-			return e.Logs(cmd.Context(), args[0], engine.LogsOptions{Follow: follow, Tail: n}, func(l engine.LogLine) error {
+			opt.Follow = follow
+			return e.Logs(cmd.Context(), args[0], opt, func(l engine.LogLine) error {
 				w := c.Out
 				if l.Stream == "stderr" {
 					w = c.Err
@@ -149,20 +150,47 @@ func (c *CLI) logsCmd() *cobra.Command {
 			})
 		}))
 	cmd.PreRunE = func(*cobra.Command, []string) error {
-		if tail == "all" {
-			return nil
-		}
 		var err error
-		if n, err = strconv.Atoi(tail); err != nil {
-			return &statusError{msg: fmt.Sprintf("invalid value for \"tail\": %q is not a number or \"all\"", tail), code: 1}
+		if tail != "all" {
+			if opt.Tail, err = strconv.Atoi(tail); err != nil {
+				return &statusError{msg: fmt.Sprintf("invalid value for \"tail\": %q is not a number or \"all\"", tail), code: 1}
+			}
 		}
-		return nil
+		now := time.Now()
+		if opt.Since, err = logTime("since", since, now); err != nil {
+			return err
+		}
+		opt.Until, err = logTime("until", until, now)
+		return err
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&follow, "follow", "f", false, "follow log output")
 	f.BoolVarP(&timestamps, "timestamps", "t", false, "show timestamps")
 	f.StringVarP(&tail, "tail", "n", "all", "number of lines to show from the end of the logs")
+	f.StringVar(&since, "since", "", "show logs since timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)")
+	f.StringVar(&until, "until", "", "show logs before a timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)")
 	return cmd
+}
+
+// logTime reads docker logs's --since and --until: a duration back from
+// now ("42m"), a Unix time ("1700000000.5"), or an RFC 3339 time, its
+// zone left out for local time, or a date alone. "" is no bound.
+func logTime(flag, v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		return now.Add(-d), nil
+	}
+	if t, err := engine.ParseUnixTime(v); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, v, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, &statusError{msg: fmt.Sprintf("invalid value for %q: failed to parse value as time or duration: %q", flag, v), code: 1}
 }
 
 // ---------------------------------------------------------------------------

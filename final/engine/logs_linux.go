@@ -1,25 +1,63 @@
 package engine
 
 // Logs: the container's output as its monitor wrote it, in docker's
-// json-file format; with Follow, what it writes next too, until it exits.
+// json-file format (the last Tail lines, those from Since to Until); with
+// Follow, what it writes next too, until it exits.
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // LogsOptions are docker logs's.
 type LogsOptions struct {
-	Follow bool
-	Tail   int // the last Tail lines; < 0: all
+	Follow       bool
+	Tail         int       // the last Tail lines; < 0: all
+	Since, Until time.Time // of those, only the lines written from Since to Until (zero: no bound)
 }
+
+// ParseUnixTime reads a Unix time as docker's clients send --since and
+// --until: seconds, and maybe a fraction ("1700000000.397964746"), each
+// part an integer: a float64 would lose the nanoseconds.
+func ParseUnixTime(v string) (time.Time, error) {
+	sec, frac, _ := strings.Cut(v, ".")
+	s, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil || len(frac) > 9 || strings.Trim(frac, "0123456789") != "" {
+		return time.Time{}, fmt.Errorf("%q: not a Unix time", v)
+	}
+	ns, _ := strconv.ParseInt(frac+strings.Repeat("0", 9-len(frac)), 10, 64)
+	return time.Unix(s, ns), nil
+}
+
+// errUntil ends a read at the first line past Until.
+var errUntil = errors.New("past --until")
 
 // Logs calls each for every line of the container's log.
 func (e *Engine) Logs(ctx context.Context, arg string, opt LogsOptions, each func(LogLine) error) error {
+	err := e.logs(ctx, arg, opt, func(l LogLine) error {
+		switch {
+		case l.Time.Before(opt.Since):
+			return nil
+		case !opt.Until.IsZero() && l.Time.After(opt.Until):
+			return errUntil
+		}
+		return each(l)
+	})
+	if errors.Is(err, errUntil) {
+		return nil
+	}
+	return err
+}
+
+func (e *Engine) logs(ctx context.Context, arg string, opt LogsOptions, each func(LogLine) error) error {
 	c, err := e.Get(arg)
 	if err != nil {
 		return err
@@ -88,6 +126,12 @@ func (e *Engine) Logs(ctx context.Context, arg string, opt LogsOptions, each fun
 		pending = append([]byte{}, pending[last+1:]...)
 		return err
 	}
+	var until <-chan time.Time // --until: following ends then, as docker's does
+	if !opt.Until.IsZero() {
+		t := time.NewTimer(time.Until(opt.Until))
+		defer t.Stop()
+		until = t.C
+	}
 	for {
 		if err := read(); err != nil {
 			return err
@@ -95,6 +139,8 @@ func (e *Engine) Logs(ctx context.Context, arg string, opt LogsOptions, each fun
 		select {
 		case <-written:
 		case <-ended:
+			return read()
+		case <-until:
 			return read()
 		case <-ctx.Done():
 			return ctx.Err()

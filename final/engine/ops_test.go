@@ -124,6 +124,21 @@ func TestLogsFollow(t *testing.T) {
 	for _, l := range stamped {
 		require.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (line \d+|last)$`, l)
 	}
+	// --since and --until, as docker's: inclusive bounds, as a time, a Unix
+	// time or a duration back from now. "last" came a second after the
+	// rest.
+	atLast := strings.Fields(stamped[200])[0]
+	at200 := strings.Fields(stamped[199])[0]
+	require.Equal(t, "last\n", ok(t, "logs", "--since", atLast, "chatty"))
+	require.Len(t, strings.Split(strings.TrimSpace(ok(t, "logs", "--until", at200, "chatty")), "\n"), 200)
+	when, err := time.Parse(time.RFC3339Nano, atLast)
+	require.NoError(t, err)
+	require.Equal(t, "last\n", ok(t, "logs", "--since", fmt.Sprintf("%d.%09d", when.Unix(), when.Nanosecond()), "chatty"))
+	require.Len(t, strings.Split(strings.TrimSpace(ok(t, "logs", "--since", "1h", "chatty")), "\n"), 201)
+	require.Empty(t, ok(t, "logs", "--until", "1h", "chatty"), "nothing is an hour old")
+	r = cfs(t, "logs", "--since", "yesterday", "chatty")
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stderr, `invalid value for "since": failed to parse value as time or duration: "yesterday"`)
 	// The log is docker's json-file.
 	id := inspect(t, "chatty").ID
 	data, err := os.ReadFile(inspect(t, "chatty").LogPath)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"cfs/final/runtime"
 	"cfs/internal/layout"
@@ -200,6 +201,23 @@ func TestPrune(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, removed)
 	require.Zero(t, reclaimed)
+}
+
+// Unix times as docker's clients send them, to the nanosecond.
+func TestParseUnixTime(t *testing.T) {
+	for v, want := range map[string]time.Time{
+		"1765064888":           time.Unix(1765064888, 0),
+		"1765064888.397964746": time.Unix(1765064888, 397964746),
+		"1765064888.5":         time.Unix(1765064888, 500000000),
+	} {
+		got, err := ParseUnixTime(v)
+		require.NoError(t, err, v)
+		require.True(t, want.Equal(got), "%s: %v", v, got)
+	}
+	for _, v := range []string{"", "x", "1.2.3", "1.1234567891", "1e9", "1.-5"} {
+		_, err := ParseUnixTime(v)
+		require.Error(t, err, v)
+	}
 }
 
 // The config the engine writes is one the runtime accepts, with docker's
