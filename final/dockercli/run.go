@@ -33,7 +33,7 @@ type runFlags struct {
 	name, hostname, workdir, user, network, memory, cpus string
 	memorySwap                                           string
 	entrypoint                                           *string
-	env, envFile, publish, volumes, tmpfs                []string
+	env, envFile, labels, publish, volumes, tmpfs        []string
 	capAdd, capDrop, securityOpt                         []string
 	pidsLimit                                            int64
 	interactive, tty, publishAll, readOnly, init, rm     bool
@@ -47,6 +47,7 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.hostname, "hostname", "h", "", "container host name")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "set environment variables (`KEY=VALUE`, or KEY to take the host's)")
 	fs.StringArrayVar(&f.envFile, "env-file", nil, "read in a file of environment variables")
+	fs.StringArrayVarP(&f.labels, "label", "l", nil, "set meta data on a container (`KEY=VALUE`; ps --filter label=KEY finds it)")
 	fs.StringVarP(&f.workdir, "workdir", "w", "", "working directory inside the container")
 	fs.StringVarP(&f.user, "user", "u", "", "username or UID (format: <name|uid>[:<group|gid>])")
 	fs.String("entrypoint", "", "overwrite the default ENTRYPOINT of the image")
@@ -111,6 +112,16 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 		return o, err
 	}
 	cfg.Env = append(cfg.Env, env...)
+	for _, l := range f.labels {
+		k, v, _ := strings.Cut(l, "=")
+		if strings.TrimSpace(k) == "" {
+			return o, fmt.Errorf("invalid argument %q for \"-l, --label\" flag: invalid label '%s': empty name", l, l)
+		}
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		cfg.Labels[k] = v
+	}
 	if f.memory != "" {
 		n, err := units.RAMInBytes(f.memory)
 		if err != nil || n <= 0 {

@@ -42,6 +42,14 @@ var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 
 func validName(n string) bool { return nameRE.MatchString(n) }
 
+// checkName is docker's refusal of a name it would not take.
+func checkName(n string) error {
+	if !validName(n) {
+		return fmt.Errorf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", n)
+	}
+	return nil
+}
+
 // Create makes a container and returns it, created. A create killed at
 // any point leaves its work in tmp/ID, whose flock died with it, which the
 // next create (or `cfs cleanup`) removes: the container directory
@@ -53,8 +61,8 @@ func (e *Engine) Create(opt CreateOptions) (c *Container, retErr error) {
 	}
 	if opt.Name != "" {
 		opt.Name = strings.TrimPrefix(opt.Name, "/")
-		if !validName(opt.Name) {
-			return nil, fmt.Errorf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", opt.Name)
+		if err := checkName(opt.Name); err != nil {
+			return nil, err
 		}
 	}
 	img, err := e.Images.Get(cfg.Image)
@@ -175,8 +183,8 @@ func (e *Engine) claimName(id, name string) error {
 // hostname, as in docker.
 func (e *Engine) Rename(arg, name string) error {
 	name = strings.TrimPrefix(name, "/")
-	if !validName(name) {
-		return fmt.Errorf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
+	if err := checkName(name); err != nil {
+		return err
 	}
 	id, err := e.Resolve(arg)
 	if err != nil {

@@ -51,7 +51,8 @@ func TestRunForeground(t *testing.T) {
 func TestPsFilter(t *testing.T) {
 	setup(t)
 	rmAll(t, "psf-up", "psf-exit3", "psf-made")
-	ok(t, "run", "-d", "--name", "psf-up", "--network", "none", "cfs/base", "sleep", "1000")
+	ok(t, "run", "-d", "--name", "psf-up", "--network", "none", "--label", "tier=web", "-l", "beta", "cfs/base", "sleep", "1000")
+	require.Equal(t, "map[beta: tier:web]\n", ok(t, "inspect", "-f", "{{.Config.Labels}}", "psf-up"))
 	r := cfs(t, "run", "--name", "psf-exit3", "--network", "none", "cfs/base", "sh", "-c", "exit 3")
 	require.Equal(t, 3, r.Code, r.Stderr)
 	ok(t, "create", "--name", "psf-made", "--network", "none", "cfs/base", "true")
@@ -66,6 +67,12 @@ func TestPsFilter(t *testing.T) {
 	id := inspect(t, "psf-up").ID
 	require.Equal(t, id[:12]+"\n", ok(t, "ps", "-q", "-f", "id="+id[:6]))
 	require.Equal(t, "psf-made\n", names("-l", "-f", "name=psf-"))
+	require.Equal(t, "psf-up\n", names("-a", "-f", "label=tier=web"))
+	require.Equal(t, "psf-up\n", names("-a", "-f", "label=beta", "-f", "name=psf-"))
+	require.Empty(t, names("-a", "-f", "label=tier=db"))
+	r = cfs(t, "run", "--rm", "-l", "=x", "cfs/base", "true")
+	require.Equal(t, 125, r.Code)
+	require.Contains(t, r.Stderr, `invalid argument "=x" for "-l, --label" flag: invalid label '=x': empty name`)
 
 	r = cfs(t, "ps", "-f", "ancestor=cfs/base")
 	require.Equal(t, 1, r.Code)
