@@ -181,7 +181,7 @@ func (e *Engine) Remove(arg string, force bool) error {
 	}
 	if c.Running() {
 		if !force {
-			return &ConflictError{Msg: fmt.Sprintf("cannot remove container \"/%s\": container is running: stop the container before removing or force remove", c.Name)}
+			return stillRunning(c)
 		}
 		if err := e.Kill(c.ID, unix.SIGKILL); err != nil && !isNotRunning(err) {
 			return err
@@ -198,7 +198,17 @@ func (e *Engine) Remove(arg string, force bool) error {
 		return err
 	}
 	defer unlock()
+	// A start that held the lock meanwhile (cfs start, prune's neighbour)
+	// has it running now: its files stay.
+	if now, err := e.load(c.ID); err == nil && now.Running() && now.State.Monitor.Alive() {
+		return stillRunning(c)
+	}
 	return e.removeFiles(c.ID)
+}
+
+// stillRunning is rm's refusal of a running container, without -f.
+func stillRunning(c *Container) error {
+	return &ConflictError{Msg: fmt.Sprintf("cannot remove container \"/%s\": container is running: stop the container before removing or force remove", c.Name)}
 }
 
 // Prune removes every container that is not running (created, exited,

@@ -5,6 +5,7 @@ package engine
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 func TestCapabilities(t *testing.T) {
@@ -201,6 +203,41 @@ func TestPrune(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, removed)
 	require.Zero(t, reclaimed)
+}
+
+// rm of a container that a start holding its lock makes run meanwhile
+// leaves its files: Remove looks again once it has the lock.
+func TestRemoveRacesStart(t *testing.T) {
+	e := &Engine{Root: t.TempDir(), RunRoot: t.TempDir()}
+	require.NoError(t, e.init())
+	c := &Container{ID: newID(), Name: "racer", State: State{Status: Created}}
+	require.NoError(t, os.MkdirAll(e.Dir(c.ID), 0o755))
+	require.NoError(t, e.save(c))
+	unlock, err := e.lock(c.ID) // the start
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- e.Remove(c.ID, false) }()
+	// Wait until the rm waits for the lock: /proc/locks lists a blocked
+	// request with "->" on the directory's inode.
+	var st unix.Stat_t
+	require.NoError(t, unix.Stat(e.Dir(c.ID), &st))
+	inode := fmt.Sprintf(":%d ", st.Ino)
+	require.Eventually(t, func() bool {
+		locks, _ := os.ReadFile("/proc/locks")
+		for _, l := range strings.Split(string(locks), "\n") {
+			if strings.Contains(l, "->") && strings.Contains(l, inode) {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, time.Millisecond)
+	c.State = State{Status: Running, Monitor: layout.Self()}
+	require.NoError(t, e.save(c))
+	unlock()
+	var conflict *ConflictError
+	require.ErrorAs(t, <-done, &conflict)
+	_, err = os.Stat(filepath.Join(e.Dir(c.ID), "container.json"))
+	require.NoError(t, err, "a running container's files stay")
 }
 
 // Unix times as docker's clients send them, to the nanosecond.
