@@ -179,11 +179,11 @@ func logTime(flag, v string, now time.Time) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
+	if t, err := engine.ParseUnixTime(v); err == nil {
+		return t, nil // before durations: "0" is the epoch, as in docker
+	}
 	if d, err := time.ParseDuration(v); err == nil {
 		return now.Add(-d), nil
-	}
-	if t, err := engine.ParseUnixTime(v); err == nil {
-		return t, nil
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02"} {
 		if t, err := time.ParseInLocation(layout, v, time.Local); err == nil {

@@ -13,6 +13,7 @@ func TestLogTime(t *testing.T) {
 	for v, want := range map[string]time.Time{
 		"":                            {},
 		"42m":                         now.Add(-42 * time.Minute),
+		"0":                           time.Unix(0, 0),
 		"42":                          time.Unix(42, 0),
 		"1700000000":                  time.Unix(1700000000, 0),
 		"1700000000.5":                time.Unix(1700000000, 5e8),
