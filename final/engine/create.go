@@ -186,11 +186,7 @@ func (e *Engine) Rename(arg, name string) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
-	id, err := e.Resolve(arg)
-	if err != nil {
-		return err
-	}
-	unlock, err := e.lock(id)
+	c, unlock, err := e.lockRecord(arg)
 	if err != nil {
 		return err
 	}
@@ -200,10 +196,7 @@ func (e *Engine) Rename(arg, name string) error {
 		return err
 	}
 	defer unlockEngine()
-	c, err := e.load(id)
-	if err != nil {
-		return err
-	}
+	id := c.ID
 	if c.Name == name {
 		return &ConflictError{Msg: "Renaming a container with the same name as its current name"}
 	}

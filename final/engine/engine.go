@@ -271,6 +271,26 @@ func (e *Engine) lock(id string) (func(), error) {
 	return unlock, err
 }
 
+// lockRecord finds the container arg names, takes its lock and reads its
+// record under it: how a change to a record starts, so that it never
+// works on what another command has changed meanwhile.
+func (e *Engine) lockRecord(arg string) (*Container, func(), error) {
+	id, err := e.Resolve(arg)
+	if err != nil {
+		return nil, nil, err
+	}
+	unlock, err := e.lock(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := e.load(id)
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return c, unlock, nil
+}
+
 // lockEngine takes the engine's lock, under which names are given and
 // containers appear and go.
 func (e *Engine) lockEngine() (func(), error) { return lockFile(e.path("engine.lock"), unix.LOCK_EX) }

@@ -136,19 +136,11 @@ func (e *Engine) Pause(arg string) error   { return e.freeze(arg, true) }
 func (e *Engine) Unpause(arg string) error { return e.freeze(arg, false) }
 
 func (e *Engine) freeze(arg string, pause bool) error {
-	id, err := e.Resolve(arg)
-	if err != nil {
-		return err
-	}
-	unlock, err := e.lock(id)
+	c, unlock, err := e.lockRecord(arg)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	c, err := e.load(id)
-	if err != nil {
-		return err
-	}
 	switch {
 	case !c.Running() || !c.State.Monitor.Alive():
 		return &ConflictError{Msg: fmt.Sprintf("container %s is not running", c.ID)}
@@ -157,7 +149,7 @@ func (e *Engine) freeze(arg string, pause bool) error {
 	case !pause && c.State.Status != Paused:
 		return &ConflictError{Msg: fmt.Sprintf("container %s is not paused", c.ID)}
 	}
-	rc, err := e.runtime().Get(id)
+	rc, err := e.runtime().Get(c.ID)
 	if err != nil {
 		return err
 	}
