@@ -31,6 +31,13 @@ import (
 // paths). Entries come in lexical order with times in whole seconds, so
 // the same tree gives the same tar, and the same digest.
 func writeDiff(w io.Writer, dir string, skip func(rel string) bool) error {
+	return writeTree(w, dir, "", skip)
+}
+
+// writeTree is writeDiff with the entries' names under name: path itself
+// is the entry name, what is in it name/…; with name "" path itself is
+// left out and the entries are relative to it.
+func writeTree(w io.Writer, dir, name string, skip func(rel string) bool) error {
 	tw := tar.NewWriter(w)
 	links := map[[2]uint64]string{} // (dev, inode) → first name, for hard links
 	buf := make([]byte, 1<<20)
@@ -39,7 +46,7 @@ func writeDiff(w io.Writer, dir string, skip func(rel string) bool) error {
 			return err
 		}
 		rel, err := filepath.Rel(dir, path)
-		if err != nil || rel == "." {
+		if err != nil || (rel == "." && name == "") {
 			return err
 		}
 		if skip != nil && skip(rel) {
@@ -52,6 +59,7 @@ func writeDiff(w io.Writer, dir string, skip func(rel string) bool) error {
 		if err := unix.Lstat(path, &st); err != nil {
 			return err
 		}
+		rel = filepath.Join(name, rel)
 		mtime := time.Unix(st.Mtim.Sec, 0)
 		hdr := &tar.Header{Name: rel, Uid: int(st.Uid), Gid: int(st.Gid), Mode: int64(st.Mode & 0o7777), ModTime: mtime, Format: tar.FormatPAX}
 		switch st.Mode & unix.S_IFMT {
@@ -201,3 +209,7 @@ func getXattr(path, name string) ([]byte, error) {
 // TarTree writes the tree in dir as a plain tar to w: `docker export` of a
 // container's root, seen whole through a read-only overlay.
 func TarTree(w io.Writer, dir string) error { return writeDiff(w, dir, nil) }
+
+// TarPath writes path (a file, a directory and what is in it, a symlink
+// itself) as a plain tar to w, named name: what `docker cp` copies out.
+func TarPath(w io.Writer, path, name string) error { return writeTree(w, path, name, nil) }

@@ -230,3 +230,44 @@ func TestDiskFull(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, imgs)
 }
+
+// Extract, docker cp's way in: into a directory that has files, never
+// through a symlink already there, never a directory replaced by a file.
+func TestExtract(t *testing.T) {
+	outside := t.TempDir()
+	dir := t.TempDir()
+	require.NoError(t, os.Chmod(dir, 0o755))
+	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "link")))
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "d"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "old"), []byte("old"), 0o644))
+	me := &[2]int{os.Getuid(), os.Getgid()}
+	extract := func(opt ExtractOptions, entries ...imagetest.Entry) error {
+		return Extract(bytes.NewReader(imagetest.Tar(t, entries...)), dir, opt)
+	}
+
+	require.ErrorContains(t, extract(ExtractOptions{Owner: me}, imagetest.Entry{Name: "link/escaped", Body: "x"}), "through the symlink link")
+	left, _ := os.ReadDir(outside)
+	require.Empty(t, left, "something was written through the symlink")
+	require.ErrorContains(t, extract(ExtractOptions{Owner: me}, imagetest.Entry{Name: "d", Body: "x"}), "cannot overwrite directory d with non-directory")
+	require.ErrorContains(t, extract(ExtractOptions{Owner: me}, imagetest.Entry{Name: "old/", Type: tar.TypeDir}), "cannot overwrite non-directory old with directory")
+
+	require.NoError(t, extract(ExtractOptions{Owner: me, Rename: func(n string) string { return strings.Replace(n, "src", "dst", 1) }},
+		imagetest.Entry{Name: "./", Type: tar.TypeDir, Mode: 0o700}, // the directory copied into stays as it is
+		imagetest.Entry{Name: "old", Body: "new", UID: 4321},
+		imagetest.Entry{Name: ".wh.old", Body: "a plain file"},
+		imagetest.Entry{Name: "src/", Type: tar.TypeDir},
+		imagetest.Entry{Name: "src/f", Body: "f"},
+	))
+	data, err := os.ReadFile(filepath.Join(dir, "old"))
+	require.NoError(t, err)
+	require.Equal(t, "new", string(data), "a file is replaced")
+	var st unix.Stat_t
+	require.NoError(t, unix.Stat(filepath.Join(dir, "old"), &st))
+	require.Equal(t, uint32(os.Getuid()), st.Uid, "Owner owns every file")
+	require.NoError(t, unix.Stat(dir, &st))
+	require.Equal(t, uint32(0o755), st.Mode&0o777)
+	data, err = os.ReadFile(filepath.Join(dir, ".wh.old"))
+	require.NoError(t, err)
+	require.Equal(t, "a plain file", string(data), "no whiteouts outside a layer")
+	require.FileExists(t, filepath.Join(dir, "dst/f"), "Rename renames")
+}

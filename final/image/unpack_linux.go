@@ -52,7 +52,8 @@ type unpacker struct {
 	root     string // the layer's directory (empty at first)
 	rootFD   int
 	rootless bool
-	size     int64 // bytes of regular files
+	plain    *ExtractOptions // not a layer but files copied in: no whiteouts
+	size     int64           // bytes of regular files
 	buf      []byte
 	dirs     []dirMeta // directory times, set last
 	// the directory of the last entry, kept open: a tar lists a
@@ -70,12 +71,26 @@ type dirMeta struct {
 // unpack writes the layer tar r into the empty directory dir and returns
 // the bytes of its regular files.
 func unpack(r io.Reader, dir string, rootless bool) (int64, error) {
+	u, err := newUnpacker(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer u.close()
+	u.rootless = rootless
+	err = u.all(r)
+	return u.size, err
+}
+
+func newUnpacker(dir string) (*unpacker, error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return 0, &os.PathError{Op: "open", Path: dir, Err: err}
+		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
 	}
-	u := &unpacker{root: dir, rootFD: fd, rootless: rootless, buf: make([]byte, 1<<20), lastDirFD: -1}
-	defer u.close()
+	return &unpacker{root: dir, rootFD: fd, buf: make([]byte, 1<<20), lastDirFD: -1}, nil
+}
+
+// all writes every entry of the tar r.
+func (u *unpacker) all(r io.Reader) error {
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -83,10 +98,19 @@ func unpack(r io.Reader, dir string, rootless bool) (int64, error) {
 			break
 		}
 		if err != nil {
-			return u.size, fmt.Errorf("read the layer tar: %w", err)
+			return fmt.Errorf("read the tar: %w", err)
+		}
+		if o := u.plain; o != nil && o.Rename != nil {
+			hdr.Name = o.Rename(hdr.Name)
+			if hdr.Typeflag == tar.TypeLink {
+				hdr.Linkname = o.Rename(hdr.Linkname)
+			}
+		}
+		if o := u.plain; o != nil && o.Owner != nil {
+			hdr.Uid, hdr.Gid = o.Owner[0], o.Owner[1]
 		}
 		if err := u.entry(hdr, tr); err != nil {
-			return u.size, explainIO(err)
+			return explainIO(err)
 		}
 	}
 	// Directory times last: writing into a directory changes its time.
@@ -94,7 +118,7 @@ func unpack(r io.Reader, dir string, rootless bool) (int64, error) {
 		d := u.dirs[i]
 		_ = unix.UtimesNanoAt(u.rootFD, d.rel, []unix.Timespec{d.atime, d.mtime}, unix.AT_SYMLINK_NOFOLLOW)
 	}
-	return u.size, nil
+	return nil
 }
 
 func (u *unpacker) close() {
@@ -102,6 +126,30 @@ func (u *unpacker) close() {
 		unix.Close(u.lastDirFD)
 	}
 	unix.Close(u.rootFD)
+}
+
+// ExtractOptions say how Extract writes files that are not a layer.
+type ExtractOptions struct {
+	// Owner, when set, owns every file instead of the tar's owners.
+	Owner *[2]int
+	// Rename, when set, renames each entry (and each hard link's target).
+	Rename func(name string) string
+}
+
+// Extract writes the tar r into the directory dir, which exists and may
+// hold files: what `docker cp` copies in, with its rules. Names starting
+// .wh. are plain files here; a directory is never replaced by a file or a
+// file by a directory (docker's noOverwriteDirNonDir); other files of the
+// same name are replaced. The safety of unpack holds: nothing is written
+// outside dir or through a symlink.
+func Extract(r io.Reader, dir string, opt ExtractOptions) error {
+	u, err := newUnpacker(dir)
+	if err != nil {
+		return err
+	}
+	defer u.close()
+	u.plain = &opt
+	return u.all(r)
 }
 
 // cleanName turns a tar entry's name into a path relative to the layer,
@@ -124,8 +172,9 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 		return err
 	}
 	if rel == "." {
-		// The layer's root itself: its owner and mode.
-		if hdr.Typeflag == tar.TypeDir {
+		// The layer's root itself: its owner and mode. Files copied in
+		// leave the directory they go into as it is.
+		if hdr.Typeflag == tar.TypeDir && u.plain == nil {
 			return u.meta(u.rootFD, hdr)
 		}
 		return nil
@@ -137,6 +186,7 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 	}
 
 	switch {
+	case u.plain != nil:
 	case base == whiteoutOpaque:
 		return u.opaque(dfd, parent)
 	case strings.HasPrefix(base, whiteoutPrefix+whiteoutPrefix):
@@ -161,7 +211,14 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 	// directory stays a directory.
 	var st unix.Stat_t
 	if err := unix.Fstatat(dfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
-		if !(st.Mode&unix.S_IFMT == unix.S_IFDIR && hdr.Typeflag == tar.TypeDir) {
+		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+		if u.plain != nil && isDir != (hdr.Typeflag == tar.TypeDir) {
+			if isDir {
+				return fmt.Errorf("cannot overwrite directory %s with non-directory %s: remove it first, or copy to another name", rel, hdr.Name)
+			}
+			return fmt.Errorf("cannot overwrite non-directory %s with directory %s: remove it first, or copy to another name", rel, hdr.Name)
+		}
+		if !(isDir && hdr.Typeflag == tar.TypeDir) {
 			if err := u.remove(dfd, rel); err != nil {
 				return err
 			}
