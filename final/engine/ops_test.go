@@ -360,3 +360,111 @@ func scan(s string) []string {
 	}
 	return out
 }
+
+// docker cp, both ways, with a running and a stopped container: every
+// path is the container's, and its symlinks resolve inside it, even those
+// that name the host's directories.
+func TestCopy(t *testing.T) {
+	setup(t)
+	rmAll(t, "copier")
+	host := t.TempDir()
+	probe := fmt.Sprintf("cfs-cp-probe-%d", os.Getpid()) // never on the host's /etc
+	require.NoError(t, os.WriteFile(filepath.Join(host, probe), []byte("from the host\n"), 0o640))
+	require.NoError(t, os.Chown(filepath.Join(host, probe), 1234, 1234))
+	require.NoError(t, os.MkdirAll(filepath.Join(host, "dir/sub"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(host, "dir/sub/f"), []byte("deep\n"), 0o644))
+	vol := filepath.Join(host, "vol")
+	require.NoError(t, os.Mkdir(vol, 0o755))
+	ok(t, "run", "-d", "--name", "copier", "--network", "none", "-v", vol+":/vol", "cfs/base", "sleep", "1000")
+	ok(t, "exec", "copier", "sh", "-c", "ln -s / /escape && ln -s /etc /etclink && mkdir /data")
+	upper := inspect(t, "copier").GraphDriver.Data["UpperDir"]
+	owner := func(rel string) (uint32, uint32) {
+		var st unix.Stat_t
+		require.NoError(t, unix.Lstat(filepath.Join(upper, rel), &st), rel)
+		return st.Uid, st.Mode & 0o7777
+	}
+
+	// In: the files are the container's root's, unless -a.
+	ok(t, "cp", filepath.Join(host, probe), "copier:/data/")
+	require.Equal(t, "from the host\n", ok(t, "exec", "copier", "cat", "/data/"+probe))
+	uid, mode := owner("data/" + probe)
+	require.Equal(t, [2]uint32{0, 0o640}, [2]uint32{uid, mode}, "from outside: the writable layer")
+	ok(t, "cp", filepath.Join(host, probe), "copier:/vol/running")
+	require.FileExists(t, filepath.Join(vol, "running"), "a volume is the container's too")
+	ok(t, "cp", "-a", filepath.Join(host, probe), "copier:/data/kept")
+	uid, _ = owner("data/kept")
+	require.Equal(t, uint32(1234), uid, "-a keeps the owner")
+	ok(t, "cp", filepath.Join(host, "dir"), "copier:/data/newdir")
+	require.Equal(t, "deep\n", ok(t, "exec", "copier", "cat", "/data/newdir/sub/f"))
+	// Through a symlink to /etc: the container's /etc, not the host's.
+	ok(t, "cp", filepath.Join(host, probe), "copier:/etclink/")
+	owner("etc/" + probe)
+	_, err := os.Lstat("/etc/" + probe)
+	require.ErrorIs(t, err, os.ErrNotExist, "the host's /etc is out of reach")
+
+	// Out: a symlink to / is the container's root.
+	ok(t, "cp", "copier:/escape/etc/hostname", filepath.Join(host, "h"))
+	data, err := os.ReadFile(filepath.Join(host, "h"))
+	require.NoError(t, err)
+	require.Equal(t, ok(t, "exec", "copier", "hostname"), string(data))
+	ok(t, "cp", "copier:/data/newdir", filepath.Join(host, "out"))
+	data, err = os.ReadFile(filepath.Join(host, "out/sub/f"))
+	require.NoError(t, err)
+	require.Equal(t, "deep\n", string(data))
+	require.NoError(t, os.Mkdir(filepath.Join(host, "into"), 0o755))
+	ok(t, "cp", "copier:/data/newdir/.", filepath.Join(host, "into"))
+	require.FileExists(t, filepath.Join(host, "into/sub/f"), "DIR/. copies what is in DIR")
+	tr := tar.NewReader(strings.NewReader(ok(t, "cp", "copier:/etc/hostname", "-")))
+	hdr, err := tr.Next()
+	require.NoError(t, err)
+	require.Equal(t, "hostname", hdr.Name, "-: a tar on stdout")
+
+	// A tar on stdin goes into a directory.
+	var in bytes.Buffer
+	tw := tar.NewWriter(&in)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "from-stdin", Mode: 0o644, Size: 3}))
+	_, _ = tw.Write([]byte("in\n"))
+	require.NoError(t, tw.Close())
+	r := stagetest.Run(t, in.String(), "cp", "-", "copier:/data")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Equal(t, "in\n", ok(t, "exec", "copier", "cat", "/data/from-stdin"))
+
+	// Bad input: a clear error, status 1, nothing written.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"copier:/nope", filepath.Join(host, "nope")}, "Could not find the file /nope in container copier"},
+		{[]string{filepath.Join(host, "dir"), "copier:/data/kept"}, "cannot copy a directory onto the file /data/kept"},
+		{[]string{filepath.Join(host, probe), "copier:/no-dir/x"}, "Could not find the file /no-dir in container copier"},
+		{[]string{filepath.Join(host, "h"), filepath.Join(host, "h2")}, "must specify at least one container source"},
+		{[]string{"copier:/etc", "copier:/tmp"}, "copying between containers is not supported"},
+		{[]string{"no-such-copier:/etc", host}, "No such container: no-such-copier"},
+	} {
+		r := cfs(t, append([]string{"cp"}, c.args...)...)
+		require.Equal(t, 1, r.Code, c.args)
+		require.Contains(t, r.Stderr, c.want, c.args)
+	}
+	require.NoFileExists(t, filepath.Join(host, "nope"))
+
+	// Stopped: its layers and volumes mounted where only cfs sees them,
+	// then gone.
+	hostname := ok(t, "exec", "copier", "hostname")
+	ok(t, "stop", "-t", "0", "copier")
+	ok(t, "cp", filepath.Join(host, probe), "copier:/stopped")
+	ok(t, "cp", filepath.Join(host, probe), "copier:/vol/stopped")
+	require.FileExists(t, filepath.Join(vol, "stopped"))
+	ok(t, "cp", "copier:/etc/hostname", filepath.Join(host, "h-stopped"))
+	data, err = os.ReadFile(filepath.Join(host, "h-stopped"))
+	require.NoError(t, err)
+	require.Equal(t, hostname, string(data), "its own /etc/hostname, not the image's")
+	ok(t, "cp", "copier:/data/kept", filepath.Join(host, "back"))
+	data, err = os.ReadFile(filepath.Join(host, "back"))
+	require.NoError(t, err)
+	require.Equal(t, "from the host\n", string(data))
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	require.NoError(t, err)
+	require.NotContains(t, string(mounts), upper, "no mount of the container is left")
+	ok(t, "start", "copier")
+	require.Equal(t, "from the host\n", ok(t, "exec", "copier", "cat", "/stopped"))
+}
