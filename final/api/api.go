@@ -113,6 +113,9 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /containers/{name}/stats", s.containerStats)
 	m.HandleFunc("GET /containers/{name}/export", s.containerExport)
 	m.HandleFunc("GET /containers/{name}/changes", s.containerChanges)
+	m.HandleFunc("HEAD /containers/{name}/archive", s.archiveStat)
+	m.HandleFunc("GET /containers/{name}/archive", s.archiveGet)
+	m.HandleFunc("PUT /containers/{name}/archive", s.archivePut)
 	m.HandleFunc("POST /commit", s.commit)
 
 	m.HandleFunc("POST /containers/{name}/exec", s.execCreate)

@@ -3,10 +3,13 @@ package api
 // The container routes, each a thin layer over one engine call, as
 // podman's compat handlers are over its engine: create, list, inspect,
 // start, attach, wait, logs, stop, restart, kill, pause, unpause, rename,
-// remove, prune, resize, top, stats, export, changes, commit.
+// remove, prune, resize, top, stats, export, changes, archive (cp),
+// commit.
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -772,6 +775,45 @@ func (s *Server) containerChanges(w http.ResponseWriter, r *http.Request) {
 		out[i] = container.FilesystemChange{Kind: container.ChangeType(c.Kind), Path: c.Path}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// HEAD /containers/{name}/archive?path=P: what is at P, in the header
+// docker cp asks about first.
+func (s *Server) archiveStat(w http.ResponseWriter, r *http.Request) {
+	st, err := s.e.StatPath(r.PathValue("name"), r.URL.Query().Get("path"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	setPathStat(w, st)
+}
+
+// GET /containers/{name}/archive?path=P: P as a tar (docker cp out).
+func (s *Server) archiveGet(w http.ResponseWriter, r *http.Request) {
+	wrote := false
+	err := s.e.CopyFrom(r.PathValue("name"), r.URL.Query().Get("path"), w, func(st engine.PathStat) {
+		setPathStat(w, st)
+		w.Header().Set("Content-Type", "application/x-tar")
+		wrote = true
+	})
+	if err != nil && !wrote {
+		fail(w, err)
+	}
+}
+
+// PUT /containers/{name}/archive?path=DIR&copyUIDGID=…: the tar in the
+// body extracted into DIR (docker cp in).
+func (s *Server) archivePut(w http.ResponseWriter, r *http.Request) {
+	if err := s.e.CopyTo(r.PathValue("name"), r.URL.Query().Get("path"), r.Body, boolParam(r, "copyUIDGID")); err != nil {
+		fail(w, err)
+	}
+}
+
+// setPathStat is docker's X-Docker-Container-Path-Stat: the stat as
+// JSON, in base64.
+func setPathStat(w http.ResponseWriter, st engine.PathStat) {
+	data, _ := json.Marshal(st)
+	w.Header().Set("X-Docker-Container-Path-Stat", base64.StdEncoding.EncodeToString(data))
 }
 
 // POST /commit?container=C&repo=R&tag=T&comment=M&author=A&changes=…

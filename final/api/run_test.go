@@ -417,6 +417,19 @@ func TestImages(t *testing.T) {
 	s.ok(t, "commit", name, committed)
 	t.Cleanup(func() { cfs(t, "rmi", "-f", committed) })
 	require.Equal(t, "committed\n", s.ok(t, "run", "--rm", "--network", "none", committed, "cat", "/marker"))
+
+	// docker cp: HEAD, GET and PUT /containers/{name}/archive.
+	dir := t.TempDir()
+	s.ok(t, "cp", name+":/marker", dir+"/marker")
+	data, err := os.ReadFile(dir + "/marker")
+	require.NoError(t, err)
+	require.Equal(t, "committed\n", string(data))
+	require.NoError(t, os.WriteFile(dir+"/in", []byte("copied in\n"), 0o644))
+	s.ok(t, "cp", dir+"/in", name+":/")
+	require.Equal(t, "A /in\nA /marker\n", s.ok(t, "diff", name))
+	r := s.docker(t, "", "cp", name+":/nope", dir)
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stderr, "Could not find the file /nope in container "+name)
 }
 
 // What cfs does not have is a clear error, never a hang.

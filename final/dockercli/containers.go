@@ -37,7 +37,7 @@ import (
 
 // containerCommands are the container commands' names, for Handles.
 var containerCommands = []string{"run", "create", "start", "attach", "ps", "logs", "exec", "stop", "kill", "rm", "inspect",
-	"wait", "top", "stats", "pause", "unpause", "port", "rename", "export", "diff", "commit", "restart", "container"}
+	"wait", "top", "stats", "pause", "unpause", "port", "rename", "export", "diff", "cp", "commit", "restart", "container"}
 
 // engine opens the engine on the image store.
 func (c *CLI) engine() (*engine.Engine, error) {
