@@ -107,6 +107,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /containers/{name}/pause", s.containerPause)
 	m.HandleFunc("POST /containers/{name}/unpause", s.containerUnpause)
 	m.HandleFunc("POST /containers/{name}/rename", s.containerRename)
+	m.HandleFunc("POST /containers/{name}/update", s.containerUpdate)
 	m.HandleFunc("DELETE /containers/{name}", s.containerRemove)
 	m.HandleFunc("POST /containers/{name}/resize", s.containerResize)
 	m.HandleFunc("GET /containers/{name}/top", s.containerTop)

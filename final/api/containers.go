@@ -3,8 +3,8 @@ package api
 // The container routes, each a thin layer over one engine call, as
 // podman's compat handlers are over its engine: create, list, inspect,
 // start, attach, wait, logs, stop, restart, kill, pause, unpause, rename,
-// remove, prune, resize, top, stats, export, changes, archive (cp),
-// commit.
+// remove, prune, resize, top, stats, update, export, changes, archive
+// (cp), commit.
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -662,6 +663,32 @@ func (s *Server) containerPause(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) containerUnpause(w http.ResponseWriter, r *http.Request) {
 	s.simple(w, r, s.e.Unpause, events.ActionUnPause)
+}
+
+// POST /containers/{name}/update: docker update's limits (-m,
+// --memory-swap, --cpus, --pids-limit); the others are refused.
+func (s *Server) containerUpdate(w http.ResponseWriter, r *http.Request) {
+	var u container.UpdateConfig
+	if err := decode(w, r, &u); err != nil {
+		fail(w, err)
+		return
+	}
+	others := u.Resources
+	others.Memory, others.MemorySwap, others.NanoCPUs, others.PidsLimit = 0, 0, 0, nil
+	if !reflect.DeepEqual(others, container.Resources{}) || u.RestartPolicy.Name != "" {
+		writeError(w, http.StatusNotImplemented, "cfs updates --memory, --memory-swap, --cpus and --pids-limit only: the other options are not supported by cfs")
+		return
+	}
+	c, err := s.e.Get(r.PathValue("name"))
+	if err == nil {
+		err = s.e.Update(c.ID, u.Resources)
+	}
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	s.event(c, events.ActionUpdate)
+	writeJSON(w, http.StatusOK, container.UpdateResponse{Warnings: []string{}})
 }
 
 // POST /containers/{name}/rename?name=NEW: 204.

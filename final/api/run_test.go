@@ -155,6 +155,16 @@ func TestDetachedLifecycle(t *testing.T) {
 	require.Equal(t, "paused\n", s.ok(t, "inspect", "-f", "{{.State.Status}}", name))
 	s.ok(t, "unpause", name)
 
+	// update: the record (and the cgroup, which the engine's tests read).
+	require.Equal(t, name+"\n", s.ok(t, "update", "-m", "96m", "--pids-limit", "30", name))
+	c, err = record(t, name)
+	require.NoError(t, err)
+	require.Equal(t, int64(96<<20), c.HostConfig.Memory)
+	require.Equal(t, int64(30), *c.HostConfig.PidsLimit)
+	r = s.docker(t, "", "update", "--cpu-shares", "512", name)
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stderr, "not supported by cfs")
+
 	r = s.docker(t, "", "rm", name)
 	require.Equal(t, 1, r.Code)
 	require.Contains(t, r.Stderr, "container is running")

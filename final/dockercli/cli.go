@@ -184,7 +184,7 @@ func newRoot(c *CLI) *cobra.Command {
 	root.AddCommand(pull, push, images, history, tag, rmi, save, load, imp)
 	root.AddCommand(c.runCmd(), c.createCmd(), c.startCmd(), c.attachCmd(), c.psCmd(), c.logsCmd(), c.execCmd(), c.stopCmd(),
 		c.restartCmd(), c.killCmd(), c.rmCmd(), c.inspectAnyCmd(), c.waitCmd(), c.topCmd(), c.statsCmd(),
-		c.pauseCmd("pause"), c.pauseCmd("unpause"), c.portCmd(), c.renameCmd(), c.exportCmd(), c.diffCmd(), c.cpCmd(), c.commitCmd())
+		c.pauseCmd("pause"), c.pauseCmd("unpause"), c.portCmd(), c.renameCmd(), c.exportCmd(), c.diffCmd(), c.cpCmd(), c.commitCmd(), c.updateCmd())
 
 	// docker image SUBCOMMAND and docker container SUBCOMMAND: the same
 	// commands under their newer names, and container prune.
@@ -197,7 +197,7 @@ func newRoot(c *CLI) *cobra.Command {
 		c.runCmd(), c.createCmd(), c.startCmd(), c.attachCmd(), alias(c.psCmd(), "ls", "list"), c.logsCmd(), c.execCmd(),
 		c.stopCmd(), c.restartCmd(), c.killCmd(), alias(c.rmCmd(), "rm", "remove"), ctrInspect, c.waitCmd(), c.topCmd(),
 		c.statsCmd(), c.pauseCmd("pause"), c.pauseCmd("unpause"), c.portCmd(), c.renameCmd(), c.exportCmd(), c.diffCmd(), c.cpCmd(),
-		c.commitCmd(), c.pruneCmd()))
+		c.commitCmd(), c.updateCmd(), c.pruneCmd()))
 	var noFlagsInUse func(*cobra.Command)
 	noFlagsInUse = func(cmd *cobra.Command) {
 		cmd.DisableFlagsInUseLine = true

@@ -37,7 +37,7 @@ import (
 
 // containerCommands are the container commands' names, for Handles.
 var containerCommands = []string{"run", "create", "start", "attach", "ps", "logs", "exec", "stop", "kill", "rm", "inspect",
-	"wait", "top", "stats", "pause", "unpause", "port", "rename", "export", "diff", "cp", "commit", "restart", "container"}
+	"wait", "top", "stats", "pause", "unpause", "port", "rename", "export", "diff", "cp", "commit", "update", "restart", "container"}
 
 // engine opens the engine on the image store.
 func (c *CLI) engine() (*engine.Engine, error) {
@@ -304,6 +304,32 @@ func (c *CLI) renameCmd() *cobra.Command {
 			}
 			return e.Rename(args[0], args[1])
 		}))
+}
+
+// updateCmd is docker update: new limits for containers, running or not.
+func (c *CLI) updateCmd() *cobra.Command {
+	var memory, swap, cpus string
+	var pids int64
+	cmd := c.command("update [OPTIONS] CONTAINER [CONTAINER...]", "Update configuration of one or more containers", 1, -1,
+		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
+			r, err := parseLimits(memory, swap, cpus)
+			if err != nil {
+				return &statusError{msg: fmt.Sprintf("%v\nSee '%s --help'.", err, c.path(cmd)), code: 125}
+			}
+			if cmd.Flags().Changed("pids-limit") {
+				r.PidsLimit = &pids
+			}
+			if cmd.Flags().NFlag() == 0 {
+				return errors.New("you must provide one or more flags when using this command: -m, --memory-swap, --cpus or --pids-limit")
+			}
+			return c.each(args, func(a string) (string, error) { return a, e.Update(a, r) })
+		}))
+	f := cmd.Flags()
+	f.StringVarP(&memory, "memory", "m", "", "Memory limit (e.g. 64m)")
+	f.StringVar(&swap, "memory-swap", "", "Swap limit equal to memory plus swap: -1 to enable unlimited swap")
+	f.StringVar(&cpus, "cpus", "", "Number of CPUs (e.g. 0.5)")
+	f.Int64Var(&pids, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
+	return cmd
 }
 
 func (c *CLI) waitCmd() *cobra.Command {

@@ -122,33 +122,16 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 		}
 		cfg.Labels[k] = v
 	}
-	if f.memory != "" {
-		n, err := units.RAMInBytes(f.memory)
-		if err != nil || n <= 0 {
-			return o, fmt.Errorf("invalid argument %q for \"-m, --memory\" flag: invalid size: '%s'", f.memory, f.memory)
-		}
-		hc.Memory = n
+	lim, err := parseLimits(f.memory, f.memorySwap, f.cpus)
+	if err != nil {
+		return o, err
 	}
-	if f.memorySwap != "" {
-		n, err := units.RAMInBytes(f.memorySwap)
-		switch {
-		case f.memorySwap == "-1":
-			n = -1
-		case err != nil || n <= 0:
-			return o, fmt.Errorf("invalid argument %q for \"--memory-swap\" flag: invalid size: '%s'", f.memorySwap, f.memorySwap)
-		case hc.Memory == 0 && n > 0:
-			return o, errors.New("You should always set the Memory limit when using Memoryswap limit, see usage") // docker's words
-		case n > 0 && n < hc.Memory:
-			return o, errors.New("Minimum memoryswap limit should be larger than memory limit, see usage")
-		}
-		hc.MemorySwap = n
-	}
-	if f.cpus != "" {
-		v, err := strconv.ParseFloat(f.cpus, 64)
-		if err != nil || v <= 0 {
-			return o, fmt.Errorf("invalid argument %q for \"--cpus\" flag: failed to parse %s as a rational number", f.cpus, f.cpus)
-		}
-		hc.NanoCPUs = int64(v * 1e9)
+	hc.Memory, hc.MemorySwap, hc.NanoCPUs = lim.Memory, lim.MemorySwap, lim.NanoCPUs
+	switch {
+	case hc.Memory == 0 && hc.MemorySwap > 0:
+		return o, errors.New("You should always set the Memory limit when using Memoryswap limit, see usage") // docker's words
+	case hc.MemorySwap > 0 && hc.MemorySwap < hc.Memory:
+		return o, errors.New("Minimum memoryswap limit should be larger than memory limit, see usage")
 	}
 	if f.pidsLimit != 0 {
 		hc.PidsLimit = &f.pidsLimit
@@ -597,4 +580,30 @@ func (c *CLI) attachCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "do not attach STDIN")
 	cmd.Flags().StringVar(&detachKeys, "detach-keys", "", detachKeysUsage)
 	return cmd
+}
+
+// parseLimits reads -m, --memory-swap and --cpus, as run and update take
+// them ("" for a flag not given).
+func parseLimits(memory, swap, cpus string) (r container.Resources, err error) {
+	if memory != "" {
+		if r.Memory, err = units.RAMInBytes(memory); err != nil || r.Memory <= 0 {
+			return r, fmt.Errorf("invalid argument %q for \"-m, --memory\" flag: invalid size: '%s'", memory, memory)
+		}
+	}
+	if swap != "" {
+		r.MemorySwap, err = units.RAMInBytes(swap)
+		if swap == "-1" {
+			r.MemorySwap, err = -1, nil // swap without limit
+		} else if err != nil || r.MemorySwap <= 0 {
+			return r, fmt.Errorf("invalid argument %q for \"--memory-swap\" flag: invalid size: '%s'", swap, swap)
+		}
+	}
+	if cpus != "" {
+		v, err := strconv.ParseFloat(cpus, 64)
+		if err != nil || v <= 0 {
+			return r, fmt.Errorf("invalid argument %q for \"--cpus\" flag: failed to parse %s as a rational number", cpus, cpus)
+		}
+		r.NanoCPUs = int64(v * 1e9)
+	}
+	return r, nil
 }

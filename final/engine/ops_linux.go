@@ -1,8 +1,8 @@
 package engine
 
-// What can be read of a container or made from it: stats (its cgroup,
-// stage 07), top (its processes), export (its files), diff and commit (its
-// writable layer, stage 08: listed, or made a new image).
+// What can be read of a container or made from it: stats and update (its
+// cgroup, stage 07), top (its processes), export (its files), diff and
+// commit (its writable layer, stage 08: listed, or made a new image).
 
 import (
 	"bufio"
@@ -21,7 +21,9 @@ import (
 	"cfs/final/runtime"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -62,6 +64,56 @@ func (e *Engine) Stats(c *Container) (*Stats, error) {
 		s.NetRx, s.NetTx = netDev(string(data))
 	}
 	return s, nil
+}
+
+// Update is docker update: new limits in the record, for every later
+// start, and, while the container runs, in its cgroup, where the
+// runtime's Update (`runc update`) writes stage 07's files: memory.max or
+// memory.limit_in_bytes, cpu.max or cpu.cfs_quota_us, pids.max. A field
+// of r left zero (nil for PidsLimit) stays as it was.
+func (e *Engine) Update(arg string, r container.Resources) error {
+	c, unlock, err := e.lockRecord(arg)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	hc := c.HostConfig
+	if r.Memory != 0 {
+		hc.Memory = r.Memory
+	}
+	if r.MemorySwap != 0 {
+		hc.MemorySwap = r.MemorySwap
+	}
+	if r.NanoCPUs != 0 {
+		hc.NanoCPUs = r.NanoCPUs
+	}
+	if r.PidsLimit != nil {
+		hc.PidsLimit = r.PidsLimit
+	}
+	// dockerd's checks, in its words.
+	switch {
+	case hc.Memory != 0 && hc.Memory < 6<<20:
+		return fmt.Errorf("Cannot update container %s: Minimum memory limit allowed is 6MB", arg)
+	case hc.Memory == 0 && hc.MemorySwap > 0:
+		return fmt.Errorf("Cannot update container %s: You should always set the Memory limit when using Memoryswap limit, see usage", arg)
+	case hc.MemorySwap > 0 && hc.MemorySwap < hc.Memory:
+		return fmt.Errorf("Cannot update container %s: Minimum memoryswap limit should be larger than memory limit, see usage", arg)
+	}
+	if c.Running() {
+		res := limits(&hc)
+		if p := hc.PidsLimit; p != nil && *p <= 0 {
+			res.Pids = &specs.LinuxPids{Limit: -1} // no limit again: "max"
+		}
+		rc, err := e.runtime().Get(c.ID)
+		if err == nil {
+			err = rc.Update(res)
+		}
+		if err != nil {
+			return fmt.Errorf("Cannot update container %s: %w", arg, err)
+		}
+	}
+	c.HostConfig = hc
+	return e.save(c)
 }
 
 func hostMemory() uint64 {

@@ -375,9 +375,9 @@ func TestLimits(t *testing.T) {
 	rmAll(t, "limited")
 	ok(t, "run", "-d", "--name", "limited", "--network", "none", "-m", "64m", "--cpus", "0.5", "--pids-limit", "20", "cfs/base", "sleep", "1000")
 	pid := inspect(t, "limited").State.Pid
-	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	require.NoError(t, err)
 	read := func(controller, file string) string {
+		cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+		require.NoError(t, err)
 		for _, line := range strings.Split(string(cg), "\n") {
 			f := strings.SplitN(line, ":", 3)
 			if len(f) == 3 && (f[1] == "" && controller == "" || strings.Contains(","+f[1]+",", ","+controller+",")) {
@@ -395,24 +395,58 @@ func TestLimits(t *testing.T) {
 	}
 	// Swap: as much again as memory, docker's default, where the kernel
 	// accounts it (v2's memory.swap.max is swap alone, v1's memsw both).
-	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
-		require.Equal(t, strconv.Itoa(64<<20), read("", "memory.max"))
-		require.Equal(t, "50000 100000", read("", "cpu.max"))
-		require.Equal(t, "20", read("", "pids.max"))
-		if cgroups.SwapAccounted() {
-			require.Equal(t, strconv.Itoa(64<<20), read("", "memory.swap.max"))
-		}
-	} else {
-		require.Equal(t, strconv.Itoa(64<<20), read("memory", "memory.limit_in_bytes"))
-		require.Equal(t, "50000", read("cpu", "cpu.cfs_quota_us"))
-		require.Equal(t, "20", read("pids", "pids.max"))
-		if cgroups.SwapAccounted() {
-			require.Equal(t, strconv.Itoa(128<<20), read("memory", "memory.memsw.limit_in_bytes"))
+	check := func(mem, quota int, pids string) {
+		t.Helper()
+		if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+			require.Equal(t, strconv.Itoa(mem), read("", "memory.max"))
+			require.Equal(t, fmt.Sprintf("%d 100000", quota), read("", "cpu.max"))
+			require.Equal(t, pids, read("", "pids.max"))
+			if cgroups.SwapAccounted() {
+				require.Equal(t, strconv.Itoa(mem), read("", "memory.swap.max"))
+			}
+		} else {
+			require.Equal(t, strconv.Itoa(mem), read("memory", "memory.limit_in_bytes"))
+			require.Equal(t, strconv.Itoa(quota), read("cpu", "cpu.cfs_quota_us"))
+			require.Equal(t, pids, read("pids", "pids.max"))
+			if cgroups.SwapAccounted() {
+				require.Equal(t, strconv.Itoa(2*mem), read("memory", "memory.memsw.limit_in_bytes"))
+			}
 		}
 	}
+	check(64<<20, 50000, "20")
 	// From inside: the pids limit holds.
 	r := cfs(t, "exec", "limited", "sh", "-c", "for i in $(seq 40); do sleep 5 & done 2>&1; wait")
 	require.Contains(t, r.Stdout+r.Stderr, "fork", "the 21st process cannot be made")
+
+	// docker update: the same files, written while it runs, and kept in
+	// the record for its next start.
+	require.Equal(t, "limited\n", ok(t, "update", "-m", "128m", "--cpus", "1", "--pids-limit", "100", "limited"))
+	check(128<<20, 100000, "100")
+	// (with what is left of the first 40, which sh left when it failed)
+	r = cfs(t, "exec", "limited", "sh", "-c", "for i in $(seq 40); do sleep 1 & done 2>&1; wait")
+	require.NotContains(t, r.Stdout+r.Stderr, "fork", "40 processes fit under the new limit")
+	ok(t, "update", "--pids-limit", "-1", "limited")
+	check(128<<20, 100000, "max")
+	ok(t, "stop", "-t", "0", "limited")
+	ok(t, "update", "--pids-limit", "30", "limited")
+	ok(t, "start", "limited")
+	pid = inspect(t, "limited").State.Pid
+	check(128<<20, 100000, "30")
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-m", "1k"}, 1, "Minimum memory limit allowed is 6MB"},
+		{[]string{"--memory-swap", "64m"}, 1, "Minimum memoryswap limit should be larger than memory limit"},
+		{[]string{}, 1, "you must provide one or more flags"},
+		{[]string{"--cpus", "many"}, 125, `invalid argument "many" for "--cpus" flag`},
+	} {
+		r := cfs(t, append(append([]string{"update"}, c.args...), "limited")...)
+		require.Equal(t, c.code, r.Code, c.args)
+		require.Contains(t, r.Stderr, c.want, c.args)
+	}
+	check(128<<20, 100000, "30") // nothing changed by a refused update
 }
 
 var _ = regexp.MustCompile

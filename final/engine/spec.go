@@ -20,6 +20,7 @@ import (
 	"cfs/final/cgroups"
 	"cfs/final/runtime"
 
+	"github.com/moby/moby/api/types/container"
 	mseccomp "github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -148,30 +149,8 @@ func (e *Engine) Spec(c *Container, lowers []string) (*specs.Spec, error) {
 		}
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: dst, Type: "tmpfs", Source: "tmpfs", Options: opts})
 	}
-	r := s.Linux.Resources
-	if hc.Memory > 0 {
-		r.Memory = &specs.LinuxMemory{Limit: &hc.Memory}
-		// Swap, as docker: --memory-swap counts memory and swap together
-		// (-1: swap without limit); without it, as much swap again as
-		// memory, where the kernel accounts swap per cgroup. Without a
-		// swap limit, a host with swap would swap the container out
-		// rather than hold it to -m.
-		swap := hc.MemorySwap
-		if swap == 0 && cgroups.SwapAccounted() {
-			swap = 2 * hc.Memory
-		}
-		if swap != 0 {
-			r.Memory.Swap = &swap
-		}
-	}
-	if hc.NanoCPUs > 0 {
-		period := uint64(100000)
-		quota := hc.NanoCPUs * int64(period) / 1e9
-		r.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
-	}
-	if p := hc.PidsLimit; p != nil && *p > 0 {
-		r.Pids = &specs.LinuxPids{Limit: *p}
-	}
+	l := limits(&hc)
+	s.Linux.Resources.Memory, s.Linux.Resources.CPU, s.Linux.Resources.Pids = l.Memory, l.CPU, l.Pids
 	if hc.Init != nil && *hc.Init {
 		s.Annotations[runtime.InitAnnotation] = "true"
 	}
@@ -396,4 +375,34 @@ func readImageFile(layers []string, rel string) []byte {
 		return data
 	}
 	return nil
+}
+
+// limits are the container's cgroup limits (stage 07's files) from its
+// -m, --memory-swap, --cpus and --pids-limit.
+func limits(hc *container.HostConfig) *specs.LinuxResources {
+	r := &specs.LinuxResources{}
+	if hc.Memory > 0 {
+		r.Memory = &specs.LinuxMemory{Limit: &hc.Memory}
+		// Swap, as docker: --memory-swap counts memory and swap together
+		// (-1: swap without limit); without it, as much swap again as
+		// memory, where the kernel accounts swap per cgroup. Without a
+		// swap limit, a host with swap would swap the container out
+		// rather than hold it to -m.
+		swap := hc.MemorySwap
+		if swap == 0 && cgroups.SwapAccounted() {
+			swap = 2 * hc.Memory
+		}
+		if swap != 0 {
+			r.Memory.Swap = &swap
+		}
+	}
+	if hc.NanoCPUs > 0 {
+		period := uint64(100000)
+		quota := hc.NanoCPUs * int64(period) / 1e9
+		r.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
+	}
+	if p := hc.PidsLimit; p != nil && *p > 0 {
+		r.Pids = &specs.LinuxPids{Limit: *p}
+	}
+	return r
 }
