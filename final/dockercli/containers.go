@@ -462,7 +462,9 @@ func (c *CLI) printInspect(out []any, format string) error {
 	for _, v := range out {
 		raw, _ := json.Marshal(v)
 		var m any
-		_ = json.Unmarshal(raw, &m)
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber() // 134217728, not 1.34217728e+08, as docker prints it
+		_ = dec.Decode(&m)
 		var b bytes.Buffer
 		if err := tmpl.Execute(&b, m); err != nil {
 			return &statusError{msg: fmt.Sprintf("template: %v", err), code: 1}
