@@ -422,6 +422,7 @@ func TestLimits(t *testing.T) {
 	// the record for its next start.
 	require.Equal(t, "limited\n", ok(t, "update", "-m", "128m", "--cpus", "1", "--pids-limit", "100", "limited"))
 	check(128<<20, 100000, "100")
+	require.Equal(t, "134217728\n", ok(t, "inspect", "-f", "{{.HostConfig.Memory}}", "limited"), "the record, in docker's digits")
 	// (with what is left of the first 40, which sh left when it failed)
 	r = cfs(t, "exec", "limited", "sh", "-c", "for i in $(seq 40); do sleep 1 & done 2>&1; wait")
 	require.NotContains(t, r.Stdout+r.Stderr, "fork", "40 processes fit under the new limit")
