@@ -93,6 +93,11 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 		fail(w, badRequest("%v", err))
 		return
 	}
+	match, err := s.e.Matcher(f)
+	if err != nil {
+		fail(w, err) // before= or since= a container that is not there: 404
+		return
+	}
 	all := boolParam(r, "all")
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	if limit > 0 {
@@ -105,7 +110,7 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []container.Summary{}
 	for _, c := range list {
-		if !all && !c.Running() && !f.All() || !f.Match(c) {
+		if !all && !c.Running() && !f.All() || !match(c) {
 			continue
 		}
 		out = append(out, s.e.Summary(c))

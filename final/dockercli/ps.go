@@ -27,7 +27,8 @@ func (c *CLI) psCmd() *cobra.Command {
 	cmd := c.command("ps [OPTIONS]", "List containers", 0, 0,
 		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
 			f := engine.Filter(filter)
-			if err := f.Check(); err != nil {
+			match, err := e.Matcher(f)
+			if err != nil {
 				return &statusError{msg: "Error response from daemon: " + err.Error(), code: 1, bare: true}
 			}
 			list, err := e.List() // newest first
@@ -40,7 +41,7 @@ func (c *CLI) psCmd() *cobra.Command {
 			// -n N, -l and a filter on the status look at every
 			// container, as docker's do; -n N keeps the N last created.
 			all = all || last >= 0 || f.All()
-			list = slices.DeleteFunc(list, func(ctr *engine.Container) bool { return !all && !ctr.Running() || !f.Match(ctr) })
+			list = slices.DeleteFunc(list, func(ctr *engine.Container) bool { return !all && !ctr.Running() || !match(ctr) })
 			if last >= 0 {
 				list = list[:min(last, len(list))]
 			}

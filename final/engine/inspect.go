@@ -15,7 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"cfs/final/image"
+
 	"github.com/docker/go-units"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/storage"
@@ -118,7 +121,7 @@ func (e *Engine) Summary(c *Container) container.Summary {
 type Filter map[string][]string
 
 // FilterKeys are the keys a Filter may have.
-var FilterKeys = []string{"id", "name", "status", "exited", "label"}
+var FilterKeys = []string{"id", "name", "status", "exited", "label", "ancestor", "before", "since"}
 
 // Check refuses what docker's daemon refuses: an unknown key, a status
 // docker does not have, an exit code that is not a number.
@@ -142,8 +145,48 @@ func (f Filter) Check() error {
 // not only the running ones, as docker's does.
 func (f Filter) All() bool { return len(f["status"]) > 0 || len(f["exited"]) > 0 }
 
-// Match reports whether c passes the filter.
-func (f Filter) Match(c *Container) bool {
+// Matcher is the filter with its references found: before and since
+// name containers (made before or after them), ancestor an image (the
+// containers of that image or of one made from it, such as a commit of
+// it). An unknown container is an error, an unknown image matches
+// nothing, as in docker.
+func (e *Engine) Matcher(f Filter) (func(*Container) bool, error) {
+	if err := f.Check(); err != nil {
+		return nil, err
+	}
+	times := map[string][]time.Time{}
+	for _, key := range []string{"before", "since"} {
+		for _, v := range f[key] {
+			c, err := e.Get(v)
+			if err != nil {
+				return nil, err
+			}
+			times[key] = append(times[key], c.Created)
+		}
+	}
+	var tops []v1.Hash // the top layer of each ancestor: its chain ID names all below it
+	for _, v := range f["ancestor"] {
+		if img, err := e.Images.Get(v); err == nil && len(img.Layers) > 0 {
+			tops = append(tops, img.Layers[len(img.Layers)-1].ChainID)
+		}
+	}
+	return func(c *Container) bool {
+		if !f.match(c) ||
+			len(f["before"]) > 0 && !slices.ContainsFunc(times["before"], c.Created.Before) ||
+			len(f["since"]) > 0 && !slices.ContainsFunc(times["since"], c.Created.After) {
+			return false
+		}
+		if len(f["ancestor"]) == 0 {
+			return true
+		}
+		img, err := e.Images.Get(c.ImageID)
+		return err == nil && slices.ContainsFunc(img.Layers, func(l image.Layer) bool { return slices.Contains(tops, l.ChainID) })
+	}, nil
+}
+
+// match reports whether c passes the filter's keys that need nothing
+// else to be known.
+func (f Filter) match(c *Container) bool {
 	is := func(key string, ok func(v string) bool) bool {
 		return len(f[key]) == 0 || slices.ContainsFunc(f[key], ok)
 	}

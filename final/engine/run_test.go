@@ -74,9 +74,24 @@ func TestPsFilter(t *testing.T) {
 	require.Equal(t, 125, r.Code)
 	require.Contains(t, r.Stderr, `invalid argument "=x" for "-l, --label" flag: invalid label '=x': empty name`)
 
-	r = cfs(t, "ps", "-f", "ancestor=cfs/base")
+	// before and since name a container; ancestor an image, and the
+	// images made from it.
+	require.Equal(t, "psf-up\n", names("-a", "-f", "name=psf-", "-f", "before=psf-exit3"))
+	require.Equal(t, "psf-made\n", names("-a", "-f", "name=psf-", "-f", "since=psf-exit3"))
+	rmAll(t, "psf-child")
+	ok(t, "commit", "psf-exit3", "cfs-test/psf-child")
+	t.Cleanup(func() { cfs(t, "rmi", "-f", "cfs-test/psf-child") })
+	ok(t, "create", "--name", "psf-child", "--network", "none", "cfs-test/psf-child", "true")
+	require.Equal(t, "psf-child\npsf-made\npsf-exit3\npsf-up\n", names("-a", "-f", "name=psf-", "-f", "ancestor=cfs/base"))
+	require.Equal(t, "psf-child\n", names("-a", "-f", "name=psf-", "-f", "ancestor=cfs-test/psf-child"))
+	require.Empty(t, names("-a", "-f", "ancestor=cfs-test/no-such-image"), "an unknown image matches nothing")
+	r = cfs(t, "ps", "-f", "since=psf-no-such")
 	require.Equal(t, 1, r.Code)
-	require.Equal(t, "Error response from daemon: invalid filter 'ancestor' (cfs knows id, name, status, exited, label)\n", r.Stderr)
+	require.Contains(t, r.Stderr, "No such container: psf-no-such")
+
+	r = cfs(t, "ps", "-f", "volume=/data")
+	require.Equal(t, 1, r.Code)
+	require.Equal(t, "Error response from daemon: invalid filter 'volume' (cfs knows id, name, status, exited, label, ancestor, before, since)\n", r.Stderr)
 	r = cfs(t, "ps", "-f", "status=up")
 	require.Equal(t, 1, r.Code)
 	require.Contains(t, r.Stderr, "invalid filter 'status=up'")

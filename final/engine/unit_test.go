@@ -157,12 +157,12 @@ func TestFilter(t *testing.T) {
 		{Filter{"label": {"tier=back"}}, false, false},
 	} {
 		require.NoError(t, tc.f.Check(), tc.f)
-		require.Equal(t, tc.web, tc.f.Match(web), "web: %v", tc.f)
-		require.Equal(t, tc.job, tc.f.Match(job), "job: %v", tc.f)
+		require.Equal(t, tc.web, tc.f.match(web), "web: %v", tc.f)
+		require.Equal(t, tc.job, tc.f.match(job), "job: %v", tc.f)
 	}
 	require.True(t, Filter{"exited": {"3"}}.All())
 	require.False(t, Filter{"name": {"web"}}.All())
-	require.EqualError(t, Filter{"ancestor": {"x"}}.Check(), "invalid filter 'ancestor' (cfs knows id, name, status, exited, label)")
+	require.EqualError(t, Filter{"health": {"x"}}.Check(), "invalid filter 'health' (cfs knows id, name, status, exited, label, ancestor, before, since)")
 	require.EqualError(t, Filter{"status": {"up"}}.Check(), "invalid filter 'status=up'")
 	require.EqualError(t, Filter{"exited": {"x"}}.Check(), "invalid filter 'exited=x'")
 }
