@@ -118,7 +118,7 @@ func (cp *copier) out(ctr, src, dst string, w io.Writer) error {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := cp.e.CopyFrom(ctr, src, &counter{pw, &cp.copied}, nil)
+		err := cp.e.CopyFrom(ctr, src, countWriter{pw, &cp.copied}, nil)
 		pw.CloseWithError(err)
 		done <- err
 	}()
@@ -152,7 +152,7 @@ func (cp *copier) in(src, ctr, dst string, r io.Reader) error {
 		if !exists || !st.Mode.IsDir() {
 			return fmt.Errorf("destination \"%s:%s\" must be a directory: a tar on stdin is extracted into it", ctr, dst)
 		}
-		return cp.e.CopyTo(ctr, dst, &counter{r, &cp.copied}, cp.keepOwners)
+		return cp.e.CopyTo(ctr, dst, countReader{r, &cp.copied}, cp.keepOwners)
 	}
 	if src, err = hostPath(src); err != nil {
 		return err
@@ -178,7 +178,7 @@ func (cp *copier) in(src, ctr, dst string, r io.Reader) error {
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(image.TarPath(pw, src, name)) }()
-	err = cp.e.CopyTo(ctr, dir, &counter{pr, &cp.copied}, cp.keepOwners)
+	err = cp.e.CopyTo(ctr, dir, countReader{pr, &cp.copied}, cp.keepOwners)
 	pr.CloseWithError(errStopped)
 	return err
 }
@@ -263,20 +263,25 @@ func hostTarget(dst string) (exists, isDir bool, err error) {
 	return true, fi.IsDir(), nil
 }
 
-// counter counts the bytes that go through it.
-type counter struct {
-	rw any // an io.Reader or an io.Writer
-	n  *int64
+// countReader and countWriter count the bytes that go through them.
+type countReader struct {
+	io.Reader
+	n *int64
 }
 
-func (c *counter) Read(p []byte) (int, error) {
-	n, err := c.rw.(io.Reader).Read(p)
+func (c countReader) Read(p []byte) (int, error) {
+	n, err := c.Reader.Read(p)
 	*c.n += int64(n)
 	return n, err
 }
 
-func (c *counter) Write(p []byte) (int, error) {
-	n, err := c.rw.(io.Writer).Write(p)
+type countWriter struct {
+	io.Writer
+	n *int64
+}
+
+func (c countWriter) Write(p []byte) (int, error) {
+	n, err := c.Writer.Write(p)
 	*c.n += int64(n)
 	return n, err
 }
