@@ -100,6 +100,12 @@ func Open(root string) (*Store, error) {
 		root = DefaultRoot
 	}
 	s := &Store{root: root, rootless: os.Geteuid() != 0, Registry: &registry.Client{}}
+	// The directory above is /var/lib/cfs, which the stages share: others
+	// may pass through it (stage 06's user namespaces do), not into the
+	// store.
+	if err := os.MkdirAll(filepath.Dir(root), 0o755); err != nil {
+		return nil, fmt.Errorf("open the image store %s: %w", root, err)
+	}
 	for _, d := range []string{"blobs/sha256", "layers", "holds", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
 			if errors.Is(err, os.ErrPermission) {

@@ -79,6 +79,21 @@ func tmpEmpty(t *testing.T, s *Store) {
 	require.Empty(t, names, "tmp/ holds what a command left")
 }
 
+// The store's directory is its own (0700), but the one it is made in is
+// /var/lib/cfs, which stage 06's user namespaces pass through: a first
+// `cfs images` on a new host must not close it.
+func TestOpenLeavesTheStateDirOpen(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	_, err := Open(filepath.Join(state, "images"))
+	require.NoError(t, err)
+	fi, err := os.Stat(state)
+	require.NoError(t, err)
+	require.NotZero(t, fi.Mode().Perm()&0o001, "others may pass through %s: %v", state, fi.Mode())
+	fi, err = os.Stat(filepath.Join(state, "images"))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o700), fi.Mode().Perm())
+}
+
 func TestPullUnpacksEveryKindOfEntry(t *testing.T) {
 	reg := imagetest.NewRegistry(t)
 	want := imagetest.TestImage(t, "linux/"+runtime.GOARCH)
