@@ -198,6 +198,7 @@ func newRoot(c *CLI) *cobra.Command {
 		c.stopCmd(), c.restartCmd(), c.killCmd(), alias(c.rmCmd(), "rm", "remove"), ctrInspect, c.waitCmd(), c.topCmd(),
 		c.statsCmd(), c.pauseCmd("pause"), c.pauseCmd("unpause"), c.portCmd(), c.renameCmd(), c.exportCmd(), c.diffCmd(), c.cpCmd(),
 		c.commitCmd(), c.updateCmd(), c.pruneCmd()))
+	root.AddCommand(c.group("system", "Manage cfs: system df", c.dfCmd()))
 	var noFlagsInUse func(*cobra.Command)
 	noFlagsInUse = func(cmd *cobra.Command) {
 		cmd.DisableFlagsInUseLine = true

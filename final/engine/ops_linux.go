@@ -116,6 +116,63 @@ func (e *Engine) Update(arg string, r container.Resources) error {
 	return e.save(c)
 }
 
+// DiskUsage is what `docker system df` counts: the images' layers, each
+// once (stage 08's sharing: two images of one base hold it once), and
+// the containers' writable layers.
+type DiskUsage struct {
+	Images, ActiveImages                  int   // active: a container was made from it
+	LayersSize, ImagesReclaimable         int64 // every layer once; what removing unused images frees, as docker reckons it
+	Containers, ActiveContainers          int   // active: running or paused
+	ContainersSize, ContainersReclaimable int64 // writable layers; those of stopped containers
+}
+
+// DiskUsage adds up the disk the images and containers take.
+func (e *Engine) DiskUsage() (*DiskUsage, error) {
+	imgs, err := e.Images.List()
+	if err != nil {
+		return nil, err
+	}
+	ctrs, err := e.List()
+	if err != nil {
+		return nil, err
+	}
+	du := &DiskUsage{Images: len(imgs), Containers: len(ctrs)}
+	made := map[string]bool{} // image IDs containers were made from
+	for _, c := range ctrs {
+		made[c.ImageID] = true
+		size := int64(treeSize(filepath.Join(e.Dir(c.ID), "upper")))
+		du.ContainersSize += size
+		if c.Running() {
+			du.ActiveContainers++
+		} else {
+			du.ContainersReclaimable += size
+		}
+	}
+	holders := map[v1.Hash]int{} // layer → images that have it
+	for _, img := range imgs {
+		for _, l := range img.Layers {
+			if holders[l.ChainID]++; holders[l.ChainID] == 1 {
+				du.LayersSize += l.Size
+			}
+		}
+	}
+	// docker's reckoning: all layers but the unshared ones of the images
+	// in use.
+	du.ImagesReclaimable = du.LayersSize
+	for _, img := range imgs {
+		if !made[img.ID.String()] {
+			continue
+		}
+		du.ActiveImages++
+		for _, l := range img.Layers {
+			if holders[l.ChainID] == 1 {
+				du.ImagesReclaimable -= l.Size
+			}
+		}
+	}
+	return du, nil
+}
+
 func hostMemory() uint64 {
 	var si unix.Sysinfo_t
 	if unix.Sysinfo(&si) != nil {

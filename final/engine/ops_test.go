@@ -468,3 +468,22 @@ func TestCopy(t *testing.T) {
 	ok(t, "start", "copier")
 	require.Equal(t, "from the host\n", ok(t, "exec", "copier", "cat", "/stopped"))
 }
+
+// system df: the images' layers counted once, the containers' writable
+// layers, and what removing stopped containers would free.
+func TestSystemDF(t *testing.T) {
+	setup(t)
+	rmAll(t, "df-stopped", "df-up")
+	ok(t, "run", "--name", "df-stopped", "--network", "none", "cfs/base", "sh", "-c", "head -c 1000000 /dev/zero > /big")
+	ok(t, "run", "-d", "--name", "df-up", "--network", "none", "cfs/base", "sleep", "1000")
+	lines := strings.Split(ok(t, "system", "df"), "\n")
+	require.Len(t, lines, 6, lines)
+	require.Regexp(t, `^TYPE +TOTAL +ACTIVE +SIZE +RECLAIMABLE$`, lines[0])
+	require.Regexp(t, `^Images +[1-9]\d* +[1-9]\d* +\S+ +\S+ \(\d+%\)$`, lines[1], "cfs/base is in use")
+	require.Regexp(t, `^Containers +2 +1 +1MB +1MB \((99|100)%\)$`, lines[2], "the stopped one's /big")
+	require.Equal(t, "Local Volumes   0         0         0B        0B", lines[3])
+	// From outside: the file the writable layer holds.
+	fi, err := os.Stat(filepath.Join(inspect(t, "df-stopped").GraphDriver.Data["UpperDir"], "big"))
+	require.NoError(t, err)
+	require.Equal(t, int64(1000000), fi.Size())
+}
