@@ -113,7 +113,11 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 		if !all && !c.Running() && !f.All() || !match(c) {
 			continue
 		}
-		out = append(out, s.e.Summary(c))
+		sum := s.e.Summary(c)
+		if boolParam(r, "size") { // docker ps -s
+			sum.SizeRw, sum.SizeRootFs = s.e.Size(c)
+		}
+		out = append(out, sum)
 		if limit > 0 && len(out) == limit {
 			break
 		}

@@ -125,6 +125,7 @@ func TestDetachedLifecycle(t *testing.T) {
 	require.Contains(t, ps, name)
 	require.Equal(t, id[:12]+"\n", s.ok(t, "ps", "-q", "--filter", "name="+name))
 	require.Equal(t, id[:12]+"\n", s.ok(t, "ps", "-q", "--filter", "ancestor=cfs/base", "--filter", "name="+name))
+	require.Regexp(t, `^\S+ \(virtual \S+\)\n$`, s.ok(t, "ps", "-s", "--filter", "name="+name, "--format", "{{.Size}}"), "GET /containers/json?size=1")
 	require.Equal(t, fmt.Sprint(c.State.Pid)+"\n", s.ok(t, "inspect", "-f", "{{.State.Pid}}", name))
 
 	// exec: output, environment, its own status, and what cannot run.

@@ -20,7 +20,7 @@ import (
 )
 
 func (c *CLI) psCmd() *cobra.Command {
-	var all, quiet, noTrunc, latest bool
+	var all, quiet, noTrunc, latest, size bool
 	var format string
 	last := -1
 	filter := filterValue{}
@@ -66,7 +66,11 @@ func (c *CLI) psCmd() *cobra.Command {
 				}
 			}
 			if !quiet && tmpl == nil {
-				fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
+				fmt.Fprint(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
+				if size {
+					fmt.Fprint(tw, "\tSIZE")
+				}
+				fmt.Fprintln(tw)
 			}
 			for _, ctr := range list {
 				if tmpl != nil {
@@ -74,7 +78,7 @@ func (c *CLI) psCmd() *cobra.Command {
 					if tw != nil {
 						w = tw
 					}
-					if err := psLine(w, tmpl, psRow{ctr, noTrunc}); err != nil {
+					if err := psLine(w, tmpl, psRow{ctr, noTrunc, e}); err != nil {
 						return err
 					}
 					continue
@@ -91,8 +95,12 @@ func (c *CLI) psCmd() *cobra.Command {
 				if !noTrunc {
 					command = strconv.Quote(ellipsis(engine.Command(ctr), 20))
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, ctr.Image, command, ago(ctr.Created),
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s", id, ctr.Image, command, ago(ctr.Created),
 					ctr.StatusText(), strings.Join(psPorts(ctr), ", "), ctr.Name)
+				if size {
+					fmt.Fprint(tw, "\t"+psRow{ctr, noTrunc, e}.Size())
+				}
+				fmt.Fprintln(tw)
 			}
 			if tw == nil {
 				return nil
@@ -104,6 +112,7 @@ func (c *CLI) psCmd() *cobra.Command {
 	f.VarP(filter, "filter", "f", "filter output based on conditions provided (id, name, status, exited, label)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "only display container IDs")
 	f.BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
+	f.BoolVarP(&size, "size", "s", false, "display total file sizes")
 	f.StringVar(&format, "format", "", "format output using a Go template ('{{.Names}}'; 'table {{.ID}}\\t{{.Status}}' for a table with its header)")
 	f.IntVarP(&last, "last", "n", -1, "show n last created containers (includes all states)")
 	f.BoolVarP(&latest, "latest", "l", false, "show the latest created container (includes all states)")
@@ -142,6 +151,7 @@ func psLine(w io.Writer, tmpl *template.Template, v any) error {
 type psRow struct {
 	c       *engine.Container
 	noTrunc bool
+	e       *engine.Engine // for Size, read only when asked for
 }
 
 func (r psRow) ID() string {
@@ -179,6 +189,13 @@ func (r psRow) Labels() string {
 
 func (r psRow) Label(name string) string { return r.c.Config.Labels[name] }
 
+// Size is docker's SIZE: the writable layer, and the whole root
+// ("0B (virtual 29.5MB)").
+func (r psRow) Size() string {
+	rw, rootfs := r.e.Size(r.c)
+	return fmt.Sprintf("%s (virtual %s)", humanSize(rw), humanSize(rootfs))
+}
+
 // psHeader is the header line of ps --format 'table …': each field's
 // column title, docker's.
 type psHeader struct{}
@@ -195,6 +212,7 @@ func (psHeader) Names() string         { return "NAMES" }
 func (psHeader) Networks() string      { return "NETWORKS" }
 func (psHeader) Labels() string        { return "LABELS" }
 func (psHeader) Label(_ string) string { return "LABEL" }
+func (psHeader) Size() string          { return "SIZE" }
 
 // psPorts is docker ps's PORTS: "0.0.0.0:8080->80/tcp".
 func psPorts(ctr *engine.Container) []string {

@@ -116,8 +116,8 @@ func (e *Engine) Summary(c *Container) container.Summary {
 
 // Filter is docker ps's --filter (the API's filters): for each key, one of
 // its values must match; every key must. The keys cfs knows are docker's
-// id (a prefix), name (a part), status, exited (the exit code) and label
-// (KEY or KEY=VALUE).
+// id (a prefix), name (a part), status, exited (the exit code), label
+// (KEY or KEY=VALUE), and ancestor, before and since (see Matcher).
 type Filter map[string][]string
 
 // FilterKeys are the keys a Filter may have.

@@ -126,6 +126,17 @@ type DiskUsage struct {
 	ContainersSize, ContainersReclaimable int64 // writable layers; those of stopped containers
 }
 
+// Size is docker ps -s's: the bytes of the container's writable layer,
+// and of its whole root with its image's layers ("virtual").
+func (e *Engine) Size(c *Container) (rw, rootfs int64) {
+	rw = int64(treeSize(filepath.Join(e.Dir(c.ID), "upper")))
+	rootfs = rw
+	if img, err := e.Images.Get(c.ImageID); err == nil {
+		rootfs += img.Size
+	}
+	return rw, rootfs
+}
+
 // DiskUsage adds up the disk the images and containers take.
 func (e *Engine) DiskUsage() (*DiskUsage, error) {
 	imgs, err := e.Images.List()
@@ -140,7 +151,7 @@ func (e *Engine) DiskUsage() (*DiskUsage, error) {
 	made := map[string]bool{} // image IDs containers were made from
 	for _, c := range ctrs {
 		made[c.ImageID] = true
-		size := int64(treeSize(filepath.Join(e.Dir(c.ID), "upper")))
+		size, _ := e.Size(c)
 		du.ContainersSize += size
 		if c.Running() {
 			du.ActiveContainers++

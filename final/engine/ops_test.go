@@ -482,6 +482,9 @@ func TestSystemDF(t *testing.T) {
 	require.Regexp(t, `^Images +[1-9]\d* +[1-9]\d* +\S+ +\S+ \(\d+%\)$`, lines[1], "cfs/base is in use")
 	require.Regexp(t, `^Containers +2 +1 +1MB +1MB \((99|100)%\)$`, lines[2], "the stopped one's /big")
 	require.Equal(t, "Local Volumes   0         0         0B        0B", lines[3])
+	// ps -s: the same writable layer, and the image's layers under it.
+	require.Regexp(t, `^1MB \(virtual [\d.]+MB\)\n$`, ok(t, "ps", "-a", "-s", "-f", "name=df-stopped", "--format", "{{.Size}}"))
+	require.Regexp(t, `NAMES +SIZE\n`, ok(t, "ps", "-s"))
 	// From outside: the file the writable layer holds.
 	fi, err := os.Stat(filepath.Join(inspect(t, "df-stopped").GraphDriver.Data["UpperDir"], "big"))
 	require.NoError(t, err)
