@@ -253,10 +253,14 @@ func CallFrom(ns *NetNS, proto, addr, msg string, timeout time.Duration) (string
 	return reply, err
 }
 
+// callTimeout bounds a call that should be answered: a guard against a
+// hang, long enough for the VM lane's slow starts (see readyTimeout).
+const callTimeout = 30 * time.Second
+
 // RequireCall calls addr from ns and requires the reply want.
 func RequireCall(t *testing.T, ns *NetNS, proto, addr, msg, want string) {
 	t.Helper()
-	got, err := CallFrom(ns, proto, addr, msg, 5*time.Second)
+	got, err := CallFrom(ns, proto, addr, msg, callTimeout)
 	require.NoError(t, err, "%s %s from %s", proto, addr, ns.Name)
 	require.Equal(t, want, got, "%s %s from %s", proto, addr, ns.Name)
 }
@@ -271,7 +275,7 @@ func NetHelper(args []string) (status int, ok bool) {
 	case "serve":
 		return serve(args[1:]), true
 	case "call":
-		reply, err := exchange(args[1], args[2], args[3], 5*time.Second)
+		reply, err := exchange(args[1], args[2], args[3], callTimeout)
 		if err != nil {
 			fmt.Println("call:", err)
 			return 1, true
@@ -313,7 +317,7 @@ func serveTCP(ln net.Listener) {
 		}
 		go func() {
 			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			_ = c.SetDeadline(time.Now().Add(callTimeout))
 			line, err := bufio.NewReader(c).ReadString('\n')
 			if err != nil {
 				return
