@@ -18,6 +18,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -319,7 +320,8 @@ func (c *CLI) updateCmd() *cobra.Command {
 			if cmd.Flags().Changed("pids-limit") {
 				r.PidsLimit = &pids
 			}
-			if cmd.Flags().NFlag() == 0 {
+			// (--trace and the other global flags are not limits)
+			if !slices.ContainsFunc([]string{"memory", "memory-swap", "cpus", "pids-limit"}, cmd.Flags().Changed) {
 				return errors.New("you must provide one or more flags when using this command: -m, --memory-swap, --cpus or --pids-limit")
 			}
 			return c.each(args, func(a string) (string, error) { return a, e.Update(a, r) })

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -456,6 +455,7 @@ func TestLimits(t *testing.T) {
 		{[]string{"-m", "1k"}, 1, "Minimum memory limit allowed is 6MB"},
 		{[]string{"--memory-swap", "64m"}, 1, "Minimum memoryswap limit should be larger than memory limit"},
 		{[]string{}, 1, "you must provide one or more flags"},
+		{[]string{"--trace"}, 1, "you must provide one or more flags"},
 		{[]string{"--cpus", "many"}, 125, `invalid argument "many" for "--cpus" flag`},
 	} {
 		r := cfs(t, append(append([]string{"update"}, c.args...), "limited")...)
@@ -464,8 +464,6 @@ func TestLimits(t *testing.T) {
 	}
 	check(128<<20, 100000, "30") // nothing changed by a refused update
 }
-
-var _ = regexp.MustCompile
 
 // Ctrl-C in a foreground run without a terminal: cfs passes the signal
 // on to the container (docker's --sig-proxy), whose program ends with it.
