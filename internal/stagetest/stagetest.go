@@ -275,8 +275,8 @@ func stageCommand(t testing.TB, wrapper, args []string) *exec.Cmd {
 // readyTimeout bounds how long a test waits for a line the container
 // should print at once; it is a guard against a hung test, not a delay.
 // It is generous: in the cgroup v2 VM lane (qemu without KVM on a busy
-// machine) twenty containers starting at once took over a minute.
-const readyTimeout = 3 * time.Minute
+// machine) twenty containers starting at once took over two minutes.
+const readyTimeout = 5 * time.Minute
 
 // WaitLine reads stdout until a line equal to want, and fails the test if
 // the stage exits first.
