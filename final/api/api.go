@@ -225,10 +225,12 @@ func statusOf(err error) int {
 	var ie *image.ConflictError
 	var missing *engine.ImageNotFoundError
 	var se *engine.StartError
+	var nf engine.NetworkNotFoundError
 	switch {
 	case errors.As(err, &he):
 		return he.code
-	case errors.Is(err, engine.ErrNotFound), errors.Is(err, image.ErrNotFound), errors.As(err, &missing):
+	case errors.Is(err, engine.ErrNotFound), errors.Is(err, image.ErrNotFound), errors.As(err, &missing),
+		errors.As(err, &nf):
 		return http.StatusNotFound
 	case errors.As(err, &ce), errors.As(err, &ie):
 		return http.StatusConflict

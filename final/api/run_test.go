@@ -128,10 +128,18 @@ func TestDetachedLifecycle(t *testing.T) {
 	require.Regexp(t, `^\S+ \(virtual \S+\)\n$`, s.ok(t, "ps", "-s", "--filter", "name="+name, "--format", "{{.Size}}"), "GET /containers/json?size=1")
 	require.Equal(t, fmt.Sprint(c.State.Pid)+"\n", s.ok(t, "inspect", "-f", "{{.State.Pid}}", name))
 
+	// docker network ls and inspect: the bridge, with the container on it.
+	require.Regexp(t, `(?m)^[0-9a-f]{12}\s+bridge\s+bridge\s+local$`, s.ok(t, "network", "ls"))
+	require.Regexp(t, `^[0-9a-f]{12}\n$`, s.ok(t, "network", "ls", "-q", "--filter", "driver=null"), "GET /networks?filters=")
+	require.Equal(t, fmt.Sprintf("%s %s/%d\n", name, c.Network.IP, c.Network.PrefixLen), s.ok(t, "network", "inspect", "-f", `{{with index .Containers "`+id+`"}}{{.Name}} {{.IPv4Address}}{{end}}`, "bridge"))
+	r := s.docker(t, "", "network", "inspect", "nope")
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stderr, "No such network: nope")
+
 	// exec: output, environment, its own status, and what cannot run.
 	require.Equal(t, "hi\n", s.ok(t, "exec", name, "sh", "-c", "echo $GREETING"))
 	require.Equal(t, id[:12]+"\n", s.ok(t, "exec", name, "hostname"))
-	r := s.docker(t, "", "exec", "-e", "X=7", "-w", "/tmp", name, "sh", "-c", "echo $X $(pwd); exit 4")
+	r = s.docker(t, "", "exec", "-e", "X=7", "-w", "/tmp", name, "sh", "-c", "echo $X $(pwd); exit 4")
 	require.Equal(t, 4, r.Code)
 	require.Equal(t, "7 /tmp\n", r.Stdout)
 	r = s.docker(t, "", "exec", name, "no-such-command")

@@ -6,7 +6,6 @@ package api
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	goruntime "runtime"
@@ -122,23 +121,40 @@ func osName() string {
 	return "Linux"
 }
 
-// GET /networks: the three networks cfs has.
+// GET /networks?filters={…}: docker network ls, the engine's three networks.
 func (s *Server) networkList(w http.ResponseWriter, r *http.Request) {
+	raw, err := parseFilters(r.URL.Query().Get("filters"), engine.NetworkFilterKeys...)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	match, err := engine.NetworkMatcher(engine.Filter(raw))
+	if err != nil {
+		fail(w, badRequest("%v", err))
+		return
+	}
+	list, err := s.e.Networks()
+	if err != nil {
+		fail(w, err)
+		return
+	}
 	out := []network.Summary{}
-	for _, n := range []struct{ name, driver string }{{"bridge", "bridge"}, {"host", "host"}, {"none", "null"}} {
-		out = append(out, network.Summary{Network: network.Network{Name: n.name, ID: n.name, Driver: n.driver, Scope: "local"}})
+	for _, n := range list {
+		if match(n) {
+			out = append(out, network.Summary{Network: n.Network})
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
+// GET /networks/{name}: docker network inspect, with the containers on it.
 func (s *Server) networkInspect(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	switch name {
-	case "bridge", "host", "none":
-		writeJSON(w, http.StatusOK, network.Inspect{Network: network.Network{Name: name, ID: name, Scope: "local"}})
-	default:
-		writeError(w, http.StatusNotFound, fmt.Sprintf("network %s not found (cfs has the networks bridge, host and none)", name))
+	n, err := s.e.Network(r.PathValue("name"))
+	if err != nil {
+		fail(w, err)
+		return
 	}
+	writeJSON(w, http.StatusOK, n)
 }
 
 // ---------------------------------------------------------------------------

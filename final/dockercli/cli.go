@@ -2,8 +2,9 @@
 // commands of part 2 (pull, push, images, image inspect, history, tag,
 // rmi, save, load, import) and the container commands of part 3 (run,
 // create, start, attach, ps, logs, exec, stop, restart, kill, rm, inspect,
-// wait, top, stats, pause, unpause, port, rename, export, diff, commit;
-// containers.go, run.go, detach.go, ps.go, exec.go). Each command parses
+// wait, top, stats, pause, unpause, port, rename, export, diff, commit,
+// cp, update, system df; containers.go, run.go, detach.go, ps.go, exec.go,
+// cp.go) and network ls and inspect (network.go). Each command parses
 // its flags, calls the engine's packages in-process, and prints what
 // docker prints, in docker's formats and with docker's exit codes: 0, 1
 // when the command failed, 125 for a bad flag or an engine error of run,
@@ -198,7 +199,7 @@ func newRoot(c *CLI) *cobra.Command {
 		c.stopCmd(), c.restartCmd(), c.killCmd(), alias(c.rmCmd(), "rm", "remove"), ctrInspect, c.waitCmd(), c.topCmd(),
 		c.statsCmd(), c.pauseCmd("pause"), c.pauseCmd("unpause"), c.portCmd(), c.renameCmd(), c.exportCmd(), c.diffCmd(), c.cpCmd(),
 		c.commitCmd(), c.updateCmd(), c.pruneCmd()))
-	root.AddCommand(c.group("system", "Manage cfs: system df", c.dfCmd()))
+	root.AddCommand(c.networkCmd(), c.group("system", "Manage cfs: system df", c.dfCmd()))
 	var noFlagsInUse func(*cobra.Command)
 	noFlagsInUse = func(cmd *cobra.Command) {
 		cmd.DisableFlagsInUseLine = true

@@ -38,7 +38,7 @@ import (
 
 // containerCommands are the container commands' names, for Handles.
 var containerCommands = []string{"run", "create", "start", "attach", "ps", "logs", "exec", "stop", "kill", "rm", "inspect",
-	"wait", "top", "stats", "pause", "unpause", "port", "rename", "export", "diff", "cp", "commit", "update", "restart", "container", "system"}
+	"wait", "top", "stats", "pause", "unpause", "port", "rename", "export", "diff", "cp", "commit", "update", "restart", "container", "network", "system"}
 
 // engine opens the engine on the image store.
 func (c *CLI) engine() (*engine.Engine, error) {
@@ -376,7 +376,7 @@ func (c *CLI) waitCmd() *cobra.Command {
 // inspectAnyCmd is docker inspect: a container, or else an image.
 func (c *CLI) inspectAnyCmd() *cobra.Command {
 	var format, typ string
-	cmd := c.command("inspect [OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on containers or images", 1, -1,
+	cmd := c.command("inspect [OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on containers, images or networks", 1, -1,
 		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
 			var out []any
 			var missing []string
@@ -395,6 +395,12 @@ func (c *CLI) inspectAnyCmd() *cobra.Command {
 						continue
 					}
 				}
+				if typ == "" || typ == "network" {
+					if n, err := e.Network(a); err == nil {
+						out = append(out, n)
+						continue
+					}
+				}
 				missing = append(missing, a)
 			}
 			if err := c.printInspect(out, format); err != nil {
@@ -406,7 +412,7 @@ func (c *CLI) inspectAnyCmd() *cobra.Command {
 			return nil
 		}))
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output using a custom template ('{{.State.Status}}', '{{json .Config}}')")
-	cmd.Flags().StringVar(&typ, "type", "", "only inspect objects of the given type (container or image)")
+	cmd.Flags().StringVar(&typ, "type", "", "only inspect objects of the given type (container, image or network)")
 	return cmd
 }
 

@@ -10,7 +10,7 @@
 // in it:
 //
 //	stage 01-04  namespaces, PID 1, mounts, /dev, IPC   the OCI config (spec.go), run by final/runtime
-//	stage 05     bridge, veth, NAT, -p                 final/network, called by the monitor
+//	stage 05     bridge, veth, NAT, -p                 final/network, called by the monitor; networks.go shows it
 //	stage 06     users: -u USER[:GROUP]                 spec.go (resolved from the image's /etc/passwd)
 //	stage 07     cgroups: -m, --cpus, --pids-limit      spec.go → linux.resources → final/cgroups
 //	stage 08     overlay layers                         monitor_linux.go mounts the image's layers

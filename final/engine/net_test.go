@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -11,6 +12,7 @@ import (
 	"cfs/internal/layout"
 	"cfs/internal/stagetest"
 
+	"github.com/moby/moby/api/types/network"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
 )
@@ -159,4 +161,84 @@ func TestFiftyContainers(t *testing.T) {
 	require.Equal(t, n, strings.Count(ok(t, "ps", "-q"), "\n"))
 	ok(t, append([]string{"rm", "-f"}, names...)...)
 	require.Equal(t, "", ok(t, "ps", "-aq"))
+}
+
+// network ls and network inspect: docker's three networks; the bridge's
+// subnet and gateway are cfs0's own (read from outside, with netlink),
+// and its containers are those running on it, with their addresses.
+func TestNetworks(t *testing.T) {
+	setup(t)
+	rmAll(t, "net-a", "net-b", "net-none")
+	ok(t, "run", "-d", "--name", "net-a", "cfs/base", "sleep", "1000")
+	ok(t, "run", "-d", "--name", "net-b", "cfs/base", "sleep", "1000")
+	ok(t, "run", "-d", "--name", "net-none", "--network", "none", "cfs/base", "sleep", "1000")
+
+	ls := ok(t, "network", "ls")
+	require.Regexp(t, `^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE\n`+
+		`[0-9a-f]{12}\s+bridge\s+bridge\s+local\n[0-9a-f]{12}\s+host\s+host\s+local\n[0-9a-f]{12}\s+none\s+null\s+local\n$`, ls)
+	id := strings.TrimSpace(ok(t, "network", "ls", "-q", "--no-trunc", "-f", "driver=bridge"))
+	require.Regexp(t, `^[0-9a-f]{64}$`, id)
+	require.Regexp(t, `^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE\n[0-9a-f]{12}\s+none\s+null\s+local\n$`, ok(t, "network", "ls", "-f", "name=no"))
+	require.Empty(t, ok(t, "network", "ls", "-q", "-f", "type=custom"), "cfs makes no networks of its own")
+
+	var nets []network.Inspect
+	require.NoError(t, json.Unmarshal([]byte(ok(t, "network", "inspect", "bridge", id[:5], "none")), &nets))
+	require.Len(t, nets, 3)
+	br := nets[0]
+	require.Equal(t, id, br.ID)
+	require.Equal(t, nets[0], nets[1], "the name and a prefix of the ID name the same network")
+	require.Equal(t, layout.Bridge, br.Options["com.docker.network.bridge.name"])
+	require.Len(t, br.IPAM.Config, 1)
+	subnet, gw := br.IPAM.Config[0].Subnet, br.IPAM.Config[0].Gateway
+
+	// From outside: cfs0 holds the gateway, in that subnet.
+	h, err := stagetest.PackageNetNS().Handle()
+	require.NoError(t, err)
+	defer h.Close()
+	link, err := h.LinkByName(layout.Bridge)
+	require.NoError(t, err)
+	addrs, err := h.AddrList(link, netlink.FAMILY_V4)
+	require.NoError(t, err)
+	require.Len(t, addrs, 1)
+	require.Equal(t, netip.PrefixFrom(gw, subnet.Bits()).String(), addrs[0].IPNet.String())
+
+	for _, name := range []string{"net-a", "net-b"} {
+		c := inspect(t, name)
+		ep, found := br.Containers[c.ID]
+		require.True(t, found, "%s is on the bridge: %v", name, br.Containers)
+		require.Equal(t, name, ep.Name)
+		require.Equal(t, netip.PrefixFrom(c.NetworkSettings.Networks["bridge"].IPAddress, subnet.Bits()), ep.IPv4Address)
+		require.True(t, subnet.Contains(ep.IPv4Address.Addr()))
+		// Inside: the container's eth0 has that address and MAC.
+		require.Contains(t, ok(t, "exec", name, "ip", "-o", "addr", "show", "eth0"), "inet "+ep.IPv4Address.String())
+		require.Contains(t, ok(t, "exec", name, "cat", "/sys/class/net/eth0/address"), ep.MacAddress.String())
+	}
+	none := nets[2]
+	require.Equal(t, "null", none.Driver)
+	c := inspect(t, "net-none")
+	require.Contains(t, none.Containers, c.ID)
+	require.False(t, none.Containers[c.ID].IPv4Address.IsValid(), "no address on none")
+	require.NotContains(t, br.Containers, c.ID)
+
+	// docker inspect finds networks too, after containers and images.
+	require.Equal(t, "bridge "+subnet.String()+"\n", ok(t, "inspect", "-f", "{{.Name}} {{range .IPAM.Config}}{{.Subnet}}{{end}}", "bridge"))
+
+	r := cfs(t, "network", "inspect", "bridge", "nope")
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stdout, id, "what was found is printed")
+	require.Equal(t, "Error: No such network: nope\n", r.Stderr)
+	r = cfs(t, "network", "ls", "-f", "colour=red")
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stderr, "invalid filter 'colour'")
+	r = cfs(t, "network", "create", "mine")
+	require.Equal(t, 125, r.Code)
+	require.Contains(t, r.Stderr, `unknown command "create"`)
+
+	// Stopped, a container is on no network.
+	ok(t, "stop", "-t", "0", "net-a")
+	var after []network.Inspect
+	require.NoError(t, json.Unmarshal([]byte(ok(t, "network", "inspect", "bridge")), &after))
+	require.NotContains(t, after[0].Containers, c.ID)
+	require.NotContains(t, after[0].Containers, inspect(t, "net-a").ID)
+	require.Contains(t, after[0].Containers, inspect(t, "net-b").ID)
 }

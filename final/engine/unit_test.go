@@ -283,3 +283,74 @@ func TestSpecValidates(t *testing.T) {
 	}
 	require.Subset(t, dsts, []string{"/proc", "/dev", "/sys", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname", "/data", "/t"})
 }
+
+// The networks as records make them, with no root and no bridge: a
+// running container is on its network with its address, a stopped one
+// on none; the bridge's subnet is the running containers'.
+func TestNetworkViews(t *testing.T) {
+	e := &Engine{Root: t.TempDir(), RunRoot: t.TempDir()}
+	require.NoError(t, e.init())
+	add := func(name, mode, status string, ep *Endpoint) *Container {
+		c := &Container{ID: newID(), Name: name, State: State{Status: status}, Network: ep}
+		c.HostConfig.NetworkMode = container.NetworkMode(mode)
+		if status == Running {
+			c.State.Monitor = layout.Self() // alive: this test
+		}
+		require.NoError(t, os.MkdirAll(e.Dir(c.ID), 0o755))
+		require.NoError(t, e.save(c))
+		return c
+	}
+	web := add("web", "bridge", Running, &Endpoint{IP: "10.9.0.2", Gateway: "10.9.0.1", MAC: "02:42:0a:09:00:02", PrefixLen: 24})
+	old := add("old", "bridge", Exited, &Endpoint{IP: "10.9.0.3", Gateway: "10.9.0.1", PrefixLen: 24})
+	lo := add("lo", "none", Running, nil)
+
+	list, err := e.Networks()
+	require.NoError(t, err)
+	require.Len(t, list, 3)
+	br, host, none := list[0], list[1], list[2]
+	require.Equal(t, []string{"bridge", "host", "null"}, []string{br.Driver, host.Driver, none.Driver})
+	require.Equal(t, "10.9.0.0/24", br.IPAM.Config[0].Subnet.String())
+	require.Equal(t, "10.9.0.1", br.IPAM.Config[0].Gateway.String())
+	require.Equal(t, "10.9.0.2/24", br.Containers[web.ID].IPv4Address.String())
+	require.Equal(t, "02:42:0a:09:00:02", br.Containers[web.ID].MacAddress.String())
+	require.NotContains(t, br.Containers, old.ID, "a stopped container is on no network")
+	require.Empty(t, host.Containers)
+	require.Empty(t, host.IPAM.Config)
+	require.Equal(t, "lo", none.Containers[lo.ID].Name)
+
+	for _, arg := range []string{"bridge", br.ID, br.ID[:4]} {
+		n, err := e.Network(arg)
+		require.NoError(t, err, arg)
+		require.Equal(t, "bridge", n.Name, arg)
+	}
+	_, err = e.Network("nope")
+	require.EqualError(t, err, "network nope not found (cfs has the networks bridge, host and none)")
+	_, err = e.Network("")
+	require.Error(t, err)
+
+	for _, tc := range []struct {
+		f    Filter
+		want []string
+	}{
+		{Filter{}, []string{"bridge", "host", "none"}},
+		{Filter{"name": {"o"}}, []string{"host", "none"}},
+		{Filter{"driver": {"null", "host"}}, []string{"host", "none"}},
+		{Filter{"id": {host.ID[3:9]}}, []string{"host"}},
+		{Filter{"type": {"builtin"}, "scope": {"local"}}, []string{"bridge", "host", "none"}},
+		{Filter{"type": {"custom"}}, nil},
+	} {
+		match, err := NetworkMatcher(tc.f)
+		require.NoError(t, err, tc.f)
+		var got []string
+		for _, n := range list {
+			if match(n) {
+				got = append(got, n.Name)
+			}
+		}
+		require.Equal(t, tc.want, got, tc.f)
+	}
+	_, err = NetworkMatcher(Filter{"label": {"x"}})
+	require.EqualError(t, err, "invalid filter 'label' (cfs knows id, name, driver, scope, type)")
+	_, err = NetworkMatcher(Filter{"type": {"mine"}})
+	require.EqualError(t, err, "invalid filter: 'type'='mine' (want builtin or custom)")
+}
