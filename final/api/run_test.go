@@ -134,7 +134,7 @@ func TestDetachedLifecycle(t *testing.T) {
 	require.Equal(t, fmt.Sprintf("%s %s/%d\n", name, c.Network.IP, c.Network.PrefixLen), s.ok(t, "network", "inspect", "-f", `{{with index .Containers "`+id+`"}}{{.Name}} {{.IPv4Address}}{{end}}`, "bridge"))
 	r := s.docker(t, "", "network", "inspect", "nope")
 	require.Equal(t, 1, r.Code)
-	require.Contains(t, r.Stderr, "No such network: nope")
+	require.Contains(t, r.Stderr, "Error response from daemon: network nope not found")
 
 	// exec: output, environment, its own status, and what cannot run.
 	require.Equal(t, "hi\n", s.ok(t, "exec", name, "sh", "-c", "echo $GREETING"))

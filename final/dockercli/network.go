@@ -64,12 +64,12 @@ func (c *CLI) networkInspectCmd() *cobra.Command {
 	cmd := c.command("inspect [OPTIONS] NETWORK [NETWORK...]", "Display detailed information on one or more networks", 1, -1,
 		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
 			var out []any
-			var missing []string
+			var missing []string // docker's words: the daemon's error, one line each
 			for _, a := range args {
 				n, err := e.Network(a)
 				var nf engine.NetworkNotFoundError
 				if errors.As(err, &nf) {
-					missing = append(missing, a)
+					missing = append(missing, "Error response from daemon: "+err.Error())
 					continue
 				} else if err != nil {
 					return err
@@ -80,7 +80,7 @@ func (c *CLI) networkInspectCmd() *cobra.Command {
 				return err
 			}
 			if len(missing) > 0 {
-				return &statusError{msg: "Error: No such network: " + strings.Join(missing, ", "), code: 1, bare: true}
+				return &statusError{msg: strings.Join(missing, "\n"), code: 1, bare: true}
 			}
 			return nil
 		}))

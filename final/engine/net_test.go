@@ -226,7 +226,7 @@ func TestNetworks(t *testing.T) {
 	r := cfs(t, "network", "inspect", "bridge", "nope")
 	require.Equal(t, 1, r.Code)
 	require.Contains(t, r.Stdout, id, "what was found is printed")
-	require.Equal(t, "Error: No such network: nope\n", r.Stderr)
+	require.Equal(t, "Error response from daemon: network nope not found (cfs has the networks bridge, host and none)\n", r.Stderr, "as docker network inspect says it")
 	r = cfs(t, "network", "ls", "-f", "colour=red")
 	require.Equal(t, 1, r.Code)
 	require.Contains(t, r.Stderr, "invalid filter 'colour'")
