@@ -275,3 +275,62 @@ func TestTagAndRmi(t *testing.T) {
 	_, err = s.Hold("../evil", ref)
 	require.ErrorContains(t, err, "not a holder's name")
 }
+
+// image prune: without all only the dangling images go, with all every
+// image no container holds; held ones stay either way.
+func TestPrune(t *testing.T) {
+	s, img, ref := pulled(t)
+	unnamed := func(file string) *Image {
+		t.Helper()
+		tree := imagetest.Tar(t, imagetest.Entry{Name: "./", Type: tar.TypeDir},
+			imagetest.Entry{Name: "./" + file, Body: strings.Repeat(file, 1000), Mode: 0o644})
+		got, err := s.Import(context.Background(), bytes.NewReader(tree), ImportOptions{Source: "-"})
+		require.NoError(t, err)
+		require.Empty(t, got.Names, "imported without a name: dangling")
+		return got
+	}
+	dangling, held := unnamed("dangling"), unnamed("held")
+	all, err := s.List()
+	require.NoError(t, err)
+	require.Len(t, all, 3, "a second image without a name leaves the first one")
+	_, err = s.Hold("ctr1", held.ID.String())
+	require.NoError(t, err)
+
+	rm, reclaimed, err := s.Prune(false)
+	require.NoError(t, err)
+	require.Empty(t, rm.Untagged)
+	require.Equal(t, []string{dangling.ID.String(), dangling.Layers[0].ChainID.String()}, rm.Deleted)
+	require.GreaterOrEqual(t, reclaimed, uint64(8000), "its file's 8000 bytes, and its blob")
+	require.NoDirExists(t, filepath.Dir(dangling.Layers[0].Dir))
+	require.NoFileExists(t, s.blobPath(dangling.Layers[0].Digest))
+	require.DirExists(t, held.Layers[0].Dir, "a held image stays")
+	require.DirExists(t, img.Layers[0].Dir, "a named image stays")
+
+	rm, reclaimed, err = s.Prune(false)
+	require.NoError(t, err)
+	require.Empty(t, rm.Deleted)
+	require.Zero(t, reclaimed)
+
+	rm, reclaimed, err = s.Prune(true)
+	require.NoError(t, err)
+	require.Contains(t, rm.Untagged, ref)
+	require.Equal(t, img.ID.String(), rm.Deleted[0])
+	require.Len(t, rm.Deleted, 1+len(img.Layers), "the image and each of its layers")
+	require.Positive(t, reclaimed)
+	for _, l := range img.Layers {
+		require.NoDirExists(t, filepath.Dir(l.Dir))
+	}
+	imgs, err := s.List()
+	require.NoError(t, err)
+	require.Len(t, imgs, 1)
+	require.Equal(t, held.ID, imgs[0].ID, "the held image is all that is left")
+
+	require.NoError(t, s.Release("ctr1"))
+	rm, _, err = s.Prune(false)
+	require.NoError(t, err)
+	require.Equal(t, held.ID.String(), rm.Deleted[0], "released, it is dangling")
+	blobs, err := os.ReadDir(s.path("blobs", "sha256"))
+	require.NoError(t, err)
+	require.Empty(t, blobs)
+	tmpEmpty(t, s)
+}

@@ -188,7 +188,7 @@ func holdersOf(holds map[string]holdRecord, m v1.Hash) []string {
 }
 
 // ---------------------------------------------------------------------------
-// rmi
+// rmi and image prune
 
 // Removed is what Remove did, as docker rmi prints it.
 type Removed struct {
@@ -305,6 +305,93 @@ func (s *Store) Remove(arg string, force bool) (*Removed, error) {
 		}
 	}
 	return out, err
+}
+
+// Prune removes the images that no container holds, as docker image
+// prune does: without all, only the dangling ones (docker's <none>: an
+// image committed, loaded or imported without a name, or one that lost
+// its last name to a newer one); with all, every one. It says what went
+// in rmi's terms, and the bytes that gc freed: the layers' unpacked files
+// and their blobs.
+func (s *Store) Prune(all bool) (*Removed, uint64, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, 0, err
+	}
+	idx, err := s.index()
+	if err != nil {
+		unlock()
+		return nil, 0, err
+	}
+	holds, err := s.holds()
+	if err != nil {
+		unlock()
+		return nil, 0, err
+	}
+	held := map[v1.Hash]bool{}
+	for _, h := range holds {
+		held[h.Manifest] = true
+	}
+	out, drop := &Removed{}, map[v1.Hash]bool{}
+	var pruned []*Image
+	for _, group := range groupByManifest(idx) {
+		if held[group[0].Digest] {
+			continue
+		}
+		img, err := s.load(group)
+		if err != nil {
+			unlock()
+			return nil, 0, err
+		}
+		if len(img.Names) > 0 && !all {
+			continue
+		}
+		drop[img.Manifest.Digest] = true
+		pruned = append(pruned, img)
+		for _, d := range group {
+			if n := d.Annotations[RefName]; n != "" {
+				out.Untagged = appendNew(out.Untagged, shownName(n))
+			}
+			if rd := d.Annotations[RepoDigest]; rd != "" {
+				out.Untagged = appendNew(out.Untagged, shownName(rd))
+			}
+		}
+	}
+	if len(pruned) == 0 {
+		unlock()
+		return out, 0, nil
+	}
+	kept := idx.Manifests[:0]
+	for _, d := range idx.Manifests {
+		if !drop[d.Digest] {
+			kept = append(kept, d)
+		}
+	}
+	idx.Manifests = kept
+	err = s.writeIndex(idx)
+	unlock()
+	if err != nil {
+		return nil, 0, err
+	}
+	gone, err := s.GC()
+	var reclaimed uint64
+	counted := map[v1.Hash]bool{}
+	for _, img := range pruned {
+		out.Deleted = append(out.Deleted, img.ID.String())
+		for i := len(img.Layers) - 1; i >= 0; i-- {
+			l := img.Layers[i]
+			if !gone[l.ChainID] || counted[l.ChainID] {
+				continue
+			}
+			counted[l.ChainID] = true
+			out.Deleted = append(out.Deleted, l.ChainID.String())
+			reclaimed += uint64(l.Size)
+			if _, serr := os.Stat(s.blobPath(l.Digest)); errors.Is(serr, os.ErrNotExist) {
+				reclaimed += uint64(l.BlobSize)
+			}
+		}
+	}
+	return out, reclaimed, err
 }
 
 // isName returns the canonical name arg stands for, if it is one of the

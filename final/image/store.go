@@ -44,6 +44,7 @@
 //	Commit(CommitOptions)              a container's upper directory as a new image
 //	Changes(upper, below)              the upper directory read as docker diff lists it
 //	Tag, Remove, Save, Load, Import    docker tag, rmi, save, load, import
+//	Prune(all)                         docker image prune [-a]
 //	EnsureBase()                       cfs/base, made here, without a registry
 //	Image.Inspect(), Image.History()   the Docker Engine API's own types
 package image
@@ -204,7 +205,9 @@ func (s *Store) updateIndex(change func(idx *v1.IndexManifest) error) error {
 // setRef points the reference ref (canonical: docker.io/library/busybox:latest)
 // at a manifest, replacing what it pointed at. An entry of the same
 // manifest with no name (a dangling image) goes: the image has a name
-// again. It returns whether the reference pointed at this manifest already.
+// again. With ref "", the manifest becomes a dangling image, and other
+// dangling images stay. It returns whether the reference pointed at this
+// manifest already.
 func setRef(idx *v1.IndexManifest, ref string, m v1.Descriptor, repoDigest string) (same bool) {
 	kept := idx.Manifests[:0]
 	for _, d := range idx.Manifests {
@@ -212,7 +215,7 @@ func setRef(idx *v1.IndexManifest, ref string, m v1.Descriptor, repoDigest strin
 		if name == ref && d.Digest == m.Digest {
 			same = true
 		}
-		if name == ref || (name == "" && d.Digest == m.Digest) {
+		if (name == ref && ref != "") || (name == "" && d.Digest == m.Digest) {
 			if repoDigest == "" && name == ref && d.Digest == m.Digest {
 				repoDigest = d.Annotations[RepoDigest]
 			}
