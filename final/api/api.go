@@ -128,6 +128,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /images/create", s.imagePull)
 	m.HandleFunc("GET /images/get", s.imageSave)
 	m.HandleFunc("POST /images/load", s.imageLoad)
+	m.HandleFunc("POST /images/prune", s.imagePrune)
 	// Image names have slashes: /images/docker.io/library/busybox:latest/json.
 	m.HandleFunc("/images/", s.imageRoutes)
 
@@ -136,6 +137,8 @@ func (s *Server) routes() {
 	// on, as against Docker.
 	m.HandleFunc("GET /networks", s.networkList)
 	m.HandleFunc("GET /networks/{name}", s.networkInspect)
+	m.HandleFunc("POST /networks/prune", s.networkPrune)
+	m.HandleFunc("POST /build/prune", s.buildPrune)
 	m.HandleFunc("GET /volumes/{name}", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("get %s: no such volume (cfs keeps no named volumes)", r.PathValue("name")))
 	})

@@ -210,6 +210,12 @@ func (s *Server) imageRemove(w http.ResponseWriter, r *http.Request, name string
 		fail(w, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, s.deleted(rm))
+}
+
+// deleted is what rmi or prune removed, as the API lists it, each with
+// its event.
+func (s *Server) deleted(rm *image.Removed) []mobyimage.DeleteResponse {
 	out := []mobyimage.DeleteResponse{}
 	for _, u := range rm.Untagged {
 		out = append(out, mobyimage.DeleteResponse{Untagged: u})
@@ -219,7 +225,34 @@ func (s *Server) imageRemove(w http.ResponseWriter, r *http.Request, name string
 		out = append(out, mobyimage.DeleteResponse{Deleted: d})
 		s.imageEvent(d, events.ActionDelete)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
+}
+
+// POST /images/prune?filters={"dangling":{"false":true}}: docker image
+// prune; dangling=false is its -a (every image no container uses).
+func (s *Server) imagePrune(w http.ResponseWriter, r *http.Request) {
+	f, err := parseFilters(r.URL.Query().Get("filters"), "dangling")
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	all := false
+	for _, v := range f["dangling"] {
+		switch v {
+		case "true", "1":
+		case "false", "0":
+			all = true
+		default:
+			fail(w, badRequest("invalid filter 'dangling=%s': true or false", v))
+			return
+		}
+	}
+	rm, reclaimed, err := s.e.Images.Prune(all)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, mobyimage.PruneReport{ImagesDeleted: s.deleted(rm), SpaceReclaimed: reclaimed})
 }
 
 // GET /images/get?names=A&names=B: docker save, a tar.

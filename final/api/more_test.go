@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	goruntime "runtime"
 	"strings"
 	"sync"
@@ -14,9 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"cfs/final/dockercli"
+	"cfs/final/image"
 	"cfs/final/image/imagetest"
 	"cfs/internal/stagetest"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -155,15 +159,61 @@ func TestCreateStartPortsLogs(t *testing.T) {
 	require.Empty(t, s.ok(t, "logs", "--until", "1h", n[2]))
 }
 
-// docker container prune through the server (POST /containers/prune): the
-// container made here is the only one (enginetest.Main).
+// docker container prune, image prune and system prune through the
+// server (POST /containers/prune, /images/prune, /networks/prune,
+// /build/prune): the containers made here are the only ones
+// (enginetest.Main), and the images are in a store of this test's own.
 func TestPrune(t *testing.T) {
 	setup(t)
+	store := filepath.Join(t.TempDir(), "images")
+	t.Setenv(dockercli.StoreEnv, store)
 	s := serve(t)
-	n := names(t, s, "pruned")
+	n := names(t, s, "pruned", "up")
 	id := strings.TrimSpace(s.ok(t, "create", "--name", n[0], "--network", "none", "cfs/base", "true"))
 	require.Equal(t, "Deleted Containers:\n"+id+"\n\nTotal reclaimed space: 0B\n", s.ok(t, "container", "prune", "-f"))
 	require.Equal(t, 1, s.docker(t, "", "inspect", n[0]).Code, "gone")
+
+	// A stopped container, an image committed from it without a name
+	// (dangling) and one with a name; a running container holds cfs/base.
+	s.ok(t, "run", "--name", n[0], "--network", "none", "cfs/base", "sh", "-c", "echo hi > /hi")
+	id = strings.TrimSpace(s.ok(t, "inspect", "-f", "{{.Id}}", n[0]))
+	dangling := strings.TrimSpace(s.ok(t, "commit", n[0]))
+	named := strings.TrimSpace(s.ok(t, "commit", n[0], "api-pruned:v1"))
+	layers := strings.Fields(s.ok(t, "image", "inspect", "-f", `{{range .RootFS.Layers}}{{.}} {{end}}`, named))
+	s.ok(t, "run", "-d", "--name", n[1], "--network", "none", "cfs/base", "sleep", "1000")
+
+	// system prune: the stopped container and the dangling image; the
+	// named image keeps the layer the two images share. 3B: /hi.
+	require.Equal(t, "Deleted Containers:\n"+id+"\n\nDeleted Images:\ndeleted: "+dangling+"\n\nTotal reclaimed space: 3B\n",
+		s.ok(t, "system", "prune", "-f"))
+	require.Equal(t, "api-pruned:v1\ncfs/base:latest\n", s.ok(t, "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "dangling=false"),
+		"only the dangling image went")
+
+	// image prune -a: every image no container uses; cfs/base stays.
+	out := s.ok(t, "image", "prune", "-a", "-f")
+	require.Regexp(t, `^Deleted Images:\nuntagged: api-pruned:v1\ndeleted: `+named+`\n(deleted: sha256:[0-9a-f]{64}\n)+\nTotal reclaimed space: [0-9.]+[kM]?B\n$`, out)
+	require.Equal(t, "cfs/base\n", s.ok(t, "images", "--format", "{{.Repository}}"))
+	// From outside: the committed layer is no longer in the store.
+	top := image.ChainIDs(hashes(t, layers))
+	require.NoDirExists(t, filepath.Join(store, "layers", top[len(top)-1].Hex))
+	require.Equal(t, "true\n", s.ok(t, "inspect", "-f", "{{.State.Running}}", n[1]))
+	require.Equal(t, "Total reclaimed space: 0B\n", s.ok(t, "image", "prune", "-f"), "nothing dangling is left")
+
+	r := s.docker(t, "", "image", "prune", "-f", "--filter", "until=1h")
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stderr, "invalid filter 'until' (cfs knows dangling)")
+}
+
+// hashes parses sha256:HEX strings.
+func hashes(t *testing.T, in []string) []v1.Hash {
+	t.Helper()
+	out := make([]v1.Hash, len(in))
+	for i, s := range in {
+		h, err := v1.NewHash(s)
+		require.NoError(t, err)
+		out[i] = h
+	}
+	return out
 }
 
 // docker pull through the server, from a registry on loopback: the

@@ -17,6 +17,7 @@ import (
 	"cfs/final/cgroups"
 	"cfs/final/engine"
 
+	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
@@ -145,6 +146,18 @@ func (s *Server) networkList(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// POST /networks/prune: docker system prune asks it; cfs's three
+// networks are docker's built-in ones, which are never pruned.
+func (s *Server) networkPrune(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, network.PruneReport{NetworksDeleted: []string{}})
+}
+
+// POST /build/prune: docker system prune asks it too; cfs builds
+// nothing, so it has no build cache.
+func (s *Server) buildPrune(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, build.CachePruneReport{CachesDeleted: []string{}})
 }
 
 // GET /networks/{name}: docker network inspect, with the containers on it.

@@ -188,10 +188,10 @@ func newRoot(c *CLI) *cobra.Command {
 		c.pauseCmd("pause"), c.pauseCmd("unpause"), c.portCmd(), c.renameCmd(), c.exportCmd(), c.diffCmd(), c.cpCmd(), c.commitCmd(), c.updateCmd())
 
 	// docker image SUBCOMMAND and docker container SUBCOMMAND: the same
-	// commands under their newer names, and container prune.
-	root.AddCommand(c.group("image", "Manage images: image ls, inspect, pull, push, rm, tag, history, save, load, import",
+	// commands under their newer names, and image and container prune.
+	root.AddCommand(c.group("image", "Manage images: image ls, inspect, pull, push, rm, prune, tag, history, save, load, import",
 		inspect, c.pullCmd(), c.pushCmd(), alias(c.imagesCmd(), "ls", "list"), c.historyCmd(), c.tagCmd(),
-		alias(c.rmiCmd(), "rm", "remove"), c.saveCmd(), c.loadCmd(), c.importCmd()))
+		alias(c.rmiCmd(), "rm", "remove"), c.imagePruneCmd(), c.saveCmd(), c.loadCmd(), c.importCmd()))
 	ctrInspect := c.inspectAnyCmd()
 	_ = ctrInspect.Flags().Set("type", "container")
 	root.AddCommand(c.group("container", "Manage containers: container ls, rm, prune, and the commands above",
@@ -199,7 +199,7 @@ func newRoot(c *CLI) *cobra.Command {
 		c.stopCmd(), c.restartCmd(), c.killCmd(), alias(c.rmCmd(), "rm", "remove"), ctrInspect, c.waitCmd(), c.topCmd(),
 		c.statsCmd(), c.pauseCmd("pause"), c.pauseCmd("unpause"), c.portCmd(), c.renameCmd(), c.exportCmd(), c.diffCmd(), c.cpCmd(),
 		c.commitCmd(), c.updateCmd(), c.pruneCmd()))
-	root.AddCommand(c.networkCmd(), c.group("system", "Manage cfs: system df", c.dfCmd()))
+	root.AddCommand(c.networkCmd(), c.group("system", "Manage cfs: system df, prune", c.dfCmd(), c.systemPruneCmd()))
 	var noFlagsInUse func(*cobra.Command)
 	noFlagsInUse = func(cmd *cobra.Command) {
 		cmd.DisableFlagsInUseLine = true
@@ -277,6 +277,8 @@ func (c *CLI) args(min, max int) cobra.PositionalArgs {
 		}
 		var want string
 		switch {
+		case max == 0:
+			want = "" // docker's NoArgs: "accepts no arguments"
 		case min == max:
 			want = fmt.Sprintf("exactly %d argument%s", min, plural(min))
 		case max < 0:
@@ -286,8 +288,12 @@ func (c *CLI) args(min, max int) cobra.PositionalArgs {
 		default:
 			want = fmt.Sprintf("at least %d and at most %d arguments", min, max)
 		}
-		return &statusError{msg: fmt.Sprintf("%q requires %s.\nSee '%s --help'.\n\nUsage:  %s %s\n\n%s",
-			c.path(cmd), want, c.path(cmd), c.path(cmd), strings.TrimPrefix(cmd.Use, cmd.Name()+" "), cmd.Short), code: 1}
+		problem := "requires " + want
+		if want == "" {
+			problem = "accepts no arguments"
+		}
+		return &statusError{msg: fmt.Sprintf("%q %s.\nSee '%s --help'.\n\nUsage:  %s %s\n\n%s",
+			c.path(cmd), problem, c.path(cmd), c.path(cmd), strings.TrimPrefix(cmd.Use, cmd.Name()+" "), cmd.Short), code: 1}
 	}
 }
 

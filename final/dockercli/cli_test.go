@@ -137,6 +137,8 @@ func TestFlagsAndArguments(t *testing.T) {
 		{[]string{"rmi"}, 1, "\"final rmi\" requires at least 1 argument."},
 		{[]string{"image", "inspect"}, 1, "\"final image inspect\" requires at least 1 argument."},
 		{[]string{"image", "frob"}, 125, "final image: unknown command \"frob\""},
+		{[]string{"image", "prune", "x"}, 1, "final image prune: \"final image prune\" accepts no arguments.\nSee 'final image prune --help'.\n\nUsage:  final image prune [OPTIONS]\n\nRemove unused images\n"},
+		{[]string{"image", "prune", "--filter", "until=1h"}, 125, "final image prune: unknown flag: --filter"},
 		{[]string{"pull", "--platform", "linux", "x"}, 1, "invalid platform \"linux\": want OS/ARCH[/VARIANT]"},
 		{[]string{"pull", "Bad/Name"}, 1, "final pull: invalid reference format: repository name (Bad/Name) must be lowercase\n"},
 		{[]string{"pull", "--registry-mirror", "mirror.example", "busybox"}, 1, "registry mirror \"mirror.example\": want a URL"},

@@ -262,27 +262,67 @@ func (c *CLI) pruneCmd() *cobra.Command {
 	var force bool
 	cmd := c.command("prune [OPTIONS]", "Remove all stopped containers", 0, 0,
 		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
-			if !force {
-				fmt.Fprint(c.Out, "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ")
-				answer, _ := bufio.NewReader(c.In).ReadString('\n')
-				if !strings.EqualFold(strings.TrimSpace(answer), "y") {
-					return nil // docker's "cancelled": nothing removed, status 0
-				}
+			if !force && !c.confirm("WARNING! This will remove all stopped containers.") {
+				return nil // docker's "cancelled": nothing removed, status 0
 			}
-			removed, reclaimed, err := e.Prune()
-			if len(removed) > 0 {
-				fmt.Fprintln(c.Out, "Deleted Containers:")
-				for _, ctr := range removed {
-					fmt.Fprintln(c.Out, ctr.ID)
-				}
-				fmt.Fprintln(c.Out)
-			}
+			reclaimed, err := c.pruneContainers(e)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(c.Out, "Total reclaimed space:", units.HumanSize(float64(reclaimed)))
 			return nil
 		}))
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	return cmd
+}
+
+// confirm asks docker's question after a warning: only y or Y is yes.
+func (c *CLI) confirm(warning string) bool {
+	fmt.Fprint(c.Out, warning+"\nAre you sure you want to continue? [y/N] ")
+	answer, _ := bufio.NewReader(c.In).ReadString('\n')
+	return strings.EqualFold(strings.TrimSpace(answer), "y")
+}
+
+// pruneContainers removes the containers that are not running and lists
+// them as docker does.
+func (c *CLI) pruneContainers(e *engine.Engine) (uint64, error) {
+	removed, reclaimed, err := e.Prune()
+	if len(removed) > 0 {
+		fmt.Fprintln(c.Out, "Deleted Containers:")
+		for _, ctr := range removed {
+			fmt.Fprintln(c.Out, ctr.ID)
+		}
+		fmt.Fprintln(c.Out)
+	}
+	return reclaimed, err
+}
+
+// systemPruneCmd is docker system prune: the stopped containers, then
+// the images no container holds any more (with -a) or the dangling ones.
+// cfs has no networks, volumes or build cache of its own to prune.
+func (c *CLI) systemPruneCmd() *cobra.Command {
+	var force, all bool
+	cmd := c.command("prune [OPTIONS]", "Remove unused data", 0, 0,
+		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
+			images := "all dangling images"
+			if all {
+				images = "all images without at least one container associated to them"
+			}
+			if !force && !c.confirm("WARNING! This will remove:\n  - all stopped containers\n  - "+images+"\n") {
+				return nil
+			}
+			fromContainers, err := c.pruneContainers(e)
+			if err != nil {
+				return err
+			}
+			fromImages, err := c.pruneImages(e.Images, all)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.Out, "Total reclaimed space:", units.HumanSize(float64(fromContainers+fromImages)))
+			return nil
+		}))
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	return cmd
 }

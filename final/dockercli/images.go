@@ -229,6 +229,47 @@ func ellipsis(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
+// imagePruneCmd is docker image prune: the dangling images (<none>), or
+// with -a every image that no container uses.
+func (c *CLI) imagePruneCmd() *cobra.Command {
+	var force, all bool
+	cmd := c.command("prune [OPTIONS]", "Remove unused images", 0, 0,
+		c.withStore(func(cmd *cobra.Command, s *image.Store, args []string) error {
+			warning := "WARNING! This will remove all dangling images."
+			if all {
+				warning = "WARNING! This will remove all images without at least one container associated to them."
+			}
+			if !force && !c.confirm(warning) {
+				return nil
+			}
+			reclaimed, err := c.pruneImages(s, all)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.Out, "Total reclaimed space:", units.HumanSize(float64(reclaimed)))
+			return nil
+		}))
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	return cmd
+}
+
+// pruneImages removes the images prune may and lists them as docker does.
+func (c *CLI) pruneImages(s *image.Store, all bool) (uint64, error) {
+	rm, reclaimed, err := s.Prune(all)
+	if rm != nil && len(rm.Untagged)+len(rm.Deleted) > 0 {
+		fmt.Fprintln(c.Out, "Deleted Images:")
+		for _, u := range rm.Untagged {
+			fmt.Fprintln(c.Out, "untagged:", u)
+		}
+		for _, d := range rm.Deleted {
+			fmt.Fprintln(c.Out, "deleted:", d)
+		}
+		fmt.Fprintln(c.Out)
+	}
+	return reclaimed, err
+}
+
 func (c *CLI) tagCmd() *cobra.Command {
 	return c.command("tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", 2, 2,
 		c.withStore(func(cmd *cobra.Command, s *image.Store, args []string) error {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"cfs/final/cgroups"
+	"cfs/final/dockercli"
 	"cfs/internal/layout"
 	"cfs/internal/stagetest"
 
@@ -170,6 +171,65 @@ func TestContainerGroup(t *testing.T) {
 	r = cfs(t, "container", "frob")
 	require.Equal(t, 125, r.Code)
 	require.Contains(t, r.Stderr, "unknown command \"frob\"")
+}
+
+// system prune and image prune, as docker's: each asks first (-f does
+// not), then lists what went. The images are in a store of this test's
+// own; the engine's tests run where there are no other containers.
+func TestSystemAndImagePrune(t *testing.T) {
+	setup(t)
+	store := filepath.Join(t.TempDir(), "images")
+	t.Setenv(dockercli.StoreEnv, store)
+	rmAll(t, "sp-done", "sp-up")
+	ok(t, "run", "--name", "sp-done", "--network", "none", "cfs/base", "sh", "-c", "echo hi > /hi")
+	id := inspect(t, "sp-done").ID
+	dangling := strings.TrimSpace(ok(t, "commit", "sp-done"))
+	named := strings.TrimSpace(ok(t, "commit", "sp-done", "sp-img"))
+	ok(t, "run", "-d", "--name", "sp-up", "--network", "none", "cfs/base", "sleep", "1000")
+	list := func() (out string) { // REPOSITORY and IMAGE ID of each row
+		for _, row := range strings.Split(strings.TrimSpace(ok(t, "images")), "\n")[1:] {
+			f := strings.Fields(row)
+			out += f[0] + " " + f[2] + "\n"
+		}
+		return out
+	}
+	before := list()
+	require.Regexp(t, `^sp-img `+named[7:19]+`\n<none> `+dangling[7:19]+`\ncfs/base [0-9a-f]{12}\n$`, before)
+	layers := func() int {
+		entries, err := os.ReadDir(filepath.Join(store, "layers"))
+		require.NoError(t, err)
+		return len(entries)
+	}
+	require.Equal(t, 2, layers(), "cfs/base's layer, and the one both commits made")
+
+	// Anything but y keeps everything.
+	warning := "WARNING! This will remove:\n  - all stopped containers\n  - all dangling images\n\nAre you sure you want to continue? [y/N] "
+	r := stagetest.Run(t, "n\n", "system", "prune")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Equal(t, warning, r.Stdout)
+	r = stagetest.Run(t, "\n", "image", "prune", "-a")
+	require.Equal(t, "WARNING! This will remove all images without at least one container associated to them.\nAre you sure you want to continue? [y/N] ", r.Stdout)
+	require.Equal(t, before, list())
+
+	// y: the stopped container and the dangling image (whose one layer
+	// sp-img shares, so only the image goes); /hi is 3 bytes.
+	r = stagetest.Run(t, "y\n", "system", "prune")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Equal(t, warning+"Deleted Containers:\n"+id+"\n\nDeleted Images:\ndeleted: "+dangling+"\n\nTotal reclaimed space: 3B\n", r.Stdout)
+	require.Equal(t, []string{"sp-up"}, strings.Fields(ok(t, "ps", "-a", "--format", "{{.Names}}")))
+
+	// image prune -a: sp-img and its layer; cfs/base is sp-up's.
+	require.Equal(t, 2, layers(), "sp-img holds the committed layer")
+	out := ok(t, "image", "prune", "-af")
+	require.Regexp(t, `^Deleted Images:\nuntagged: sp-img:latest\ndeleted: `+named+`\ndeleted: sha256:[0-9a-f]{64}\n\nTotal reclaimed space: [0-9.]+k?B\n$`, out)
+	require.Regexp(t, `^cfs/base [0-9a-f]{12}\n$`, list())
+	require.Equal(t, 1, layers(), "from outside: the committed layer is gone from the store")
+	require.Equal(t, "Total reclaimed space: 0B\n", ok(t, "image", "prune", "-f"))
+	require.Equal(t, "Total reclaimed space: 0B\n", ok(t, "system", "prune", "-af"), "the running container and its image stay")
+
+	r = cfs(t, "image", "prune", "extra")
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stderr, `"cfs image prune" accepts no arguments.`, "docker's words")
 }
 
 // A detached container runs on after `run -d` returns; ps, logs,
