@@ -5,8 +5,8 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
-	"path"
 	"strings"
 	"sync"
 
@@ -28,9 +28,18 @@ func (s *Server) imageList(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	f, err := parseFilters(r.URL.Query().Get("filters"), "reference", "dangling", "label")
+	f, err := parseFilters(r.URL.Query().Get("filters"), engine.ImageFilterKeys...)
 	if err != nil {
 		fail(w, err)
+		return
+	}
+	match, err := engine.ImageMatcher(engine.Filter(f), st.Get)
+	if errors.Is(err, image.ErrNotFound) {
+		fail(w, err) // before or since an image that is not here: 404
+		return
+	}
+	if err != nil {
+		fail(w, badRequest("%v", err))
 		return
 	}
 	imgs, err := st.List()
@@ -41,18 +50,8 @@ func (s *Server) imageList(w http.ResponseWriter, r *http.Request) {
 	out := []mobyimage.Summary{}
 	for _, img := range imgs {
 		// docker images REPO[:TAG] sends it as a reference filter, a glob.
-		tags := img.RepoTags
-		if refs := f["reference"]; len(refs) > 0 {
-			tags = nil // only the names that match, as docker's daemon answers
-			for _, t := range img.RepoTags {
-				if f.match("reference", func(v string) bool { return matchesReference([]string{t}, v) }) {
-					tags = append(tags, t)
-				}
-			}
-		}
-		if !f.match("reference", func(v string) bool { return matchesReference(img.RepoTags, v) }) ||
-			!f.match("dangling", func(v string) bool { return (v == "true") == (len(img.RepoTags) == 0) }) ||
-			!f.match("label", func(v string) bool { return engine.HasLabel(img.Config.Config.Labels, v) }) {
+		tags, ok := match(img)
+		if !ok {
 			continue
 		}
 		out = append(out, mobyimage.Summary{
@@ -61,20 +60,6 @@ func (s *Server) imageList(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// matchesReference reports whether one of tags (repo:tag) matches the
-// pattern, as REPO or REPO:TAG, with docker's globs (path.Match).
-func matchesReference(tags []string, pattern string) bool {
-	for _, t := range tags {
-		repo := t[:strings.LastIndex(t, ":")]
-		for _, name := range []string{t, repo} {
-			if ok, _ := path.Match(pattern, name); ok {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func nonNil(s []string) []string {

@@ -188,6 +188,8 @@ func TestPrune(t *testing.T) {
 		s.ok(t, "system", "prune", "-f"))
 	require.Equal(t, "api-pruned:v1\ncfs/base:latest\n", s.ok(t, "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "dangling=false"),
 		"only the dangling image went")
+	require.Equal(t, "cfs/base\n", s.ok(t, "images", "--format", "{{.Repository}}", "--filter", "before=api-pruned:v1"))
+	require.Equal(t, "api-pruned\n", s.ok(t, "images", "--format", "{{.Repository}}", "api-*"), "a glob")
 
 	// image prune -a: every image no container uses; cfs/base stays.
 	out := s.ok(t, "image", "prune", "-a", "-f")

@@ -1,10 +1,11 @@
 // Package dockercli is cfs's docker-compatible command line: the image
 // commands of part 2 (pull, push, images, image inspect, history, tag,
-// rmi, save, load, import) and the container commands of part 3 (run,
-// create, start, attach, ps, logs, exec, stop, restart, kill, rm, inspect,
-// wait, top, stats, pause, unpause, port, rename, export, diff, commit,
-// cp, update, system df; containers.go, run.go, detach.go, ps.go, exec.go,
-// cp.go) and network ls and inspect (network.go). Each command parses
+// rmi, image prune, save, load, import) and the container commands of
+// part 3 (run, create, start, attach, ps, logs, exec, stop, restart, kill,
+// rm, inspect, wait, top, stats, pause, unpause, port, rename, export,
+// diff, commit, cp, update, system df and prune; containers.go, run.go,
+// detach.go, ps.go, exec.go, cp.go) and network ls and inspect
+// (network.go). Each command parses
 // its flags, calls the engine's packages in-process, and prints what
 // docker prints, in docker's formats and with docker's exit codes: 0, 1
 // when the command failed, 125 for a bad flag or an engine error of run,

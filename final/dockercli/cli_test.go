@@ -114,6 +114,24 @@ func TestPullImagesInspectHistoryTagRmi(t *testing.T) {
 
 	c.ok("tag", ref, "mine:v1")
 	require.Regexp(t, "\nmine +v1 +"+id+" ", c.ok("images"))
+	// --filter and --format, as docker's: a reference is a glob of REPO
+	// or REPO:TAG, and only the names that match are shown.
+	require.Equal(t, "mine:v1 "+id+"\n", c.ok("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", "-f", "reference=mi*"))
+	require.Equal(t, "mine:v1\n", c.ok("images", "--format", "{{.Repository}}:{{.Tag}}", "mine:v*"), "REPOSITORY[:TAG] is a reference filter")
+	require.Regexp(t, `^REPOSITORY +TAG +SIZE\nmine +v1 +[0-9.]+k?B\n$`, c.ok("images", "--format", `table {{.Repository}}\t{{.Tag}}\t{{.Size}}`, "--filter", "reference=mine"))
+	require.Equal(t, id+"\n"+id+"\n", c.ok("images", "-q", "-f", "dangling=false"), "one row per name")
+	require.Empty(t, c.ok("images", "-q", "-f", "dangling=true"))
+	require.Empty(t, c.ok("images", "-q", "-f", "since=mine:v1"), "nothing is newer")
+	for _, tc := range []struct{ args, stderr string }{
+		{"-f nope=1", "Error response from daemon: invalid filter 'nope' (cfs knows reference, dangling, label, before, since)\n"},
+		{"-f dangling=maybe", "Error response from daemon: invalid filter 'dangling=maybe': true or false\n"},
+		{"-f before=nosuch", "Error response from daemon: No such image: nosuch"},
+		{"--format {{.Nope}}", `final images: template: format:1:2: executing "format" at <.Nope>: can't evaluate field Nope`},
+	} {
+		code, _, errOut := c.run("", append([]string{"images"}, strings.Fields(tc.args)...)...)
+		require.Equal(t, 1, code, tc.args)
+		require.Contains(t, errOut, tc.stderr, tc.args)
+	}
 	require.Equal(t, "Untagged: mine:v1\n", c.ok("rmi", "mine:v1"))
 	code, _, errOut = c.run("", "rmi", "nosuch:tag")
 	require.Equal(t, 1, code)

@@ -23,7 +23,6 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
-	"text/template"
 	"time"
 
 	"cfs/final/engine"
@@ -525,12 +524,9 @@ func (c *CLI) printInspect(out []any, format string) error {
 		fmt.Fprintln(c.Out, string(b))
 		return nil
 	}
-	tmpl, err := template.New("format").Funcs(template.FuncMap{
-		"json": func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
-		"join": strings.Join,
-	}).Parse(format)
+	tmpl, err := parseTemplate(format)
 	if err != nil {
-		return &statusError{msg: fmt.Sprintf("template parsing error: %v", err), code: 1}
+		return err
 	}
 	for _, v := range out {
 		raw, _ := json.Marshal(v)
@@ -540,7 +536,7 @@ func (c *CLI) printInspect(out []any, format string) error {
 		_ = dec.Decode(&m)
 		var b bytes.Buffer
 		if err := tmpl.Execute(&b, m); err != nil {
-			return &statusError{msg: fmt.Sprintf("template: %v", err), code: 1}
+			return &statusError{msg: err.Error(), code: 1}
 		}
 		fmt.Fprintln(c.Out, b.String())
 	}

@@ -9,8 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"cfs/final/engine"
 	"cfs/final/image"
-	"cfs/final/registry"
 
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
@@ -34,6 +34,8 @@ func ago(t time.Time) string {
 
 func (c *CLI) imagesCmd() *cobra.Command {
 	var quiet, noTrunc, digests bool
+	var format string
+	filter := filterValue{}
 	cmd := c.command("images [OPTIONS] [REPOSITORY[:TAG]]", "List images", 0, 1,
 		c.withStore(func(cmd *cobra.Command, s *image.Store, args []string) error {
 			if c.Root == "" && os.Getenv(StoreEnv) == "" && s.IsNew() {
@@ -43,31 +45,72 @@ func (c *CLI) imagesCmd() *cobra.Command {
 					return err
 				}
 			}
+			f := engine.Filter(filter)
+			if len(args) == 1 {
+				f["reference"] = append(f["reference"], args[0]) // as docker's CLI sends it
+			}
+			match, err := engine.ImageMatcher(f, s.Get)
+			if err != nil {
+				return &statusError{msg: "Error response from daemon: " + err.Error(), code: 1, bare: true}
+			}
 			imgs, err := s.List()
 			if err != nil {
 				return err
 			}
-			filter := ""
-			if len(args) == 1 {
-				filter = args[0]
+			var rows []imageRow
+			for _, img := range imgs {
+				if tags, ok := match(img); ok {
+					rows = append(rows, rowsOf(img, tags)...)
+				}
 			}
-			return c.printImages(imgs, filter, quiet, noTrunc, digests)
+			return c.printImages(rows, format, quiet, noTrunc, digests)
 		}))
 	f := cmd.Flags()
 	f.BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
 	f.BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
 	f.BoolVar(&digests, "digests", false, "show digests")
+	f.VarP(filter, "filter", "f", "filter output based on conditions provided (reference, dangling, label, before, since)")
+	f.StringVar(&format, "format", "", "format output using a Go template ('{{.Repository}}:{{.Tag}}'; 'table {{.ID}}\\t{{.Size}}' for a table with its header)")
 	f.BoolP("all", "a", false, "show all images (cfs keeps no intermediate images: the same list)")
 	return cmd
 }
 
-// imageRow is one row of `images`.
+// imageRow is one row of `images`: an image under one of its names, as
+// docker images --format sees it.
 type imageRow struct {
 	repo, tag, digest string
 	img               *image.Image
+	noTrunc           bool
 }
 
-func rowsOf(img *image.Image) []imageRow {
+func (r imageRow) ID() string {
+	if r.noTrunc {
+		return r.img.ID.String()
+	}
+	return r.img.ShortID()
+}
+
+func (r imageRow) Repository() string   { return r.repo }
+func (r imageRow) Tag() string          { return r.tag }
+func (r imageRow) Digest() string       { return r.digest }
+func (r imageRow) CreatedSince() string { return ago(r.img.Created()) }
+func (r imageRow) CreatedAt() string    { return r.img.Created().Format("2006-01-02 15:04:05 -0700 MST") }
+func (r imageRow) Size() string         { return humanSize(r.img.Size) }
+
+// imageHeader is the header line of images --format 'table …'.
+type imageHeader struct{}
+
+func (imageHeader) ID() string           { return "IMAGE ID" }
+func (imageHeader) Repository() string   { return "REPOSITORY" }
+func (imageHeader) Tag() string          { return "TAG" }
+func (imageHeader) Digest() string       { return "DIGEST" }
+func (imageHeader) CreatedSince() string { return "CREATED" }
+func (imageHeader) CreatedAt() string    { return "CREATED AT" }
+func (imageHeader) Size() string         { return "SIZE" }
+
+// rowsOf is an image's rows: one per name (tags, the names to show), or
+// per repository digest, or one <none>.
+func rowsOf(img *image.Image, tags []string) []imageRow {
 	var rows []imageRow
 	digestOf := func(repo string) string {
 		for _, d := range img.RepoDigests {
@@ -77,7 +120,7 @@ func rowsOf(img *image.Image) []imageRow {
 		}
 		return "<none>"
 	}
-	for _, t := range img.RepoTags {
+	for _, t := range tags {
 		i := strings.LastIndex(t, ":")
 		rows = append(rows, imageRow{repo: t[:i], tag: t[i+1:], digest: digestOf(t[:i]), img: img})
 	}
@@ -93,29 +136,36 @@ func rowsOf(img *image.Image) []imageRow {
 	return rows
 }
 
-func (c *CLI) printImages(imgs []*image.Image, filter string, quiet, noTrunc, digests bool) error {
-	var rows []imageRow
-	for _, img := range imgs {
-		for _, r := range rowsOf(img) {
-			if filter != "" && !matchesFilter(r, filter) {
-				continue
-			}
-			rows = append(rows, r)
-		}
-	}
-	id := func(img *image.Image) string {
-		if noTrunc {
-			return img.ID.String()
-		}
-		return img.ShortID()
+func (c *CLI) printImages(rows []imageRow, format string, quiet, noTrunc, digests bool) error {
+	for i := range rows {
+		rows[i].noTrunc = noTrunc
 	}
 	if quiet {
 		for _, r := range rows {
-			fmt.Fprintln(c.Out, id(r.img))
+			fmt.Fprintln(c.Out, r.ID())
 		}
 		return nil
 	}
 	tw := newTable(c.Out)
+	tmpl, table, err := parseFormat(format)
+	if err != nil {
+		return err
+	}
+	if tmpl != nil {
+		w := io.Writer(c.Out)
+		if table {
+			w = tw
+			if err := formatLine(tw, tmpl, imageHeader{}); err != nil {
+				return err
+			}
+		}
+		for _, r := range rows {
+			if err := formatLine(w, tmpl, r); err != nil {
+				return err
+			}
+		}
+		return tw.Flush()
+	}
 	if digests {
 		fmt.Fprintln(tw, "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE")
 	} else {
@@ -123,24 +173,12 @@ func (c *CLI) printImages(imgs []*image.Image, filter string, quiet, noTrunc, di
 	}
 	for _, r := range rows {
 		if digests {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.repo, r.tag, r.digest, id(r.img), ago(r.img.Created()), humanSize(r.img.Size))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.repo, r.tag, r.digest, r.ID(), r.CreatedSince(), r.Size())
 		} else {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.repo, r.tag, id(r.img), ago(r.img.Created()), humanSize(r.img.Size))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.repo, r.tag, r.ID(), r.CreatedSince(), r.Size())
 		}
 	}
 	return tw.Flush()
-}
-
-// matchesFilter is docker images' REPOSITORY[:TAG] argument.
-func matchesFilter(r imageRow, filter string) bool {
-	repo, tag, hasTag := strings.Cut(filter, ":")
-	if strings.Contains(tag, "/") { // a registry's port, not a tag
-		repo, tag, hasTag = filter, "", false
-	}
-	if ref, err := registry.ParseReference(repo); err == nil {
-		repo = registry.FamiliarRepository(ref.Context())
-	}
-	return r.repo == repo && (!hasTag || r.tag == tag)
 }
 
 func (c *CLI) inspectCmd() *cobra.Command {

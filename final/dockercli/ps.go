@@ -47,21 +47,16 @@ func (c *CLI) psCmd() *cobra.Command {
 			}
 			tw := newTable(c.Out)
 			var tmpl *template.Template
-			if format != "" && format != "table" && !quiet {
-				// As docker's: "table " for a header, \t and \n as typed
-				// in single quotes.
-				text, table := strings.CutPrefix(format, "table ")
-				text = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(strings.TrimSpace(text))
-				funcs := template.FuncMap{"json": func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
-					"join": strings.Join, "upper": strings.ToUpper, "lower": strings.ToLower}
-				if tmpl, err = template.New("format").Funcs(funcs).Parse(text); err != nil {
-					return &statusError{msg: fmt.Sprintf("template parsing error: %v", err), code: 1}
+			if !quiet {
+				var table bool
+				if tmpl, table, err = parseFormat(format); err != nil {
+					return err
 				}
-				if table {
-					if err := psLine(tw, tmpl, psHeader{}); err != nil {
+				if tmpl != nil && table {
+					if err := formatLine(tw, tmpl, psHeader{}); err != nil {
 						return err
 					}
-				} else {
+				} else if tmpl != nil {
 					tw = nil
 				}
 			}
@@ -78,7 +73,7 @@ func (c *CLI) psCmd() *cobra.Command {
 					if tw != nil {
 						w = tw
 					}
-					if err := psLine(w, tmpl, psRow{ctr, noTrunc, e}); err != nil {
+					if err := formatLine(w, tmpl, psRow{ctr, noTrunc, e}); err != nil {
 						return err
 					}
 					continue
@@ -135,11 +130,36 @@ func (f filterValue) Set(kv string) error {
 	return nil
 }
 
-// psLine writes one line of ps --format.
-func psLine(w io.Writer, tmpl *template.Template, v any) error {
+// parseFormat is a list's --format: "" or "table" for the default table
+// (nil), a Go template, or "table " and one for a table with a header;
+// \t and \n as typed in single quotes, as docker's.
+func parseFormat(format string) (tmpl *template.Template, table bool, err error) {
+	if format == "" || format == "table" {
+		return nil, false, nil
+	}
+	text, table := strings.CutPrefix(format, "table ")
+	text = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(strings.TrimSpace(text))
+	tmpl, err = parseTemplate(text)
+	return tmpl, table, err
+}
+
+// parseTemplate is a --format template, with the functions of docker's
+// templates that people use most.
+func parseTemplate(text string) (*template.Template, error) {
+	funcs := template.FuncMap{"json": func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
+		"join": strings.Join, "upper": strings.ToUpper, "lower": strings.ToLower}
+	tmpl, err := template.New("format").Funcs(funcs).Parse(text)
+	if err != nil {
+		return nil, &statusError{msg: fmt.Sprintf("template parsing error: %v", err), code: 1}
+	}
+	return tmpl, nil
+}
+
+// formatLine writes one line of a list's --format.
+func formatLine(w io.Writer, tmpl *template.Template, v any) error {
 	var b bytes.Buffer
 	if err := tmpl.Execute(&b, v); err != nil {
-		return &statusError{msg: fmt.Sprintf("template: %v", err), code: 1}
+		return &statusError{msg: err.Error(), code: 1} // "template: format:1:2: executing …"
 	}
 	b.WriteByte('\n')
 	_, err := w.Write(b.Bytes())
