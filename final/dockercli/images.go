@@ -146,26 +146,18 @@ func (c *CLI) printImages(rows []imageRow, format string, quiet, noTrunc, digest
 		}
 		return nil
 	}
-	tw := newTable(c.Out)
 	tmpl, table, err := parseFormat(format)
 	if err != nil {
 		return err
 	}
 	if tmpl != nil {
-		w := io.Writer(c.Out)
-		if table {
-			w = tw
-			if err := formatLine(tw, tmpl, imageHeader{}); err != nil {
-				return err
-			}
+		formatted := make([]any, len(rows))
+		for i, r := range rows {
+			formatted[i] = r
 		}
-		for _, r := range rows {
-			if err := formatLine(w, tmpl, r); err != nil {
-				return err
-			}
-		}
-		return tw.Flush()
+		return c.printFormatted(tmpl, table, imageHeader{}, formatted)
 	}
+	tw := newTable(c.Out)
 	if digests {
 		fmt.Fprintln(tw, "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE")
 	} else {

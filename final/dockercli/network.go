@@ -6,10 +6,13 @@ package dockercli
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"cfs/final/engine"
 
+	"github.com/moby/moby/api/types/network"
 	"github.com/spf13/cobra"
 )
 
@@ -20,6 +23,7 @@ func (c *CLI) networkCmd() *cobra.Command {
 
 func (c *CLI) networkLsCmd() *cobra.Command {
 	var quiet, noTrunc bool
+	var format string
 	filter := filterValue{}
 	cmd := c.command("ls [OPTIONS]", "List networks", 0, 0,
 		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
@@ -31,23 +35,29 @@ func (c *CLI) networkLsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			list = slices.DeleteFunc(list, func(n network.Inspect) bool { return !match(n) })
+			tmpl, table, err := parseFormat(format)
+			if err != nil {
+				return err
+			}
+			if tmpl != nil && !quiet {
+				var rows []any
+				for _, n := range list {
+					rows = append(rows, networkRow{n, noTrunc})
+				}
+				return c.printFormatted(tmpl, table, networkHeader{}, rows)
+			}
 			tw := newTable(c.Out)
 			if !quiet {
 				fmt.Fprintln(tw, "NETWORK ID\tNAME\tDRIVER\tSCOPE")
 			}
 			for _, n := range list {
-				if !match(n) {
-					continue
-				}
-				id := n.ID
-				if !noTrunc {
-					id = id[:12]
-				}
+				r := networkRow{n, noTrunc}
 				if quiet {
-					fmt.Fprintln(tw, id)
+					fmt.Fprintln(tw, r.ID())
 					continue
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", id, n.Name, n.Driver, n.Scope)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID(), n.Name, n.Driver, n.Scope)
 			}
 			return tw.Flush()
 		}))
@@ -56,8 +66,42 @@ func (c *CLI) networkLsCmd() *cobra.Command {
 	f.VarP(filter, "filter", "f", "provide filter values ("+strings.Join(engine.NetworkFilterKeys, ", ")+"; e.g. 'driver=bridge')")
 	f.BoolVarP(&quiet, "quiet", "q", false, "only display network IDs")
 	f.BoolVar(&noTrunc, "no-trunc", false, "do not truncate the output")
+	f.StringVar(&format, "format", "", "format output using a Go template ('{{.Name}}'; 'table {{.ID}}\\t{{.Name}}' for a table with its header)")
 	return cmd
 }
+
+// networkRow is a network as docker network ls --format sees it.
+type networkRow struct {
+	n       network.Inspect
+	noTrunc bool
+}
+
+func (r networkRow) ID() string {
+	if r.noTrunc {
+		return r.n.ID
+	}
+	return r.n.ID[:12]
+}
+
+func (r networkRow) Name() string     { return r.n.Name }
+func (r networkRow) Driver() string   { return r.n.Driver }
+func (r networkRow) Scope() string    { return r.n.Scope }
+func (r networkRow) IPv6() string     { return strconv.FormatBool(r.n.EnableIPv6) }
+func (r networkRow) Internal() string { return strconv.FormatBool(r.n.Internal) }
+func (r networkRow) CreatedAt() string {
+	return r.n.Created.Format("2006-01-02 15:04:05.999999999 -0700 MST")
+}
+
+// networkHeader is the header line of network ls --format 'table …'.
+type networkHeader struct{}
+
+func (networkHeader) ID() string        { return "NETWORK ID" }
+func (networkHeader) Name() string      { return "NAME" }
+func (networkHeader) Driver() string    { return "DRIVER" }
+func (networkHeader) Scope() string     { return "SCOPE" }
+func (networkHeader) IPv6() string      { return "IPV6" }
+func (networkHeader) Internal() string  { return "INTERNAL" }
+func (networkHeader) CreatedAt() string { return "CREATED AT" }
 
 func (c *CLI) networkInspectCmd() *cobra.Command {
 	var format string

@@ -155,6 +155,25 @@ func parseTemplate(text string) (*template.Template, error) {
 	return tmpl, nil
 }
 
+// printFormatted writes a list's rows through its --format template,
+// after a header row of the columns' titles for "table …".
+func (c *CLI) printFormatted(tmpl *template.Template, table bool, header any, rows []any) error {
+	tw := newTable(c.Out)
+	w := io.Writer(c.Out)
+	if table {
+		w = tw
+		if err := formatLine(tw, tmpl, header); err != nil {
+			return err
+		}
+	}
+	for _, r := range rows {
+		if err := formatLine(w, tmpl, r); err != nil {
+			return err
+		}
+	}
+	return tw.Flush()
+}
+
 // formatLine writes one line of a list's --format.
 func formatLine(w io.Writer, tmpl *template.Template, v any) error {
 	var b bytes.Buffer

@@ -180,6 +180,8 @@ func TestNetworks(t *testing.T) {
 	require.Regexp(t, `^[0-9a-f]{64}$`, id)
 	require.Regexp(t, `^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE\n[0-9a-f]{12}\s+none\s+null\s+local\n$`, ok(t, "network", "ls", "-f", "name=no"))
 	require.Empty(t, ok(t, "network", "ls", "-q", "-f", "type=custom"), "cfs makes no networks of its own")
+	require.Equal(t, "bridge bridge\nhost host\nnone null\n", ok(t, "network", "ls", "--format", "{{.Name}} {{.Driver}}"))
+	require.Regexp(t, `^NAME +IPV6\nbridge +false\n$`, ok(t, "network", "ls", "-f", "name=bri", "--format", `table {{.Name}}\t{{.IPv6}}`))
 
 	var nets []network.Inspect
 	require.NoError(t, json.Unmarshal([]byte(ok(t, "network", "inspect", "bridge", id[:5], "none")), &nets))
