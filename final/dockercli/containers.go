@@ -417,6 +417,10 @@ func (c *CLI) inspectAnyCmd() *cobra.Command {
 	var format, typ string
 	cmd := c.command("inspect [OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on containers, images or networks", 1, -1,
 		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
+			// docker's types; cfs has objects of the first three only.
+			if !slices.Contains([]string{"", "container", "image", "network", "config", "node", "plugin", "secret", "service", "task", "volume"}, typ) {
+				return &statusError{msg: fmt.Sprintf("%q is not a valid value for --type", typ), code: 1, bare: true}
+			}
 			var out []any
 			var missing []string
 			for _, a := range args {
@@ -446,7 +450,11 @@ func (c *CLI) inspectAnyCmd() *cobra.Command {
 				return err
 			}
 			if len(missing) > 0 {
-				return &statusError{msg: "Error: No such object: " + strings.Join(missing, ", "), code: 1, bare: true}
+				what := "object"
+				if typ != "" {
+					what = typ
+				}
+				return &statusError{msg: "Error: No such " + what + ": " + strings.Join(missing, ", "), code: 1, bare: true}
 			}
 			return nil
 		}))
