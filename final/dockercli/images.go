@@ -69,7 +69,7 @@ func (c *CLI) imagesCmd() *cobra.Command {
 	f.BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
 	f.BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
 	f.BoolVar(&digests, "digests", false, "show digests")
-	f.VarP(filter, "filter", "f", "filter output based on conditions provided (reference, dangling, label, before, since)")
+	f.VarP(filter, "filter", "f", "filter output based on conditions provided ("+strings.Join(engine.ImageFilterKeys, ", ")+")")
 	f.StringVar(&format, "format", "", "format output using a Go template ('{{.Repository}}:{{.Tag}}'; 'table {{.ID}}\\t{{.Size}}' for a table with its header)")
 	f.BoolP("all", "a", false, "show all images (cfs keeps no intermediate images: the same list)")
 	return cmd

@@ -104,7 +104,7 @@ func (c *CLI) psCmd() *cobra.Command {
 		}))
 	f := cmd.Flags()
 	f.BoolVarP(&all, "all", "a", false, "show all containers (default shows just running)")
-	f.VarP(filter, "filter", "f", "filter output based on conditions provided (id, name, status, exited, label, ancestor, before, since)")
+	f.VarP(filter, "filter", "f", "filter output based on conditions provided ("+strings.Join(engine.FilterKeys, ", ")+")")
 	f.BoolVarP(&quiet, "quiet", "q", false, "only display container IDs")
 	f.BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
 	f.BoolVarP(&size, "size", "s", false, "display total file sizes")

@@ -117,11 +117,16 @@ func (e *Engine) Summary(c *Container) container.Summary {
 // Filter is docker ps's --filter (the API's filters): for each key, one of
 // its values must match; every key must. The keys cfs knows are docker's
 // id (a prefix), name (a part), status, exited (the exit code), label
-// (KEY or KEY=VALUE), and ancestor, before and since (see Matcher).
+// (KEY or KEY=VALUE), network (a name or ID), publish and expose (a port
+// or range, with /tcp or /udp: a host port published, a container port
+// exposed or published), volume (a bind mount's source or target, or a
+// tmpfs target), health (cfs has no health checks: every container's is
+// none) and is-task (none is a swarm task), and ancestor, before and since
+// (see Matcher).
 type Filter map[string][]string
 
 // FilterKeys are the keys a Filter may have.
-var FilterKeys = []string{"id", "name", "status", "exited", "label", "ancestor", "before", "since"}
+var FilterKeys = []string{"id", "name", "status", "exited", "label", "network", "publish", "expose", "volume", "health", "is-task", "ancestor", "before", "since"}
 
 // Check refuses what docker's daemon refuses: an unknown key, a status
 // docker does not have, an exit code that is not a number.
@@ -132,8 +137,13 @@ func (f Filter) Check() error {
 		}
 		for _, v := range values {
 			_, err := strconv.Atoi(v)
+			if key == "publish" || key == "expose" {
+				_, err = network.ParsePortRange(v)
+			}
 			if key == "status" && !slices.Contains([]string{Created, "restarting", Running, "removing", Paused, Exited, Dead}, v) ||
-				key == "exited" && err != nil {
+				(key == "exited" || key == "publish" || key == "expose") && err != nil ||
+				key == "health" && !slices.Contains([]string{"starting", "healthy", "unhealthy", "none"}, v) ||
+				key == "is-task" && v != "true" && v != "false" {
 				return fmt.Errorf("invalid filter '%s=%s'", key, v)
 			}
 		}
@@ -194,7 +204,59 @@ func (f Filter) match(c *Container) bool {
 		is("name", func(v string) bool { return strings.Contains(c.Name, strings.TrimPrefix(v, "/")) }) &&
 		is("status", func(v string) bool { return v == c.State.Status }) &&
 		is("exited", func(v string) bool { return c.State.Status == Exited && v == strconv.Itoa(c.State.ExitCode) }) &&
-		is("label", func(v string) bool { return HasLabel(c.Config.Labels, v) })
+		is("label", func(v string) bool { return HasLabel(c.Config.Labels, v) }) &&
+		is("network", func(v string) bool {
+			mode := string(c.HostConfig.NetworkMode)
+			return v == mode || v == networkID(mode) || v == networkID(mode)[:12]
+		}) &&
+		is("publish", func(v string) bool { return slices.ContainsFunc(published(c), inRange(v, true)) }) &&
+		is("expose", func(v string) bool { return slices.ContainsFunc(exposed(c), inRange(v, false)) }) &&
+		is("volume", func(v string) bool { return hasMount(c, v) }) &&
+		is("health", func(v string) bool { return v == "none" }) &&
+		is("is-task", func(v string) bool { return v == "false" })
+}
+
+// published are a running container's published ports.
+func published(c *Container) []Port {
+	if c.Network == nil || !c.Running() {
+		return nil
+	}
+	return c.Network.Ports
+}
+
+// exposed are the ports a container exposes: its image's and -p's.
+func exposed(c *Container) []Port {
+	ports := published(c)
+	for p := range c.Config.ExposedPorts {
+		ports = append(ports, Port{Ctr: p.Num(), Proto: string(p.Proto())})
+	}
+	return ports
+}
+
+// inRange is a publish or expose filter's test of a port: its host port
+// (publish) or its container port (expose) in the value's range, with the
+// value's protocol (tcp unless it says).
+func inRange(v string, host bool) func(Port) bool {
+	r, _ := network.ParsePortRange(v) // Check has parsed it
+	return func(p Port) bool {
+		n := p.Ctr
+		if host {
+			n = p.Host
+		}
+		return n >= r.Start() && n <= r.End() && string(r.Proto()) == p.Proto
+	}
+}
+
+// hasMount is a volume filter's test: a bind mount's source or target,
+// or a tmpfs's target, is path.
+func hasMount(c *Container, path string) bool {
+	for _, b := range c.HostConfig.Binds {
+		if bind, err := ParseBind(b); err == nil && (bind.Source == path || bind.Destination == path) {
+			return true
+		}
+	}
+	_, ok := c.HostConfig.Tmpfs[path]
+	return ok
 }
 
 // HasLabel is a label filter's test: labels has KEY, or KEY=VALUE.

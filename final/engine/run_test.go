@@ -55,7 +55,7 @@ func TestPsFilter(t *testing.T) {
 	require.Equal(t, "map[beta: tier:web]\n", ok(t, "inspect", "-f", "{{.Config.Labels}}", "psf-up"))
 	r := cfs(t, "run", "--name", "psf-exit3", "--network", "none", "cfs/base", "sh", "-c", "exit 3")
 	require.Equal(t, 3, r.Code, r.Stderr)
-	ok(t, "create", "--name", "psf-made", "--network", "none", "cfs/base", "true")
+	ok(t, "create", "--name", "psf-made", "--network", "none", "-v", "/tmp:/hosttmp:ro", "cfs/base", "true")
 	names := func(args ...string) string {
 		return ok(t, append(append([]string{"ps"}, args...), "--format", "{{.Names}}")...)
 	}
@@ -70,6 +70,10 @@ func TestPsFilter(t *testing.T) {
 	require.Equal(t, "psf-up\n", names("-a", "-f", "label=tier=web"))
 	require.Equal(t, "psf-up\n", names("-a", "-f", "label=beta", "-f", "name=psf-"))
 	require.Empty(t, names("-a", "-f", "label=tier=db"))
+	require.Equal(t, "psf-made\n", names("-a", "-f", "name=psf-", "-f", "volume=/hosttmp"))
+	require.Equal(t, "psf-made\npsf-exit3\npsf-up\n", names("-a", "-f", "name=psf-", "-f", "network=none", "-f", "health=none"))
+	require.Empty(t, names("-a", "-f", "name=psf-", "-f", "network=bridge"))
+	require.Empty(t, names("-a", "-f", "name=psf-", "-f", "expose=80"))
 	r = cfs(t, "run", "--rm", "-l", "=x", "cfs/base", "true")
 	require.Equal(t, 125, r.Code)
 	require.Contains(t, r.Stderr, `invalid argument "=x" for "-l, --label" flag: invalid label '=x': empty name`)
@@ -89,9 +93,9 @@ func TestPsFilter(t *testing.T) {
 	require.Equal(t, 1, r.Code)
 	require.Contains(t, r.Stderr, "No such container: psf-no-such")
 
-	r = cfs(t, "ps", "-f", "volume=/data")
+	r = cfs(t, "ps", "-f", "isolation=default")
 	require.Equal(t, 1, r.Code)
-	require.Equal(t, "Error response from daemon: invalid filter 'volume' (cfs knows id, name, status, exited, label, ancestor, before, since)\n", r.Stderr)
+	require.Equal(t, "Error response from daemon: invalid filter 'isolation' (cfs knows id, name, status, exited, label, network, publish, expose, volume, health, is-task, ancestor, before, since)\n", r.Stderr)
 	r = cfs(t, "ps", "-f", "status=up")
 	require.Equal(t, 1, r.Code)
 	require.Contains(t, r.Stderr, "invalid filter 'status=up'")

@@ -16,6 +16,7 @@ import (
 	"cfs/internal/layout"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -138,9 +139,15 @@ func TestStatusText(t *testing.T) {
 // ps --filter: values of one key are alternatives, keys must all match;
 // bad keys and values are refused as docker's daemon refuses them.
 func TestFilter(t *testing.T) {
-	web := &Container{ID: "abc123", Name: "web-1", State: State{Status: Running}}
+	web := &Container{ID: "abc123", Name: "web-1", State: State{Status: Running, Monitor: layout.Self()},
+		Network: &Endpoint{Ports: []Port{{Host: 8080, Ctr: 80, Proto: "tcp"}}}}
 	web.Config.Labels = map[string]string{"tier": "front"}
+	web.Config.ExposedPorts = network.PortSet{network.MustParsePort("443/tcp"): {}}
+	web.HostConfig.NetworkMode = "bridge"
+	web.HostConfig.Binds = []string{"/srv/www:/usr/share/www:ro"}
 	job := &Container{ID: "def456", Name: "job", State: State{Status: Exited, ExitCode: 3}}
+	job.HostConfig.NetworkMode = "none"
+	job.HostConfig.Tmpfs = map[string]string{"/scratch": ""}
 	for _, tc := range []struct {
 		f        Filter
 		web, job bool
@@ -155,6 +162,20 @@ func TestFilter(t *testing.T) {
 		{Filter{"exited": {"0"}}, false, false},
 		{Filter{"label": {"tier"}}, true, false},
 		{Filter{"label": {"tier=back"}}, false, false},
+		{Filter{"network": {"bridge"}}, true, false},
+		{Filter{"network": {networkID("none")[:12]}}, false, true},
+		{Filter{"publish": {"8080"}}, true, false},
+		{Filter{"publish": {"8000-8100/tcp"}}, true, false},
+		{Filter{"publish": {"8080/udp"}}, false, false},
+		{Filter{"publish": {"80"}}, false, false},
+		{Filter{"expose": {"80"}}, true, false},
+		{Filter{"expose": {"443/tcp"}}, true, false},
+		{Filter{"volume": {"/srv/www"}}, true, false},
+		{Filter{"volume": {"/usr/share/www"}}, true, false},
+		{Filter{"volume": {"/scratch"}}, false, true},
+		{Filter{"health": {"none"}}, true, true},
+		{Filter{"health": {"healthy"}}, false, false},
+		{Filter{"is-task": {"false"}}, true, true},
 	} {
 		require.NoError(t, tc.f.Check(), tc.f)
 		require.Equal(t, tc.web, tc.f.match(web), "web: %v", tc.f)
@@ -162,7 +183,9 @@ func TestFilter(t *testing.T) {
 	}
 	require.True(t, Filter{"exited": {"3"}}.All())
 	require.False(t, Filter{"name": {"web"}}.All())
-	require.EqualError(t, Filter{"health": {"x"}}.Check(), "invalid filter 'health' (cfs knows id, name, status, exited, label, ancestor, before, since)")
+	require.EqualError(t, Filter{"isolation": {"x"}}.Check(), "invalid filter 'isolation' (cfs knows id, name, status, exited, label, network, publish, expose, volume, health, is-task, ancestor, before, since)")
+	require.EqualError(t, Filter{"health": {"x"}}.Check(), "invalid filter 'health=x'")
+	require.EqualError(t, Filter{"publish": {"http"}}.Check(), "invalid filter 'publish=http'")
 	require.EqualError(t, Filter{"status": {"up"}}.Check(), "invalid filter 'status=up'")
 	require.EqualError(t, Filter{"exited": {"x"}}.Check(), "invalid filter 'exited=x'")
 }
