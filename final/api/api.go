@@ -37,15 +37,13 @@ import (
 	"github.com/moby/moby/api/types/common"
 )
 
-// APIVersion is the version of the Docker Engine API the server speaks:
-// docker CLI 28 negotiates down to it, and CLI 29 needs at least 1.44.
+// APIVersion is the version of the Docker Engine API the server speaks,
+// MinAPIVersion the oldest it answers, and Version cfs's (the engine's).
 const (
-	APIVersion    = "1.47"
-	MinAPIVersion = "1.24"
+	APIVersion    = engine.APIVersion
+	MinAPIVersion = engine.MinAPIVersion
+	Version       = engine.Version
 )
-
-// Version is cfs's version, as `docker version` shows the server's.
-const Version = "0.17.0-cfs"
 
 // Server answers the Docker Engine API with an engine.
 type Server struct {

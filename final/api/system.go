@@ -7,22 +7,16 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"os"
-	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"cfs/final/cgroups"
 	"cfs/final/engine"
 
 	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
-	"github.com/moby/moby/api/types/swarm"
-	"github.com/moby/moby/api/types/system"
-	"golang.org/x/sys/unix"
 )
 
 // GET|HEAD /_ping: "OK", and in the headers the API version the client
@@ -44,82 +38,20 @@ func (s *Server) ping(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("OK"))
 }
 
-func kernelRelease() string {
-	var u unix.Utsname
-	if unix.Uname(&u) != nil {
-		return ""
-	}
-	return unix.ByteSliceToString(u.Release[:])
-}
-
 // GET /version: docker version's "Server:" part.
 func (s *Server) version(w http.ResponseWriter, r *http.Request) {
-	v := system.VersionResponse{
-		Platform: system.PlatformInfo{Name: "cfs — containers from scratch"}, Version: Version,
-		APIVersion: APIVersion, MinAPIVersion: MinAPIVersion, Os: "linux", Arch: goruntime.GOARCH,
-		GoVersion: goruntime.Version(), KernelVersion: kernelRelease(), GitCommit: "cfs",
-	}
-	v.Components = []system.ComponentVersion{{Name: "Engine", Version: Version, Details: map[string]string{
-		"ApiVersion": APIVersion, "MinAPIVersion": MinAPIVersion, "Os": "linux", "Arch": goruntime.GOARCH,
-		"GoVersion": v.GoVersion, "KernelVersion": v.KernelVersion, "GitCommit": "cfs", "Experimental": "false",
-	}}}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, engine.ServerVersion())
 }
 
-// GET /info: docker info's "Server:" part.
+// GET /info: docker info's "Server:" part, with the server's warning.
 func (s *Server) info(w http.ResponseWriter, r *http.Request) {
-	list, err := s.e.List()
+	in, err := s.e.Info()
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	imgs, _ := s.e.Images.List()
-	host, _ := os.Hostname()
-	var si unix.Sysinfo_t
-	_ = unix.Sysinfo(&si)
-	in := system.Info{
-		ID: "cfs", Containers: len(list), Images: len(imgs), Driver: "overlay2", LoggingDriver: "json-file",
-		CgroupDriver: "cgroupfs", CgroupVersion: cgroupVersion(), KernelVersion: kernelRelease(),
-		OperatingSystem: osName(), OSType: "linux", Architecture: goruntime.GOARCH, NCPU: goruntime.NumCPU(),
-		MemTotal: int64(si.Totalram) * int64(si.Unit), Name: host, ServerVersion: Version,
-		DockerRootDir: s.e.Root, MemoryLimit: true, CPUCfsQuota: true, CPUCfsPeriod: true, PidsLimit: true,
-		IPv4Forwarding: true, DefaultRuntime: "cfs", SystemTime: time.Now().Format(time.RFC3339Nano),
-		Runtimes: map[string]system.RuntimeWithStatus{"cfs": {Runtime: system.Runtime{Path: s.e.Exe}}},
-		Swarm:    swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive},
-		Warnings: []string{"cfs serve: the API is root on this host; keep its socket to root and the docker group"},
-	}
-	for _, c := range list {
-		switch c.State.Status {
-		case engine.Running:
-			in.ContainersRunning++
-		case engine.Paused:
-			in.ContainersPaused++
-		default:
-			in.ContainersStopped++
-		}
-	}
+	in.Warnings = append(in.Warnings, "cfs serve: the API is root on this host; keep its socket to root and the docker group")
 	writeJSON(w, http.StatusOK, in)
-}
-
-func cgroupVersion() string {
-	if cgroups.IsV2() {
-		return "2"
-	}
-	return "1"
-}
-
-// osName is PRETTY_NAME of /etc/os-release.
-func osName() string {
-	data, err := os.ReadFile("/etc/os-release")
-	if err != nil {
-		return "Linux"
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {
-			return strings.Trim(v, `"`)
-		}
-	}
-	return "Linux"
 }
 
 // GET /networks?filters={…}: docker network ls, the engine's three networks.

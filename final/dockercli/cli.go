@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 
 	"cfs/final/engine"
@@ -64,7 +65,7 @@ var Commands = []string{"pull", "push", "images", "image", "history", "tag", "rm
 // Handles reports whether name is one of Commands, of the container
 // commands, or a global flag (cfs --trace run …).
 func Handles(name string) bool {
-	for _, c := range append(Commands, containerCommands...) {
+	for _, c := range slices.Concat(Commands, containerCommands, systemCommands) {
 		if c == name {
 			return true
 		}
@@ -75,18 +76,14 @@ func Handles(name string) bool {
 
 // Usage lists the commands, for the program's own usage.
 func Usage(w io.Writer) {
-	isContainer := map[string]bool{}
-	for _, n := range containerCommands {
-		isContainer[n] = true
-	}
 	root := newRoot(&CLI{})
 	for _, group := range []struct {
-		title     string
-		container bool
-	}{{"Containers", true}, {"Images", false}} {
+		title string
+		names []string
+	}{{"Containers", containerCommands}, {"Images", Commands}, {"System", systemCommands}} {
 		fmt.Fprintf(w, "\n%s (docker's commands and flags; COMMAND --help for each):\n", group.title)
 		for _, c := range root.Commands() {
-			if c.Hidden || isContainer[c.Name()] != group.container {
+			if c.Hidden || !slices.Contains(group.names, c.Name()) {
 				continue
 			}
 			fmt.Fprintf(w, "  %-9s %s\n", c.Name(), c.Short)
@@ -200,7 +197,8 @@ func newRoot(c *CLI) *cobra.Command {
 		c.stopCmd(), c.restartCmd(), c.killCmd(), alias(c.rmCmd(), "rm", "remove"), ctrInspect, c.waitCmd(), c.topCmd(),
 		c.statsCmd(), c.pauseCmd("pause"), c.pauseCmd("unpause"), c.portCmd(), c.renameCmd(), c.exportCmd(), c.diffCmd(), c.cpCmd(),
 		c.commitCmd(), c.updateCmd(), c.pruneCmd()))
-	root.AddCommand(c.networkCmd(), c.group("system", "Manage cfs: system df, prune", c.dfCmd(), c.systemPruneCmd()))
+	root.AddCommand(c.networkCmd(), c.group("system", "Manage cfs: system info, df, prune", c.infoCmd(), c.dfCmd(), c.systemPruneCmd()))
+	root.AddCommand(c.infoCmd(), c.versionCmd())
 	var noFlagsInUse func(*cobra.Command)
 	noFlagsInUse = func(cmd *cobra.Command) {
 		cmd.DisableFlagsInUseLine = true

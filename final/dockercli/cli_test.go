@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"cfs/final/engine"
 	"cfs/final/image/imagetest"
 	"cfs/final/registry"
 	"cfs/internal/stagetest"
@@ -139,6 +140,23 @@ func TestPullImagesInspectHistoryTagRmi(t *testing.T) {
 	out = c.ok("rmi", ref)
 	require.Regexp(t, `^Untagged: `+regexp.QuoteMeta(ref)+`\nUntagged: `+regexp.QuoteMeta(reg.Host)+`/test/layers@sha256:[0-9a-f]{64}\nDeleted: sha256:`+id+`[0-9a-f]{52}\n(Deleted: sha256:[0-9a-f]{64}\n){3}$`, out)
 	require.Equal(t, "", c.ok("images", "-q"))
+}
+
+// version needs no engine and no root: cfs's command line and engine
+// are one program.
+func TestVersion(t *testing.T) {
+	c := newCFS(t)
+	out := c.ok("version")
+	require.Regexp(t, `^Client: cfs — containers from scratch\n Version: +`+regexp.QuoteMeta(engine.Version)+`\n`, out)
+	require.Contains(t, out, "\nServer: cfs — containers from scratch\n Engine:\n  Version:          "+engine.Version+"\n")
+	require.Contains(t, out, "  OS/Arch:          linux/"+runtime.GOARCH+"\n")
+	require.Equal(t, engine.Version+" "+engine.APIVersion+"\n", c.ok("version", "--format", "{{.Server.Version}} {{.Client.APIVersion}}"))
+	var v struct{ Client, Server map[string]any }
+	require.NoError(t, json.Unmarshal([]byte(c.ok("version", "-f", "json")), &v))
+	require.Equal(t, engine.MinAPIVersion, v.Server["MinAPIVersion"])
+	code, _, errOut := c.run("", "version", "-f", "{{.Nope}}")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, `can't evaluate field Nope`)
 }
 
 func TestFlagsAndArguments(t *testing.T) {

@@ -37,7 +37,10 @@ import (
 
 // containerCommands are the container commands' names, for Handles.
 var containerCommands = []string{"run", "create", "start", "attach", "ps", "logs", "exec", "stop", "kill", "rm", "inspect",
-	"wait", "top", "stats", "pause", "unpause", "port", "rename", "export", "diff", "cp", "commit", "update", "restart", "container", "network", "system"}
+	"wait", "top", "stats", "pause", "unpause", "port", "rename", "export", "diff", "cp", "commit", "update", "restart", "container", "network"}
+
+// systemCommands are the commands about the engine itself.
+var systemCommands = []string{"info", "version", "system"}
 
 // engine opens the engine on the image store.
 func (c *CLI) engine() (*engine.Engine, error) {
@@ -296,36 +299,6 @@ func (c *CLI) pruneContainers(e *engine.Engine) (uint64, error) {
 	return reclaimed, err
 }
 
-// systemPruneCmd is docker system prune: the stopped containers, then
-// the images no container holds any more (with -a) or the dangling ones.
-// cfs has no networks, volumes or build cache of its own to prune.
-func (c *CLI) systemPruneCmd() *cobra.Command {
-	var force, all bool
-	cmd := c.command("prune [OPTIONS]", "Remove unused data", 0, 0,
-		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
-			images := "all dangling images"
-			if all {
-				images = "all images without at least one container associated to them"
-			}
-			if !force && !c.confirm("WARNING! This will remove:\n  - all stopped containers\n  - "+images+"\n") {
-				return nil
-			}
-			fromContainers, err := c.pruneContainers(e)
-			if err != nil {
-				return err
-			}
-			fromImages, err := c.pruneImages(e.Images, all)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(c.Out, "Total reclaimed space:", units.HumanSize(float64(fromContainers+fromImages)))
-			return nil
-		}))
-	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
-	return cmd
-}
-
 func (c *CLI) pauseCmd(name string) *cobra.Command {
 	short := map[string]string{"pause": "Pause all processes within one or more containers", "unpause": "Unpause all processes within one or more containers"}[name]
 	return c.perContainer(name+" CONTAINER [CONTAINER...]", short, func(e *engine.Engine, a string) (string, error) {
@@ -371,31 +344,6 @@ func (c *CLI) updateCmd() *cobra.Command {
 	f.StringVar(&cpus, "cpus", "", "Number of CPUs (e.g. 0.5)")
 	f.Int64Var(&pids, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
 	return cmd
-}
-
-// dfCmd is docker system df: the disk the images and containers take.
-func (c *CLI) dfCmd() *cobra.Command {
-	return c.command("df", "Show docker disk usage", 0, 0,
-		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
-			du, err := e.DiskUsage()
-			if err != nil {
-				return err
-			}
-			// docker's RECLAIMABLE: the bytes, and their share of SIZE.
-			share := func(part, total int64) string {
-				if total == 0 {
-					return units.HumanSize(float64(part))
-				}
-				return fmt.Sprintf("%s (%d%%)", units.HumanSize(float64(part)), part*100/total)
-			}
-			tw := newTable(c.Out)
-			fmt.Fprintln(tw, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
-			fmt.Fprintf(tw, "Images\t%d\t%d\t%s\t%s\n", du.Images, du.ActiveImages, units.HumanSize(float64(du.LayersSize)), share(du.ImagesReclaimable, du.LayersSize))
-			fmt.Fprintf(tw, "Containers\t%d\t%d\t%s\t%s\n", du.Containers, du.ActiveContainers, units.HumanSize(float64(du.ContainersSize)), share(du.ContainersReclaimable, du.ContainersSize))
-			fmt.Fprintln(tw, "Local Volumes\t0\t0\t0B\t0B") // cfs has bind mounts only
-			fmt.Fprintln(tw, "Build Cache\t0\t0\t0B\t0B")
-			return tw.Flush()
-		}))
 }
 
 func (c *CLI) waitCmd() *cobra.Command {

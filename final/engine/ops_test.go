@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"cfs/internal/layout"
 	"cfs/internal/stagetest"
 
 	"github.com/creack/pty"
@@ -471,6 +473,35 @@ func TestCopy(t *testing.T) {
 
 // system df: the images' layers counted once, the containers' writable
 // layers, and what removing stopped containers would free.
+// info counts the containers by state and tells what the engine uses,
+// each checked against the host itself.
+func TestInfo(t *testing.T) {
+	setup(t)
+	rmAll(t, "info-up", "info-done")
+	ok(t, "run", "-d", "--name", "info-up", "--network", "none", "cfs/base", "sleep", "1000")
+	ok(t, "run", "--name", "info-done", "--network", "none", "cfs/base", "true")
+	require.Equal(t, "2 1 0 1\n", ok(t, "info", "--format", "{{.Containers}} {{.ContainersRunning}} {{.ContainersPaused}} {{.ContainersStopped}}"))
+	ok(t, "pause", "info-up")
+	require.Equal(t, "0 1\n", ok(t, "system", "info", "-f", "{{.ContainersRunning}} {{.ContainersPaused}}"))
+	ok(t, "unpause", "info-up")
+
+	// From outside: the kernel's release and the cgroup version.
+	release, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	require.NoError(t, err)
+	version := "1"
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		version = "2"
+	}
+	out := ok(t, "info")
+	for _, want := range []string{"\nServer:\n Containers: 2\n  Running: 1\n  Paused: 0\n  Stopped: 1\n", "\n Storage Driver: overlay2\n",
+		"\n Cgroup Version: " + version + "\n", "\n Kernel Version: " + strings.TrimSpace(string(release)) + "\n", "\n Docker Root Dir: " + layout.EngineDir + "\n"} {
+		require.Contains(t, out, want)
+	}
+	var in map[string]any
+	require.NoError(t, json.Unmarshal([]byte(ok(t, "info", "-f", "json")), &in))
+	require.Equal(t, "overlay2", in["Driver"])
+}
+
 func TestSystemDF(t *testing.T) {
 	setup(t)
 	rmAll(t, "df-stopped", "df-up")

@@ -1,0 +1,189 @@
+package dockercli
+
+// The system commands: info and version, which say what the engine is
+// and runs on, and system df and system prune, the disk it takes.
+
+import (
+	"encoding/json"
+	"fmt"
+	goruntime "runtime"
+	"strings"
+
+	"cfs/final/engine"
+
+	"github.com/docker/go-units"
+	"github.com/moby/moby/api/types/system"
+	"github.com/spf13/cobra"
+)
+
+// infoCmd is docker info: the engine's counts and what it uses on this
+// host, in docker's layout, or through --format.
+func (c *CLI) infoCmd() *cobra.Command {
+	var format string
+	cmd := c.command("info [OPTIONS]", "Display system-wide information", 0, 0,
+		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
+			in, err := e.Info()
+			if err != nil {
+				return err
+			}
+			if format != "" {
+				return c.printFormat(format, struct{ system.Info }{in})
+			}
+			w := &strings.Builder{}
+			line := func(indent int, key string, v any) { fmt.Fprintf(w, "%s%s: %v\n", strings.Repeat(" ", indent), key, v) }
+			fmt.Fprintf(w, "Client:\n Version:    %s\n Context:    none: each cfs command runs the engine itself, with no daemon\n Debug Mode: %v\n", engine.Version, c.trace)
+			fmt.Fprintln(w, "\nServer:")
+			line(1, "Containers", in.Containers)
+			line(2, "Running", in.ContainersRunning)
+			line(2, "Paused", in.ContainersPaused)
+			line(2, "Stopped", in.ContainersStopped)
+			line(1, "Images", in.Images)
+			line(1, "Server Version", in.ServerVersion)
+			line(1, "Storage Driver", in.Driver)
+			line(1, "Logging Driver", in.LoggingDriver)
+			line(1, "Cgroup Driver", in.CgroupDriver)
+			line(1, "Cgroup Version", in.CgroupVersion)
+			line(1, "Swarm", in.Swarm.LocalNodeState)
+			line(1, "Runtimes", "cfs")
+			line(1, "Default Runtime", in.DefaultRuntime)
+			line(1, "Kernel Version", in.KernelVersion)
+			line(1, "Operating System", in.OperatingSystem)
+			line(1, "OSType", in.OSType)
+			line(1, "Architecture", in.Architecture)
+			line(1, "CPUs", in.NCPU)
+			line(1, "Total Memory", units.BytesSize(float64(in.MemTotal)))
+			line(1, "Name", in.Name)
+			line(1, "ID", in.ID)
+			line(1, "Docker Root Dir", in.DockerRootDir)
+			line(1, "Debug Mode", c.trace)
+			line(1, "Experimental", false)
+			line(1, "Live Restore Enabled", false)
+			_, err = fmt.Fprint(c.Out, w.String())
+			return err
+		}))
+	cmd.Flags().StringVarP(&format, "format", "f", "", "format the output using a Go template ('{{.CgroupVersion}}'), or json")
+	return cmd
+}
+
+// clientVersion is docker version's "Client:" part. cfs's command line
+// and engine are one program, so the two parts tell of the same build.
+type clientVersion struct {
+	Platform   struct{ Name string }
+	Version    string
+	APIVersion string `json:"ApiVersion"`
+	GoVersion  string
+	GitCommit  string
+	Os, Arch   string
+}
+
+// versionCmd is docker version. It needs no root: it opens nothing.
+func (c *CLI) versionCmd() *cobra.Command {
+	var format string
+	cmd := c.command("version [OPTIONS]", "Show the cfs version information", 0, 0,
+		func(cmd *cobra.Command, args []string) error {
+			server := engine.ServerVersion()
+			client := clientVersion{Version: engine.Version, APIVersion: engine.APIVersion, GoVersion: goruntime.Version(),
+				GitCommit: "cfs", Os: "linux", Arch: goruntime.GOARCH}
+			client.Platform.Name = server.Platform.Name
+			if format != "" {
+				return c.printFormat(format, struct {
+					Client clientVersion
+					Server system.VersionResponse
+				}{client, server})
+			}
+			fmt.Fprintf(c.Out, `Client: %s
+ Version:           %s
+ API version:       %s
+ Go version:        %s
+ Git commit:        %s
+ OS/Arch:           %s/%s
+
+Server: %s
+ Engine:
+  Version:          %s
+  API version:      %s (minimum version %s; served by cfs serve)
+  Go version:       %s
+  Git commit:       %s
+  OS/Arch:          %s/%s
+  Experimental:     false
+  Kernel version:   %s
+`, client.Platform.Name, client.Version, client.APIVersion, client.GoVersion, client.GitCommit, client.Os, client.Arch,
+				server.Platform.Name, server.Version, server.APIVersion, server.MinAPIVersion, server.GoVersion, server.GitCommit,
+				server.Os, server.Arch, server.KernelVersion)
+			return nil
+		})
+	cmd.Flags().StringVarP(&format, "format", "f", "", "format the output using a Go template ('{{.Server.Version}}'), or json")
+	return cmd
+}
+
+// printFormat is info's and version's --format: json, or a template.
+func (c *CLI) printFormat(format string, v any) error {
+	if format == "json" {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(c.Out, string(b))
+		return nil
+	}
+	tmpl, err := parseTemplate(format)
+	if err != nil {
+		return err
+	}
+	return formatLine(c.Out, tmpl, v)
+}
+
+// dfCmd is docker system df: the disk the images and containers take.
+func (c *CLI) dfCmd() *cobra.Command {
+	return c.command("df", "Show docker disk usage", 0, 0,
+		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
+			du, err := e.DiskUsage()
+			if err != nil {
+				return err
+			}
+			// docker's RECLAIMABLE: the bytes, and their share of SIZE.
+			share := func(part, total int64) string {
+				if total == 0 {
+					return units.HumanSize(float64(part))
+				}
+				return fmt.Sprintf("%s (%d%%)", units.HumanSize(float64(part)), part*100/total)
+			}
+			tw := newTable(c.Out)
+			fmt.Fprintln(tw, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
+			fmt.Fprintf(tw, "Images\t%d\t%d\t%s\t%s\n", du.Images, du.ActiveImages, units.HumanSize(float64(du.LayersSize)), share(du.ImagesReclaimable, du.LayersSize))
+			fmt.Fprintf(tw, "Containers\t%d\t%d\t%s\t%s\n", du.Containers, du.ActiveContainers, units.HumanSize(float64(du.ContainersSize)), share(du.ContainersReclaimable, du.ContainersSize))
+			fmt.Fprintln(tw, "Local Volumes\t0\t0\t0B\t0B") // cfs has bind mounts only
+			fmt.Fprintln(tw, "Build Cache\t0\t0\t0B\t0B")
+			return tw.Flush()
+		}))
+}
+
+// systemPruneCmd is docker system prune: the stopped containers, then
+// the images no container holds any more (with -a) or the dangling ones.
+// cfs has no networks, volumes or build cache of its own to prune.
+func (c *CLI) systemPruneCmd() *cobra.Command {
+	var force, all bool
+	cmd := c.command("prune [OPTIONS]", "Remove unused data", 0, 0,
+		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
+			images := "all dangling images"
+			if all {
+				images = "all images without at least one container associated to them"
+			}
+			if !force && !c.confirm("WARNING! This will remove:\n  - all stopped containers\n  - "+images+"\n") {
+				return nil
+			}
+			fromContainers, err := c.pruneContainers(e)
+			if err != nil {
+				return err
+			}
+			fromImages, err := c.pruneImages(e.Images, all)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.Out, "Total reclaimed space:", units.HumanSize(float64(fromContainers+fromImages)))
+			return nil
+		}))
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	return cmd
+}
