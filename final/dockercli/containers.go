@@ -552,8 +552,16 @@ func (c *CLI) topCmd() *cobra.Command {
 
 func (c *CLI) statsCmd() *cobra.Command {
 	var noStream, all bool
+	var format string
 	cmd := c.command("stats [OPTIONS] [CONTAINER...]", "Display a live stream of container(s) resource usage statistics", 0, -1,
 		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
+			if format == "" || format == "table" {
+				format = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}" // docker's
+			}
+			tmpl, table, err := parseFormat(format)
+			if err != nil {
+				return err
+			}
 			var ctrs []*engine.Container
 			if len(args) == 0 {
 				list, err := e.List()
@@ -573,7 +581,6 @@ func (c *CLI) statsCmd() *cobra.Command {
 				}
 				ctrs = append(ctrs, ctr)
 			}
-			prev := map[string]*engine.Stats{}
 			sample := func() map[string]*engine.Stats {
 				cur := map[string]*engine.Stats{}
 				for _, ctr := range ctrs {
@@ -583,11 +590,11 @@ func (c *CLI) statsCmd() *cobra.Command {
 				}
 				return cur
 			}
-			prev = sample()
+			prev := sample()
 			// CPU % needs two samples: the time used between them.
 			tick := time.NewTicker(time.Second)
 			defer tick.Stop()
-			for first := true; ; first = false {
+			for {
 				select {
 				case <-cmd.Context().Done():
 					return nil
@@ -597,33 +604,90 @@ func (c *CLI) statsCmd() *cobra.Command {
 				if !noStream {
 					fmt.Fprint(c.Out, "\033[2J\033[H")
 				}
-				tw := newTable(c.Out)
-				fmt.Fprintln(tw, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS")
+				var rows []any
 				for _, ctr := range ctrs {
-					s, ok := cur[ctr.ID]
-					if !ok { // not running: docker's line of zeros
-						fmt.Fprintf(tw, "%s\t%s\t0.00%%\t0B / 0B\t0.00%%\t0B / 0B\t0B / 0B\t0\n", ctr.ShortID(), ctr.Name)
-						continue
-					}
-					mem := 0.0
-					if s.MemLimit > 0 {
-						mem = float64(s.MemUsage) / float64(s.MemLimit) * 100
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%s / %s\t%s / %s\t%d\n", ctr.ShortID(), ctr.Name,
-						engine.CPUPercent(prev[ctr.ID], s), units.BytesSize(float64(s.MemUsage)), units.BytesSize(float64(s.MemLimit)), mem,
-						humanSize(int64(s.NetRx)), humanSize(int64(s.NetTx)), humanSize(int64(s.BlkRd)), humanSize(int64(s.BlkWrt)), s.Pids)
+					rows = append(rows, statsRow{ctr, cur[ctr.ID], prev[ctr.ID]})
 				}
-				_ = tw.Flush()
+				if err := c.printFormatted(tmpl, table, statsHeader{}, rows); err != nil {
+					return err
+				}
 				prev = cur
-				if noStream || first && false {
+				if noStream {
 					return nil
 				}
 			}
 		}))
 	cmd.Flags().BoolVar(&noStream, "no-stream", false, "disable streaming stats and only pull the first result")
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "show all containers (default shows just running)")
+	cmd.Flags().StringVar(&format, "format", "", "format output using a Go template ('{{.Name}} {{.MemUsage}}'; 'table {{.Name}}\\t{{.CPUPerc}}' for a table with its header)")
 	return cmd
 }
+
+// statsRow is a container's line of docker stats: from two samples of
+// its cgroup, or docker's zeros for one that does not run (s nil).
+type statsRow struct {
+	ctr     *engine.Container
+	s, prev *engine.Stats
+}
+
+func (r statsRow) ID() string        { return r.ctr.ShortID() }
+func (r statsRow) Container() string { return r.ctr.ShortID() }
+func (r statsRow) Name() string      { return r.ctr.Name }
+
+func (r statsRow) CPUPerc() string {
+	if r.s == nil {
+		return "0.00%"
+	}
+	return fmt.Sprintf("%.2f%%", engine.CPUPercent(r.prev, r.s))
+}
+
+func (r statsRow) MemUsage() string {
+	if r.s == nil {
+		return "0B / 0B"
+	}
+	return units.BytesSize(float64(r.s.MemUsage)) + " / " + units.BytesSize(float64(r.s.MemLimit))
+}
+
+func (r statsRow) MemPerc() string {
+	if r.s == nil || r.s.MemLimit == 0 {
+		return "0.00%"
+	}
+	return fmt.Sprintf("%.2f%%", float64(r.s.MemUsage)/float64(r.s.MemLimit)*100)
+}
+
+func (r statsRow) NetIO() string {
+	if r.s == nil {
+		return "0B / 0B"
+	}
+	return humanSize(int64(r.s.NetRx)) + " / " + humanSize(int64(r.s.NetTx))
+}
+
+func (r statsRow) BlockIO() string {
+	if r.s == nil {
+		return "0B / 0B"
+	}
+	return humanSize(int64(r.s.BlkRd)) + " / " + humanSize(int64(r.s.BlkWrt))
+}
+
+func (r statsRow) PIDs() string {
+	if r.s == nil {
+		return "0"
+	}
+	return strconv.FormatUint(uint64(r.s.Pids), 10)
+}
+
+// statsHeader is the header line of docker stats' table.
+type statsHeader struct{}
+
+func (statsHeader) ID() string        { return "CONTAINER ID" }
+func (statsHeader) Container() string { return "CONTAINER" }
+func (statsHeader) Name() string      { return "NAME" }
+func (statsHeader) CPUPerc() string   { return "CPU %" }
+func (statsHeader) MemUsage() string  { return "MEM USAGE / LIMIT" }
+func (statsHeader) MemPerc() string   { return "MEM %" }
+func (statsHeader) NetIO() string     { return "NET I/O" }
+func (statsHeader) BlockIO() string   { return "BLOCK I/O" }
+func (statsHeader) PIDs() string      { return "PIDS" }
 
 // ---------------------------------------------------------------------------
 // export, diff, commit

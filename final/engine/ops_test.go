@@ -92,6 +92,8 @@ func TestPauseStats(t *testing.T) {
 	require.Len(t, lines, 2)
 	require.Regexp(t, `^CONTAINER ID\s+NAME\s+CPU %\s+MEM USAGE / LIMIT\s+MEM %\s+NET I/O\s+BLOCK I/O\s+PIDS$`, lines[0])
 	require.Regexp(t, `^[0-9a-f]{12}\s+frozen\s+\d+\.\d\d%\s+[\d.]+[KMG]?i?B / 100MiB\s+\d+\.\d\d%\s+.* / .*\s+1$`, lines[1])
+	require.Regexp(t, `^frozen 1 [\d.]+[KMG]?i?B / 100MiB\n$`, ok(t, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}} {{.MemUsage}}", "frozen"))
+	require.Regexp(t, `^NAME +PIDS\nfrozen +1\n$`, ok(t, "stats", "--no-stream", "--format", `table {{.Name}}\t{{.PIDs}}`, "frozen"))
 }
 
 // stop of a paused container thaws it after the signal, as dockerd does,
