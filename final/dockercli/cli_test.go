@@ -192,6 +192,9 @@ func TestFlagsAndArguments(t *testing.T) {
 		{[]string{"run", "-m", "64m", "--memory-swap", "32m", "cfs/base"}, 125, "Minimum memoryswap limit should be larger than memory limit"},
 		{[]string{"create", "-m", "64m", "--memory-swap", "lots", "cfs/base"}, 125, "invalid size: 'lots'"},
 		{[]string{"create", "-w", "rel", "cfs/base"}, 125, "the working directory 'rel' is invalid"},
+		{[]string{"run", "--restart", "unless-stopped", "cfs/base"}, 125, "final run: --restart unless-stopped: cfs has no restart policies: docker's daemon restarts containers, and cfs has no daemon"},
+		{[]string{"create", "--restart", "on-failure:x", "cfs/base"}, 125, "invalid restart policy format: maximum retry count must be an integer"},
+		{[]string{"run", "--restart", "sometimes", "cfs/base"}, 125, "invalid restart policy 'sometimes'"},
 	} {
 		code, out, errOut := c.run("", tc.args...)
 		require.Equal(t, tc.code, code, "%v: %s%s", tc.args, out, errOut)

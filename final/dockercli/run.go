@@ -31,7 +31,7 @@ import (
 // runFlags are the flags run and create share.
 type runFlags struct {
 	name, hostname, workdir, user, network, memory, cpus string
-	memorySwap                                           string
+	memorySwap, restart                                  string
 	entrypoint                                           *string
 	env, envFile, labels, publish, volumes, tmpfs        []string
 	capAdd, capDrop, securityOpt                         []string
@@ -69,7 +69,26 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.init, "init", false, "run an init inside the container that forwards signals and reaps processes")
 	fs.BoolVarP(&f.interactive, "interactive", "i", false, "keep STDIN open even if not attached")
 	fs.BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-TTY")
+	fs.StringVar(&f.restart, "restart", "no", "restart policy: cfs has only no (it has no daemon to restart containers)")
 	fs.BoolVar(&f.privileged, "privileged", false, "give extended privileges to this container")
+}
+
+// checkRestart takes docker's --restart policies and refuses all but no:
+// docker's daemon restarts a container when it exits, or when the daemon
+// starts again, and cfs has no daemon to do either.
+func checkRestart(policy string) error {
+	name, count, hasCount := strings.Cut(policy, ":")
+	switch {
+	case policy == "" || policy == "no":
+		return nil
+	case name == "on-failure" && hasCount:
+		if n, err := strconv.Atoi(count); err != nil || n < 0 {
+			return fmt.Errorf("invalid restart policy format: maximum retry count must be an integer")
+		}
+	case name != "always" && name != "unless-stopped" && name != "on-failure" || hasCount:
+		return fmt.Errorf("invalid restart policy '%s'", policy)
+	}
+	return fmt.Errorf("--restart %s: cfs has no restart policies: docker's daemon restarts containers, and cfs has no daemon (each command does its work and exits); leave --restart out, or let systemd run the container (a unit with Restart=)", policy)
 }
 
 // options turns the flags into docker's Config and HostConfig, checking
@@ -96,6 +115,9 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 		if err := checkHostname(f.hostname); err != nil {
 			return o, err
 		}
+	}
+	if err := checkRestart(f.restart); err != nil {
+		return o, err
 	}
 	if f.workdir != "" && !strings.HasPrefix(f.workdir, "/") {
 		return o, fmt.Errorf("the working directory '%s' is invalid, it needs to be an absolute path", f.workdir)

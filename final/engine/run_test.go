@@ -24,6 +24,7 @@ func TestRunForeground(t *testing.T) {
 	require.Equal(t, 0, r.Code, r.Stderr)
 	require.Equal(t, "hi\n", r.Stdout)
 	require.Equal(t, "", ok(t, "ps", "-aq"), "--rm removed it")
+	require.Equal(t, "hi\n", ok(t, "run", "--rm", "--restart", "no", "--network", "none", "cfs/base", "echo", "hi"), "docker's default policy, the one cfs has")
 
 	for _, tc := range []struct {
 		args []string
