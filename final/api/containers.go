@@ -601,7 +601,22 @@ func stopTimeout(r *http.Request, c *engine.Container) time.Duration {
 	return 10 * time.Second
 }
 
-// POST /containers/{name}/stop?t=T: 204, or 304 if it was not running.
+// stopSignal is stop's and restart's signal=SIG (docker stop -s); none
+// (0) is the container's own stop signal.
+func stopSignal(r *http.Request) (syscall.Signal, error) {
+	name := r.URL.Query().Get("signal")
+	if name == "" {
+		return 0, nil
+	}
+	sig, err := runtime.ParseSignal(name)
+	if err != nil {
+		return 0, badRequest("%v", err)
+	}
+	return sig, nil
+}
+
+// POST /containers/{name}/stop?t=T&signal=SIG: 204, or 304 if it was not
+// running.
 func (s *Server) containerStop(w http.ResponseWriter, r *http.Request) {
 	c, err := s.e.Get(r.PathValue("name"))
 	if err != nil {
@@ -612,7 +627,12 @@ func (s *Server) containerStop(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	if err := s.e.Stop(c.ID, stopTimeout(r, c)); err != nil {
+	sig, err := stopSignal(r)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if err := s.e.Stop(c.ID, sig, stopTimeout(r, c)); err != nil {
 		fail(w, err)
 		return
 	}
@@ -620,14 +640,20 @@ func (s *Server) containerStop(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// POST /containers/{name}/restart?t=T: stop, then start as /start does.
+// POST /containers/{name}/restart?t=T&signal=SIG: stop, then start as
+// /start does.
 func (s *Server) containerRestart(w http.ResponseWriter, r *http.Request) {
 	c, err := s.e.Get(r.PathValue("name"))
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	if err := s.e.Stop(c.ID, stopTimeout(r, c)); err != nil {
+	sig, err := stopSignal(r)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if err := s.e.Stop(c.ID, sig, stopTimeout(r, c)); err != nil {
 		fail(w, err)
 		return
 	}

@@ -185,6 +185,8 @@ func TestFlagsAndArguments(t *testing.T) {
 		{[]string{"stop"}, 1, "final stop: \"final stop\" requires at least 1 argument.\nSee 'final stop --help'."},
 		{[]string{"wait"}, 1, "\"final wait\" requires at least 1 argument."},
 		{[]string{"kill", "-s", "NOPE", "x"}, 1, "final kill: invalid signal: NOPE\n"},
+		{[]string{"stop", "-s", "NOPE", "x"}, 1, "final stop: invalid signal: NOPE\n"},
+		{[]string{"restart", "--signal", "NOPE", "x"}, 1, "final restart: invalid signal: NOPE\n"},
 		{[]string{"logs", "--tail", "x", "c"}, 1, "final logs: invalid value for \"tail\": \"x\" is not a number or \"all\"\n"},
 		{[]string{"rm", "--bogus", "c"}, 125, "final rm: unknown flag: --bogus\nSee 'final rm --help'.\n"},
 		{[]string{"run", "-m", "lots", "cfs/base"}, 125, "invalid size: 'lots'"},

@@ -201,28 +201,52 @@ func logTime(flag, v string, now time.Time) (time.Time, error) {
 
 func (c *CLI) stopCmd() *cobra.Command {
 	var timeout int
+	var sig string
+	var s syscall.Signal
 	cmd := c.perContainer("stop [OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers",
 		func(e *engine.Engine, a string) (string, error) {
-			return a, e.Stop(a, time.Duration(timeout)*time.Second)
+			return a, e.Stop(a, s, time.Duration(timeout)*time.Second)
 		})
+	cmd.PreRunE = signalFlag(&sig, &s)
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", 10, "seconds to wait before killing the container")
 	cmd.Flags().IntVar(&timeout, "time", 10, "")
 	_ = cmd.Flags().MarkHidden("time")
+	cmd.Flags().StringVarP(&sig, "signal", "s", "", "signal to send to the container (default: its stop signal, SIGTERM unless its image says)")
 	return cmd
 }
 
 func (c *CLI) restartCmd() *cobra.Command {
 	var timeout int
+	var sig string
+	var s syscall.Signal
 	cmd := c.perContainer("restart [OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers",
 		func(e *engine.Engine, a string) (string, error) {
-			if err := e.Stop(a, time.Duration(timeout)*time.Second); err != nil {
+			if err := e.Stop(a, s, time.Duration(timeout)*time.Second); err != nil {
 				return a, err
 			}
 			_, err := e.Start(a, engine.StartOptions{})
 			return a, err
 		})
+	cmd.PreRunE = signalFlag(&sig, &s)
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", 10, "seconds to wait before killing the container")
+	cmd.Flags().StringVarP(&sig, "signal", "s", "", "signal to send to the container (default: its stop signal, SIGTERM unless its image says)")
 	return cmd
+}
+
+// signalFlag parses kill's, stop's and restart's --signal, so that a bad
+// one fails the command before any container is touched; none (0) is
+// the container's own stop signal.
+func signalFlag(name *string, sig *syscall.Signal) func(*cobra.Command, []string) error {
+	return func(*cobra.Command, []string) error {
+		if *name == "" {
+			return nil
+		}
+		var err error
+		if *sig, err = runtime.ParseSignal(*name); err != nil {
+			return &statusError{msg: fmt.Sprintf("invalid signal: %s", *name), code: 1}
+		}
+		return nil
+	}
 }
 
 func (c *CLI) killCmd() *cobra.Command {
@@ -230,14 +254,7 @@ func (c *CLI) killCmd() *cobra.Command {
 	var s syscall.Signal
 	cmd := c.perContainer("kill [OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers",
 		func(e *engine.Engine, a string) (string, error) { return a, e.Kill(a, s) })
-	// A bad signal fails the command before any container is touched.
-	cmd.PreRunE = func(*cobra.Command, []string) error {
-		var err error
-		if s, err = runtime.ParseSignal(sig); err != nil {
-			return &statusError{msg: fmt.Sprintf("invalid signal: %s", sig), code: 1}
-		}
-		return nil
-	}
+	cmd.PreRunE = signalFlag(&sig, &s)
 	cmd.Flags().StringVarP(&sig, "signal", "s", "KILL", "signal to send to the container")
 	return cmd
 }

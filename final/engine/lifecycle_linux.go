@@ -92,9 +92,10 @@ func thawsOnSignal(c *Container, sig syscall.Signal) bool {
 	return err == nil && stop == sig
 }
 
-// Stop sends the container's stop signal (SIGTERM unless its image says
-// otherwise), waits up to timeout for it to exit, then kills it.
-func (e *Engine) Stop(arg string, timeout time.Duration) error {
+// Stop sends sig, or if it is 0 the container's stop signal (SIGTERM
+// unless its image or --stop-signal says otherwise), waits up to timeout
+// for it to exit, then kills it.
+func (e *Engine) Stop(arg string, sig syscall.Signal, timeout time.Duration) error {
 	c, err := e.Get(arg)
 	if err != nil {
 		return err
@@ -102,10 +103,12 @@ func (e *Engine) Stop(arg string, timeout time.Duration) error {
 	if !c.Running() {
 		return nil // docker: stopping a stopped container is no error
 	}
-	sig := unix.SIGTERM
-	if s := c.Config.StopSignal; s != "" {
-		if n, err := runtime.ParseSignal(s); err == nil {
-			sig = n
+	if sig == 0 {
+		sig = unix.SIGTERM
+		if s := c.Config.StopSignal; s != "" {
+			if n, err := runtime.ParseSignal(s); err == nil {
+				sig = n
+			}
 		}
 	}
 	done := make(chan struct{})

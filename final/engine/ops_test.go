@@ -96,6 +96,17 @@ func TestPauseStats(t *testing.T) {
 	require.Regexp(t, `^NAME +PIDS\nfrozen +1\n$`, ok(t, "stats", "--no-stream", "--format", `table {{.Name}}\t{{.PIDs}}`, "frozen"))
 }
 
+// stop -s sends another signal than the container's stop signal; the
+// container's handler for it decides how it ends.
+func TestStopSignal(t *testing.T) {
+	setup(t)
+	rmAll(t, "stop-int")
+	ok(t, "run", "-d", "--name", "stop-int", "--network", "none", "cfs/base", "sh", "-c", `trap "exit 5" INT; trap "" TERM; echo ready; while :; do sleep 0.1; done`)
+	require.Eventually(t, func() bool { return ok(t, "logs", "stop-int") == "ready\n" }, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, "stop-int\n", ok(t, "stop", "-s", "SIGINT", "-t", "30", "stop-int"))
+	require.Equal(t, 5, inspect(t, "stop-int").State.ExitCode, "SIGINT's handler, not SIGKILL after the timeout")
+}
+
 // stop of a paused container thaws it after the signal, as dockerd does,
 // so that the container's handler runs: it exits 7, not 137 after the
 // timeout.
