@@ -309,8 +309,8 @@ func (s *Store) Remove(arg string, force bool) (*Removed, error) {
 
 // Prune removes the images that no container holds, as docker image
 // prune does: without all, only the dangling ones (docker's <none>: an
-// image committed, loaded or imported without a name, or one that lost
-// its last name to a newer one); with all, every one. It says what went
+// image committed, loaded or imported without a name, or untagged by
+// rmi -f while a container used it); with all, every one. It says what went
 // in rmi's terms, and the bytes that gc freed: the layers' unpacked files
 // and their blobs.
 func (s *Store) Prune(all bool) (*Removed, uint64, error) {
