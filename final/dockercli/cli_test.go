@@ -112,6 +112,12 @@ func TestPullImagesInspectHistoryTagRmi(t *testing.T) {
 	require.Regexp(t, `^<missing> +\d+ (years|months) ago +/bin/sh -c #\(nop\) ADD file:layer2-of-the-tes… +\d+B`, lines[2], "CREATED BY cut at 45 characters")
 	require.Len(t, lines, 5)
 	require.Contains(t, c.ok("history", "--no-trunc", ref), "ADD file:layer2-of-the-test-image.tar in /")
+	// --format: docker's fields; -H=false gives bytes and RFC 3339 times.
+	out = c.ok("history", "--format", "{{.ID}}|{{.Size}}", ref)
+	require.Regexp(t, `^`+id+`\|0B\n(<missing>\|\d+B\n){3}$`, out)
+	require.Regexp(t, `^(\d+ \d{4}-\d\d-\d\dT[0-9:]+(Z|[+-]\d\d:\d\d)\n){4}$`, c.ok("history", "-H=false", "--format", "{{.Size}} {{.CreatedSince}}", ref))
+	require.Regexp(t, `^CREATED BY +COMMENT\n/bin/sh -c #\(nop\)  CMD \["/bin/sh"\] +\n`, c.ok("history", "--format", `table {{.CreatedBy}}\t{{.Comment}}`, ref))
+	require.Equal(t, id+"\n<missing>\n<missing>\n<missing>\n", c.ok("history", "-q", ref))
 
 	c.ok("tag", ref, "mine:v1")
 	require.Regexp(t, "\nmine +v1 +"+id+" ", c.ok("images"))

@@ -13,6 +13,7 @@ import (
 	"cfs/final/image"
 
 	"github.com/docker/go-units"
+	mobyimage "github.com/moby/moby/api/types/image"
 	"github.com/spf13/cobra"
 )
 
@@ -204,6 +205,7 @@ func (c *CLI) inspectCmd() *cobra.Command {
 
 func (c *CLI) historyCmd() *cobra.Command {
 	var quiet, noTrunc bool
+	var format string
 	human := true
 	cmd := c.command("history [OPTIONS] IMAGE", "Show the history of an image", 1, 1,
 		c.withStore(func(cmd *cobra.Command, s *image.Store, args []string) error {
@@ -211,44 +213,78 @@ func (c *CLI) historyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rows := img.History()
+			var rows []any
+			for _, r := range img.History() {
+				rows = append(rows, historyRow{r, noTrunc, human})
+			}
 			if quiet {
-				for _, r := range rows {
-					id := r.ID
-					if !noTrunc && strings.HasPrefix(id, "sha256:") {
-						id = strings.TrimPrefix(id, "sha256:")[:12]
-					}
-					fmt.Fprintln(c.Out, id)
-				}
-				return nil
+				format = "{{.ID}}"
+			} else if format == "" || format == "table" {
+				format = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}" // docker's
 			}
-			tw := newTable(c.Out)
-			fmt.Fprintln(tw, "IMAGE\tCREATED\tCREATED BY\tSIZE\tCOMMENT")
-			for _, r := range rows {
-				id := r.ID
-				if !noTrunc && strings.HasPrefix(id, "sha256:") {
-					id = strings.TrimPrefix(id, "sha256:")[:12]
-				}
-				created := ago(time.Unix(r.Created, 0))
-				size := humanSize(r.Size)
-				if !human {
-					created = time.Unix(r.Created, 0).Format(time.RFC3339)
-					size = fmt.Sprint(r.Size)
-				}
-				by := strings.ReplaceAll(r.CreatedBy, "\t", " ")
-				if !noTrunc {
-					by = ellipsis(by, 45)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id, created, by, size, r.Comment)
+			tmpl, table, err := parseFormat(format)
+			if err != nil {
+				return err
 			}
-			return tw.Flush()
+			return c.printFormatted(tmpl, table, historyHeader{}, rows)
 		}))
 	f := cmd.Flags()
 	f.BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
 	f.BoolVar(&noTrunc, "no-trunc", false, "don't truncate output")
 	f.BoolVarP(&human, "human", "H", true, "print sizes and dates in human readable format")
+	f.StringVar(&format, "format", "", "format output using a Go template ('{{.ID}} {{.CreatedBy}}'; 'table {{.ID}}\\t{{.Size}}' for a table with its header)")
 	return cmd
 }
+
+// historyRow is a layer of an image's history, as docker history shows
+// it and --format sees it.
+type historyRow struct {
+	r              mobyimage.HistoryResponseItem
+	noTrunc, human bool
+}
+
+func (h historyRow) ID() string {
+	if !h.noTrunc && strings.HasPrefix(h.r.ID, "sha256:") {
+		return strings.TrimPrefix(h.r.ID, "sha256:")[:12]
+	}
+	return h.r.ID
+}
+
+func (h historyRow) CreatedAt() string { return time.Unix(h.r.Created, 0).Format(time.RFC3339) }
+
+func (h historyRow) CreatedSince() string {
+	if !h.human {
+		return h.CreatedAt()
+	}
+	return ago(time.Unix(h.r.Created, 0))
+}
+
+func (h historyRow) CreatedBy() string {
+	by := strings.ReplaceAll(h.r.CreatedBy, "\t", " ")
+	if !h.noTrunc {
+		by = ellipsis(by, 45)
+	}
+	return by
+}
+
+func (h historyRow) Size() string {
+	if !h.human {
+		return fmt.Sprint(h.r.Size)
+	}
+	return humanSize(h.r.Size)
+}
+
+func (h historyRow) Comment() string { return h.r.Comment }
+
+// historyHeader is the header line of docker history's table.
+type historyHeader struct{}
+
+func (historyHeader) ID() string           { return "IMAGE" }
+func (historyHeader) CreatedAt() string    { return "CREATED AT" }
+func (historyHeader) CreatedSince() string { return "CREATED" }
+func (historyHeader) CreatedBy() string    { return "CREATED BY" }
+func (historyHeader) Size() string         { return "SIZE" }
+func (historyHeader) Comment() string      { return "COMMENT" }
 
 // ellipsis cuts s to n characters, the last one "…" (docker's).
 func ellipsis(s string, n int) string {
