@@ -251,7 +251,7 @@ func signalFlag(name *string, sig *syscall.Signal) func(*cobra.Command, []string
 
 func (c *CLI) killCmd() *cobra.Command {
 	var sig string
-	var s syscall.Signal
+	s := syscall.SIGKILL // -s "" too, as dockerd takes no signal
 	cmd := c.perContainer("kill [OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers",
 		func(e *engine.Engine, a string) (string, error) { return a, e.Kill(a, s) })
 	cmd.PreRunE = signalFlag(&sig, &s)

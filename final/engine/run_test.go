@@ -567,7 +567,8 @@ func TestEachContainer(t *testing.T) {
 	}{
 		{[]string{"pause", id[:12], "nosuch", "each-b"}, 1, id[:12] + "\neach-b\n", nosuch},
 		{[]string{"unpause", "each-a", "nosuch", "each-b"}, 1, "each-a\neach-b\n", nosuch},
-		{[]string{"kill", "nosuch", "each-a", "each-b"}, 1, "each-a\neach-b\n", nosuch},
+		// -s "" is SIGKILL, as dockerd takes it: wait hears 137.
+		{[]string{"kill", "-s", "", "nosuch", "each-a", "each-b"}, 1, "each-a\neach-b\n", nosuch},
 		{[]string{"wait", "each-a", "nosuch", "each-b"}, 1, "137\n137\n", nosuch},
 		{[]string{"start", "each-a", "nosuch"}, 1, "each-a\n", nosuch + "Error: failed to start containers: nosuch\n"},
 		{[]string{"restart", "-t", "0", "nosuch", "each-a"}, 1, "each-a\n", nosuch},
