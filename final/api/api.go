@@ -63,8 +63,7 @@ type Server struct {
 	// may guess (a --rm container takes its status with it).
 	following map[string]bool
 	// execs are the processes exec'd through the API, by exec ID.
-	execs  map[string]*execJob
-	events *eventLog
+	execs map[string]*execJob
 }
 
 // notice is what a waiter hears: the container exited, or is gone.
@@ -76,7 +75,7 @@ type notice struct {
 // New returns the server for engine e.
 func New(e *engine.Engine) *Server {
 	s := &Server{e: e, mux: http.NewServeMux(), pending: map[string][]*attacher{},
-		waiters: map[string][]chan notice{}, following: map[string]bool{}, execs: map[string]*execJob{}, events: newEventLog()}
+		waiters: map[string][]chan notice{}, following: map[string]bool{}, execs: map[string]*execJob{}}
 	s.routes()
 	return s
 }

@@ -71,7 +71,6 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	s.event(c, events.ActionCreate)
 	writeJSON(w, http.StatusCreated, container.CreateResponse{ID: c.ID, Warnings: warnings})
 }
 
@@ -139,7 +138,6 @@ func (s *Server) containerPrune(w http.ResponseWriter, r *http.Request) {
 	}
 	report := container.PruneReport{ContainersDeleted: []string{}, SpaceReclaimed: reclaimed}
 	for _, c := range removed {
-		s.event(c, events.ActionDestroy)
 		report.ContainersDeleted = append(report.ContainersDeleted, c.ID)
 	}
 	writeJSON(w, http.StatusOK, report)
@@ -213,13 +211,11 @@ func (s *Server) start(c *engine.Container) error {
 		if c.HostConfig.AutoRemove {
 			_ = s.e.Remove(c.ID, true)
 			n.removed = true
-			s.event(c, events.ActionDestroy)
 		}
 		s.notify(c.ID, n)
 		s.unfollow(c.ID)
 		return err
 	}
-	s.event(c, events.ActionStart)
 	go s.follow(c, att, atts, true)
 	return nil
 }
@@ -274,14 +270,12 @@ func (s *Server) follow(c *engine.Container, att *engine.Attachment, atts []*att
 	}
 }
 
-// exited tells the waiters and the event stream that c exited (and,
-// with --rm, that it is gone).
+// exited tells the waiters that c exited (and, with --rm, that it is
+// gone). The event stream heard it from the monitor.
 func (s *Server) exited(c *engine.Container, st engine.ExitStatus) {
-	s.eventAttrs(c, events.ActionDie, map[string]string{"exitCode": strconv.Itoa(st.StatusCode)})
 	n := notice{exited: true, st: st}
 	if c.HostConfig.AutoRemove {
 		n.removed = true
-		s.event(c, events.ActionDestroy)
 	}
 	s.notify(c.ID, n)
 	s.unfollow(c.ID)
@@ -325,7 +319,7 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 		err = st.upgraded()
 		s.mu.Unlock()
 		if err == nil {
-			s.event(c, events.ActionAttach)
+			s.e.ContainerEvent(c, events.ActionAttach, nil)
 		}
 		return
 	}
@@ -339,7 +333,7 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 		att.Close()
 		return
 	}
-	s.event(c, events.ActionAttach)
+	s.e.ContainerEvent(c, events.ActionAttach, nil)
 	go s.follow(c, att, []*attacher{{st: st, opt: opt}}, false)
 }
 
@@ -636,7 +630,6 @@ func (s *Server) containerStop(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	s.event(c, events.ActionStop)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -665,7 +658,7 @@ func (s *Server) containerRestart(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	s.event(c, events.ActionRestart)
+	s.e.ContainerEvent(c, events.ActionRestart, nil)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -688,16 +681,15 @@ func (s *Server) containerKill(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	s.eventAttrs(c, events.ActionKill, map[string]string{"signal": strconv.Itoa(int(sig))})
 	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) containerPause(w http.ResponseWriter, r *http.Request) {
-	s.simple(w, r, s.e.Pause, events.ActionPause)
+	s.simple(w, r, s.e.Pause)
 }
 
 func (s *Server) containerUnpause(w http.ResponseWriter, r *http.Request) {
-	s.simple(w, r, s.e.Unpause, events.ActionUnPause)
+	s.simple(w, r, s.e.Unpause)
 }
 
 // POST /containers/{name}/update: docker update's limits (-m,
@@ -722,17 +714,16 @@ func (s *Server) containerUpdate(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	s.event(c, events.ActionUpdate)
 	writeJSON(w, http.StatusOK, container.UpdateResponse{Warnings: []string{}})
 }
 
 // POST /containers/{name}/rename?name=NEW: 204.
 func (s *Server) containerRename(w http.ResponseWriter, r *http.Request) {
-	s.simple(w, r, func(id string) error { return s.e.Rename(id, r.URL.Query().Get("name")) }, events.ActionRename)
+	s.simple(w, r, func(id string) error { return s.e.Rename(id, r.URL.Query().Get("name")) })
 }
 
 // simple runs an engine call that takes the container and answers 204.
-func (s *Server) simple(w http.ResponseWriter, r *http.Request, call func(string) error, action events.Action) {
+func (s *Server) simple(w http.ResponseWriter, r *http.Request, call func(string) error) {
 	c, err := s.e.Get(r.PathValue("name"))
 	if err == nil {
 		err = call(c.ID)
@@ -741,7 +732,6 @@ func (s *Server) simple(w http.ResponseWriter, r *http.Request, call func(string
 		fail(w, err)
 		return
 	}
-	s.event(c, action)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -761,7 +751,6 @@ func (s *Server) containerRemove(w http.ResponseWriter, r *http.Request) {
 	}
 	delete(s.pending, c.ID)
 	s.mu.Unlock()
-	s.event(c, events.ActionDestroy)
 	s.notify(c.ID, notice{removed: true, st: engine.ExitStatus{StatusCode: c.State.ExitCode}})
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -79,7 +79,7 @@ func (s *Server) execCreate(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.execs[job.id] = job
 	s.mu.Unlock()
-	s.eventAttrs(c, events.ActionExecCreate, map[string]string{"execID": job.id})
+	s.e.ContainerEvent(c, events.ActionExecCreate, map[string]string{"execID": job.id})
 	writeJSON(w, http.StatusCreated, container.ExecCreateResponse{ID: job.id})
 }
 
@@ -116,7 +116,7 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 	job.mu.Unlock()
 	tty := job.req.Tty
 	opt := engine.ExecOptions{Cmd: job.req.Cmd, Env: job.req.Env, WorkingDir: job.req.WorkingDir, User: job.req.User, Tty: tty && !req.Detach}
-	s.eventAttrs(job.ctr, events.ActionExecStart, map[string]string{"execID": job.id})
+	s.e.ContainerEvent(job.ctr, events.ActionExecStart, map[string]string{"execID": job.id})
 
 	if req.Detach {
 		proc, err := s.e.Exec(job.ctr.ID, opt)
@@ -168,7 +168,7 @@ func (s *Server) execEnded(job *execJob, code int) {
 	job.mu.Lock()
 	job.running, job.exitCode = false, &code
 	job.mu.Unlock()
-	s.eventAttrs(job.ctr, events.ActionExecDie, map[string]string{"execID": job.id, "exitCode": strconv.Itoa(code)})
+	s.e.ContainerEvent(job.ctr, events.ActionExecDie, map[string]string{"execID": job.id, "exitCode": strconv.Itoa(code)})
 	time.AfterFunc(keepExec, func() {
 		s.mu.Lock()
 		delete(s.execs, job.id)

@@ -138,7 +138,7 @@ func (s *Server) imagePull(w http.ResponseWriter, r *http.Request) {
 	} else {
 		p.send(jsonstream.Message{Status: "Status: Downloaded newer image for " + res.Name})
 	}
-	s.imageEvent(res.Name, events.ActionPull)
+	s.e.ImageEvent(res.Name, events.ActionPull)
 }
 
 // imageRoutes answers /images/NAME/json|history|tag|get and DELETE
@@ -179,7 +179,7 @@ func (s *Server) imageRoutes(w http.ResponseWriter, r *http.Request) {
 			fail(w, err)
 			return
 		}
-		s.imageEvent(dst, events.ActionTag)
+		s.e.ImageEvent(dst, events.ActionTag)
 		w.WriteHeader(http.StatusCreated)
 	case r.Method == http.MethodGet && verb == "get":
 		s.save(w, []string{name})
@@ -204,11 +204,11 @@ func (s *Server) deleted(rm *image.Removed) []mobyimage.DeleteResponse {
 	out := []mobyimage.DeleteResponse{}
 	for _, u := range rm.Untagged {
 		out = append(out, mobyimage.DeleteResponse{Untagged: u})
-		s.imageEvent(u, events.ActionUnTag)
+		s.e.ImageEvent(u, events.ActionUnTag)
 	}
 	for _, d := range rm.Deleted {
 		out = append(out, mobyimage.DeleteResponse{Deleted: d})
-		s.imageEvent(d, events.ActionDelete)
+		s.e.ImageEvent(d, events.ActionDelete)
 	}
 	return out
 }
@@ -283,7 +283,7 @@ func (s *Server) imageLoad(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, n := range l.Names {
 			p.send(jsonstream.Message{Stream: "Loaded image: " + n + "\n"})
-			s.imageEvent(n, events.ActionLoad)
+			s.e.ImageEvent(n, events.ActionLoad)
 		}
 	}
 }

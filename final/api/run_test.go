@@ -473,16 +473,21 @@ func TestNotSupported(t *testing.T) {
 	require.Contains(t, s.ok(t, "network", "ls"), "bridge")
 }
 
-// The lifecycle as the event stream tells it.
+// The lifecycle as the event stream tells it: what went through the
+// server, and what cfs did by itself (the engine's journal has both).
 func TestEvents(t *testing.T) {
 	setup(t)
 	s := serve(t)
-	name := names(t, s, "events")[0]
+	ns := names(t, s, "events", "events-cfs")
 	since := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
-	s.ok(t, "run", "--rm", "--name", name, "--network", "none", "cfs/base", "true")
+	s.ok(t, "run", "--rm", "--name", ns[0], "--network", "none", "cfs/base", "true")
+	r := cfs(t, "run", "--rm", "--name", ns[1], "--network", "none", "cfs/base", "sh", "-c", "exit 2")
+	require.Equal(t, 2, r.Code, r.Stderr)
 	until := strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10)
-	out := s.ok(t, "events", "--since", since, "--until", until, "--filter", "container="+name, "--format", "{{.Action}}")
+	out := s.ok(t, "events", "--since", since, "--until", until, "--filter", "container="+ns[0], "--format", "{{.Action}}")
 	require.Equal(t, "create\nattach\nstart\ndie\ndestroy\n", out)
+	out = s.ok(t, "events", "--since", since, "--until", until, "--filter", "container="+ns[1], "--filter", "event=die", "--format", `{{.Action}} {{index .Actor.Attributes "exitCode"}}`)
+	require.Equal(t, "die 2\n", out)
 }
 
 // sockets counts the sockets a process holds open (/proc/PID/fd).

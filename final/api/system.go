@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"cfs/final/engine"
@@ -105,119 +104,36 @@ func (s *Server) networkInspect(w http.ResponseWriter, r *http.Request) {
 // ---------------------------------------------------------------------------
 // Events
 
-// eventLog keeps the last events (for --since) and the clients that
-// follow them.
-type eventLog struct {
-	mu      sync.Mutex
-	last    []events.Message
-	clients map[chan events.Message]bool
-}
-
-const keepEvents = 1024
-
-func newEventLog() *eventLog { return &eventLog{clients: map[chan events.Message]bool{}} }
-
-func (l *eventLog) add(m events.Message) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.last = append(l.last, m)
-	if len(l.last) > keepEvents {
-		l.last = l.last[len(l.last)-keepEvents:]
-	}
-	for ch := range l.clients {
-		select {
-		case ch <- m:
-		default: // a client that does not read loses events, not the server
-		}
-	}
-}
-
-// event records a container's lifecycle event.
-func (s *Server) event(c *engine.Container, action events.Action) { s.eventAttrs(c, action, nil) }
-
-func (s *Server) eventAttrs(c *engine.Container, action events.Action, attrs map[string]string) {
-	a := map[string]string{"name": c.Name, "image": c.Image}
-	for k, v := range c.Config.Labels {
-		a[k] = v
-	}
-	for k, v := range attrs {
-		a[k] = v
-	}
-	now := time.Now()
-	s.events.add(events.Message{Type: events.ContainerEventType, Action: action, Actor: events.Actor{ID: c.ID, Attributes: a},
-		Scope: "local", Time: now.Unix(), TimeNano: now.UnixNano()})
-}
-
-func (s *Server) imageEvent(name string, action events.Action) {
-	now := time.Now()
-	s.events.add(events.Message{Type: events.ImageEventType, Action: action, Actor: events.Actor{ID: name, Attributes: map[string]string{"name": name}},
-		Scope: "local", Time: now.Unix(), TimeNano: now.UnixNano()})
-}
-
-// GET /events?since=T&until=T&filters={…}: what happened through this
-// server (not what `cfs` commands did by themselves), as a stream of
-// JSON objects, until the client leaves or until is reached.
+// GET /events?since=T&until=T&filters={…}: the engine's journal of
+// events (final/engine/events_linux.go), what `cfs` commands did as
+// well as what was done through this server, as a stream of JSON
+// objects, until the client leaves or until is reached.
 func (s *Server) eventsStream(w http.ResponseWriter, r *http.Request) {
-	f, err := parseFilters(r.URL.Query().Get("filters"), "type", "container", "event", "image", "label")
+	f, err := parseFilters(r.URL.Query().Get("filters"), engine.EventFilterKeys...)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	since, until := eventTime(r.URL.Query().Get("since")), eventTime(r.URL.Query().Get("until"))
-	match := func(m events.Message) bool {
-		if !since.IsZero() && time.Unix(0, m.TimeNano).Before(since) || !until.IsZero() && time.Unix(0, m.TimeNano).After(until) {
-			return false
-		}
-		return f.match("type", func(v string) bool { return v == string(m.Type) }) &&
-			f.match("event", func(v string) bool { return v == string(m.Action) }) &&
-			f.match("container", func(v string) bool {
-				return m.Type == events.ContainerEventType && (strings.HasPrefix(m.Actor.ID, v) || m.Actor.Attributes["name"] == v)
-			}) &&
-			f.match("image", func(v string) bool { return m.Actor.Attributes["image"] == v || m.Actor.ID == v }) &&
-			f.match("label", func(v string) bool { return engine.HasLabel(m.Actor.Attributes, v) })
+	match, err := engine.EventMatcher(engine.Filter(f))
+	if err != nil {
+		fail(w, badRequest("%v", err))
+		return
 	}
-	ch := make(chan events.Message, 64)
-	l := s.events
-	l.mu.Lock()
-	past := append([]events.Message(nil), l.last...)
-	l.clients[ch] = true
-	l.mu.Unlock()
-	defer func() {
-		l.mu.Lock()
-		delete(l.clients, ch)
-		l.mu.Unlock()
-	}()
+	opt := engine.EventsOptions{Since: eventTime(r.URL.Query().Get("since")), Until: eventTime(r.URL.Query().Get("until"))}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	flush(w)
 	enc := json.NewEncoder(w)
-	if !since.IsZero() {
-		for _, m := range past {
-			if match(m) {
-				_ = enc.Encode(m)
-			}
+	_ = s.e.Events(r.Context(), opt, func(m events.Message) error {
+		if !match(m) {
+			return nil
+		}
+		if err := enc.Encode(m); err != nil {
+			return err
 		}
 		flush(w)
-	}
-	var end <-chan time.Time
-	if !until.IsZero() {
-		end = time.After(time.Until(until))
-	}
-	for {
-		select {
-		case m := <-ch:
-			if match(m) {
-				if enc.Encode(m) != nil {
-					return
-				}
-				flush(w)
-			}
-		case <-end:
-			return
-		case <-r.Context().Done():
-			return
-		}
-	}
+		return nil
+	})
 }
 
 // eventTime reads docker's since/until: Unix seconds, with a fraction.

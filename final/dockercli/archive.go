@@ -9,6 +9,7 @@ import (
 
 	"cfs/final/image"
 
+	"github.com/moby/moby/api/types/events"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -87,6 +88,7 @@ func (c *CLI) loadCmd() *cobra.Command {
 				for _, n := range l.Names {
 					fmt.Fprintf(c.Out, "Loaded image: %s\n", n)
 				}
+				c.imageEvents(s, events.ActionLoad, l.Names...)
 			}
 			return nil
 		}))
@@ -116,6 +118,7 @@ func (c *CLI) importCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			c.imageEvents(s, events.ActionImport, img.ID.String())
 			fmt.Fprintln(c.Out, img.ID)
 			return nil
 		}))

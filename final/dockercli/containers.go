@@ -40,7 +40,7 @@ var containerCommands = []string{"run", "create", "start", "attach", "ps", "logs
 	"wait", "top", "stats", "pause", "unpause", "port", "rename", "export", "diff", "cp", "commit", "update", "restart", "container", "network"}
 
 // systemCommands are the commands about the engine itself.
-var systemCommands = []string{"info", "version", "system"}
+var systemCommands = []string{"info", "version", "events", "system"}
 
 // engine opens the engine on the image store.
 func (c *CLI) engine() (*engine.Engine, error) {
@@ -159,11 +159,7 @@ func (c *CLI) logsCmd() *cobra.Command {
 				return &statusError{msg: fmt.Sprintf("invalid value for \"tail\": %q is not a number or \"all\"", tail), code: 1}
 			}
 		}
-		now := time.Now()
-		if opt.Since, err = logTime("since", since, now); err != nil {
-			return err
-		}
-		opt.Until, err = logTime("until", until, now)
+		opt.Since, opt.Until, err = timeRange(since, until)
 		return err
 	}
 	f := cmd.Flags()
@@ -173,6 +169,16 @@ func (c *CLI) logsCmd() *cobra.Command {
 	f.StringVar(&since, "since", "", "show logs since timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)")
 	f.StringVar(&until, "until", "", "show logs before a timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)")
 	return cmd
+}
+
+// timeRange reads --since and --until (logs, events) from one now.
+func timeRange(since, until string) (from, to time.Time, err error) {
+	now := time.Now()
+	if from, err = logTime("since", since, now); err != nil {
+		return from, to, err
+	}
+	to, err = logTime("until", until, now)
+	return from, to, err
 }
 
 // logTime reads docker logs's --since and --until: a duration back from

@@ -13,6 +13,7 @@ import (
 	"cfs/final/image"
 
 	"github.com/docker/go-units"
+	"github.com/moby/moby/api/types/events"
 	mobyimage "github.com/moby/moby/api/types/image"
 	"github.com/spf13/cobra"
 )
@@ -323,6 +324,7 @@ func (c *CLI) imagePruneCmd() *cobra.Command {
 // pruneImages removes the images prune may and lists them as docker does.
 func (c *CLI) pruneImages(s *image.Store, all bool) (uint64, error) {
 	rm, reclaimed, err := s.Prune(all)
+	c.removedEvents(s, rm)
 	if rm != nil && len(rm.Untagged)+len(rm.Deleted) > 0 {
 		fmt.Fprintln(c.Out, "Deleted Images:")
 		for _, u := range rm.Untagged {
@@ -339,8 +341,33 @@ func (c *CLI) pruneImages(s *image.Store, all bool) (uint64, error) {
 func (c *CLI) tagCmd() *cobra.Command {
 	return c.command("tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", 2, 2,
 		c.withStore(func(cmd *cobra.Command, s *image.Store, args []string) error {
-			return s.Tag(args[0], args[1])
+			if err := s.Tag(args[0], args[1]); err != nil {
+				return err
+			}
+			c.imageEvents(s, events.ActionTag, args[1])
+			return nil
 		}))
+}
+
+// imageEvents adds what an image command did to the engine's events (cfs
+// events), as dockerd does for docker's. Without the engine (no root)
+// they are left out.
+func (c *CLI) imageEvents(s *image.Store, action events.Action, names ...string) {
+	e, err := engine.Open(s)
+	if err != nil {
+		return
+	}
+	for _, n := range names {
+		e.ImageEvent(n, action)
+	}
+}
+
+// removedEvents are the events of what rmi or prune removed.
+func (c *CLI) removedEvents(s *image.Store, rm *image.Removed) {
+	if rm != nil {
+		c.imageEvents(s, events.ActionUnTag, rm.Untagged...)
+		c.imageEvents(s, events.ActionDelete, rm.Deleted...)
+	}
 }
 
 func (c *CLI) rmiCmd() *cobra.Command {
@@ -354,6 +381,7 @@ func (c *CLI) rmiCmd() *cobra.Command {
 					failed = append(failed, err.Error())
 					continue
 				}
+				c.removedEvents(s, rm)
 				for _, u := range rm.Untagged {
 					fmt.Fprintf(c.Out, "Untagged: %s\n", u)
 				}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -390,6 +391,7 @@ func (c *CLI) runCmd() *cobra.Command {
 				}
 				return nil
 			}
+			e.ContainerEvent(ctr, events.ActionAttach, nil) // as docker's client attaches before the start
 			att, err := e.Start(ctr.ID, engine.StartOptions{Attach: &engine.AttachOptions{Stdin: f.interactive, Stdout: true, Stderr: true}})
 			if err != nil {
 				c.removeAfterFailedStart(e, ctr)
@@ -534,6 +536,7 @@ func (c *CLI) startCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				e.ContainerEvent(ctr, events.ActionAttach, nil)
 				att, err := e.Start(ctr.ID, engine.StartOptions{Attach: &engine.AttachOptions{Stdin: interactive && ctr.Config.OpenStdin, Stdout: true, Stderr: true}})
 				var start *engine.StartError
 				if errors.As(err, &start) {
@@ -593,6 +596,7 @@ func (c *CLI) attachCmd() *cobra.Command {
 			if err != nil {
 				return daemonError(err.Error()) // not running: docker's message
 			}
+			e.ContainerEvent(ctr, events.ActionAttach, nil)
 			if err := c.checkTTY(stdin, ctr.Config.Tty); err != nil {
 				att.Close()
 				return err

@@ -1,17 +1,22 @@
 package dockercli
 
 // The system commands: info and version, which say what the engine is
-// and runs on, and system df and system prune, the disk it takes.
+// and runs on, events, what it did, and system df and system prune, the
+// disk it takes.
 
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	goruntime "runtime"
+	"slices"
 	"strings"
+	"time"
 
 	"cfs/final/engine"
 
 	"github.com/docker/go-units"
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/system"
 	"github.com/spf13/cobra"
 )
@@ -131,6 +136,65 @@ func (c *CLI) printFormat(format string, v any) error {
 		return err
 	}
 	return formatLine(c.Out, tmpl, v)
+}
+
+// eventsCmd is docker events: what the engine's journal says happened
+// (final/engine/events_linux.go), from --since, then as it happens, until
+// --until or Ctrl-C.
+func (c *CLI) eventsCmd() *cobra.Command {
+	var since, until, format string
+	filter := filterValue{}
+	opt := engine.EventsOptions{}
+	cmd := c.command("events [OPTIONS]", "Get real time events from the engine", 0, 0,
+		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
+			match, err := engine.EventMatcher(engine.Filter(filter))
+			if err != nil {
+				return &statusError{msg: "Error response from daemon: " + err.Error(), code: 1, bare: true}
+			}
+			print := c.printEvent
+			if format != "" {
+				print = func(m events.Message) error { return c.printFormat(format, m) }
+				if format != "json" {
+					tmpl, err := parseTemplate(format)
+					if err != nil {
+						return err
+					}
+					print = func(m events.Message) error { return formatLine(c.Out, tmpl, m) }
+				}
+			}
+			return e.Events(cmd.Context(), opt, func(m events.Message) error {
+				if !match(m) {
+					return nil
+				}
+				return print(m)
+			})
+		}))
+	cmd.PreRunE = func(*cobra.Command, []string) (err error) {
+		opt.Since, opt.Until, err = timeRange(since, until)
+		return err
+	}
+	f := cmd.Flags()
+	f.VarP(filter, "filter", "f", "filter output based on conditions provided ("+strings.Join(engine.EventFilterKeys, ", ")+"; e.g. 'container=web')")
+	f.StringVar(&format, "format", "", "format the output using a Go template ('{{.Action}}'), or json")
+	f.StringVar(&since, "since", "", "show all events created since timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\")")
+	f.StringVar(&until, "until", "", "stream events until this timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\")")
+	return cmd
+}
+
+// printEvent writes an event as docker events does: the time, the
+// type, the action, the actor and its attributes, sorted.
+func (c *CLI) printEvent(m events.Message) error {
+	line := fmt.Sprintf("%s %s %s %s", time.Unix(0, m.TimeNano).Format("2006-01-02T15:04:05.000000000Z07:00"), m.Type, m.Action, m.Actor.ID)
+	if len(m.Actor.Attributes) > 0 {
+		keys := slices.Sorted(maps.Keys(m.Actor.Attributes))
+		attrs := make([]string, len(keys))
+		for i, k := range keys {
+			attrs[i] = k + "=" + m.Actor.Attributes[k]
+		}
+		line += " (" + strings.Join(attrs, ", ") + ")"
+	}
+	_, err := fmt.Fprintln(c.Out, line)
+	return err
 }
 
 // dfCmd is docker system df: the disk the images and containers take.

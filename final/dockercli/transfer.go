@@ -10,7 +10,7 @@ import (
 	"cfs/final/registry"
 
 	"github.com/google/go-containerregistry/pkg/name"
-
+	"github.com/moby/moby/api/types/events"
 	"github.com/spf13/cobra"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
@@ -45,6 +45,7 @@ func (c *CLI) pullCmd() *cobra.Command {
 				fmt.Fprintf(c.Out, "Status: %s for %s\n", status, registry.Familiar(ref))
 			}
 			fmt.Fprintln(c.Out, res.Name)
+			c.imageEvents(s, events.ActionPull, res.Name)
 			return nil
 		}))
 	f := cmd.Flags()
@@ -84,6 +85,9 @@ func (c *CLI) pushCmd() *cobra.Command {
 					res, err = s.Push(cmd.Context(), args[0], progress)
 					return err
 				})
+			if err == nil {
+				c.imageEvents(s, events.ActionPush, res.Name)
+			}
 			switch {
 			case err != nil:
 				return err

@@ -19,6 +19,7 @@ import (
 	"cfs/internal/layout"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
 	"golang.org/x/sys/unix"
 )
@@ -155,6 +156,7 @@ func (e *Engine) Create(opt CreateOptions) (c *Container, retErr error) {
 		_ = os.Remove(e.path("names", c.Name))
 		return nil, err
 	}
+	e.ContainerEvent(c, events.ActionCreate, nil)
 	return c, nil
 }
 
@@ -212,6 +214,7 @@ func (e *Engine) Rename(arg, name string) error {
 	if target, err := os.Readlink(e.path("names", old)); err == nil && target == id {
 		_ = os.Remove(e.path("names", old))
 	}
+	e.ContainerEvent(c, events.ActionRename, map[string]string{"oldName": "/" + old})
 	return nil
 }
 

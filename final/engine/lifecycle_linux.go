@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"cfs/internal/layout"
 	"cfs/internal/mountinfo"
 
+	"github.com/moby/moby/api/types/events"
 	"golang.org/x/sys/unix"
 )
 
@@ -64,11 +66,17 @@ func (e *Engine) Kill(arg string, sig syscall.Signal) error {
 	}
 	paused := rc.Status() == runtime.Paused
 	if paused && sig == unix.SIGKILL {
-		return rc.Signal(sig, true) // a frozen process dies once thawed
+		// A frozen process dies once thawed.
+		if err := rc.Signal(sig, true); err != nil {
+			return err
+		}
+		e.ContainerEvent(c, events.ActionKill, map[string]string{"signal": strconv.Itoa(int(sig))})
+		return nil
 	}
 	if err := rc.Signal(sig, false); err != nil {
 		return err
 	}
+	e.ContainerEvent(c, events.ActionKill, map[string]string{"signal": strconv.Itoa(int(sig))})
 	if paused && thawsOnSignal(c, sig) {
 		// As dockerd does: the signal, pending in a frozen process, is
 		// handled once it is thawed, so that stop of a paused container
@@ -118,13 +126,13 @@ func (e *Engine) Stop(arg string, sig syscall.Signal, timeout time.Duration) err
 	}
 	select {
 	case <-done:
-		return nil
 	case <-time.After(timeout):
+		if err := e.Kill(c.ID, unix.SIGKILL); err != nil && !isNotRunning(err) {
+			return err
+		}
+		<-done
 	}
-	if err := e.Kill(c.ID, unix.SIGKILL); err != nil && !isNotRunning(err) {
-		return err
-	}
-	<-done
+	e.ContainerEvent(c, events.ActionStop, nil)
 	return nil
 }
 
@@ -164,7 +172,15 @@ func (e *Engine) freeze(arg string, pause bool) error {
 	if err != nil {
 		return err
 	}
-	return e.save(c)
+	if err := e.save(c); err != nil {
+		return err
+	}
+	action := events.ActionPause
+	if !pause {
+		action = events.ActionUnPause
+	}
+	e.ContainerEvent(c, action, nil)
+	return nil
 }
 
 // Remove removes the container arg names; a running one only with force,
@@ -198,7 +214,11 @@ func (e *Engine) Remove(arg string, force bool) error {
 	if now, err := e.load(c.ID); err == nil && now.Running() && now.State.Monitor.Alive() {
 		return stillRunning(c)
 	}
-	return e.removeFiles(c.ID)
+	if err := e.removeFiles(c.ID); err != nil {
+		return err
+	}
+	e.ContainerEvent(c, events.ActionDestroy, nil)
+	return nil
 }
 
 // stillRunning is rm's refusal of a running container, without -f.

@@ -83,28 +83,11 @@ func (e *Engine) logs(ctx context.Context, arg string, opt LogsOptions, each fun
 
 	// Follow: wake up when the file is written (inotify, man 7 inotify)
 	// or when the container has ended (its monitor's last frame).
-	ino, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	written, stop, err := watch(e.LogPath(c.ID), unix.IN_MODIFY)
 	if err != nil {
-		return os.NewSyscallError("inotify_init1", err)
+		return err
 	}
-	inotify := os.NewFile(uintptr(ino), "inotify")
-	defer inotify.Close()
-	if _, err := unix.InotifyAddWatch(ino, e.LogPath(c.ID), unix.IN_MODIFY); err != nil {
-		return os.NewSyscallError("inotify_add_watch", err)
-	}
-	written := make(chan struct{}, 1)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			if _, err := inotify.Read(buf); err != nil {
-				return
-			}
-			select {
-			case written <- struct{}{}:
-			default:
-			}
-		}
-	}()
+	defer stop()
 	ended := make(chan struct{})
 	go func() { _, _ = e.Wait(c.ID); close(ended) }()
 	// A reader that keeps its place, and a torn last line for later.

@@ -44,6 +44,7 @@ import (
 	"cfs/internal/layout"
 	"cfs/internal/trace"
 
+	"github.com/moby/moby/api/types/events"
 	"golang.org/x/sys/unix"
 )
 
@@ -649,12 +650,14 @@ func (m *monitor) finish(status int) {
 	// under the container's lock: a start that follows (restart) makes
 	// its own, which this monitor must not remove. Clients attached
 	// already keep their connections.
+	var c *Container
 	if unlock, err := m.e.lock(id); err == nil {
-		if c, err := m.e.load(id); err == nil {
+		if c, err = m.e.load(id); err == nil {
 			c.State.Status, c.State.ExitCode, c.State.Pid = Exited, status, 0
 			c.State.FinishedAt = time.Now().UTC()
 			c.State.Monitor = layout.Owner{}
 			_ = m.e.save(c)
+			m.e.ContainerEvent(c, events.ActionDie, map[string]string{"exitCode": strconv.Itoa(status)})
 		}
 		_ = os.RemoveAll(m.e.runDir(id))
 		unlock()
@@ -667,6 +670,8 @@ func (m *monitor) finish(status int) {
 			m.e.Images = s
 			if err := m.e.removeFiles(id); err != nil {
 				errText = err.Error()
+			} else if c != nil {
+				m.e.ContainerEvent(c, events.ActionDestroy, nil)
 			}
 		}
 	}

@@ -22,6 +22,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -113,7 +114,11 @@ func (e *Engine) Update(arg string, r container.Resources) error {
 		}
 	}
 	c.HostConfig = hc
-	return e.save(c)
+	if err := e.save(c); err != nil {
+		return err
+	}
+	e.ContainerEvent(c, events.ActionUpdate, nil)
+	return nil
 }
 
 // DiskUsage is what `docker system df` counts: the images' layers, each
@@ -342,10 +347,14 @@ func (e *Engine) Commit(ctx context.Context, arg string, opt CommitOptions) (*im
 		}
 		cfg.ExposedPorts[p.String()] = struct{}{}
 	}
-	return e.Images.Commit(ctx, image.CommitOptions{
+	img, err = e.Images.Commit(ctx, image.CommitOptions{
 		Parent: c.ImageID, Upper: filepath.Join(e.Dir(c.ID), "upper"), Name: opt.Name,
 		Author: opt.Author, Message: opt.Message, CreatedBy: strings.Join(append([]string{c.Path}, c.Args...), " "), Config: &cfg, Changes: opt.Changes,
 	})
+	if err == nil {
+		e.ContainerEvent(c, events.ActionCommit, map[string]string{"comment": opt.Message, "imageID": img.ID.String(), "imageRef": opt.Name})
+	}
+	return img, err
 }
 
 var (

@@ -20,6 +20,7 @@ import (
 	"cfs/internal/stagetest"
 
 	"github.com/creack/pty"
+	"github.com/moby/moby/api/types/events"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -533,4 +534,59 @@ func TestSystemDF(t *testing.T) {
 	fi, err := os.Stat(filepath.Join(inspect(t, "df-stopped").GraphDriver.Data["UpperDir"], "big"))
 	require.NoError(t, err)
 	require.Equal(t, int64(1000000), fi.Size())
+}
+
+// events: every command's events in the engine's journal, read back from
+// --since (docker's lines, filters, --format) and followed as they come.
+func TestEvents(t *testing.T) {
+	setup(t)
+	rmAll(t, "ev-rm", "ev-up", "ev-tag:1")
+	start := time.Now()
+	since := fmt.Sprintf("%d.%09d", start.Unix(), start.Nanosecond())
+	// From the start: what happens before it watches comes from the
+	// journal, the rest as it is written.
+	follow := stagetest.Start(t, "events", "--since", since, "--filter", "container=ev-up", "--format", `{{.Action}} {{index .Actor.Attributes "signal"}}`)
+
+	r := cfs(t, "run", "--rm", "--name", "ev-rm", "-l", "lesson=events", "--network", "none", "cfs/base", "sh", "-c", "exit 3")
+	require.Equal(t, 3, r.Code, r.Stderr)
+	ok(t, "create", "--name", "ev-up", "--network", "none", "cfs/base", "sleep", "1000")
+	ok(t, "start", "ev-up")
+	ok(t, "pause", "ev-up")
+	ok(t, "unpause", "ev-up")
+	ok(t, "stop", "-t", "0", "ev-up") // sleep as PID 1 ignores TERM: KILL follows
+	ok(t, "rm", "ev-up")
+	ok(t, "tag", "cfs/base", "ev-tag:1")
+	ok(t, "rmi", "ev-tag:1")
+	for _, want := range []string{"create ", "start ", "pause ", "unpause ", "kill 15", "kill 9", "die ", "stop ", "destroy "} {
+		require.Equal(t, want, follow.NextLine(t))
+	}
+	require.NoError(t, follow.Cmd.Process.Signal(os.Interrupt))
+	require.Equal(t, 0, follow.Wait(t).Code, "Ctrl-C ends events")
+
+	until := time.Now().Format(time.RFC3339Nano)
+	lines := strings.Split(strings.TrimSpace(ok(t, "events", "--since", since, "--until", until, "--filter", "container=ev-rm")), "\n")
+	require.Len(t, lines, 5, lines)
+	stamp := `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}(Z|[+-]\d\d:\d\d) `
+	for i, action := range []string{"create", "attach", "start", "die", "destroy"} { // docker run's, in docker's order
+		require.Regexp(t, stamp+"container "+action+" [0-9a-f]{64} ", lines[i])
+	}
+	require.Regexp(t, `container die [0-9a-f]{64} \(exitCode=3, image=cfs/base, lesson=events, name=ev-rm\)$`, lines[3])
+	require.Equal(t, "die\n", ok(t, "events", "--since", since, "--until", until, "-f", "event=die", "-f", "label=lesson=events", "--format", "{{.Action}}"))
+	require.Equal(t, "tag ev-tag:1\nuntag ev-tag:1\n",
+		ok(t, "events", "--since", since, "--until", until, "-f", "image=ev-tag:1", "--format", "{{.Action}} {{.Actor.ID}}"))
+	require.Empty(t, ok(t, "events", "--since", "1h", "--until", "30m", "-f", "container=ev-rm"), "none was an hour old")
+	r = cfs(t, "events", "--filter", "bogus=1")
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stderr, "invalid filter 'bogus'")
+
+	// From outside: the journal holds them as JSON, as the API sends them.
+	data, err := os.ReadFile(filepath.Join(layout.EngineRunDir, layout.EventsFile))
+	require.NoError(t, err)
+	found := false
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var m events.Message
+		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+		found = found || m.Action == events.ActionDie && m.Actor.Attributes["name"] == "ev-rm" && m.Actor.Attributes["exitCode"] == "3"
+	}
+	require.True(t, found, "no die of ev-rm with exit code 3 in the journal")
 }

@@ -23,6 +23,7 @@ import (
 	"cfs/final/network"
 	"cfs/internal/layout"
 
+	"github.com/moby/moby/api/types/events"
 	"golang.org/x/sys/unix"
 )
 
@@ -130,6 +131,9 @@ func (e *Engine) Start(arg string, opt StartOptions) (*Attachment, error) {
 			return fail(err)
 		}
 	}
+	// Before the word to start: a container that ends at once is told
+	// to have died after it started, not before.
+	e.ContainerEvent(c, events.ActionStart, nil)
 	if err := m.enc.Encode(syncMsg{Type: "start"}); err != nil {
 		return fail(fmt.Errorf("tell the monitor to start: %w", err))
 	}

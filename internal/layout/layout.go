@@ -18,6 +18,7 @@
 //	/var/lib/cfs/engine          EngineDir: the engine's containers (containers/ID: record,
 //	                             config.json, writable layer, log), names, work in progress
 //	/run/cfs/engine/ID           EngineRunDir: a running container's monitor lock and attach socket
+//	/run/cfs/engine/events.json  EventsFile: the engine's journal of events (cfs events), and .old
 //	cfs-monitor                  MonitorName: argv[0] of a container's monitor (final/engine)
 //	cfs-init                     InitName: argv[0] of a container's first process
 //	cfs0                         Bridge: the containers' bridge
@@ -58,7 +59,10 @@ const (
 	// a container runs (final/engine).
 	EngineDir    = StateDir + "/engine"
 	EngineRunDir = RunDir + "/engine"
-	NetnsDir     = "/run/netns" // named network namespaces, as ip-netns(8) makes them
+	// EventsFile, in EngineRunDir, is the engine's journal of events,
+	// kept as a daemon keeps its events: until reboot (final/engine).
+	EventsFile = "events.json"
+	NetnsDir   = "/run/netns" // named network namespaces, as ip-netns(8) makes them
 	// NetLock is the lock every change of a network ledger takes.
 	NetLock = RunDir + "/net.lock"
 )

@@ -58,6 +58,10 @@ func Snapshot() State {
 			if strings.HasSuffix(p, ".lock") || d.IsDir() {
 				return nil
 			}
+			// The engine's events stay, as a daemon's do, until reboot.
+			if strings.HasPrefix(p, filepath.Join(layout.EngineRunDir, layout.EventsFile)) {
+				return nil
+			}
 			s["state "+p] = true
 			return nil
 		})
