@@ -187,18 +187,5 @@ func parseFilters(raw string, allowed ...string) (filters, error) {
 	return f, nil
 }
 
-// match: no values for key, or one of them matches.
-func (f filters) match(key string, ok func(string) bool) bool {
-	if len(f[key]) == 0 {
-		return true
-	}
-	for _, v := range f[key] {
-		if ok(v) {
-			return true
-		}
-	}
-	return false
-}
-
 // writeJSONTo encodes v after the headers.
 func writeJSONTo(w http.ResponseWriter, v any) { _ = json.NewEncoder(w).Encode(v) }
