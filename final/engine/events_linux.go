@@ -141,7 +141,7 @@ type EventsOptions struct {
 // or ctx ends.
 func (e *Engine) Events(ctx context.Context, opt EventsOptions, each func(events.Message) error) error {
 	until := opt.Until
-	past := func(m events.Message) error {
+	bounded := func(m events.Message) error {
 		t := time.Unix(0, m.TimeNano)
 		if t.Before(opt.Since) || !until.IsZero() && t.After(until) {
 			return nil
@@ -171,10 +171,10 @@ func (e *Engine) Events(ctx context.Context, opt EventsOptions, each func(events
 			}
 		}
 	} else {
-		if err := j.readOld(past); err != nil {
+		if err := j.readOld(bounded); err != nil {
 			return err
 		}
-		if err := j.read(past); err != nil {
+		if err := j.read(bounded); err != nil {
 			return err
 		}
 	}
@@ -184,20 +184,14 @@ func (e *Engine) Events(ctx context.Context, opt EventsOptions, each func(events
 		defer t.Stop()
 		end = t.C
 	}
-	now := func(m events.Message) error {
-		if !until.IsZero() && time.Unix(0, m.TimeNano).After(until) {
-			return nil
-		}
-		return each(m)
-	}
 	for {
 		select {
 		case <-written:
-			if err := j.read(now); err != nil {
+			if err := j.read(bounded); err != nil {
 				return err
 			}
 		case <-end:
-			return j.read(now)
+			return j.read(bounded)
 		case <-ctx.Done():
 			return nil
 		}
@@ -280,19 +274,16 @@ func (j *journalReader) read(each func(events.Message) error) error {
 		if err := j.open(); err != nil || j.f == nil {
 			return err
 		}
+		// Turned before this read? Then nothing more is written to the
+		// open file (a writer looks under the lock): this read takes it
+		// to its end, and the new one follows, once it is there.
+		var opened, named unix.Stat_t
+		missing := unix.Stat(j.path, &named) != nil
+		turned := unix.Fstat(int(j.f.Fd()), &opened) == nil && (missing || opened.Ino != named.Ino)
 		n, err := readLines(j.f, j.off, each)
 		j.off += n
-		if err != nil {
+		if err != nil || !turned || missing {
 			return err
-		}
-		// Still the journal? Else what the old one held is read: go on
-		// with the new one.
-		var opened, named unix.Stat_t
-		if unix.Fstat(int(j.f.Fd()), &opened) == nil && unix.Stat(j.path, &named) == nil && opened.Ino == named.Ino {
-			return nil
-		}
-		if errors.Is(unix.Stat(j.path, &named), unix.ENOENT) {
-			return nil
 		}
 		j.close()
 	}
