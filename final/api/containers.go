@@ -74,6 +74,15 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, container.CreateResponse{ID: c.ID, Warnings: warnings})
 }
 
+// pruneMatcher is a prune's filters; a bad one is the client's error.
+func pruneMatcher(f filters) (engine.PruneMatch, error) {
+	match, err := engine.PruneMatcher(engine.Filter(f))
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	return match, nil
+}
+
 // isBase reports whether ref names cfs/base, which no registry has.
 func isBase(ref string) bool {
 	ref = strings.TrimPrefix(ref, "docker.io/")
@@ -124,14 +133,20 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// POST /containers/prune: every container not running goes, each with its
-// destroy event (cfs takes no filters).
+// POST /containers/prune?filters={"until":{"24h":true}}: every container
+// not running that the filters let go (until, label, label!).
 func (s *Server) containerPrune(w http.ResponseWriter, r *http.Request) {
-	if q := r.URL.Query().Get("filters"); q != "" && q != "{}" {
-		fail(w, badRequest("container prune: cfs takes no filters (%s)", q))
+	f, err := parseFilters(r.URL.Query().Get("filters"), engine.PruneFilterKeys...)
+	if err != nil {
+		fail(w, err)
 		return
 	}
-	removed, reclaimed, err := s.e.Prune()
+	match, err := pruneMatcher(f)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	removed, reclaimed, err := s.e.Prune(match)
 	if err != nil {
 		fail(w, err)
 		return

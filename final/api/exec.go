@@ -6,8 +6,6 @@ package api
 // which becomes the CLI's exit status.
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -73,9 +71,7 @@ func (s *Server) execCreate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	job := &execJob{id: hex.EncodeToString(b), ctr: c, req: req}
+	job := &execJob{id: engine.NewID(), ctr: c, req: req}
 	s.mu.Lock()
 	s.execs[job.id] = job
 	s.mu.Unlock()

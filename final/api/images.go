@@ -214,9 +214,10 @@ func (s *Server) deleted(rm *image.Removed) []mobyimage.DeleteResponse {
 }
 
 // POST /images/prune?filters={"dangling":{"false":true}}: docker image
-// prune; dangling=false is its -a (every image no container uses).
+// prune; dangling=false is its -a (every image no container uses), and
+// until and label (label!) filter, as for containers.
 func (s *Server) imagePrune(w http.ResponseWriter, r *http.Request) {
-	f, err := parseFilters(r.URL.Query().Get("filters"), "dangling")
+	f, err := parseFilters(r.URL.Query().Get("filters"), append([]string{"dangling"}, engine.PruneFilterKeys...)...)
 	if err != nil {
 		fail(w, err)
 		return
@@ -232,7 +233,13 @@ func (s *Server) imagePrune(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	rm, reclaimed, err := s.e.Images.Prune(all)
+	delete(f, "dangling") // read above: the rest filter as a container prune's
+	match, err := pruneMatcher(f)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	rm, reclaimed, err := s.e.Images.Prune(all, match.Image)
 	if err != nil {
 		fail(w, err)
 		return

@@ -169,8 +169,11 @@ func TestPrune(t *testing.T) {
 	t.Setenv(dockercli.StoreEnv, store)
 	s := serve(t)
 	n := names(t, s, "pruned", "up")
-	id := strings.TrimSpace(s.ok(t, "create", "--name", n[0], "--network", "none", "cfs/base", "true"))
-	require.Equal(t, "Deleted Containers:\n"+id+"\n\nTotal reclaimed space: 0B\n", s.ok(t, "container", "prune", "-f"))
+	id := strings.TrimSpace(s.ok(t, "create", "--name", n[0], "-l", "tier=test", "--network", "none", "cfs/base", "true"))
+	// Filters: what they keep stays.
+	require.Equal(t, "Total reclaimed space: 0B\n", s.ok(t, "container", "prune", "-f", "--filter", "label!=tier=test"))
+	require.Equal(t, "Total reclaimed space: 0B\n", s.ok(t, "container", "prune", "-f", "--filter", "until=1h"), "made just now")
+	require.Equal(t, "Deleted Containers:\n"+id+"\n\nTotal reclaimed space: 0B\n", s.ok(t, "container", "prune", "-f", "--filter", "label=tier"))
 	require.Equal(t, 1, s.docker(t, "", "inspect", n[0]).Code, "gone")
 
 	// A stopped container, an image committed from it without a name
@@ -201,9 +204,9 @@ func TestPrune(t *testing.T) {
 	require.Equal(t, "true\n", s.ok(t, "inspect", "-f", "{{.State.Running}}", n[1]))
 	require.Equal(t, "Total reclaimed space: 0B\n", s.ok(t, "image", "prune", "-f"), "nothing dangling is left")
 
-	r := s.docker(t, "", "image", "prune", "-f", "--filter", "until=1h")
+	r := s.docker(t, "", "image", "prune", "-f", "--filter", "bogus=1")
 	require.Equal(t, 1, r.Code)
-	require.Contains(t, r.Stderr, "invalid filter 'until' (cfs knows dangling)")
+	require.Contains(t, r.Stderr, "invalid filter 'bogus' (cfs knows dangling, until, label, label!)")
 }
 
 // hashes parses sha256:HEX strings.

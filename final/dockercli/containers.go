@@ -188,18 +188,11 @@ func logTime(flag, v string, now time.Time) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
-	if t, err := engine.ParseUnixTime(v); err == nil {
-		return t, nil // before durations: "0" is the epoch, as in docker
+	t, err := engine.ParseTime(v, now)
+	if err != nil {
+		return time.Time{}, &statusError{msg: fmt.Sprintf("invalid value for %q: %v", flag, err), code: 1}
 	}
-	if d, err := time.ParseDuration(v); err == nil {
-		return now.Add(-d), nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, v, time.Local); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, &statusError{msg: fmt.Sprintf("invalid value for %q: failed to parse value as time or duration: %q", flag, v), code: 1}
+	return t, nil
 }
 
 // ---------------------------------------------------------------------------
@@ -285,12 +278,13 @@ func (c *CLI) rmCmd() *cobra.Command {
 // after a question that -f skips.
 func (c *CLI) pruneCmd() *cobra.Command {
 	var force bool
+	var match engine.PruneMatch
 	cmd := c.command("prune [OPTIONS]", "Remove all stopped containers", 0, 0,
 		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
 			if !force && !c.confirm("WARNING! This will remove all stopped containers.") {
 				return nil // docker's "cancelled": nothing removed, status 0
 			}
-			reclaimed, err := c.pruneContainers(e)
+			reclaimed, err := c.pruneContainers(e, match)
 			if err != nil {
 				return err
 			}
@@ -298,7 +292,21 @@ func (c *CLI) pruneCmd() *cobra.Command {
 			return nil
 		}))
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	pruneFilterFlag(cmd, &match)
 	return cmd
+}
+
+// pruneFilterFlag gives a prune docker's --filter, read into match before
+// the command runs; a bad one is the daemon's error.
+func pruneFilterFlag(cmd *cobra.Command, match *engine.PruneMatch) {
+	filter := filterValue{}
+	cmd.Flags().Var(filter, "filter", "provide filter values ("+strings.Join(engine.PruneFilterKeys, ", ")+"; e.g. 'until=24h', 'label=env=test')")
+	cmd.PreRunE = func(*cobra.Command, []string) (err error) {
+		if *match, err = engine.PruneMatcher(engine.Filter(filter)); err != nil {
+			return &statusError{msg: "Error response from daemon: " + err.Error(), code: 1, bare: true}
+		}
+		return nil
+	}
 }
 
 // confirm asks docker's question after a warning: only y or Y is yes.
@@ -308,10 +316,10 @@ func (c *CLI) confirm(warning string) bool {
 	return strings.EqualFold(strings.TrimSpace(answer), "y")
 }
 
-// pruneContainers removes the containers that are not running and lists
-// them as docker does.
-func (c *CLI) pruneContainers(e *engine.Engine) (uint64, error) {
-	removed, reclaimed, err := e.Prune()
+// pruneContainers removes the containers that are not running (and that
+// match lets go) and lists them as docker does.
+func (c *CLI) pruneContainers(e *engine.Engine, match engine.PruneMatch) (uint64, error) {
+	removed, reclaimed, err := e.Prune(match)
 	if len(removed) > 0 {
 		fmt.Fprintln(c.Out, "Deleted Containers:")
 		for _, ctr := range removed {

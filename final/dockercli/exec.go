@@ -7,10 +7,12 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strconv"
 
 	"cfs/final/engine"
 	"cfs/final/runtime"
 
+	"github.com/moby/moby/api/types/events"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -26,9 +28,10 @@ func (c *CLI) execCmd() *cobra.Command {
 			if err != nil {
 				return &statusError{msg: err.Error(), code: 125}
 			}
+			ctr, err := e.Get(args[0]) // found again by Exec; here for its events
 			if !detach {
 				// As docker's: "no such container" comes first.
-				if _, err := e.Get(args[0]); errors.Is(err, engine.ErrNotFound) {
+				if errors.Is(err, engine.ErrNotFound) {
 					return daemonError(err.Error())
 				}
 				if err := c.checkTTY(interactive, tty); err != nil {
@@ -91,6 +94,19 @@ func (c *CLI) execCmd() *cobra.Command {
 			if err != nil {
 				return engineError(err, 126)
 			}
+			// docker's three events of an exec, under an ID of its own.
+			execID := engine.NewID()
+			event := func(action events.Action, exitCode string) {
+				a := map[string]string{"execID": execID}
+				if exitCode != "" {
+					a["exitCode"] = exitCode
+				}
+				if ctr != nil {
+					e.ContainerEvent(ctr, action, a)
+				}
+			}
+			event(events.ActionExecCreate, "")
+			event(events.ActionExecStart, "")
 			if detach {
 				return nil
 			}
@@ -107,6 +123,7 @@ func (c *CLI) execCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			event(events.ActionExecDie, strconv.Itoa(status))
 			if status != 0 {
 				return &statusError{code: status}
 			}

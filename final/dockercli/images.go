@@ -300,6 +300,7 @@ func ellipsis(s string, n int) string {
 // with -a every image that no container uses.
 func (c *CLI) imagePruneCmd() *cobra.Command {
 	var force, all bool
+	var match engine.PruneMatch
 	cmd := c.command("prune [OPTIONS]", "Remove unused images", 0, 0,
 		c.withStore(func(cmd *cobra.Command, s *image.Store, args []string) error {
 			warning := "WARNING! This will remove all dangling images."
@@ -309,7 +310,7 @@ func (c *CLI) imagePruneCmd() *cobra.Command {
 			if !force && !c.confirm(warning) {
 				return nil
 			}
-			reclaimed, err := c.pruneImages(s, all)
+			reclaimed, err := c.pruneImages(s, all, match)
 			if err != nil {
 				return err
 			}
@@ -318,12 +319,13 @@ func (c *CLI) imagePruneCmd() *cobra.Command {
 		}))
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	pruneFilterFlag(cmd, &match)
 	return cmd
 }
 
 // pruneImages removes the images prune may and lists them as docker does.
-func (c *CLI) pruneImages(s *image.Store, all bool) (uint64, error) {
-	rm, reclaimed, err := s.Prune(all)
+func (c *CLI) pruneImages(s *image.Store, all bool, match engine.PruneMatch) (uint64, error) {
+	rm, reclaimed, err := s.Prune(all, match.Image)
 	c.removedEvents(s, rm)
 	if rm != nil && len(rm.Untagged)+len(rm.Deleted) > 0 {
 		fmt.Fprintln(c.Out, "Deleted Images:")

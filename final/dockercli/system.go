@@ -227,6 +227,7 @@ func (c *CLI) dfCmd() *cobra.Command {
 // cfs has no networks, volumes or build cache of its own to prune.
 func (c *CLI) systemPruneCmd() *cobra.Command {
 	var force, all bool
+	var match engine.PruneMatch
 	cmd := c.command("prune [OPTIONS]", "Remove unused data", 0, 0,
 		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
 			images := "all dangling images"
@@ -236,11 +237,11 @@ func (c *CLI) systemPruneCmd() *cobra.Command {
 			if !force && !c.confirm("WARNING! This will remove:\n  - all stopped containers\n  - "+images+"\n") {
 				return nil
 			}
-			fromContainers, err := c.pruneContainers(e)
+			fromContainers, err := c.pruneContainers(e, match)
 			if err != nil {
 				return err
 			}
-			fromImages, err := c.pruneImages(e.Images, all)
+			fromImages, err := c.pruneImages(e.Images, all, match)
 			if err != nil {
 				return err
 			}
@@ -249,5 +250,6 @@ func (c *CLI) systemPruneCmd() *cobra.Command {
 		}))
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	pruneFilterFlag(cmd, &match)
 	return cmd
 }

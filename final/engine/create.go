@@ -78,7 +78,7 @@ func (e *Engine) Create(opt CreateOptions) (c *Container, retErr error) {
 	}
 	e.sweepTmp()
 
-	id := newID()
+	id := NewID()
 	c = &Container{ID: id, Name: opt.Name, Created: time.Now().UTC(), Image: cfg.Image, ImageID: img.ID.String(),
 		HostConfig: hc, State: State{Status: Created}}
 	c.Config = mergeImageConfig(cfg, img)
@@ -113,7 +113,7 @@ func (e *Engine) Create(opt CreateOptions) (c *Container, retErr error) {
 			return nil, fmt.Errorf("lock %s: %w", tmp, err)
 		}
 		old := id
-		id = newID()
+		id = NewID()
 		c.ID = id
 		if c.Config.Hostname == old[:12] {
 			c.Config.Hostname = id[:12]

@@ -185,7 +185,8 @@ type ConflictError struct{ Msg string }
 func (e *ConflictError) Error() string { return e.Msg }
 
 // newID returns 64 random hex digits.
-func newID() string {
+// NewID is a new container or exec ID: 64 random hex digits, as docker's.
+func NewID() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)

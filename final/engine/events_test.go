@@ -104,3 +104,36 @@ func TestEventMatcher(t *testing.T) {
 	_, err := EventMatcher(Filter{"bogus": {"1"}})
 	require.EqualError(t, err, "invalid filter 'bogus' (cfs knows type, event, container, image, label)")
 }
+
+// A prune's --filter: until, label and label! as docker's.
+func TestPruneMatcher(t *testing.T) {
+	hour := time.Now().Add(-time.Hour)
+	old := func(m PruneMatch) bool {
+		return m(hour.Add(-time.Minute), map[string]string{"tier": "web", "keep": ""})
+	}
+	young := func(m PruneMatch) bool { return m(time.Now(), nil) }
+	for _, c := range []struct {
+		f          Filter
+		old, young bool
+	}{
+		{Filter{}, true, true},
+		{Filter{"until": {"30m"}}, true, false},
+		{Filter{"until": {"2h"}}, false, false},
+		{Filter{"until": {hour.Format(time.RFC3339Nano)}}, true, false},
+		{Filter{"until": {strconv.FormatInt(hour.Unix(), 10)}}, true, false},
+		{Filter{"label": {"tier"}}, true, false},
+		{Filter{"label": {"tier=web", "keep"}}, true, false},
+		{Filter{"label": {"tier=db"}}, false, false},
+		{Filter{"label!": {"keep"}}, false, true},
+		{Filter{"label!": {"tier=db"}}, true, true},
+	} {
+		m, err := PruneMatcher(c.f)
+		require.NoError(t, err)
+		require.Equal(t, c.old, old(m), "%v, an hour old and labelled", c.f)
+		require.Equal(t, c.young, young(m), "%v, new and without labels", c.f)
+	}
+	_, err := PruneMatcher(Filter{"until": {"yesterday"}})
+	require.EqualError(t, err, `invalid filter 'until=yesterday': failed to parse value as time or duration: "yesterday"`)
+	_, err = PruneMatcher(Filter{"dangling": {"true"}})
+	require.EqualError(t, err, "invalid filter 'dangling' (cfs knows until, label, label!)")
+}

@@ -10,11 +10,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"cfs/final/image"
 	"cfs/final/network"
 	"cfs/final/runtime"
 	"cfs/internal/layout"
@@ -227,15 +229,16 @@ func stillRunning(c *Container) error {
 }
 
 // Prune removes every container that is not running (created, exited,
-// dead), as docker container prune: those removed, and the bytes their
-// writable layers held. One started or removed meanwhile is left alone.
-func (e *Engine) Prune() (removed []*Container, reclaimed uint64, err error) {
+// dead) and that match lets go (nil: all), as docker container prune: those
+// removed, and the bytes their writable layers held. One started or
+// removed meanwhile is left alone.
+func (e *Engine) Prune(match PruneMatch) (removed []*Container, reclaimed uint64, err error) {
 	list, err := e.List()
 	if err != nil {
 		return nil, 0, err
 	}
 	for _, c := range list {
-		if c.Running() {
+		if c.Running() || match != nil && !match(c.Created, c.Config.Labels) {
 			continue
 		}
 		size := treeSize(filepath.Join(e.Dir(c.ID), "upper"))
@@ -250,6 +253,57 @@ func (e *Engine) Prune() (removed []*Container, reclaimed uint64, err error) {
 		removed, reclaimed = append(removed, c), reclaimed+size
 	}
 	return removed, reclaimed, nil
+}
+
+// PruneFilterKeys are the keys of a prune's --filter cfs has.
+var PruneFilterKeys = []string{"until", "label", "label!"}
+
+// PruneMatch is what a prune's --filter lets go, by when it was made and
+// its labels.
+type PruneMatch func(created time.Time, labels map[string]string) bool
+
+// Image applies m to an image; a nil m lets every one go.
+func (m PruneMatch) Image(img *image.Image) bool {
+	return m == nil || m(img.Created(), img.Config.Config.Labels)
+}
+
+// PruneMatcher is docker's prune filter: until a time (only what was made
+// before it; a duration is back from now), label KEY or KEY=VALUE (only
+// what has each), label! (only what has none of them).
+func PruneMatcher(f Filter) (PruneMatch, error) {
+	var until []time.Time
+	for key, values := range f {
+		if !slices.Contains(PruneFilterKeys, key) {
+			return nil, fmt.Errorf("invalid filter '%s' (cfs knows %s)", key, strings.Join(PruneFilterKeys, ", "))
+		}
+		for _, v := range values {
+			if key == "until" {
+				t, err := ParseTime(v, time.Now())
+				if err != nil {
+					return nil, fmt.Errorf("invalid filter 'until=%s': %v", v, err)
+				}
+				until = append(until, t)
+			}
+		}
+	}
+	return func(created time.Time, labels map[string]string) bool {
+		for _, t := range until {
+			if !created.Before(t) {
+				return false
+			}
+		}
+		for _, kv := range f["label"] {
+			if !HasLabel(labels, kv) {
+				return false
+			}
+		}
+		for _, kv := range f["label!"] {
+			if HasLabel(labels, kv) {
+				return false
+			}
+		}
+		return true
+	}, nil
 }
 
 // treeSize is what the files under dir hold, each hard link once (du's

@@ -37,6 +37,25 @@ func ParseUnixTime(v string) (time.Time, error) {
 	return time.Unix(s, ns), nil
 }
 
+// ParseTime reads a time as docker's clients take --since, --until and a
+// prune's until=: a Unix time ("1700000000.5"), a duration back from now
+// ("42m"), or an RFC 3339 time, its zone left out for local time, or a
+// date alone.
+func ParseTime(v string, now time.Time) (time.Time, error) {
+	if t, err := ParseUnixTime(v); err == nil {
+		return t, nil // before durations: "0" is the epoch, as in docker
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, v, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("failed to parse value as time or duration: %q", v)
+}
+
 // errUntil ends a read at the first line past Until.
 var errUntil = errors.New("past --until")
 

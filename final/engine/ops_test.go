@@ -545,19 +545,22 @@ func TestEvents(t *testing.T) {
 	since := fmt.Sprintf("%d.%09d", start.Unix(), start.Nanosecond())
 	// From the start: what happens before it watches comes from the
 	// journal, the rest as it is written.
-	follow := stagetest.Start(t, "events", "--since", since, "--filter", "container=ev-up", "--format", `{{.Action}} {{index .Actor.Attributes "signal"}}`)
+	follow := stagetest.Start(t, "events", "--since", since, "--filter", "container=ev-up", "--format", `{{.Action}} {{index .Actor.Attributes "signal"}}{{index .Actor.Attributes "exitCode"}}`)
 
 	r := cfs(t, "run", "--rm", "--name", "ev-rm", "-l", "lesson=events", "--network", "none", "cfs/base", "sh", "-c", "exit 3")
 	require.Equal(t, 3, r.Code, r.Stderr)
 	ok(t, "create", "--name", "ev-up", "--network", "none", "cfs/base", "sleep", "1000")
 	ok(t, "start", "ev-up")
+	r = cfs(t, "exec", "ev-up", "sh", "-c", "exit 5")
+	require.Equal(t, 5, r.Code, r.Stderr)
 	ok(t, "pause", "ev-up")
 	ok(t, "unpause", "ev-up")
 	ok(t, "stop", "-t", "0", "ev-up") // sleep as PID 1 ignores TERM: KILL follows
 	ok(t, "rm", "ev-up")
 	ok(t, "tag", "cfs/base", "ev-tag:1")
 	ok(t, "rmi", "ev-tag:1")
-	for _, want := range []string{"create ", "start ", "pause ", "unpause ", "kill 15", "kill 9", "die ", "stop ", "destroy "} {
+	for _, want := range []string{"create ", "start ", "exec_create ", "exec_start ", "exec_die 5", "pause ", "unpause ",
+		"kill 15", "kill 9", "die 137", "stop ", "destroy "} {
 		require.Equal(t, want, follow.NextLine(t))
 	}
 	require.NoError(t, follow.Cmd.Process.Signal(os.Interrupt))

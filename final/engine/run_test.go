@@ -159,10 +159,16 @@ func TestContainerGroup(t *testing.T) {
 	require.Equal(t, 0, r.Code, r.Stderr)
 	require.Equal(t, "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ", r.Stdout)
 	require.Equal(t, "grp-done\n", ls())
+	// What a filter keeps stays: it was made just now, and has no label.
+	require.Equal(t, "Total reclaimed space: 0B\n", ok(t, "container", "prune", "-f", "--filter", "until=1h"))
+	require.Equal(t, "Total reclaimed space: 0B\n", ok(t, "container", "prune", "-f", "--filter", "label=tier"))
+	r = cfs(t, "container", "prune", "-f", "--filter", "until=yesterday")
+	require.Equal(t, 1, r.Code)
+	require.Equal(t, "Error response from daemon: invalid filter 'until=yesterday': failed to parse value as time or duration: \"yesterday\"\n", r.Stderr)
 	// y: every stopped container goes (the engine's tests run where
 	// there are no others: enginetest.Main).
 	id := inspect(t, "grp-done").ID
-	r = stagetest.Run(t, "y\n", "container", "prune")
+	r = stagetest.Run(t, "y\n", "container", "prune", "--filter", "label!=tier")
 	require.Equal(t, 0, r.Code, r.Stderr)
 	require.Equal(t, "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] "+
 		"Deleted Containers:\n"+id+"\n\nTotal reclaimed space: 3B\n", r.Stdout, "/hi: 3 bytes")
@@ -230,6 +236,7 @@ func TestSystemAndImagePrune(t *testing.T) {
 
 	// image prune -a: sp-img and its layer; cfs/base is sp-up's.
 	require.Equal(t, 2, layers(), "sp-img holds the committed layer")
+	require.Equal(t, "Total reclaimed space: 0B\n", ok(t, "image", "prune", "-af", "--filter", "until=1h"), "sp-img was made just now")
 	out := ok(t, "image", "prune", "-af")
 	require.Regexp(t, `^Deleted Images:\nuntagged: sp-img:latest\ndeleted: `+named+`\ndeleted: sha256:[0-9a-f]{64}\n\nTotal reclaimed space: [0-9.]+k?B\n$`, out)
 	require.Regexp(t, `^cfs/base [0-9a-f]{12}\n$`, list())

@@ -197,7 +197,7 @@ func TestPrune(t *testing.T) {
 	e := &Engine{Root: t.TempDir(), RunRoot: t.TempDir()}
 	require.NoError(t, e.init())
 	add := func(name, status string, upper int) *Container {
-		c := &Container{ID: newID(), Name: name, State: State{Status: status}}
+		c := &Container{ID: NewID(), Name: name, State: State{Status: status}}
 		if status == Running {
 			c.State.Monitor = layout.Self() // alive: this test
 		}
@@ -208,7 +208,7 @@ func TestPrune(t *testing.T) {
 		return c
 	}
 	up, done, made := add("up", Running, 1000), add("done", Exited, 300), add("made", Created, 20)
-	removed, reclaimed, err := e.Prune()
+	removed, reclaimed, err := e.Prune(nil)
 	require.NoError(t, err)
 	var ids []string
 	for _, c := range removed {
@@ -222,7 +222,7 @@ func TestPrune(t *testing.T) {
 	require.Equal(t, up.ID, list[0].ID)
 	_, err = os.Lstat(e.path("names", "done"))
 	require.ErrorIs(t, err, os.ErrNotExist, "the name goes with it")
-	removed, reclaimed, err = e.Prune()
+	removed, reclaimed, err = e.Prune(nil)
 	require.NoError(t, err)
 	require.Empty(t, removed)
 	require.Zero(t, reclaimed)
@@ -233,7 +233,7 @@ func TestPrune(t *testing.T) {
 func TestRemoveRacesStart(t *testing.T) {
 	e := &Engine{Root: t.TempDir(), RunRoot: t.TempDir()}
 	require.NoError(t, e.init())
-	c := &Container{ID: newID(), Name: "racer", State: State{Status: Created}}
+	c := &Container{ID: NewID(), Name: "racer", State: State{Status: Created}}
 	require.NoError(t, os.MkdirAll(e.Dir(c.ID), 0o755))
 	require.NoError(t, e.save(c))
 	unlock, err := e.lock(c.ID) // the start
@@ -314,7 +314,7 @@ func TestNetworkViews(t *testing.T) {
 	e := &Engine{Root: t.TempDir(), RunRoot: t.TempDir()}
 	require.NoError(t, e.init())
 	add := func(name, mode, status string, ep *Endpoint) *Container {
-		c := &Container{ID: newID(), Name: name, State: State{Status: status}, Network: ep}
+		c := &Container{ID: NewID(), Name: name, State: State{Status: status}, Network: ep}
 		c.HostConfig.NetworkMode = container.NetworkMode(mode)
 		if status == Running {
 			c.State.Monitor = layout.Self() // alive: this test

@@ -296,7 +296,7 @@ func TestPrune(t *testing.T) {
 	_, err = s.Hold("ctr1", held.ID.String())
 	require.NoError(t, err)
 
-	rm, reclaimed, err := s.Prune(false)
+	rm, reclaimed, err := s.Prune(false, nil)
 	require.NoError(t, err)
 	require.Empty(t, rm.Untagged)
 	require.Equal(t, []string{dangling.ID.String(), dangling.Layers[0].ChainID.String()}, rm.Deleted)
@@ -306,12 +306,16 @@ func TestPrune(t *testing.T) {
 	require.DirExists(t, held.Layers[0].Dir, "a held image stays")
 	require.DirExists(t, img.Layers[0].Dir, "a named image stays")
 
-	rm, reclaimed, err = s.Prune(false)
+	rm, reclaimed, err = s.Prune(false, nil)
 	require.NoError(t, err)
 	require.Empty(t, rm.Deleted)
 	require.Zero(t, reclaimed)
+	rm, reclaimed, err = s.Prune(true, func(i *Image) bool { return i.ID != img.ID })
+	require.NoError(t, err)
+	require.Empty(t, rm.Deleted, "what the filter keeps stays")
+	require.Zero(t, reclaimed)
 
-	rm, reclaimed, err = s.Prune(true)
+	rm, reclaimed, err = s.Prune(true, nil)
 	require.NoError(t, err)
 	require.Contains(t, rm.Untagged, ref)
 	require.Equal(t, img.ID.String(), rm.Deleted[0])
@@ -326,7 +330,7 @@ func TestPrune(t *testing.T) {
 	require.Equal(t, held.ID, imgs[0].ID, "the held image is all that is left")
 
 	require.NoError(t, s.Release("ctr1"))
-	rm, _, err = s.Prune(false)
+	rm, _, err = s.Prune(false, nil)
 	require.NoError(t, err)
 	require.Equal(t, held.ID.String(), rm.Deleted[0], "released, it is dangling")
 	blobs, err := os.ReadDir(s.path("blobs", "sha256"))

@@ -310,10 +310,11 @@ func (s *Store) Remove(arg string, force bool) (*Removed, error) {
 // Prune removes the images that no container holds, as docker image
 // prune does: without all, only the dangling ones (docker's <none>: an
 // image committed, loaded or imported without a name, or untagged by
-// rmi -f while a container used it); with all, every one. It says what went
-// in rmi's terms, and the bytes that gc freed: the layers' unpacked files
-// and their blobs.
-func (s *Store) Prune(all bool) (*Removed, uint64, error) {
+// rmi -f while a container used it); with all, every one; of those, only
+// what match lets go (nil: all of them; docker's --filter). It says what
+// went in rmi's terms, and the bytes that gc freed: the layers' unpacked
+// files and their blobs.
+func (s *Store) Prune(all bool, match func(*Image) bool) (*Removed, uint64, error) {
 	unlock, err := s.lock()
 	if err != nil {
 		return nil, 0, err
@@ -343,7 +344,7 @@ func (s *Store) Prune(all bool) (*Removed, uint64, error) {
 			unlock()
 			return nil, 0, err
 		}
-		if len(img.Names) > 0 && !all {
+		if len(img.Names) > 0 && !all || match != nil && !match(img) {
 			continue
 		}
 		drop[img.Manifest.Digest] = true
