@@ -151,22 +151,22 @@ func (c *CLI) eventsCmd() *cobra.Command {
 			if err != nil {
 				return &statusError{msg: "Error response from daemon: " + err.Error(), code: 1, bare: true}
 			}
-			print := c.printEvent
+			show := c.printEvent
 			if format != "" {
-				print = func(m events.Message) error { return c.printFormat(format, m) }
+				show = func(m events.Message) error { return c.printFormat(format, m) }
 				if format != "json" {
 					tmpl, err := parseTemplate(format)
 					if err != nil {
 						return err
 					}
-					print = func(m events.Message) error { return formatLine(c.Out, tmpl, m) }
+					show = func(m events.Message) error { return formatLine(c.Out, tmpl, m) }
 				}
 			}
 			return e.Events(cmd.Context(), opt, func(m events.Message) error {
 				if !match(m) {
 					return nil
 				}
-				return print(m)
+				return show(m)
 			})
 		}))
 	cmd.PreRunE = func(*cobra.Command, []string) (err error) {
