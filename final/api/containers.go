@@ -52,9 +52,6 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "--mount is not supported by cfs: use -v HOST:CTR[:ro]")
 		return
 	}
-	if p := hc.RestartPolicy.Name; p != "" && p != container.RestartPolicyDisabled {
-		warnings = append(warnings, fmt.Sprintf("cfs does not restart containers: --restart %s is ignored", p))
-	}
 	if err := engine.CheckConfig(&opt.Config, hc); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -118,7 +115,7 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []container.Summary{}
 	for _, c := range list {
-		if !all && !c.Running() && !f.All() || !match(c) {
+		if !all && !c.Up() && !f.All() || !match(c) {
 			continue
 		}
 		sum := s.e.Summary(c)
@@ -708,7 +705,8 @@ func (s *Server) containerUnpause(w http.ResponseWriter, r *http.Request) {
 }
 
 // POST /containers/{name}/update: docker update's limits (-m,
-// --memory-swap, --cpus, --pids-limit); the others are refused.
+// --memory-swap, --cpus, --pids-limit) and --restart; the others are
+// refused.
 func (s *Server) containerUpdate(w http.ResponseWriter, r *http.Request) {
 	var u container.UpdateConfig
 	if err := decode(w, r, &u); err != nil {
@@ -717,13 +715,13 @@ func (s *Server) containerUpdate(w http.ResponseWriter, r *http.Request) {
 	}
 	others := u.Resources
 	others.Memory, others.MemorySwap, others.NanoCPUs, others.PidsLimit = 0, 0, 0, nil
-	if !reflect.DeepEqual(others, container.Resources{}) || u.RestartPolicy.Name != "" {
-		writeError(w, http.StatusNotImplemented, "cfs updates --memory, --memory-swap, --cpus and --pids-limit only: the other options are not supported by cfs")
+	if !reflect.DeepEqual(others, container.Resources{}) {
+		writeError(w, http.StatusNotImplemented, "cfs updates --memory, --memory-swap, --cpus, --pids-limit and --restart only: the other options are not supported by cfs")
 		return
 	}
 	c, err := s.e.Get(r.PathValue("name"))
 	if err == nil {
-		err = s.e.Update(c.ID, u.Resources)
+		err = s.e.Update(c.ID, u)
 	}
 	if err != nil {
 		fail(w, err)

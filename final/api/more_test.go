@@ -306,6 +306,19 @@ func TestRunFlags(t *testing.T) {
 		require.Equal(t, "50000", limit("cpu", "cpu.cfs_quota_us", ""))
 	}
 	require.Equal(t, fmt.Sprint(64<<20)+" 20", strings.TrimSpace(s.ok(t, "inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}", name)))
+
+	// --restart: the engine's monitor restarts it, once here; update
+	// changes the policy (the engine's tests follow a restart through).
+	name = names(t, s, "restarts")[0]
+	s.ok(t, "run", "-d", "--name", name, "--restart", "on-failure:1", "--network", "none", "cfs/base", "sh", "-c", "exit 2")
+	require.Eventually(t, func() bool {
+		return s.ok(t, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}", name) == "exited 2 1\n"
+	}, 30*time.Second, 20*time.Millisecond, "one restart, then exited")
+	s.ok(t, "update", "--restart", "unless-stopped", name)
+	require.Equal(t, "unless-stopped\n", s.ok(t, "inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", name))
+	r = s.docker(t, "", "update", "--restart", "always:3", name)
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stderr, "maximum retry count can only be used with 'on-failure'")
 }
 
 func cgroupV2() bool {

@@ -201,9 +201,13 @@ func TestFlagsAndArguments(t *testing.T) {
 		{[]string{"run", "-m", "64m", "--memory-swap", "32m", "cfs/base"}, 125, "Minimum memoryswap limit should be larger than memory limit"},
 		{[]string{"create", "-m", "64m", "--memory-swap", "lots", "cfs/base"}, 125, "invalid size: 'lots'"},
 		{[]string{"create", "-w", "rel", "cfs/base"}, 125, "the working directory 'rel' is invalid"},
-		{[]string{"run", "--restart", "unless-stopped", "cfs/base"}, 125, "final run: --restart unless-stopped: cfs has no restart policies: docker's daemon restarts containers, and cfs has no daemon"},
+		{[]string{"run", "--rm", "--restart", "unless-stopped", "cfs/base"}, 125, "final run: conflicting options: cannot specify both --restart and --rm\n"},
 		{[]string{"create", "--restart", "on-failure:x", "cfs/base"}, 125, "invalid restart policy format: maximum retry count must be an integer"},
-		{[]string{"run", "--restart", "sometimes", "cfs/base"}, 125, "invalid restart policy 'sometimes'"},
+		{[]string{"create", "--restart", ":3", "cfs/base"}, 125, "invalid restart policy format: no policy provided before colon"},
+		{[]string{"run", "--restart", "sometimes", "cfs/base"}, 125, "invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"},
+		{[]string{"run", "--restart", "always:3", "cfs/base"}, 125, "invalid restart policy: maximum retry count can only be used with 'on-failure'"},
+		{[]string{"run", "--restart", "on-failure:-1", "cfs/base"}, 125, "invalid restart policy: maximum retry count cannot be negative"},
+		{[]string{"update", "--restart", "on-failure:x", "c"}, 125, "invalid restart policy format: maximum retry count must be an integer"},
 	} {
 		code, out, errOut := c.run("", tc.args...)
 		require.Equal(t, tc.code, code, "%v: %s%s", tc.args, out, errOut)

@@ -352,28 +352,33 @@ func (c *CLI) renameCmd() *cobra.Command {
 
 // updateCmd is docker update: new limits for containers, running or not.
 func (c *CLI) updateCmd() *cobra.Command {
-	var memory, swap, cpus string
+	var memory, swap, cpus, restart string
 	var pids int64
 	cmd := c.command("update [OPTIONS] CONTAINER [CONTAINER...]", "Update configuration of one or more containers", 1, -1,
 		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
-			r, err := parseLimits(memory, swap, cpus)
+			var u container.UpdateConfig
+			var err error
+			if u.Resources, err = parseLimits(memory, swap, cpus); err == nil && restart != "" {
+				u.RestartPolicy, err = parseRestart(restart)
+			}
 			if err != nil {
 				return &statusError{msg: fmt.Sprintf("%v\nSee '%s --help'.", err, c.path(cmd)), code: 125}
 			}
 			if cmd.Flags().Changed("pids-limit") {
-				r.PidsLimit = &pids
+				u.PidsLimit = &pids
 			}
 			// (--trace and the other global flags are not limits)
-			if !slices.ContainsFunc([]string{"memory", "memory-swap", "cpus", "pids-limit"}, cmd.Flags().Changed) {
-				return errors.New("you must provide one or more flags when using this command: -m, --memory-swap, --cpus or --pids-limit")
+			if !slices.ContainsFunc([]string{"memory", "memory-swap", "cpus", "pids-limit", "restart"}, cmd.Flags().Changed) {
+				return errors.New("you must provide one or more flags when using this command: -m, --memory-swap, --cpus, --pids-limit or --restart")
 			}
-			return c.each(args, func(a string) (string, error) { return a, e.Update(a, r) })
+			return c.each(args, func(a string) (string, error) { return a, e.Update(a, u) })
 		}))
 	f := cmd.Flags()
 	f.StringVarP(&memory, "memory", "m", "", "Memory limit (e.g. 64m)")
 	f.StringVar(&swap, "memory-swap", "", "Swap limit equal to memory plus swap: -1 to enable unlimited swap")
 	f.StringVar(&cpus, "cpus", "", "Number of CPUs (e.g. 0.5)")
 	f.Int64Var(&pids, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
+	f.StringVar(&restart, "restart", "", "Restart policy to apply when a container exits")
 	return cmd
 }
 

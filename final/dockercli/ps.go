@@ -41,7 +41,7 @@ func (c *CLI) psCmd() *cobra.Command {
 			// -n N, -l and a filter on the status look at every
 			// container, as docker's do; -n N keeps the N last created.
 			all = all || last >= 0 || f.All()
-			list = slices.DeleteFunc(list, func(ctr *engine.Container) bool { return !all && !ctr.Running() || !match(ctr) })
+			list = slices.DeleteFunc(list, func(ctr *engine.Container) bool { return !all && !ctr.Up() || !match(ctr) })
 			if last >= 0 {
 				list = list[:min(last, len(list))]
 			}

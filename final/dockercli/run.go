@@ -70,26 +70,26 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.init, "init", false, "run an init inside the container that forwards signals and reaps processes")
 	fs.BoolVarP(&f.interactive, "interactive", "i", false, "keep STDIN open even if not attached")
 	fs.BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-TTY")
-	fs.StringVar(&f.restart, "restart", "no", "restart policy: cfs has only no (it has no daemon to restart containers)")
+	fs.StringVar(&f.restart, "restart", "no", "restart policy to apply when a container exits: no, always, unless-stopped, on-failure[:N]")
 	fs.BoolVar(&f.privileged, "privileged", false, "give extended privileges to this container")
 }
 
-// checkRestart takes docker's --restart policies and refuses all but no:
-// docker's daemon restarts a container when it exits, or when the daemon
-// starts again, and cfs has no daemon to do either.
-func checkRestart(policy string) error {
+// parseRestart reads --restart as docker's CLI does (no, always,
+// unless-stopped, on-failure[:N]); the engine checks the policy.
+func parseRestart(policy string) (container.RestartPolicy, error) {
 	name, count, hasCount := strings.Cut(policy, ":")
+	p := container.RestartPolicy{Name: container.RestartPolicyMode(name)}
 	switch {
-	case policy == "" || policy == "no":
-		return nil
-	case name == "on-failure" && hasCount:
-		if n, err := strconv.Atoi(count); err != nil || n < 0 {
-			return fmt.Errorf("invalid restart policy format: maximum retry count must be an integer")
+	case hasCount && name == "":
+		return p, errors.New("invalid restart policy format: no policy provided before colon")
+	case count != "":
+		n, err := strconv.Atoi(count)
+		if err != nil {
+			return p, errors.New("invalid restart policy format: maximum retry count must be an integer")
 		}
-	case name != "always" && name != "unless-stopped" && name != "on-failure" || hasCount:
-		return fmt.Errorf("invalid restart policy '%s'", policy)
+		p.MaximumRetryCount = n
 	}
-	return fmt.Errorf("--restart %s: cfs has no restart policies: docker's daemon restarts containers, and cfs has no daemon (each command does its work and exits); leave --restart out, or let systemd run the container (a unit with Restart=)", policy)
+	return p, nil
 }
 
 // options turns the flags into docker's Config and HostConfig, checking
@@ -117,9 +117,11 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 			return o, err
 		}
 	}
-	if err := checkRestart(f.restart); err != nil {
+	policy, err := parseRestart(f.restart)
+	if err != nil {
 		return o, err
 	}
+	hc.RestartPolicy = policy
 	if f.workdir != "" && !strings.HasPrefix(f.workdir, "/") {
 		return o, fmt.Errorf("the working directory '%s' is invalid, it needs to be an absolute path", f.workdir)
 	}
@@ -190,6 +192,9 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 		hc.Init = &f.init
 	}
 	hc.AutoRemove = f.rm
+	if f.rm && !policy.IsNone() {
+		return o, errors.New("conflicting options: cannot specify both --restart and --rm")
+	}
 	err = engine.CheckConfig(cfg, hc)
 	return o, err
 }

@@ -338,6 +338,12 @@ func CheckConfig(cfg *container.Config, hc *container.HostConfig) error {
 	if p := hc.PidsLimit; p != nil && *p < 0 && *p != -1 {
 		return fmt.Errorf("invalid --pids-limit %d", *p)
 	}
+	if err := container.ValidateRestartPolicy(hc.RestartPolicy); err != nil {
+		return err
+	}
+	if hc.AutoRemove && !hc.RestartPolicy.IsNone() {
+		return errors.New("can't create 'AutoRemove' container with restart policy")
+	}
 	for _, b := range hc.Binds {
 		if _, err := ParseBind(b); err != nil {
 			return err

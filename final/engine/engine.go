@@ -118,6 +118,9 @@ const (
 	Paused  = "paused"
 	Exited  = "exited"
 	Dead    = "dead"
+	// Restarting: it exited, and its restart policy starts it again
+	// after a delay, which its last monitor waits out.
+	Restarting = "restarting"
 )
 
 // State is a container's place in its lifecycle.
@@ -129,8 +132,17 @@ type State struct {
 	StartedAt  time.Time `json:"startedAt"`
 	FinishedAt time.Time `json:"finishedAt"`
 	// Monitor is the monitor of the running container: when it is gone,
-	// so is the container (reconcile).
+	// so is the container (reconcile). While the container is
+	// restarting, it is the monitor that waits to start it again.
 	Monitor layout.Owner `json:"monitor"`
+	// Restarts counts what the restart policy started since the user's
+	// last start (on-failure:N's count), and Delay is the wait before
+	// the last of them (the next waits twice as long).
+	Restarts int           `json:"restarts,omitempty"`
+	Delay    time.Duration `json:"delay,omitempty"`
+	// Stopped says that the user stopped or killed it: its restart
+	// policy lets it end (dockerd's HasBeenManuallyStopped).
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 // Container is a container's record, container.json.
@@ -151,6 +163,9 @@ type Container struct {
 	// Path and Args are what runs: the entrypoint and command.
 	Path string   `json:"path"`
 	Args []string `json:"args"`
+	// RestartCount counts every start of its restart policy, as docker
+	// inspect shows it.
+	RestartCount int `json:"restartCount,omitempty"`
 }
 
 // Endpoint is the network part of the record.
@@ -356,7 +371,7 @@ func (e *Engine) current(id string) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	if (c.State.Status == Running || c.State.Status == Paused) && !c.State.Monitor.Alive() {
+	if (c.Running() || c.State.Status == Restarting) && !c.State.Monitor.Alive() {
 		if err := e.reconcile(id); err != nil {
 			return nil, err
 		}
@@ -391,3 +406,7 @@ func (e *Engine) List() ([]*Container, error) {
 
 // Running reports whether the container runs (paused counts).
 func (c *Container) Running() bool { return c.State.Status == Running || c.State.Status == Paused }
+
+// Up is what docker ps lists without -a and docker inspect calls
+// running: a running or paused container, or one restarting.
+func (c *Container) Up() bool { return c.Running() || c.State.Status == Restarting }

@@ -28,13 +28,14 @@ import (
 func (e *Engine) Inspect(c *Container) container.InspectResponse {
 	dir := e.Dir(c.ID)
 	st := &container.State{
-		Status: container.ContainerState(c.State.Status), Running: c.Running(), Paused: c.State.Status == Paused,
-		Pid: c.State.Pid, ExitCode: c.State.ExitCode, Error: c.State.Error,
+		Status: container.ContainerState(c.State.Status), Running: c.Up(), Paused: c.State.Status == Paused,
+		Restarting: c.State.Status == Restarting,
+		Pid:        c.State.Pid, ExitCode: c.State.ExitCode, Error: c.State.Error,
 		StartedAt: apiTime(c.State.StartedAt), FinishedAt: apiTime(c.State.FinishedAt),
 	}
 	cfg, hc := c.Config, c.HostConfig
 	r := container.InspectResponse{
-		ID: c.ID, Created: c.Created.Format(time.RFC3339Nano), Path: c.Path, Args: nonNil(c.Args), State: st,
+		ID: c.ID, Created: c.Created.Format(time.RFC3339Nano), Path: c.Path, Args: nonNil(c.Args), State: st, RestartCount: c.RestartCount,
 		Image: c.ImageID, Name: "/" + c.Name, Driver: "overlay2", Platform: "linux",
 		ResolvConfPath: filepath.Join(dir, "resolv.conf"), HostnamePath: filepath.Join(dir, "hostname"),
 		HostsPath: filepath.Join(dir, "hosts"), LogPath: e.LogPath(c.ID),
@@ -282,7 +283,8 @@ func Command(c *Container) string {
 }
 
 // StatusText is docker ps's STATUS: "Up 2 minutes", "Up 3 seconds
-// (Paused)", "Exited (0) 5 seconds ago", "Created".
+// (Paused)", "Exited (0) 5 seconds ago", "Restarting (1) 1 second ago",
+// "Created".
 func (c *Container) StatusText() string {
 	now := time.Now()
 	switch c.State.Status {
@@ -295,6 +297,8 @@ func (c *Container) StatusText() string {
 			return fmt.Sprintf("Exited (%d)", c.State.ExitCode)
 		}
 		return fmt.Sprintf("Exited (%d) %s ago", c.State.ExitCode, units.HumanDuration(now.Sub(c.State.FinishedAt)))
+	case Restarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", c.State.ExitCode, units.HumanDuration(now.Sub(c.State.FinishedAt)))
 	case Dead:
 		return "Dead"
 	}

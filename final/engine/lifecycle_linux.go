@@ -59,12 +59,22 @@ func (e *Engine) Kill(arg string, sig syscall.Signal) error {
 	if err != nil {
 		return err
 	}
+	if c.State.Status == Restarting {
+		return &ConflictError{Msg: fmt.Sprintf("Container %s is restarting, wait until the container is running", c.ID)}
+	}
 	if !c.Running() {
 		return &ConflictError{Msg: fmt.Sprintf("cannot kill container: %s: container %s is not running", arg, c.ID)}
 	}
 	rc, err := e.runtime().Get(c.ID)
 	if err != nil {
 		return err
+	}
+	if sig == unix.SIGKILL || sig == c.stopSignal() {
+		// A signal that ends it: its restart policy must not start it
+		// again (a SIGHUP to reload leaves the policy as it is).
+		if err := e.markStopped(c); err != nil {
+			return err
+		}
 	}
 	paused := rc.Status() == runtime.Paused
 	if paused && sig == unix.SIGKILL {
@@ -91,6 +101,58 @@ func (e *Engine) Kill(arg string, sig syscall.Signal) error {
 	return nil
 }
 
+// stopSignal is the signal that stops c: SIGTERM, unless its image or
+// --stop-signal says otherwise.
+func (c *Container) stopSignal() syscall.Signal {
+	if n, err := runtime.ParseSignal(c.Config.StopSignal); c.Config.StopSignal != "" && err == nil {
+		return n
+	}
+	return unix.SIGTERM
+}
+
+// markStopped records, before the signal that ends c, that its user ended
+// it, so that its monitor does not start it again.
+func (e *Engine) markStopped(c *Container) error {
+	if c.HostConfig.RestartPolicy.IsNone() {
+		return nil
+	}
+	unlock, err := e.lock(c.ID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	now, err := e.load(c.ID)
+	if err != nil {
+		return err
+	}
+	now.State.Stopped = true
+	return e.save(now)
+}
+
+// cancelRestart stops a container that is waiting to restart: the record
+// says it exited, and the monitor that waits (it holds nothing else) is
+// killed. It reports false if the container was not restarting any more.
+func (e *Engine) cancelRestart(id string) (bool, error) {
+	unlock, err := e.lock(id)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	c, err := e.load(id)
+	if err != nil || c.State.Status != Restarting {
+		return false, err
+	}
+	waiting := c.State.Monitor
+	c.State.Status, c.State.Monitor, c.State.Stopped = Exited, layout.Owner{}, true
+	if err := e.save(c); err != nil {
+		return false, err
+	}
+	if waiting.Alive() {
+		_ = unix.Kill(waiting.PID, unix.SIGKILL)
+	}
+	return true, nil
+}
+
 // thawsOnSignal is dockerd's rule for a signal to a paused container: it
 // is unpaused for its stop signal (or any signal, when the image names
 // none), and left paused for another.
@@ -110,16 +172,22 @@ func (e *Engine) Stop(arg string, sig syscall.Signal, timeout time.Duration) err
 	if err != nil {
 		return err
 	}
+	if c.State.Status == Restarting {
+		if stopped, err := e.cancelRestart(c.ID); stopped || err != nil {
+			if stopped {
+				e.ContainerEvent(c, events.ActionStop, nil)
+			}
+			return err
+		}
+		if c, err = e.Get(c.ID); err != nil { // started meanwhile
+			return err
+		}
+	}
 	if !c.Running() {
 		return nil // docker: stopping a stopped container is no error
 	}
 	if sig == 0 {
-		sig = unix.SIGTERM
-		if s := c.Config.StopSignal; s != "" {
-			if n, err := runtime.ParseSignal(s); err == nil {
-				sig = n
-			}
-		}
+		sig = c.stopSignal()
 	}
 	done := make(chan struct{})
 	go func() { _, _ = e.Wait(c.ID); close(done) }()
@@ -191,6 +259,17 @@ func (e *Engine) Remove(arg string, force bool) error {
 	c, err := e.Get(arg)
 	if err != nil {
 		return err
+	}
+	if c.State.Status == Restarting {
+		if !force {
+			return &ConflictError{Msg: fmt.Sprintf("cannot remove container \"/%s\": container is restarting: stop the container before removing or force remove", c.Name)}
+		}
+		if _, err := e.cancelRestart(c.ID); err != nil {
+			return err
+		}
+		if c, err = e.Get(c.ID); err != nil { // or started meanwhile
+			return err
+		}
 	}
 	if c.Running() {
 		if !force {
@@ -364,10 +443,19 @@ func (e *Engine) reconcile(id string) error {
 	}
 	defer unlock()
 	c, err := e.load(id)
-	if err != nil || !c.Running() || c.State.Monitor.Alive() {
+	if err != nil || c.State.Monitor.Alive() {
 		return err
 	}
 	monitor := c.State.Monitor.PID
+	if c.State.Status == Restarting {
+		// Down already; only its restart is lost.
+		c.State.Status, c.State.Monitor = Exited, layout.Owner{}
+		c.State.Error = fmt.Sprintf("its monitor (PID %d) was killed while it waited to restart it", monitor)
+		return e.save(c)
+	}
+	if !c.Running() {
+		return nil
+	}
 	if rc, err := e.runtime().Get(id); err == nil {
 		_ = rc.Delete(true)
 	} else {

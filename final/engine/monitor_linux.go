@@ -17,7 +17,9 @@ package engine
 //  6. copies the container's output to the log and to attached clients,
 //     and attached input to the container, until the init exits;
 //  7. records the exit, takes the container down (runtime delete, the
-//     network, the overlay), and with --rm removes it.
+//     network, the overlay), and with --rm removes it;
+//  8. if its restart policy says so, waits and starts it again, as
+//     `cfs start` would, with a new monitor; and ends.
 //
 // While it runs it holds an exclusive flock on /run/cfs/engine/ID/monitor.lock:
 // `cfs wait` and `cfs stop` wait for the monitor by taking it shared.
@@ -651,11 +653,20 @@ func (m *monitor) finish(status int) {
 	// its own, which this monitor must not remove. Clients attached
 	// already keep their connections.
 	var c *Container
+	var again time.Duration
 	if unlock, err := m.e.lock(id); err == nil {
 		if c, err = m.e.load(id); err == nil {
+			ran := time.Since(c.State.StartedAt)
 			c.State.Status, c.State.ExitCode, c.State.Pid = Exited, status, 0
 			c.State.FinishedAt = time.Now().UTC()
 			c.State.Monitor = layout.Owner{}
+			if d, ok := c.restartDelay(status, ran); ok {
+				// This monitor stays, to wait; a stop kills it.
+				again = d
+				c.State.Status, c.State.Delay, c.State.Monitor = Restarting, d, layout.Self()
+				c.State.Restarts++
+				c.RestartCount++
+			}
 			_ = m.e.save(c)
 			m.e.ContainerEvent(c, events.ActionDie, map[string]string{"exitCode": strconv.Itoa(status)})
 		}
@@ -688,6 +699,42 @@ func (m *monitor) finish(status int) {
 		c.conn.Close()
 		c.mu.Unlock()
 	}
+	if again > 0 {
+		m.restart(again)
+	}
+}
+
+// restartDelay is dockerd's restart manager: whether c's restart policy
+// starts it again now that it ended with status after running for ran,
+// and after how long: 100 ms, twice as long each time, at most a minute,
+// and 100 ms again after a run of 10 seconds or more.
+func (c *Container) restartDelay(status int, ran time.Duration) (time.Duration, bool) {
+	p := c.HostConfig.RestartPolicy
+	switch {
+	case p.IsNone(), c.State.Stopped:
+		return 0, false
+	case p.IsOnFailure() && (status == 0 || p.MaximumRetryCount > 0 && c.State.Restarts >= p.MaximumRetryCount):
+		return 0, false
+	}
+	d := 2 * c.State.Delay
+	if d == 0 || ran >= 10*time.Second {
+		d = 100 * time.Millisecond
+	}
+	return min(d, time.Minute), true
+}
+
+// restart waits out the delay and starts the container again, unless it
+// was stopped, removed or started meanwhile. The new monitor's mount
+// namespace is a copy of this one's, which was the starter's when the
+// container first started: a mount made on the host since is not seen.
+func (m *monitor) restart(delay time.Duration) {
+	time.Sleep(delay)
+	s, err := image.Open(m.p.ImagesRoot)
+	if err != nil {
+		return // the record says restarting, and reconcile makes it exited
+	}
+	m.e.Images, m.e.Exe = s, "/proc/self/exe" // this program, even if replaced on disk
+	_, _ = m.e.Start(m.p.ID, StartOptions{again: true})
 }
 
 // tearDown undoes what setUp did, in reverse; each step is idempotent.

@@ -71,14 +71,25 @@ func (e *Engine) Stats(c *Container) (*Stats, error) {
 // start, and, while the container runs, in its cgroup, where the
 // runtime's Update (`runc update`) writes stage 07's files: memory.max or
 // memory.limit_in_bytes, cpu.max or cpu.cfs_quota_us, pids.max. A field
-// of r left zero (nil for PidsLimit) stays as it was.
-func (e *Engine) Update(arg string, r container.Resources) error {
+// of u left zero (nil for PidsLimit, "" for the restart policy's name)
+// stays as it was. A new restart policy applies at the container's next
+// end: its monitor reads it from the record then.
+func (e *Engine) Update(arg string, u container.UpdateConfig) error {
 	c, unlock, err := e.lockRecord(arg)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	hc := c.HostConfig
+	hc, r := c.HostConfig, u.Resources
+	if p := u.RestartPolicy; p.Name != "" {
+		if err := container.ValidateRestartPolicy(p); err != nil {
+			return fmt.Errorf("Cannot update container %s: %w", arg, err)
+		}
+		if hc.AutoRemove && !p.IsNone() {
+			return fmt.Errorf("Cannot update container %s: Restart policy cannot be updated because AutoRemove is enabled for the container", arg)
+		}
+		hc.RestartPolicy = p
+	}
 	if r.Memory != 0 {
 		hc.Memory = r.Memory
 	}

@@ -24,7 +24,7 @@ func TestRunForeground(t *testing.T) {
 	require.Equal(t, 0, r.Code, r.Stderr)
 	require.Equal(t, "hi\n", r.Stdout)
 	require.Equal(t, "", ok(t, "ps", "-aq"), "--rm removed it")
-	require.Equal(t, "hi\n", ok(t, "run", "--rm", "--restart", "no", "--network", "none", "cfs/base", "echo", "hi"), "docker's default policy, the one cfs has")
+	require.Equal(t, "hi\n", ok(t, "run", "--rm", "--restart", "no", "--network", "none", "cfs/base", "echo", "hi"), "docker's default policy")
 
 	for _, tc := range []struct {
 		args []string
@@ -534,6 +534,7 @@ func TestLimits(t *testing.T) {
 		{[]string{}, 1, "you must provide one or more flags"},
 		{[]string{"--trace"}, 1, "you must provide one or more flags"},
 		{[]string{"--cpus", "many"}, 125, `invalid argument "many" for "--cpus" flag`},
+		{[]string{"--restart", "always:2"}, 1, "Cannot update container limited: invalid restart policy: maximum retry count can only be used with 'on-failure'"},
 	} {
 		r := cfs(t, append(append([]string{"update"}, c.args...), "limited")...)
 		require.Equal(t, c.code, r.Code, c.args)

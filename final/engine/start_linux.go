@@ -32,6 +32,9 @@ type StartOptions struct {
 	// Attach, when set, attaches a client before the container runs, so
 	// that it misses none of its output (docker run, start -a).
 	Attach *AttachOptions
+	// again is a restart by the restart policy, from the monitor that
+	// waited: only a container still restarting is started.
+	again bool
 }
 
 // StartError is a container that could not be started; Code is the exit
@@ -83,6 +86,20 @@ func (e *Engine) Start(arg string, opt StartOptions) (*Attachment, error) {
 	if c.Running() {
 		return nil, &ConflictError{Msg: fmt.Sprintf("container %s is being started by another command", c.ShortID())}
 	}
+	restarts, delay := 0, time.Duration(0) // the user's start: the policy counts anew
+	if opt.again {
+		if c.State.Status != Restarting {
+			return nil, nil // stopped or started meanwhile
+		}
+		if c.State.Stopped { // by a stop that came as it ended
+			c.State.Status, c.State.Monitor = Exited, layout.Owner{}
+			return nil, e.save(c)
+		}
+		restarts, delay = c.State.Restarts, c.State.Delay
+		c.State.Status = Exited // if it fails to start
+	} else if c.State.Status == Restarting && c.State.Monitor.Alive() {
+		_ = unix.Kill(c.State.Monitor.PID, unix.SIGKILL) // the monitor that waits to restart it: the user was first
+	}
 	img, err := e.Images.Get(c.ImageID)
 	if err != nil {
 		return nil, fmt.Errorf("the image of container %s: %w", c.ShortID(), err)
@@ -123,7 +140,7 @@ func (e *Engine) Start(arg string, opt StartOptions) (*Attachment, error) {
 	if err != nil {
 		return fail(err)
 	}
-	c.State = State{Status: Running, Pid: msg.Pid, Monitor: m.owner, StartedAt: time.Now().UTC()}
+	c.State = State{Status: Running, Pid: msg.Pid, Monitor: m.owner, StartedAt: time.Now().UTC(), Restarts: restarts, Delay: delay}
 	c.Network = msg.Network
 	var att *Attachment
 	if opt.Attach != nil {

@@ -134,6 +134,8 @@ func TestStatusText(t *testing.T) {
 	require.Equal(t, "Created", c.StatusText())
 	c.State.Status, c.State.ExitCode = Exited, 3
 	require.Equal(t, "Exited (3)", c.StatusText())
+	c.State.Status, c.State.FinishedAt = Restarting, time.Now().Add(-2*time.Second)
+	require.Equal(t, "Restarting (3) 2 seconds ago", c.StatusText())
 }
 
 // ps --filter: values of one key are alternatives, keys must all match;
@@ -376,4 +378,41 @@ func TestNetworkViews(t *testing.T) {
 	require.EqualError(t, err, "invalid filter 'label' (cfs knows id, name, driver, scope, type)")
 	_, err = NetworkMatcher(Filter{"type": {"mine"}})
 	require.EqualError(t, err, "invalid filter: 'type'='mine' (want builtin or custom)")
+}
+
+// restartDelay is dockerd's restart manager: which ends restart, and the
+// wait before each restart.
+func TestRestartDelay(t *testing.T) {
+	const ms = time.Millisecond
+	for _, tc := range []struct {
+		policy   string
+		max      int
+		stopped  bool
+		restarts int
+		delay    time.Duration
+		status   int
+		ran      time.Duration
+		want     time.Duration // 0: no restart
+	}{
+		{policy: "", status: 1},
+		{policy: "no", status: 1},
+		{policy: "always", status: 0, want: 100 * ms},
+		{policy: "always", status: 1, delay: 100 * ms, want: 200 * ms},
+		{policy: "always", status: 1, delay: 40 * time.Second, want: time.Minute},
+		{policy: "always", status: 1, delay: 800 * ms, ran: 10 * time.Second, want: 100 * ms},
+		{policy: "always", status: 137, stopped: true},
+		{policy: "unless-stopped", status: 0, want: 100 * ms},
+		{policy: "unless-stopped", status: 137, stopped: true},
+		{policy: "on-failure", status: 0},
+		{policy: "on-failure", status: 3, restarts: 50, want: 100 * ms},
+		{policy: "on-failure", max: 2, status: 3, restarts: 1, want: 100 * ms},
+		{policy: "on-failure", max: 2, status: 3, restarts: 2},
+	} {
+		c := &Container{}
+		c.HostConfig.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyMode(tc.policy), MaximumRetryCount: tc.max}
+		c.State = State{Stopped: tc.stopped, Restarts: tc.restarts, Delay: tc.delay}
+		d, ok := c.restartDelay(tc.status, tc.ran)
+		require.Equal(t, tc.want != 0, ok, "%+v", tc)
+		require.Equal(t, tc.want, d, "%+v", tc)
+	}
 }

@@ -39,7 +39,7 @@ type engineRecord struct {
 }
 
 // scanEngine adds the engine's running containers, with their monitors
-// as owners.
+// as owners, and those restarting, with the monitors that wait.
 func (h *host) scanEngine() {
 	dir := filepath.Join(layout.EngineDir, "containers")
 	entries, _ := os.ReadDir(dir)
@@ -52,7 +52,7 @@ func (h *host) scanEngine() {
 			continue
 		}
 		var r engineRecord
-		if json.Unmarshal(data, &r) != nil || (r.State.Status != "running" && r.State.Status != "paused") {
+		if json.Unmarshal(data, &r) != nil || (r.State.Status != "running" && r.State.Status != "paused" && r.State.Status != "restarting") {
 			continue
 		}
 		c := h.get(e.Name())
