@@ -705,8 +705,8 @@ func (s *Server) containerUnpause(w http.ResponseWriter, r *http.Request) {
 }
 
 // POST /containers/{name}/update: docker update's limits (-m,
-// --memory-swap, --cpus, --pids-limit) and --restart; the others are
-// refused.
+// --memory-swap, --memory-reservation, --cpus, -c, --cpuset-cpus,
+// --cpuset-mems, --pids-limit) and --restart; the others are refused.
 func (s *Server) containerUpdate(w http.ResponseWriter, r *http.Request) {
 	var u container.UpdateConfig
 	if err := decode(w, r, &u); err != nil {
@@ -714,9 +714,10 @@ func (s *Server) containerUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	others := u.Resources
-	others.Memory, others.MemorySwap, others.NanoCPUs, others.PidsLimit = 0, 0, 0, nil
+	others.Memory, others.MemorySwap, others.MemoryReservation, others.NanoCPUs, others.CPUShares, others.PidsLimit = 0, 0, 0, 0, 0, nil
+	others.CpusetCpus, others.CpusetMems = "", ""
 	if !reflect.DeepEqual(others, container.Resources{}) {
-		writeError(w, http.StatusNotImplemented, "cfs updates --memory, --memory-swap, --cpus, --pids-limit and --restart only: the other options are not supported by cfs")
+		writeError(w, http.StatusNotImplemented, "cfs updates --memory, --memory-swap, --memory-reservation, --cpus, --cpu-shares, --cpuset-cpus, --cpuset-mems, --pids-limit and --restart only: the other options are not supported by cfs")
 		return
 	}
 	c, err := s.e.Get(r.PathValue("name"))

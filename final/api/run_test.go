@@ -171,7 +171,9 @@ func TestDetachedLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(96<<20), c.HostConfig.Memory)
 	require.Equal(t, int64(30), *c.HostConfig.PidsLimit)
-	r = s.docker(t, "", "update", "--cpu-shares", "512", name)
+	s.ok(t, "update", "--cpu-shares", "512", "--memory-reservation", "32m", name)
+	require.Equal(t, "512 33554432\n", s.ok(t, "inspect", "-f", "{{.HostConfig.CPUShares}} {{.HostConfig.MemoryReservation}}", name))
+	r = s.docker(t, "", "update", "--blkio-weight", "300", name)
 	require.Equal(t, 1, r.Code)
 	require.Contains(t, r.Stderr, "not supported by cfs")
 

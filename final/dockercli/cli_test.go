@@ -208,6 +208,8 @@ func TestFlagsAndArguments(t *testing.T) {
 		{[]string{"run", "--restart", "always:3", "cfs/base"}, 125, "invalid restart policy: maximum retry count can only be used with 'on-failure'"},
 		{[]string{"run", "--restart", "on-failure:-1", "cfs/base"}, 125, "invalid restart policy: maximum retry count cannot be negative"},
 		{[]string{"update", "--restart", "on-failure:x", "c"}, 125, "invalid restart policy format: maximum retry count must be an integer"},
+		{[]string{"update", "--memory-reservation", "lots", "c"}, 125, `invalid argument "lots" for "--memory-reservation" flag: invalid size: 'lots'`},
+		{[]string{"create", "--cpuset-cpus", "0-x", "cfs/base"}, 125, "Invalid value 0-x for cpuset cpus"},
 	} {
 		code, out, errOut := c.run("", tc.args...)
 		require.Equal(t, tc.code, code, "%v: %s%s", tc.args, out, errOut)

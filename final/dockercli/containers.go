@@ -352,33 +352,26 @@ func (c *CLI) renameCmd() *cobra.Command {
 
 // updateCmd is docker update: new limits for containers, running or not.
 func (c *CLI) updateCmd() *cobra.Command {
-	var memory, swap, cpus, restart string
-	var pids int64
+	var lim limitFlags
+	var restart string
 	cmd := c.command("update [OPTIONS] CONTAINER [CONTAINER...]", "Update configuration of one or more containers", 1, -1,
 		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
 			var u container.UpdateConfig
 			var err error
-			if u.Resources, err = parseLimits(memory, swap, cpus); err == nil && restart != "" {
+			if u.Resources, err = lim.resources(cmd.Flags()); err == nil && restart != "" {
 				u.RestartPolicy, err = parseRestart(restart)
 			}
 			if err != nil {
 				return &statusError{msg: fmt.Sprintf("%v\nSee '%s --help'.", err, c.path(cmd)), code: 125}
 			}
-			if cmd.Flags().Changed("pids-limit") {
-				u.PidsLimit = &pids
-			}
 			// (--trace and the other global flags are not limits)
-			if !slices.ContainsFunc([]string{"memory", "memory-swap", "cpus", "pids-limit", "restart"}, cmd.Flags().Changed) {
-				return errors.New("you must provide one or more flags when using this command: -m, --memory-swap, --cpus, --pids-limit or --restart")
+			if !slices.ContainsFunc([]string{"memory", "memory-swap", "memory-reservation", "cpus", "cpu-shares", "cpuset-cpus", "cpuset-mems", "pids-limit", "restart"}, cmd.Flags().Changed) {
+				return errors.New("you must provide one or more flags when using this command: -m, --memory-swap, --memory-reservation, --cpus, -c, --cpuset-cpus, --cpuset-mems, --pids-limit or --restart")
 			}
 			return c.each(args, func(a string) (string, error) { return a, e.Update(a, u) })
 		}))
-	f := cmd.Flags()
-	f.StringVarP(&memory, "memory", "m", "", "Memory limit (e.g. 64m)")
-	f.StringVar(&swap, "memory-swap", "", "Swap limit equal to memory plus swap: -1 to enable unlimited swap")
-	f.StringVar(&cpus, "cpus", "", "Number of CPUs (e.g. 0.5)")
-	f.Int64Var(&pids, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
-	f.StringVar(&restart, "restart", "", "Restart policy to apply when a container exits")
+	lim.register(cmd.Flags())
+	cmd.Flags().StringVar(&restart, "restart", "", "restart policy to apply when a container exits")
 	return cmd
 }
 

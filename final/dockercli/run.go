@@ -31,14 +31,13 @@ import (
 
 // runFlags are the flags run and create share.
 type runFlags struct {
-	name, hostname, workdir, user, network, memory, cpus string
-	memorySwap, restart                                  string
-	entrypoint                                           *string
-	env, envFile, labels, publish, volumes, tmpfs        []string
-	capAdd, capDrop, securityOpt                         []string
-	pidsLimit                                            int64
-	interactive, tty, publishAll, readOnly, init, rm     bool
-	privileged                                           bool
+	name, hostname, workdir, user, network, restart  string
+	entrypoint                                       *string
+	env, envFile, labels, publish, volumes, tmpfs    []string
+	capAdd, capDrop, securityOpt                     []string
+	limits                                           limitFlags
+	interactive, tty, publishAll, readOnly, init, rm bool
+	privileged                                       bool
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet) {
@@ -52,10 +51,7 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.workdir, "workdir", "w", "", "working directory inside the container")
 	fs.StringVarP(&f.user, "user", "u", "", "username or UID (format: <name|uid>[:<group|gid>])")
 	fs.String("entrypoint", "", "overwrite the default ENTRYPOINT of the image")
-	fs.StringVarP(&f.memory, "memory", "m", "", "memory limit (e.g. 64m)")
-	fs.StringVar(&f.memorySwap, "memory-swap", "", "swap limit equal to memory plus swap: -1 to enable unlimited swap (default: twice --memory)")
-	fs.StringVar(&f.cpus, "cpus", "", "number of CPUs (e.g. 0.5)")
-	fs.Int64Var(&f.pidsLimit, "pids-limit", 0, "tune container pids limit (set -1 for unlimited)")
+	f.limits.register(fs)
 	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container's port(s) to the host (`[HOSTPORT:]CTRPORT[/PROTO]`)")
 	fs.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish all exposed ports to random ports")
 	fs.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind mount a host directory (`HOST:CTR[:ro]`)")
@@ -147,19 +143,11 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 		}
 		cfg.Labels[k] = v
 	}
-	lim, err := parseLimits(f.memory, f.memorySwap, f.cpus)
-	if err != nil {
+	if hc.Resources, err = f.limits.resources(cmd.Flags()); err != nil {
 		return o, err
 	}
-	hc.Memory, hc.MemorySwap, hc.NanoCPUs = lim.Memory, lim.MemorySwap, lim.NanoCPUs
-	switch {
-	case hc.Memory == 0 && hc.MemorySwap > 0:
-		return o, errors.New("You should always set the Memory limit when using Memoryswap limit, see usage") // docker's words
-	case hc.MemorySwap > 0 && hc.MemorySwap < hc.Memory:
-		return o, errors.New("Minimum memoryswap limit should be larger than memory limit, see usage")
-	}
-	if f.pidsLimit != 0 {
-		hc.PidsLimit = &f.pidsLimit
+	if p := hc.PidsLimit; p != nil && *p == 0 {
+		hc.PidsLimit = nil // 0: no limit of its own
 	}
 	hc.NetworkMode = container.NetworkMode(f.network)
 	for _, p := range f.publish {
@@ -613,28 +601,60 @@ func (c *CLI) attachCmd() *cobra.Command {
 	return cmd
 }
 
-// parseLimits reads -m, --memory-swap and --cpus, as run and update take
-// them ("" for a flag not given).
-func parseLimits(memory, swap, cpus string) (r container.Resources, err error) {
-	if memory != "" {
-		if r.Memory, err = units.RAMInBytes(memory); err != nil || r.Memory <= 0 {
-			return r, fmt.Errorf("invalid argument %q for \"-m, --memory\" flag: invalid size: '%s'", memory, memory)
+// limitFlags are the cgroup limits (stage 07's files) that run, create
+// and update take, with docker's names.
+type limitFlags struct {
+	memory, swap, reservation, cpus, cpusetCPUs, cpusetMems string
+	shares, pids                                            int64
+}
+
+func (l *limitFlags) register(fs *pflag.FlagSet) {
+	fs.StringVarP(&l.memory, "memory", "m", "", "memory limit (e.g. 64m)")
+	fs.StringVar(&l.swap, "memory-swap", "", "swap limit equal to memory plus swap: -1 to enable unlimited swap (default: twice --memory)")
+	fs.StringVar(&l.reservation, "memory-reservation", "", "memory soft limit (e.g. 32m): the kernel reclaims above it first")
+	fs.StringVar(&l.cpus, "cpus", "", "number of CPUs (e.g. 0.5)")
+	fs.Int64VarP(&l.shares, "cpu-shares", "c", 0, "CPU shares (relative weight, default 1024)")
+	fs.StringVar(&l.cpusetCPUs, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
+	fs.StringVar(&l.cpusetMems, "cpuset-mems", "", "memory nodes in which to allow execution (0-3, 0,1)")
+	fs.Int64Var(&l.pids, "pids-limit", 0, "tune container pids limit (set -1 for unlimited)")
+}
+
+// resources reads the limits as docker's CLI does; a flag not given is
+// left zero, and --pids-limit only if given.
+func (l *limitFlags) resources(fs *pflag.FlagSet) (container.Resources, error) {
+	var r container.Resources
+	size := func(v, flag string, dst *int64) error {
+		if v == "" {
+			return nil
 		}
-	}
-	if swap != "" {
-		r.MemorySwap, err = units.RAMInBytes(swap)
-		if swap == "-1" {
-			r.MemorySwap, err = -1, nil // swap without limit
-		} else if err != nil || r.MemorySwap <= 0 {
-			return r, fmt.Errorf("invalid argument %q for \"--memory-swap\" flag: invalid size: '%s'", swap, swap)
+		n, err := units.RAMInBytes(v)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("invalid argument %q for \"%s\" flag: invalid size: '%s'", v, flag, v)
 		}
+		*dst = n
+		return nil
 	}
-	if cpus != "" {
-		v, err := strconv.ParseFloat(cpus, 64)
+	if err := size(l.memory, "-m, --memory", &r.Memory); err != nil {
+		return r, err
+	}
+	if err := size(l.reservation, "--memory-reservation", &r.MemoryReservation); err != nil {
+		return r, err
+	}
+	if l.swap == "-1" {
+		r.MemorySwap = -1 // swap without limit
+	} else if err := size(l.swap, "--memory-swap", &r.MemorySwap); err != nil {
+		return r, err
+	}
+	if l.cpus != "" {
+		v, err := strconv.ParseFloat(l.cpus, 64)
 		if err != nil || v <= 0 {
-			return r, fmt.Errorf("invalid argument %q for \"--cpus\" flag: failed to parse %s as a rational number", cpus, cpus)
+			return r, fmt.Errorf("invalid argument %q for \"--cpus\" flag: failed to parse %s as a rational number", l.cpus, l.cpus)
 		}
 		r.NanoCPUs = int64(v * 1e9)
+	}
+	r.CPUShares, r.CpusetCpus, r.CpusetMems = l.shares, l.cpusetCPUs, l.cpusetMems
+	if fs.Changed("pids-limit") {
+		r.PidsLimit = &l.pids
 	}
 	return r, nil
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -310,6 +311,87 @@ func command(cfg container.Config) (string, []string) {
 	return argv[0], argv[1:]
 }
 
+// checkResources is dockerd's check of the cgroup limits, in its words
+// (for create and update alike). Like dockerd it brings --cpu-shares into
+// the kernel's range (2 to 262144) rather than refuse it.
+func checkResources(r *container.Resources) error {
+	const minMemory = 6 << 20
+	switch {
+	case r.Memory != 0 && r.Memory < minMemory:
+		return errors.New("Minimum memory limit allowed is 6MB")
+	case r.Memory == 0 && r.MemorySwap > 0:
+		return errors.New("You should always set the Memory limit when using Memoryswap limit, see usage")
+	case r.MemorySwap > 0 && r.MemorySwap < r.Memory:
+		return errors.New("Minimum memoryswap limit should be larger than memory limit, see usage")
+	case r.MemoryReservation > 0 && r.MemoryReservation < minMemory:
+		return errors.New("Minimum memory reservation allowed is 6MB")
+	case r.Memory > 0 && r.MemoryReservation > r.Memory:
+		return errors.New("Minimum memory limit can not be less than memory reservation limit, see usage")
+	}
+	if n := r.NanoCPUs; n != 0 {
+		ncpu := int64(goruntime.NumCPU())
+		if n < 1e7 || n > ncpu*1e9 {
+			return fmt.Errorf("Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", ncpu, ncpu)
+		}
+	}
+	if r.CPUShares < 0 {
+		r.CPUShares = 2
+	} else if r.CPUShares > 262144 {
+		r.CPUShares = 262144
+	}
+	if err := checkCPUSet(r.CpusetCpus, "/sys/devices/system/cpu/online", "cpus", "CPUs"); err != nil {
+		return err
+	}
+	return checkCPUSet(r.CpusetMems, "/sys/devices/system/node/online", "mems", "memory nodes")
+}
+
+// checkCPUSet checks a list of CPUs or memory nodes ("0-2,4", as
+// cpuset.cpus takes it) against what the machine has online.
+func checkCPUSet(list, online, what, plural string) error {
+	if list == "" {
+		return nil
+	}
+	want, err := parseCPUList(list)
+	if err != nil {
+		return fmt.Errorf("Invalid value %s for cpuset %s", list, what)
+	}
+	have := "0" // a kernel without NUMA has node 0 alone, and no node directory
+	if data, err := os.ReadFile(online); err == nil {
+		have = strings.TrimSpace(string(data))
+	}
+	avail, err := parseCPUList(have)
+	if err != nil {
+		return fmt.Errorf("%s: %w", online, err)
+	}
+	for n := range want {
+		if !avail[n] {
+			return fmt.Errorf("Requested %s are not available - requested %s, available: %s", plural, list, have)
+		}
+	}
+	return nil
+}
+
+// parseCPUList reads the kernel's list format: numbers and ranges,
+// separated by commas ("0-2,4").
+func parseCPUList(s string) (map[int]bool, error) {
+	out := map[int]bool{}
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		b := a
+		if err == nil && isRange {
+			b, err = strconv.Atoi(hi)
+		}
+		if err != nil || a < 0 || b < a {
+			return nil, fmt.Errorf("invalid list %q", s)
+		}
+		for n := a; n <= b; n++ {
+			out[n] = true
+		}
+	}
+	return out, nil
+}
+
 // CheckConfig refuses what cfs cannot do, or what makes no sense, before
 // anything is made, with docker's messages where docker has one.
 func CheckConfig(cfg *container.Config, hc *container.HostConfig) error {
@@ -326,14 +408,8 @@ func CheckConfig(cfg *container.Config, hc *container.HostConfig) error {
 	if hc.NetworkMode != "bridge" && (len(hc.PortBindings) > 0 || hc.PublishAllPorts) {
 		return fmt.Errorf("conflicting options: port publishing and the container type network mode %s", hc.NetworkMode)
 	}
-	if m := hc.Memory; m != 0 && m < 6*1024*1024 {
-		return errors.New("Minimum memory limit allowed is 6MB")
-	}
-	if n := hc.NanoCPUs; n != 0 {
-		ncpu := int64(goruntime.NumCPU())
-		if n < 1e7 || n > ncpu*1e9 {
-			return fmt.Errorf("Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", ncpu, ncpu)
-		}
+	if err := checkResources(&hc.Resources); err != nil {
+		return err
 	}
 	if p := hc.PidsLimit; p != nil && *p < 0 && *p != -1 {
 		return fmt.Errorf("invalid --pids-limit %d", *p)

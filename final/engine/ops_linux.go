@@ -70,9 +70,10 @@ func (e *Engine) Stats(c *Container) (*Stats, error) {
 // Update is docker update: new limits in the record, for every later
 // start, and, while the container runs, in its cgroup, where the
 // runtime's Update (`runc update`) writes stage 07's files: memory.max or
-// memory.limit_in_bytes, cpu.max or cpu.cfs_quota_us, pids.max. A field
-// of u left zero (nil for PidsLimit, "" for the restart policy's name)
-// stays as it was. A new restart policy applies at the container's next
+// memory.limit_in_bytes, memory.low or memory.soft_limit_in_bytes,
+// cpu.max or cpu.cfs_quota_us, cpu.weight or cpu.shares, cpuset.cpus and
+// cpuset.mems, pids.max. A field of u left zero (nil for PidsLimit, ""
+// for a list or the restart policy's name) stays as it was. A new restart policy applies at the container's next
 // end: its monitor reads it from the record then.
 func (e *Engine) Update(arg string, u container.UpdateConfig) error {
 	c, unlock, err := e.lockRecord(arg)
@@ -90,26 +91,23 @@ func (e *Engine) Update(arg string, u container.UpdateConfig) error {
 		}
 		hc.RestartPolicy = p
 	}
-	if r.Memory != 0 {
-		hc.Memory = r.Memory
+	for _, f := range []struct{ dst, src *int64 }{{&hc.Memory, &r.Memory}, {&hc.MemorySwap, &r.MemorySwap},
+		{&hc.MemoryReservation, &r.MemoryReservation}, {&hc.NanoCPUs, &r.NanoCPUs}, {&hc.CPUShares, &r.CPUShares}} {
+		if *f.src != 0 {
+			*f.dst = *f.src
+		}
 	}
-	if r.MemorySwap != 0 {
-		hc.MemorySwap = r.MemorySwap
+	if r.CpusetCpus != "" {
+		hc.CpusetCpus = r.CpusetCpus
 	}
-	if r.NanoCPUs != 0 {
-		hc.NanoCPUs = r.NanoCPUs
+	if r.CpusetMems != "" {
+		hc.CpusetMems = r.CpusetMems
 	}
 	if r.PidsLimit != nil {
 		hc.PidsLimit = r.PidsLimit
 	}
-	// dockerd's checks, in its words.
-	switch {
-	case hc.Memory != 0 && hc.Memory < 6<<20:
-		return fmt.Errorf("Cannot update container %s: Minimum memory limit allowed is 6MB", arg)
-	case hc.Memory == 0 && hc.MemorySwap > 0:
-		return fmt.Errorf("Cannot update container %s: You should always set the Memory limit when using Memoryswap limit, see usage", arg)
-	case hc.MemorySwap > 0 && hc.MemorySwap < hc.Memory:
-		return fmt.Errorf("Cannot update container %s: Minimum memoryswap limit should be larger than memory limit, see usage", arg)
+	if err := checkResources(&hc.Resources); err != nil {
+		return fmt.Errorf("Cannot update container %s: %w", arg, err)
 	}
 	if c.Running() {
 		res := limits(&hc)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -363,6 +364,14 @@ func TestBadInput(t *testing.T) {
 		{[]string{"run", "-m", "1k", "cfs/base"}, 125, "Minimum memory limit allowed is 6MB"},
 		{[]string{"run", "--cpus", "abc", "cfs/base"}, 125, "--cpus"},
 		{[]string{"run", "--cpus", "1000", "cfs/base"}, 125, "Range of CPUs"},
+		{[]string{"run", "--cpuset-cpus", "x", "cfs/base"}, 125, "Invalid value x for cpuset cpus"},
+		{[]string{"run", "--cpuset-cpus", "99999", "cfs/base"}, 125, "Requested CPUs are not available - requested 99999, available: 0"},
+		{[]string{"run", "--cpuset-mems", "3-1", "cfs/base"}, 125, "Invalid value 3-1 for cpuset mems"},
+		{[]string{"run", "--cpuset-mems", "99999", "cfs/base"}, 125, "Requested memory nodes are not available - requested 99999, available: 0"},
+		{[]string{"run", "--memory-reservation", "1k", "cfs/base"}, 125, "Minimum memory reservation allowed is 6MB"},
+		{[]string{"run", "-m", "8m", "--memory-reservation", "16m", "cfs/base"}, 125, "Minimum memory limit can not be less than memory reservation limit, see usage"},
+		{[]string{"run", "--memory-reservation", "lots", "cfs/base"}, 125, `invalid argument "lots" for "--memory-reservation" flag: invalid size: 'lots'`},
+		{[]string{"run", "-c", "many", "cfs/base"}, 125, `invalid argument "many" for "-c, --cpu-shares" flag`},
 		{[]string{"run", "-p", "80:99999", "cfs/base"}, 125, "invalid containerPort"},
 		{[]string{"run", "-p", "x:80", "cfs/base"}, 125, "invalid hostPort"},
 		{[]string{"run", "-p", "80/icmp", "cfs/base"}, 125, "invalid proto"},
@@ -535,12 +544,45 @@ func TestLimits(t *testing.T) {
 		{[]string{"--trace"}, 1, "you must provide one or more flags"},
 		{[]string{"--cpus", "many"}, 125, `invalid argument "many" for "--cpus" flag`},
 		{[]string{"--restart", "always:2"}, 1, "Cannot update container limited: invalid restart policy: maximum retry count can only be used with 'on-failure'"},
+		{[]string{"--memory-reservation", "1g"}, 1, "Cannot update container limited: Minimum memory limit can not be less than memory reservation limit, see usage"},
+		{[]string{"--cpuset-cpus", "0-99999"}, 1, "Cannot update container limited: Requested CPUs are not available - requested 0-99999, available: "},
 	} {
 		r := cfs(t, append(append([]string{"update"}, c.args...), "limited")...)
 		require.Equal(t, c.code, r.Code, c.args)
 		require.Contains(t, r.Stderr, c.want, c.args)
 	}
 	check(128<<20, 100000, "30") // nothing changed by a refused update
+
+	// The relative limits: a soft memory limit, a CPU weight, the CPUs
+	// and memory nodes to run on (cpuset). From outside, the files; from
+	// inside, the CPUs the scheduler lets it use (sched_getaffinity).
+	rmAll(t, "weighed")
+	ok(t, "run", "-d", "--name", "weighed", "--network", "none", "--memory-reservation", "32m", "-c", "512",
+		"--cpuset-cpus", "0", "--cpuset-mems", "0", "cfs/base", "sleep", "1000")
+	pid = inspect(t, "weighed").State.Pid
+	online, err := os.ReadFile("/sys/devices/system/cpu/online")
+	require.NoError(t, err)
+	all := strings.TrimSpace(string(online))
+	relative := func(reservation int, shares, weight, cpus string) {
+		t.Helper()
+		if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+			require.Equal(t, strconv.Itoa(reservation), read("", "memory.low"))
+			require.Equal(t, weight, read("", "cpu.weight"))
+			require.Equal(t, cpus, read("", "cpuset.cpus"))
+			require.Equal(t, "0", read("", "cpuset.mems"))
+		} else {
+			require.Equal(t, strconv.Itoa(reservation), read("memory", "memory.soft_limit_in_bytes"))
+			require.Equal(t, shares, read("cpu", "cpu.shares"))
+			require.Equal(t, cpus, read("cpuset", "cpuset.cpus"))
+			require.Equal(t, "0", read("cpuset", "cpuset.mems"))
+		}
+	}
+	relative(32<<20, "512", "20", "0") // cpu.weight: 1 + (512-2)·9999/262142, runc's mapping
+	require.Equal(t, "1\n", ok(t, "exec", "weighed", "nproc"), "one CPU to run on")
+	ok(t, "update", "--memory-reservation", "48m", "--cpu-shares", "2048", "--cpuset-cpus", all, "weighed")
+	relative(48<<20, "2048", "79", all)
+	require.Equal(t, fmt.Sprintln(runtime.NumCPU()), ok(t, "exec", "weighed", "nproc"), "every CPU again")
+	require.Equal(t, "50331648 2048 "+all+"\n", ok(t, "inspect", "-f", "{{.HostConfig.MemoryReservation}} {{.HostConfig.CPUShares}} {{.HostConfig.CpusetCpus}}", "weighed"))
 }
 
 // Ctrl-C in a foreground run without a terminal: cfs passes the signal

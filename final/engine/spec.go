@@ -378,7 +378,8 @@ func readImageFile(layers []string, rel string) []byte {
 }
 
 // limits are the container's cgroup limits (stage 07's files) from its
-// -m, --memory-swap, --cpus and --pids-limit.
+// -m, --memory-swap, --memory-reservation, --cpus, --cpu-shares,
+// --cpuset-cpus, --cpuset-mems and --pids-limit.
 func limits(hc *container.HostConfig) *specs.LinuxResources {
 	r := &specs.LinuxResources{}
 	if hc.Memory > 0 {
@@ -396,10 +397,23 @@ func limits(hc *container.HostConfig) *specs.LinuxResources {
 			r.Memory.Swap = &swap
 		}
 	}
-	if hc.NanoCPUs > 0 {
-		period := uint64(100000)
-		quota := hc.NanoCPUs * int64(period) / 1e9
-		r.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
+	if hc.MemoryReservation > 0 {
+		if r.Memory == nil {
+			r.Memory = &specs.LinuxMemory{}
+		}
+		r.Memory.Reservation = &hc.MemoryReservation // the soft limit: reclaimed first
+	}
+	if hc.NanoCPUs > 0 || hc.CPUShares > 0 || hc.CpusetCpus != "" || hc.CpusetMems != "" {
+		r.CPU = &specs.LinuxCPU{Cpus: hc.CpusetCpus, Mems: hc.CpusetMems}
+		if hc.NanoCPUs > 0 {
+			period := uint64(100000)
+			quota := hc.NanoCPUs * int64(period) / 1e9
+			r.CPU.Quota, r.CPU.Period = &quota, &period
+		}
+		if hc.CPUShares > 0 {
+			shares := uint64(hc.CPUShares) // a weight against the others: cpu.shares, or cpu.weight on v2
+			r.CPU.Shares = &shares
+		}
 	}
 	if p := hc.PidsLimit; p != nil && *p > 0 {
 		r.Pids = &specs.LinuxPids{Limit: *p}

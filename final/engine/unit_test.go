@@ -416,3 +416,42 @@ func TestRestartDelay(t *testing.T) {
 		require.Equal(t, tc.want, d, "%+v", tc)
 	}
 }
+
+// The kernel's list format, as cpuset.cpus takes it, and dockerd's checks
+// of the limits, in its words.
+func TestCheckResources(t *testing.T) {
+	for in, want := range map[string][]int{"0": {0}, "0-2,4": {0, 1, 2, 4}, "1,1": {1}} {
+		got, err := parseCPUList(in)
+		require.NoError(t, err, in)
+		require.Len(t, got, len(want), in)
+		for _, n := range want {
+			require.True(t, got[n], "%s has %d", in, n)
+		}
+	}
+	for _, in := range []string{"", "x", "2-1", "-1", "0,", "1-"} {
+		_, err := parseCPUList(in)
+		require.Error(t, err, in)
+	}
+	r := container.Resources{CPUShares: -5}
+	require.NoError(t, checkResources(&r))
+	require.Equal(t, int64(2), r.CPUShares, "brought to the kernel's least")
+	r = container.Resources{CPUShares: 1 << 20}
+	require.NoError(t, checkResources(&r))
+	require.Equal(t, int64(262144), r.CPUShares, "and most")
+	for _, tc := range []struct {
+		r    container.Resources
+		want string
+	}{
+		{container.Resources{Memory: 1 << 20}, "Minimum memory limit allowed is 6MB"},
+		{container.Resources{MemorySwap: 64 << 20}, "You should always set the Memory limit"},
+		{container.Resources{Memory: 64 << 20, MemorySwap: 32 << 20}, "Minimum memoryswap limit should be larger"},
+		{container.Resources{MemoryReservation: 1 << 20}, "Minimum memory reservation allowed is 6MB"},
+		{container.Resources{Memory: 8 << 20, MemoryReservation: 16 << 20}, "can not be less than memory reservation limit"},
+		{container.Resources{CpusetCpus: "0-"}, "Invalid value 0- for cpuset cpus"},
+		{container.Resources{CpusetCpus: "4096"}, "Requested CPUs are not available - requested 4096"},
+		{container.Resources{CpusetMems: "4096"}, "Requested memory nodes are not available - requested 4096"},
+	} {
+		require.ErrorContains(t, checkResources(&tc.r), tc.want)
+	}
+	require.NoError(t, checkResources(&container.Resources{Memory: 64 << 20, MemoryReservation: 32 << 20, CpusetCpus: "0", CpusetMems: "0"}))
+}
