@@ -122,12 +122,13 @@ func (e *Engine) Summary(c *Container) container.Summary {
 // or range, with /tcp or /udp: a host port published, a container port
 // exposed or published), volume (a bind mount's source or target, or a
 // tmpfs target), health (cfs has no health checks: every container's is
-// none) and is-task (none is a swarm task), and ancestor, before and since
-// (see Matcher).
+// none) and is-task (none is a swarm task), isolation (Windows' notion:
+// on Linux dockerd lets every container through, and so does cfs), and
+// ancestor, before and since (see Matcher).
 type Filter map[string][]string
 
 // FilterKeys are the keys a Filter may have.
-var FilterKeys = []string{"id", "name", "status", "exited", "label", "network", "publish", "expose", "volume", "health", "is-task", "ancestor", "before", "since"}
+var FilterKeys = []string{"id", "name", "status", "exited", "label", "network", "publish", "expose", "volume", "health", "is-task", "isolation", "ancestor", "before", "since"}
 
 // Check refuses what docker's daemon refuses: an unknown key, a status
 // docker does not have, an exit code that is not a number.

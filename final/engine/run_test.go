@@ -95,9 +95,10 @@ func TestPsFilter(t *testing.T) {
 	require.Equal(t, 1, r.Code)
 	require.Contains(t, r.Stderr, "No such container: psf-no-such")
 
-	r = cfs(t, "ps", "-f", "isolation=default")
+	require.Equal(t, "psf-child\npsf-made\npsf-exit3\npsf-up\n", names("-a", "-f", "name=psf-", "-f", "isolation=default"), "Windows' notion: all pass on Linux")
+	r = cfs(t, "ps", "-f", "runtime=cfs")
 	require.Equal(t, 1, r.Code)
-	require.Equal(t, "Error response from daemon: invalid filter 'isolation' (cfs knows id, name, status, exited, label, network, publish, expose, volume, health, is-task, ancestor, before, since)\n", r.Stderr)
+	require.Equal(t, "Error response from daemon: invalid filter 'runtime' (cfs knows id, name, status, exited, label, network, publish, expose, volume, health, is-task, isolation, ancestor, before, since)\n", r.Stderr)
 	r = cfs(t, "ps", "-f", "status=up")
 	require.Equal(t, 1, r.Code)
 	require.Contains(t, r.Stderr, "invalid filter 'status=up'")

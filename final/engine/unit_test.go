@@ -178,6 +178,8 @@ func TestFilter(t *testing.T) {
 		{Filter{"health": {"none"}}, true, true},
 		{Filter{"health": {"healthy"}}, false, false},
 		{Filter{"is-task": {"false"}}, true, true},
+		{Filter{"isolation": {"default"}}, true, true},
+		{Filter{"isolation": {"hyperv"}}, true, true}, // dockerd on Linux: no isolation modes to tell apart
 	} {
 		require.NoError(t, tc.f.Check(), tc.f)
 		require.Equal(t, tc.web, tc.f.match(web), "web: %v", tc.f)
@@ -185,7 +187,7 @@ func TestFilter(t *testing.T) {
 	}
 	require.True(t, Filter{"exited": {"3"}}.All())
 	require.False(t, Filter{"name": {"web"}}.All())
-	require.EqualError(t, Filter{"isolation": {"x"}}.Check(), "invalid filter 'isolation' (cfs knows id, name, status, exited, label, network, publish, expose, volume, health, is-task, ancestor, before, since)")
+	require.EqualError(t, Filter{"runtime": {"x"}}.Check(), "invalid filter 'runtime' (cfs knows id, name, status, exited, label, network, publish, expose, volume, health, is-task, isolation, ancestor, before, since)")
 	require.EqualError(t, Filter{"health": {"x"}}.Check(), "invalid filter 'health=x'")
 	require.EqualError(t, Filter{"publish": {"http"}}.Check(), "invalid filter 'publish=http'")
 	require.EqualError(t, Filter{"status": {"up"}}.Check(), "invalid filter 'status=up'")
