@@ -730,11 +730,22 @@ func (c *Container) restartDelay(status int, ran time.Duration) (time.Duration, 
 func (m *monitor) restart(delay time.Duration) {
 	time.Sleep(delay)
 	s, err := image.Open(m.p.ImagesRoot)
-	if err != nil {
-		return // the record says restarting, and reconcile makes it exited
+	if err == nil {
+		m.e.Images, m.e.Exe = s, "/proc/self/exe" // this program, even if replaced on disk
+		_, err = m.e.Start(m.p.ID, StartOptions{again: true})
 	}
-	m.e.Images, m.e.Exe = s, "/proc/self/exe" // this program, even if replaced on disk
-	_, _ = m.e.Start(m.p.ID, StartOptions{again: true})
+	if err == nil {
+		return
+	}
+	// Not started (its image removed, its port taken…): the record says
+	// why, unless the start said it already.
+	if c, unlock, lerr := m.e.lockRecord(m.p.ID); lerr == nil {
+		if c.State.Status == Restarting {
+			c.State.Status, c.State.Monitor, c.State.Error = Exited, layout.Owner{}, err.Error()
+			_ = m.e.save(c)
+		}
+		unlock()
+	}
 }
 
 // tearDown undoes what setUp did, in reverse; each step is idempotent.
