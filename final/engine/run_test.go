@@ -583,7 +583,7 @@ func TestLimits(t *testing.T) {
 	ok(t, "update", "--memory-reservation", "48m", "--cpu-shares", "2048", "--cpuset-cpus", all, "weighed")
 	relative(48<<20, "2048", "79", all)
 	require.Equal(t, fmt.Sprintln(runtime.NumCPU()), ok(t, "exec", "weighed", "nproc"), "every CPU again")
-	require.Equal(t, "50331648 2048 "+all+"\n", ok(t, "inspect", "-f", "{{.HostConfig.MemoryReservation}} {{.HostConfig.CPUShares}} {{.HostConfig.CpusetCpus}}", "weighed"))
+	require.Equal(t, "50331648 2048 "+all+"\n", ok(t, "inspect", "-f", "{{.HostConfig.MemoryReservation}} {{.HostConfig.CpuShares}} {{.HostConfig.CpusetCpus}}", "weighed"))
 }
 
 // Ctrl-C in a foreground run without a terminal: cfs passes the signal
