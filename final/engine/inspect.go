@@ -28,9 +28,8 @@ import (
 func (e *Engine) Inspect(c *Container) container.InspectResponse {
 	dir := e.Dir(c.ID)
 	st := &container.State{
-		Status: container.ContainerState(c.State.Status), Running: c.Up(), Paused: c.State.Status == Paused,
-		Restarting: c.State.Status == Restarting,
-		Pid:        c.State.Pid, ExitCode: c.State.ExitCode, Error: c.State.Error,
+		Status: container.ContainerState(c.State.Status), Running: c.Up(), Paused: c.State.Status == Paused, Restarting: c.State.Status == Restarting,
+		Pid: c.State.Pid, ExitCode: c.State.ExitCode, Error: c.State.Error,
 		StartedAt: apiTime(c.State.StartedAt), FinishedAt: apiTime(c.State.FinishedAt),
 	}
 	cfg, hc := c.Config, c.HostConfig

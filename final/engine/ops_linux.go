@@ -73,8 +73,9 @@ func (e *Engine) Stats(c *Container) (*Stats, error) {
 // memory.limit_in_bytes, memory.low or memory.soft_limit_in_bytes,
 // cpu.max or cpu.cfs_quota_us, cpu.weight or cpu.shares, cpuset.cpus and
 // cpuset.mems, pids.max. A field of u left zero (nil for PidsLimit, ""
-// for a list or the restart policy's name) stays as it was. A new restart policy applies at the container's next
-// end: its monitor reads it from the record then.
+// for a list or the restart policy's name) stays as it was. A new restart
+// policy applies at the container's next end: its monitor reads it from
+// the record then.
 func (e *Engine) Update(arg string, u container.UpdateConfig) error {
 	c, unlock, err := e.lockRecord(arg)
 	if err != nil {
