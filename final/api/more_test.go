@@ -3,12 +3,14 @@ package api_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -310,10 +312,25 @@ func TestRunFlags(t *testing.T) {
 	// --restart: the engine's monitor restarts it, once here; update
 	// changes the policy (the engine's tests follow a restart through).
 	name = names(t, s, "restarts")[0]
+	since := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
 	s.ok(t, "run", "-d", "--name", name, "--restart", "on-failure:1", "--network", "none", "cfs/base", "sh", "-c", "exit 2")
-	require.Eventually(t, func() bool {
-		return s.ok(t, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}", name) == "exited 2 1\n"
-	}, 30*time.Second, 20*time.Millisecond, "one restart, then exited")
+	// Two ends, followed as they come on docker's event stream: the
+	// record says exited before its die event is written.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	follow := exec.CommandContext(ctx, "docker", "events", "--since", since, "--filter", "container="+name, "--filter", "event=die", "--format", `{{index .Actor.Attributes "exitCode"}}`)
+	follow.Env = append(os.Environ(), "DOCKER_HOST=unix://"+s.sock, "DOCKER_CONFIG="+s.dir)
+	stream, err := follow.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, follow.Start())
+	lines := bufio.NewScanner(stream)
+	for range 2 {
+		require.True(t, lines.Scan(), "docker events ended before two ends: %v", ctx.Err())
+		require.Equal(t, "2", lines.Text())
+	}
+	cancel()
+	_ = follow.Wait()
+	require.Equal(t, "exited 2 1\n", s.ok(t, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}", name), "one restart, then exited")
 	s.ok(t, "update", "--restart", "unless-stopped", name)
 	require.Equal(t, "unless-stopped\n", s.ok(t, "inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", name))
 	r = s.docker(t, "", "update", "--restart", "always:3", name)

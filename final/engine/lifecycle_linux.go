@@ -116,15 +116,11 @@ func (e *Engine) markStopped(c *Container) error {
 	if c.HostConfig.RestartPolicy.IsNone() {
 		return nil
 	}
-	unlock, err := e.lock(c.ID)
+	now, unlock, err := e.lockRecord(c.ID)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	now, err := e.load(c.ID)
-	if err != nil {
-		return err
-	}
 	now.State.Stopped = true
 	return e.save(now)
 }
@@ -133,14 +129,13 @@ func (e *Engine) markStopped(c *Container) error {
 // says it exited, and the monitor that waits (it holds nothing else) is
 // killed. It reports false if the container was not restarting any more.
 func (e *Engine) cancelRestart(id string) (bool, error) {
-	unlock, err := e.lock(id)
+	c, unlock, err := e.lockRecord(id)
 	if err != nil {
 		return false, err
 	}
 	defer unlock()
-	c, err := e.load(id)
-	if err != nil || c.State.Status != Restarting {
-		return false, err
+	if c.State.Status != Restarting {
+		return false, nil
 	}
 	waiting := c.State.Monitor
 	c.State.Status, c.State.Monitor, c.State.Stopped = Exited, layout.Owner{}, true
@@ -437,14 +432,13 @@ func (e *Engine) removeFiles(id string) error {
 // (its processes, cgroup, runtime state, network) goes, and the record
 // says it exited, killed; with --rm it is removed.
 func (e *Engine) reconcile(id string) error {
-	unlock, err := e.lock(id)
+	c, unlock, err := e.lockRecord(id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	c, err := e.load(id)
-	if err != nil || c.State.Monitor.Alive() {
-		return err
+	if c.State.Monitor.Alive() {
+		return nil
 	}
 	monitor := c.State.Monitor.PID
 	if c.State.Status == Restarting {

@@ -385,14 +385,13 @@ func (m *monitor) stopTrace() {
 // monitor: the starter writes it, and holds the container's lock until it
 // has; a starter killed before it could leaves it to the monitor.
 func (m *monitor) recordRunning(net *Endpoint) {
-	unlock, err := m.e.lock(m.p.ID)
+	c, unlock, err := m.e.lockRecord(m.p.ID)
 	if err != nil {
 		return
 	}
 	defer unlock()
-	c, err := m.e.load(m.p.ID)
 	self := layout.Self()
-	if err != nil || c.State.Monitor == self {
+	if c.State.Monitor == self {
 		return
 	}
 	c.State = State{Status: Running, Pid: m.ctr.Pid(), Monitor: self, StartedAt: time.Now().UTC()}

@@ -78,7 +78,8 @@ func TestRestartPolicy(t *testing.T) {
 	ok(t, "stop", "rp-always")
 	next(ev, "stop")
 	require.Equal(t, "exited", string(inspect(t, "rp-always").State.Status))
-	require.Eventually(t, func() bool { return !waiting.Alive() }, 10*time.Second, 10*time.Millisecond, "stop ends the monitor that waits")
+	stagetest.WaitGone(waiting.PID)
+	require.False(t, waiting.Alive(), "stop ends the monitor that waits")
 
 	// unless-stopped: a container killed from outside (an OOM kill, a
 	// crash) comes back; a signal that does not end it changes nothing;

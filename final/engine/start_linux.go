@@ -75,14 +75,11 @@ func (e *Engine) Start(arg string, opt StartOptions) (*Attachment, error) {
 		}
 		return nil, nil
 	}
-	unlock, err := e.lock(id)
+	c, unlock, err := e.lockRecord(id)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if c, err = e.load(id); err != nil {
-		return nil, err
-	}
 	if c.Running() {
 		return nil, &ConflictError{Msg: fmt.Sprintf("container %s is being started by another command", c.ShortID())}
 	}
