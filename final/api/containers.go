@@ -705,8 +705,9 @@ func (s *Server) containerUnpause(w http.ResponseWriter, r *http.Request) {
 }
 
 // POST /containers/{name}/update: docker update's limits (-m,
-// --memory-swap, --memory-reservation, --cpus, -c, --cpuset-cpus,
-// --cpuset-mems, --pids-limit) and --restart; the others are refused.
+// --memory-swap, --memory-reservation, --cpus, -c, --cpu-period,
+// --cpu-quota, --cpuset-cpus, --cpuset-mems, --pids-limit) and
+// --restart; the others are refused.
 func (s *Server) containerUpdate(w http.ResponseWriter, r *http.Request) {
 	var u container.UpdateConfig
 	if err := decode(w, r, &u); err != nil {
@@ -715,9 +716,9 @@ func (s *Server) containerUpdate(w http.ResponseWriter, r *http.Request) {
 	}
 	others := u.Resources
 	others.Memory, others.MemorySwap, others.MemoryReservation, others.NanoCPUs, others.CPUShares, others.PidsLimit = 0, 0, 0, 0, 0, nil
-	others.CpusetCpus, others.CpusetMems = "", ""
+	others.CpusetCpus, others.CpusetMems, others.CPUPeriod, others.CPUQuota = "", "", 0, 0
 	if !reflect.DeepEqual(others, container.Resources{}) {
-		writeError(w, http.StatusNotImplemented, "cfs updates --memory, --memory-swap, --memory-reservation, --cpus, --cpu-shares, --cpuset-cpus, --cpuset-mems, --pids-limit and --restart only: the other options are not supported by cfs")
+		writeError(w, http.StatusNotImplemented, "cfs updates --memory, --memory-swap, --memory-reservation, --cpus, --cpu-shares, --cpu-period, --cpu-quota, --cpuset-cpus, --cpuset-mems, --pids-limit and --restart only: the other options are not supported by cfs")
 		return
 	}
 	c, err := s.e.Get(r.PathValue("name"))

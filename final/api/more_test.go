@@ -308,6 +308,9 @@ func TestRunFlags(t *testing.T) {
 		require.Equal(t, "50000", limit("cpu", "cpu.cfs_quota_us", ""))
 	}
 	require.Equal(t, fmt.Sprint(64<<20)+" 20", strings.TrimSpace(s.ok(t, "inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}", name)))
+	r = s.docker(t, "", "run", "--rm", "--cpus", "1", "--cpu-period", "50000", "cfs/base", "true")
+	require.Equal(t, 125, r.Code)
+	require.Contains(t, r.Stderr, "Conflicting options: Nano CPUs and CPU Period cannot both be set")
 
 	// --restart: the engine's monitor restarts it, once here; update
 	// changes the policy (the engine's tests follow a restart through).

@@ -173,6 +173,8 @@ func TestDetachedLifecycle(t *testing.T) {
 	require.Equal(t, int64(30), *c.HostConfig.PidsLimit)
 	s.ok(t, "update", "--cpu-shares", "512", "--memory-reservation", "32m", name)
 	require.Equal(t, "512 33554432\n", s.ok(t, "inspect", "-f", "{{.HostConfig.CPUShares}} {{.HostConfig.MemoryReservation}}", name))
+	s.ok(t, "update", "--cpu-period", "50000", "--cpu-quota", "25000", name)
+	require.Equal(t, "50000 25000\n", s.ok(t, "inspect", "-f", "{{.HostConfig.CPUPeriod}} {{.HostConfig.CPUQuota}}", name))
 	r = s.docker(t, "", "update", "--blkio-weight", "300", name)
 	require.Equal(t, 1, r.Code)
 	require.Contains(t, r.Stderr, "not supported by cfs")

@@ -210,6 +210,8 @@ func TestFlagsAndArguments(t *testing.T) {
 		{[]string{"update", "--restart", "on-failure:x", "c"}, 125, "invalid restart policy format: maximum retry count must be an integer"},
 		{[]string{"update", "--memory-reservation", "lots", "c"}, 125, `invalid argument "lots" for "--memory-reservation" flag: invalid size: 'lots'`},
 		{[]string{"create", "--cpuset-cpus", "0-x", "cfs/base"}, 125, "Invalid value 0-x for cpuset cpus"},
+		{[]string{"create", "--cpus", "0.5", "--cpu-quota", "50000", "cfs/base"}, 125, "Conflicting options: Nano CPUs and CPU Quota cannot both be set"},
+		{[]string{"update", "--cpu-period", "x", "c"}, 125, `invalid argument "x" for "--cpu-period" flag`},
 	} {
 		code, out, errOut := c.run("", tc.args...)
 		require.Equal(t, tc.code, code, "%v: %s%s", tc.args, out, errOut)

@@ -365,8 +365,12 @@ func (c *CLI) updateCmd() *cobra.Command {
 				return &statusError{msg: fmt.Sprintf("%v\nSee '%s --help'.", err, c.path(cmd)), code: 125}
 			}
 			// (--trace and the other global flags are not limits)
-			if !slices.ContainsFunc([]string{"memory", "memory-swap", "memory-reservation", "cpus", "cpu-shares", "cpuset-cpus", "cpuset-mems", "pids-limit", "restart"}, cmd.Flags().Changed) {
-				return errors.New("you must provide one or more flags when using this command: -m, --memory-swap, --memory-reservation, --cpus, -c, --cpuset-cpus, --cpuset-mems, --pids-limit or --restart")
+			if !slices.ContainsFunc(append(lim.names, "restart"), cmd.Flags().Changed) {
+				var names []string
+				for _, n := range lim.names {
+					names = append(names, "--"+n)
+				}
+				return fmt.Errorf("you must provide one or more flags when using this command: %s or --restart", strings.Join(names, ", "))
 			}
 			return c.each(args, func(a string) (string, error) { return a, e.Update(a, u) })
 		}))

@@ -605,18 +605,24 @@ func (c *CLI) attachCmd() *cobra.Command {
 // and update take, with docker's names.
 type limitFlags struct {
 	memory, swap, reservation, cpus, cpusetCPUs, cpusetMems string
-	shares, pids                                            int64
+	shares, period, quota, pids                             int64
+	names                                                   []string // the flags, as registered
 }
 
 func (l *limitFlags) register(fs *pflag.FlagSet) {
-	fs.StringVarP(&l.memory, "memory", "m", "", "memory limit (e.g. 64m)")
-	fs.StringVar(&l.swap, "memory-swap", "", "swap limit equal to memory plus swap: -1 to enable unlimited swap (default: twice --memory)")
-	fs.StringVar(&l.reservation, "memory-reservation", "", "memory soft limit (e.g. 32m): the kernel reclaims above it first")
-	fs.StringVar(&l.cpus, "cpus", "", "number of CPUs (e.g. 0.5)")
-	fs.Int64VarP(&l.shares, "cpu-shares", "c", 0, "CPU shares (relative weight, default 1024)")
-	fs.StringVar(&l.cpusetCPUs, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
-	fs.StringVar(&l.cpusetMems, "cpuset-mems", "", "memory nodes in which to allow execution (0-3, 0,1)")
-	fs.Int64Var(&l.pids, "pids-limit", 0, "tune container pids limit (set -1 for unlimited)")
+	own := pflag.NewFlagSet("limits", pflag.ContinueOnError)
+	own.StringVarP(&l.memory, "memory", "m", "", "memory limit (e.g. 64m)")
+	own.StringVar(&l.swap, "memory-swap", "", "swap limit equal to memory plus swap: -1 to enable unlimited swap (default: twice --memory)")
+	own.StringVar(&l.reservation, "memory-reservation", "", "memory soft limit (e.g. 32m): the kernel reclaims above it first")
+	own.StringVar(&l.cpus, "cpus", "", "number of CPUs (e.g. 0.5)")
+	own.Int64VarP(&l.shares, "cpu-shares", "c", 0, "CPU shares (relative weight, default 1024)")
+	own.Int64Var(&l.period, "cpu-period", 0, "limit CPU CFS (Completely Fair Scheduler) period, in µs")
+	own.Int64Var(&l.quota, "cpu-quota", 0, "limit CPU CFS (Completely Fair Scheduler) quota, in µs of each period")
+	own.StringVar(&l.cpusetCPUs, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
+	own.StringVar(&l.cpusetMems, "cpuset-mems", "", "memory nodes in which to allow execution (0-3, 0,1)")
+	own.Int64Var(&l.pids, "pids-limit", 0, "tune container pids limit (set -1 for unlimited)")
+	own.VisitAll(func(f *pflag.Flag) { l.names = append(l.names, f.Name) })
+	fs.AddFlagSet(own)
 }
 
 // resources reads the limits as docker's CLI does; a flag not given is
@@ -653,6 +659,7 @@ func (l *limitFlags) resources(fs *pflag.FlagSet) (container.Resources, error) {
 		r.NanoCPUs = int64(v * 1e9)
 	}
 	r.CPUShares, r.CpusetCpus, r.CpusetMems = l.shares, l.cpusetCPUs, l.cpusetMems
+	r.CPUPeriod, r.CPUQuota = l.period, l.quota
 	if fs.Changed("pids-limit") {
 		r.PidsLimit = &l.pids
 	}

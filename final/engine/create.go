@@ -328,6 +328,16 @@ func checkResources(r *container.Resources) error {
 	case r.Memory > 0 && r.MemoryReservation > r.Memory:
 		return errors.New("Minimum memory limit can not be less than memory reservation limit, see usage")
 	}
+	switch {
+	case r.NanoCPUs > 0 && r.CPUPeriod > 0:
+		return errors.New("Conflicting options: Nano CPUs and CPU Period cannot both be set")
+	case r.NanoCPUs > 0 && r.CPUQuota > 0:
+		return errors.New("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
+	case r.CPUPeriod != 0 && (r.CPUPeriod < 1000 || r.CPUPeriod > 1000000):
+		return errors.New("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)")
+	case r.CPUQuota > 0 && r.CPUQuota < 1000:
+		return errors.New("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+	}
 	if n := r.NanoCPUs; n != 0 {
 		ncpu := int64(goruntime.NumCPU())
 		if n < 1e7 || n > ncpu*1e9 {

@@ -83,6 +83,14 @@ func (e *Engine) Update(arg string, u container.UpdateConfig) error {
 	}
 	defer unlock()
 	hc, r := c.HostConfig, u.Resources
+	// --cpus is a period and a quota: dockerd keeps one way of setting
+	// them (its words).
+	switch {
+	case r.NanoCPUs > 0 && hc.CPUPeriod > 0, r.CPUPeriod > 0 && hc.NanoCPUs > 0:
+		return fmt.Errorf("Cannot update container %s: Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set", arg)
+	case r.NanoCPUs > 0 && hc.CPUQuota > 0, r.CPUQuota > 0 && hc.NanoCPUs > 0:
+		return fmt.Errorf("Cannot update container %s: Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set", arg)
+	}
 	if p := u.RestartPolicy; p.Name != "" {
 		if err := container.ValidateRestartPolicy(p); err != nil {
 			return fmt.Errorf("Cannot update container %s: %w", arg, err)
@@ -93,7 +101,8 @@ func (e *Engine) Update(arg string, u container.UpdateConfig) error {
 		hc.RestartPolicy = p
 	}
 	for _, f := range []struct{ dst, src *int64 }{{&hc.Memory, &r.Memory}, {&hc.MemorySwap, &r.MemorySwap},
-		{&hc.MemoryReservation, &r.MemoryReservation}, {&hc.NanoCPUs, &r.NanoCPUs}, {&hc.CPUShares, &r.CPUShares}} {
+		{&hc.MemoryReservation, &r.MemoryReservation}, {&hc.NanoCPUs, &r.NanoCPUs}, {&hc.CPUShares, &r.CPUShares},
+		{&hc.CPUPeriod, &r.CPUPeriod}, {&hc.CPUQuota, &r.CPUQuota}} {
 		if *f.src != 0 {
 			*f.dst = *f.src
 		}

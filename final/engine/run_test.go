@@ -370,6 +370,8 @@ func TestBadInput(t *testing.T) {
 		{[]string{"run", "--cpuset-mems", "3-1", "cfs/base"}, 125, "Invalid value 3-1 for cpuset mems"},
 		{[]string{"run", "--cpuset-mems", "99999", "cfs/base"}, 125, "Requested memory nodes are not available - requested 99999, available: 0"},
 		{[]string{"run", "--memory-reservation", "1k", "cfs/base"}, 125, "Minimum memory reservation allowed is 6MB"},
+		{[]string{"run", "--cpus", "1", "--cpu-period", "50000", "cfs/base"}, 125, "Conflicting options: Nano CPUs and CPU Period cannot both be set"},
+		{[]string{"run", "--cpu-period", "900", "cfs/base"}, 125, "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"},
 		{[]string{"run", "-m", "8m", "--memory-reservation", "16m", "cfs/base"}, 125, "Minimum memory limit can not be less than memory reservation limit, see usage"},
 		{[]string{"run", "--memory-reservation", "lots", "cfs/base"}, 125, `invalid argument "lots" for "--memory-reservation" flag: invalid size: 'lots'`},
 		{[]string{"run", "-c", "many", "cfs/base"}, 125, `invalid argument "many" for "-c, --cpu-shares" flag`},
@@ -547,6 +549,7 @@ func TestLimits(t *testing.T) {
 		{[]string{"--restart", "always:2"}, 1, "Cannot update container limited: invalid restart policy: maximum retry count can only be used with 'on-failure'"},
 		{[]string{"--memory-reservation", "1g"}, 1, "Cannot update container limited: Minimum memory limit can not be less than memory reservation limit, see usage"},
 		{[]string{"--cpuset-cpus", "0-99999"}, 1, "Cannot update container limited: Requested CPUs are not available - requested 0-99999, available: "},
+		{[]string{"--cpu-quota", "20000"}, 1, "Cannot update container limited: Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set"},
 	} {
 		r := cfs(t, append(append([]string{"update"}, c.args...), "limited")...)
 		require.Equal(t, c.code, r.Code, c.args)
@@ -584,6 +587,17 @@ func TestLimits(t *testing.T) {
 	relative(48<<20, "2048", "79", all)
 	require.Equal(t, fmt.Sprintln(runtime.NumCPU()), ok(t, "exec", "weighed", "nproc"), "every CPU again")
 	require.Equal(t, "50331648 2048 "+all+"\n", ok(t, "inspect", "-f", "{{.HostConfig.MemoryReservation}} {{.HostConfig.CpuShares}} {{.HostConfig.CpusetCpus}}", "weighed"))
+	// --cpus's two numbers, given as they are: 25 ms of CPU time in
+	// each 50 ms.
+	ok(t, "update", "--cpu-period", "50000", "--cpu-quota", "25000", "weighed")
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		require.Equal(t, "25000 50000", read("", "cpu.max"))
+	} else {
+		require.Equal(t, "50000 25000", read("cpu", "cpu.cfs_period_us")+" "+read("cpu", "cpu.cfs_quota_us"))
+	}
+	r = cfs(t, "update", "--cpus", "1", "weighed")
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stderr, "Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set")
 }
 
 // Ctrl-C in a foreground run without a terminal: cfs passes the signal

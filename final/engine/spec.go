@@ -403,12 +403,20 @@ func limits(hc *container.HostConfig) *specs.LinuxResources {
 		}
 		r.Memory.Reservation = &hc.MemoryReservation // the soft limit: reclaimed first
 	}
-	if hc.NanoCPUs > 0 || hc.CPUShares > 0 || hc.CpusetCpus != "" || hc.CpusetMems != "" {
+	if hc.NanoCPUs > 0 || hc.CPUPeriod != 0 || hc.CPUQuota != 0 || hc.CPUShares > 0 || hc.CpusetCpus != "" || hc.CpusetMems != "" {
 		r.CPU = &specs.LinuxCPU{Cpus: hc.CpusetCpus, Mems: hc.CpusetMems}
 		if hc.NanoCPUs > 0 {
+			// --cpus N: N periods' worth of CPU time in each period.
 			period := uint64(100000)
 			quota := hc.NanoCPUs * int64(period) / 1e9
 			r.CPU.Quota, r.CPU.Period = &quota, &period
+		}
+		if hc.CPUPeriod != 0 {
+			period := uint64(hc.CPUPeriod)
+			r.CPU.Period = &period
+		}
+		if hc.CPUQuota != 0 {
+			r.CPU.Quota = &hc.CPUQuota // -1: no limit
 		}
 		if hc.CPUShares > 0 {
 			shares := uint64(hc.CPUShares) // a weight against the others: cpu.shares, or cpu.weight on v2

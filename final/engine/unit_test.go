@@ -452,8 +452,12 @@ func TestCheckResources(t *testing.T) {
 		{container.Resources{CpusetCpus: "0-"}, "Invalid value 0- for cpuset cpus"},
 		{container.Resources{CpusetCpus: "4096"}, "Requested CPUs are not available - requested 4096"},
 		{container.Resources{CpusetMems: "4096"}, "Requested memory nodes are not available - requested 4096"},
+		{container.Resources{NanoCPUs: 1e9, CPUQuota: 50000}, "Conflicting options: Nano CPUs and CPU Quota cannot both be set"},
+		{container.Resources{CPUPeriod: 2000000}, "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"},
+		{container.Resources{CPUQuota: 999}, "CPU cfs quota can not be less than 1ms (i.e. 1000)"},
 	} {
 		require.ErrorContains(t, checkResources(&tc.r), tc.want)
 	}
 	require.NoError(t, checkResources(&container.Resources{Memory: 64 << 20, MemoryReservation: 32 << 20, CpusetCpus: "0", CpusetMems: "0"}))
+	require.NoError(t, checkResources(&container.Resources{CPUPeriod: 50000, CPUQuota: -1}), "-1: no quota")
 }
