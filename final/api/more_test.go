@@ -271,6 +271,12 @@ func TestRunFlags(t *testing.T) {
 	require.Equal(t, 1, r.Code, r.Stderr)
 	require.Equal(t, "1000\n1000\n/tmp\n1\nbox\nfrom the host\n", r.Stdout)
 	require.Contains(t, r.Stderr, "Read-only file system")
+	// --device: the host's node under another name (the engine's tests
+	// check the cgroup's rule).
+	require.Equal(t, "1:7 character special file\n", s.ok(t, "run", "--rm", "--network", "none", "--device", "/dev/full:/dev/other:r", "cfs/base", "stat", "-c", "%t:%T %F", "/dev/other"))
+	r = s.docker(t, "", "run", "--rm", "--network", "none", "--device", "/no/such/node", "cfs/base", "true")
+	require.Equal(t, 127, r.Code, r.Stderr) // the docker CLI's: "no such file or directory" in any error is 127
+	require.Contains(t, r.Stderr, `error gathering device information while adding custom device "/no/such/node": no such file or directory`)
 
 	name := names(t, s, "limits")[0]
 	s.ok(t, "run", "-d", "--name", name, "--network", "none", "-m", "64m", "--cpus", "0.5", "--pids-limit", "20", "cfs/base", "sleep", "300")

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -34,6 +35,7 @@ type runFlags struct {
 	name, hostname, workdir, user, network, restart  string
 	entrypoint                                       *string
 	env, envFile, labels, publish, volumes, tmpfs    []string
+	devices                                          []string
 	capAdd, capDrop, securityOpt                     []string
 	limits                                           limitFlags
 	interactive, tty, publishAll, readOnly, init, rm bool
@@ -56,6 +58,7 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish all exposed ports to random ports")
 	fs.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind mount a host directory (`HOST:CTR[:ro]`)")
 	fs.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs directory (`PATH[:OPTIONS]`)")
+	fs.StringArrayVar(&f.devices, "device", nil, "add a host device to the container (`HOST[:CTR][:PERMS]`, PERMS of r, w, m)")
 	fs.StringVar(&f.network, "network", "default", "connect a container to a network: bridge, host or none")
 	fs.StringVar(&f.network, "net", "default", "")
 	_ = fs.MarkHidden("net")
@@ -173,6 +176,13 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 		}
 		hc.Tmpfs[dst] = opts
 	}
+	for _, d := range f.devices {
+		m, err := parseDevice(d)
+		if err != nil {
+			return o, fmt.Errorf("invalid argument %q for \"--device\" flag: %v", d, err)
+		}
+		hc.Devices = append(hc.Devices, m)
+	}
 	hc.ReadonlyRootfs = f.readOnly
 	hc.CapAdd, hc.CapDrop, hc.SecurityOpt = f.capAdd, f.capDrop, f.securityOpt
 	hc.Privileged = f.privileged
@@ -185,6 +195,32 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 	}
 	err = engine.CheckConfig(cfg, hc)
 	return o, err
+}
+
+// parseDevice reads docker's --device HOST[:CTR][:PERMS]: CTR is HOST
+// unless given, PERMS rwm.
+func parseDevice(s string) (container.DeviceMapping, error) {
+	parts := strings.Split(s, ":")
+	m := container.DeviceMapping{PathOnHost: parts[0], CgroupPermissions: "rwm"}
+	switch {
+	case len(parts) > 3 || parts[0] == "":
+		return m, fmt.Errorf("bad format for path: %s", s)
+	case len(parts) == 3 && !engine.ValidDeviceMode(parts[2]):
+		return m, fmt.Errorf("bad mode specified: %s", parts[2])
+	case len(parts) == 3:
+		m.PathInContainer, m.CgroupPermissions = parts[1], parts[2]
+	case len(parts) == 2 && engine.ValidDeviceMode(parts[1]):
+		m.CgroupPermissions = parts[1]
+	case len(parts) == 2:
+		m.PathInContainer = parts[1]
+	}
+	if m.PathInContainer == "" {
+		m.PathInContainer = m.PathOnHost
+	}
+	if !path.IsAbs(m.PathInContainer) {
+		return m, fmt.Errorf("%s is not an absolute path", m.PathInContainer)
+	}
+	return m, nil
 }
 
 // parsePublish reads docker's -p: [[0.0.0.0:]HOSTPORT:]CTRPORT[/tcp|/udp].

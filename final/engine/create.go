@@ -435,6 +435,11 @@ func CheckConfig(cfg *container.Config, hc *container.HostConfig) error {
 			return err
 		}
 	}
+	for _, m := range hc.Devices {
+		if _, _, err := userDevices(m); err != nil {
+			return err
+		}
+	}
 	for dst := range hc.Tmpfs {
 		if !strings.HasPrefix(dst, "/") {
 			return fmt.Errorf("invalid mount path %s: mount path must be absolute", dst)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"cfs/internal/stagetest"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // A foreground run prints the container's output, exits with its status,
@@ -384,6 +386,11 @@ func TestBadInput(t *testing.T) {
 		{[]string{"run", "-v", "/tmp:/x:maybe", "cfs/base"}, 125, "invalid mode"},
 		{[]string{"run", "--tmpfs", "rel", "cfs/base"}, 125, "must be absolute"},
 		{[]string{"run", "--cap-add", "CAP_FLY", "cfs/base"}, 125, "invalid capability"},
+		{[]string{"run", "--device", "/no/such/node", "cfs/base"}, 125, `error gathering device information while adding custom device "/no/such/node": no such file or directory`},
+		{[]string{"run", "--device", "/etc/hostname", "cfs/base"}, 125, `adding custom device "/etc/hostname": not a device node`},
+		{[]string{"run", "--device", "/dev/null:/null", "cfs/base"}, 125, "/null: cfs makes a device under the container's /dev only"},
+		{[]string{"run", "--device", "/dev/null:dev/x", "cfs/base"}, 125, `invalid argument "/dev/null:dev/x" for "--device" flag: dev/x is not an absolute path`},
+		{[]string{"run", "--device", "/dev/null:/dev/x:rx", "cfs/base"}, 125, "bad mode specified: rx"},
 		{[]string{"run", "-w", "relative", "cfs/base"}, 125, "needs to be an absolute path"},
 		{[]string{"run", "--name", "bad/name", "cfs/base"}, 125, "Invalid container name"},
 		{[]string{"run", "-h", "-bad-", "cfs/base"}, 125, "invalid hostname"},
@@ -473,6 +480,53 @@ func TestCreateStartWait(t *testing.T) {
 }
 
 // The cgroup limits of -m, --cpus and --pids-limit, read on the host.
+// --device: a node of the host's made again in the container's /dev,
+// and a device cgroup rule that lets the container use it as it says.
+// The test's own nodes, in directories of its own: a twin of /dev/kmsg,
+// which every kernel has and anyone may open for writing, and one of
+// /dev/loop0, never opened (the cgroup's refusal comes first).
+func TestDevices(t *testing.T) {
+	setup(t)
+	rmAll(t, "devices")
+	dir, disks := t.TempDir(), t.TempDir()
+	require.NoError(t, unix.Mknod(dir+"/kmsg", unix.S_IFCHR|0o600, int(unix.Mkdev(1, 11))))
+	require.NoError(t, unix.Mknod(disks+"/loop0", unix.S_IFBLK|0o660, int(unix.Mkdev(7, 0))))
+	require.NoError(t, os.WriteFile(disks+"/notes", nil, 0o644))
+	ok(t, "run", "-d", "--name", "devices", "--network", "none", "--device", dir+"/kmsg:/dev/hostlog:w",
+		"--device", disks+":/dev/mine:r", "cfs/base", "sleep", "1000")
+	// From outside: the node in the container's /dev, the host's type,
+	// numbers and mode; the directory gave its device, not its file.
+	pid := inspect(t, "devices").State.Pid
+	var st unix.Stat_t
+	require.NoError(t, unix.Stat(fmt.Sprintf("/proc/%d/root/dev/hostlog", pid), &st))
+	require.Equal(t, uint32(unix.S_IFCHR|0o600), st.Mode)
+	require.Equal(t, "1:11", fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev)))
+	require.Equal(t, "/dev/mine/loop0\n", ok(t, "exec", "devices", "find", "/dev/mine", "!", "-type", "d"))
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil {
+		// v1 lists the rules (v2 has them in an eBPF program).
+		cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+		require.NoError(t, err)
+		dev := regexp.MustCompile(`(?m)^\d+:devices:(.*)$`).FindSubmatch(cg)
+		require.NotNil(t, dev, "no devices cgroup in %s", cg)
+		list, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/devices", string(dev[1]), "devices.list"))
+		require.NoError(t, err)
+		require.Contains(t, string(list), "c 1:11 w\n")
+		require.Contains(t, string(list), "b 7:0 r\n")
+	}
+	// From inside: written as w lets it, not read; /dev/mine/loop0 is
+	// not to be written. The rule is the device's, not its name's: a node
+	// the container makes itself (it may mknod) of the same device opens
+	// as the container's own; of another device, not.
+	require.Equal(t, "written\n", ok(t, "exec", "devices", "sh", "-c", "exec 3>/dev/hostlog && echo written"))
+	require.Equal(t, "written\n", ok(t, "exec", "devices", "sh", "-c", "mknod /tmp/k c 1 11 && exec 3>/tmp/k && echo written"))
+	for _, script := range []string{"exec 3</dev/hostlog", "exec 3>/dev/mine/loop0", "mknod /tmp/l b 7 1 && exec 3</tmp/l"} {
+		r := cfs(t, "exec", "devices", "sh", "-c", script)
+		require.NotEqual(t, 0, r.Code, script)
+		require.Contains(t, r.Stderr, "Operation not permitted", script)
+	}
+	ok(t, "rm", "-f", "devices")
+}
+
 func TestLimits(t *testing.T) {
 	setup(t)
 	rmAll(t, "limited")

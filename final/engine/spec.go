@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -63,6 +64,83 @@ func defaultDevices() []specs.LinuxDeviceCgroup {
 		{Allow: true, Type: "c", Major: i(5), Minor: i(2), Access: "rwm"},    // ptmx
 		{Allow: true, Type: "c", Major: i(136), Minor: &wild, Access: "rwm"}, // pts/*
 	}
+}
+
+// userDevices is docker's --device HOST[:CTR][:PERMS]: the host's device
+// node made again in the container's /dev (a node is only a name for a
+// type, major and minor number: `mknod CTR c MAJOR MINOR`), and a device
+// cgroup rule that lets the container use it as PERMS says (r, w, m:
+// mknod). A directory (/dev/snd) gives every device under it.
+func userDevices(m container.DeviceMapping) ([]specs.LinuxDevice, []specs.LinuxDeviceCgroup, error) {
+	perms := m.CgroupPermissions
+	if perms == "" {
+		perms = "rwm"
+	}
+	if !ValidDeviceMode(perms) {
+		return nil, nil, fmt.Errorf("invalid device mode %q for %s: use one or more of r, w and m", perms, m.PathOnHost)
+	}
+	ctr := m.PathInContainer
+	if ctr == "" {
+		ctr = m.PathOnHost
+	}
+	if !filepath.IsAbs(ctr) {
+		return nil, nil, fmt.Errorf("%s is not an absolute path", ctr)
+	}
+	host := m.PathOnHost
+	if real, err := filepath.EvalSymlinks(host); err == nil {
+		host = real // /dev/disk/by-id/… names a node elsewhere
+	}
+	var devs []specs.LinuxDevice
+	var rules []specs.LinuxDeviceCgroup
+	add := func(path, dst string) error {
+		var st unix.Stat_t
+		if err := unix.Lstat(path, &st); err != nil {
+			return err
+		}
+		typ := map[uint32]string{unix.S_IFCHR: "c", unix.S_IFBLK: "b"}[st.Mode&unix.S_IFMT]
+		if typ == "" {
+			return errors.New("not a device node")
+		}
+		major, minor := int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
+		mode, uid, gid := os.FileMode(st.Mode&0o777), st.Uid, st.Gid
+		devs = append(devs, specs.LinuxDevice{Path: dst, Type: typ, Major: major, Minor: minor, FileMode: &mode, UID: &uid, GID: &gid})
+		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: perms})
+		return nil
+	}
+	err := add(host, ctr)
+	if fi, serr := os.Stat(host); err != nil && serr == nil && fi.IsDir() {
+		_ = filepath.WalkDir(host, func(path string, _ fs.DirEntry, _ error) error {
+			rel, _ := filepath.Rel(host, path)
+			_ = add(path, filepath.Join(ctr, rel)) // what is not a device is not taken
+			return nil
+		})
+	}
+	if len(devs) == 0 {
+		var errno unix.Errno
+		if errors.As(err, &errno) {
+			err = errno // docker's words: "no such file or directory"
+		}
+		return nil, nil, fmt.Errorf("error gathering device information while adding custom device %q: %v", m.PathOnHost, err)
+	}
+	if !strings.HasPrefix(filepath.Clean(ctr), "/dev/") {
+		// (the container's /dev is a tmpfs; a node elsewhere would be
+		// kept in its writable layer)
+		return nil, nil, fmt.Errorf("%s: cfs makes a device under the container's /dev only", ctr)
+	}
+	return devs, rules, nil
+}
+
+// ValidDeviceMode reports whether mode is --device's PERMS: some of r, w
+// and m, each at most once.
+func ValidDeviceMode(mode string) bool {
+	seen := map[rune]bool{}
+	for _, c := range mode {
+		if !strings.ContainsRune("rwm", c) || seen[c] {
+			return false
+		}
+		seen[c] = true
+	}
+	return mode != ""
 }
 
 // DefaultPath is the PATH a container without one gets.
@@ -151,6 +229,14 @@ func (e *Engine) Spec(c *Container, lowers []string) (*specs.Spec, error) {
 	}
 	l := limits(&hc)
 	s.Linux.Resources.Memory, s.Linux.Resources.CPU, s.Linux.Resources.Pids = l.Memory, l.CPU, l.Pids
+	for _, m := range hc.Devices {
+		devs, rules, err := userDevices(m)
+		if err != nil {
+			return nil, err
+		}
+		s.Linux.Devices = append(s.Linux.Devices, devs...)
+		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, rules...)
+	}
 	if hc.Init != nil && *hc.Init {
 		s.Annotations[runtime.InitAnnotation] = "true"
 	}
