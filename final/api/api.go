@@ -129,16 +129,19 @@ func (s *Server) routes() {
 	// Image names have slashes: /images/docker.io/library/busybox:latest/json.
 	m.HandleFunc("/images/", s.imageRoutes)
 
-	// Networks and volumes cfs does not keep: a listing says what there
-	// is; an inspect is "not found", so that `docker inspect NAME` moves
-	// on, as against Docker.
+	// Networks cfs does not make: a listing says what there is; an
+	// inspect of another is "not found", so that `docker inspect NAME`
+	// moves on, as against Docker.
 	m.HandleFunc("GET /networks", s.networkList)
 	m.HandleFunc("GET /networks/{name}", s.networkInspect)
 	m.HandleFunc("POST /networks/prune", s.networkPrune)
 	m.HandleFunc("POST /build/prune", s.buildPrune)
-	m.HandleFunc("GET /volumes/{name}", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("get %s: no such volume (cfs keeps no named volumes)", r.PathValue("name")))
-	})
+
+	m.HandleFunc("GET /volumes", s.volumeList)
+	m.HandleFunc("POST /volumes/create", s.volumeCreate)
+	m.HandleFunc("POST /volumes/prune", s.volumePrune)
+	m.HandleFunc("GET /volumes/{name}", s.volumeInspect)
+	m.HandleFunc("DELETE /volumes/{name}", s.volumeRemove)
 	m.HandleFunc("GET /plugins/{name}/json", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("plugin %s not found (cfs has no plugins)", r.PathValue("name")))
 	})
@@ -169,7 +172,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // notSupported answers a route cfs does not have, in docker's error form,
 // so that the client prints a clear message and exits, never hangs.
 func (s *Server) notSupported(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusNotImplemented, fmt.Sprintf("%s %s is not supported by cfs (cfs serves containers, exec and images; see docs/12-api.md)", r.Method, r.URL.Path))
+	writeError(w, http.StatusNotImplemented, fmt.Sprintf("%s %s is not supported by cfs (cfs serves containers, exec, images and volumes; see docs/12-api.md)", r.Method, r.URL.Path))
 }
 
 // ---------------------------------------------------------------------------

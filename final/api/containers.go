@@ -221,7 +221,7 @@ func (s *Server) start(c *engine.Container) error {
 		}
 		n := notice{exited: true, st: st}
 		if c.HostConfig.AutoRemove {
-			_ = s.e.Remove(c.ID, true)
+			_ = s.e.Remove(c.ID, true, true)
 			n.removed = true
 		}
 		s.notify(c.ID, n)
@@ -750,11 +750,12 @@ func (s *Server) simple(w http.ResponseWriter, r *http.Request, call func(string
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// DELETE /containers/{name}?force=1: 204; 409 if it runs, without force.
+// DELETE /containers/{name}?force=1&v=1: 204; 409 if it runs, without
+// force; v: its anonymous volumes too.
 func (s *Server) containerRemove(w http.ResponseWriter, r *http.Request) {
 	c, err := s.e.Get(r.PathValue("name"))
 	if err == nil {
-		err = s.e.Remove(c.ID, boolParam(r, "force"))
+		err = s.e.Remove(c.ID, boolParam(r, "force"), boolParam(r, "v"))
 	}
 	if err != nil {
 		fail(w, err)

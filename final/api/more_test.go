@@ -351,3 +351,39 @@ func cgroupV2() bool {
 	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
 	return err == nil
 }
+
+// docker volume, through the server: made by create and by run -v, listed,
+// inspected, refused while mounted, an anonymous one removed by rm -v,
+// pruned by label, removed.
+func TestVolumes(t *testing.T) {
+	setup(t)
+	s := serve(t)
+	n := names(t, s, "vol", "vol-user")
+	vol, spare := n[0], n[0]+"-spare"
+	t.Cleanup(func() { cfs(t, "volume", "rm", "-f", vol, spare) })
+	require.Equal(t, vol+"\n", s.ok(t, "volume", "create", "--label", "cfs-test=api", vol))
+	require.Equal(t, "local "+vol+" cfs-test=api\n", s.ok(t, "volume", "ls", "-f", "name="+vol, "--format", "{{.Driver}} {{.Name}} {{.Labels}}"))
+	require.Equal(t, "/var/lib/cfs/engine/volumes/"+vol+"/_data\n", s.ok(t, "volume", "inspect", "-f", "{{.Mountpoint}}", vol))
+	r := s.docker(t, "", "volume", "inspect", "nosuch-"+vol)
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stderr, "no such volume")
+
+	s.ok(t, "run", "--rm", "--network", "none", "-v", vol+":/v", "cfs/base", "sh", "-c", "echo through the API > /v/f")
+	s.ok(t, "run", "-d", "--name", n[1], "--network", "none", "-v", vol+":/v:ro", "-v", "/anon", "cfs/base", "sleep", "300")
+	require.Equal(t, "through the API\n", s.ok(t, "exec", n[1], "cat", "/v/f"))
+	anon := strings.TrimSpace(s.ok(t, "inspect", "-f", `{{range .Mounts}}{{if eq .Destination "/anon"}}{{.Name}}{{end}}{{end}}`, n[1]))
+	require.Len(t, anon, 64)
+	r = s.docker(t, "", "volume", "rm", vol)
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stderr, "volume is in use")
+	require.Equal(t, anon+"\n", s.ok(t, "volume", "ls", "-q", "-f", "dangling=false", "-f", "name="+anon))
+	s.ok(t, "rm", "-f", "-v", n[1])
+	r = s.docker(t, "", "volume", "inspect", anon)
+	require.Equal(t, 1, r.Code, "docker rm -v took the anonymous volume")
+
+	require.Equal(t, spare+"\n", s.ok(t, "volume", "create", "--label", "cfs-test=api", spare))
+	out := s.ok(t, "volume", "prune", "-a", "-f", "--filter", "label=cfs-test=api")
+	require.Contains(t, out, vol)
+	require.Contains(t, out, spare)
+	require.Equal(t, "", s.ok(t, "volume", "ls", "-q", "-f", "label=cfs-test=api"))
+}

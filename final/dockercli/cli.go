@@ -197,7 +197,7 @@ func newRoot(c *CLI) *cobra.Command {
 		c.stopCmd(), c.restartCmd(), c.killCmd(), alias(c.rmCmd(), "rm", "remove"), ctrInspect, c.waitCmd(), c.topCmd(),
 		c.statsCmd(), c.pauseCmd("pause"), c.pauseCmd("unpause"), c.portCmd(), c.renameCmd(), c.exportCmd(), c.diffCmd(), c.cpCmd(),
 		c.commitCmd(), c.updateCmd(), c.pruneCmd()))
-	root.AddCommand(c.networkCmd(), c.group("system", "Manage cfs: system info, events, df, prune", c.infoCmd(), c.eventsCmd(), c.dfCmd(), c.systemPruneCmd()))
+	root.AddCommand(c.networkCmd(), c.volumeCmd(), c.group("system", "Manage cfs: system info, events, df, prune", c.infoCmd(), c.eventsCmd(), c.dfCmd(), c.systemPruneCmd()))
 	root.AddCommand(c.infoCmd(), c.versionCmd(), c.eventsCmd())
 	var noFlagsInUse func(*cobra.Command)
 	noFlagsInUse = func(cmd *cobra.Command) {

@@ -212,6 +212,12 @@ func TestFlagsAndArguments(t *testing.T) {
 		{[]string{"create", "--cpuset-cpus", "0-x", "cfs/base"}, 125, "Invalid value 0-x for cpuset cpus"},
 		{[]string{"create", "--cpus", "0.5", "--cpu-quota", "50000", "cfs/base"}, 125, "Conflicting options: Nano CPUs and CPU Quota cannot both be set"},
 		{[]string{"update", "--cpu-period", "x", "c"}, 125, `invalid argument "x" for "--cpu-period" flag`},
+		{[]string{"volume", "create", "a/b"}, 1, `Error response from daemon: create a/b: "a/b" includes invalid characters for a local volume name`},
+		{[]string{"volume", "create", "-d", "nfs", "v"}, 1, `plugin "nfs" not found`},
+		{[]string{"volume", "create", "-o", "type=tmpfs", "v"}, 1, "take no driver options"},
+		{[]string{"volume", "ls", "-f", "size=1"}, 1, "Error response from daemon: invalid filter 'size'"},
+		{[]string{"volume", "rm", "cfs-no-such-volume"}, 1, "Error response from daemon: get cfs-no-such-volume: no such volume\n"},
+		{[]string{"volume", "inspect", "cfs-no-such-volume"}, 1, "Error response from daemon: get cfs-no-such-volume: no such volume"},
 	} {
 		code, out, errOut := c.run("", tc.args...)
 		require.Equal(t, tc.code, code, "%v: %s%s", tc.args, out, errOut)

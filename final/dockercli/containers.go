@@ -259,10 +259,10 @@ func (c *CLI) killCmd() *cobra.Command {
 }
 
 func (c *CLI) rmCmd() *cobra.Command {
-	var force bool
+	var force, volumes bool
 	cmd := c.perContainer("rm [OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers",
 		func(e *engine.Engine, a string) (string, error) {
-			err := e.Remove(a, force)
+			err := e.Remove(a, force, volumes)
 			if force && errors.Is(err, engine.ErrNotFound) {
 				// docker's CLI says so on stderr and exits 0.
 				return "", notFailure{err}
@@ -270,7 +270,7 @@ func (c *CLI) rmCmd() *cobra.Command {
 			return a, err
 		})
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "force the removal of a running container (uses SIGKILL)")
-	cmd.Flags().BoolP("volumes", "v", false, "remove anonymous volumes (cfs has none)")
+	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove anonymous volumes associated with the container")
 	return cmd
 }
 

@@ -217,9 +217,12 @@ func (r psRow) Status() string     { return r.c.StatusText() }
 func (r psRow) Names() string      { return r.c.Name }
 func (r psRow) Networks() string   { return string(r.c.HostConfig.NetworkMode) }
 
-func (r psRow) Labels() string {
+func (r psRow) Labels() string { return labelList(r.c.Config.Labels) }
+
+// labelList is docker's {{.Labels}}: KEY=VALUE, sorted, comma-separated.
+func labelList(labels map[string]string) string {
 	var kv []string
-	for k, v := range r.c.Config.Labels {
+	for k, v := range labels {
 		kv = append(kv, k+"="+v)
 	}
 	sort.Strings(kv)

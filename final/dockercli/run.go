@@ -136,15 +136,8 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 		return o, err
 	}
 	cfg.Env = append(cfg.Env, env...)
-	for _, l := range f.labels {
-		k, v, _ := strings.Cut(l, "=")
-		if strings.TrimSpace(k) == "" {
-			return o, fmt.Errorf("invalid argument %q for \"-l, --label\" flag: invalid label '%s': empty name", l, l)
-		}
-		if cfg.Labels == nil {
-			cfg.Labels = map[string]string{}
-		}
-		cfg.Labels[k] = v
+	if cfg.Labels, err = labelMap(f.labels); err != nil {
+		return o, err
 	}
 	if hc.Resources, err = f.limits.resources(cmd.Flags()); err != nil {
 		return o, err
@@ -168,7 +161,20 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 		cfg.ExposedPorts[port] = struct{}{}
 	}
 	hc.PublishAllPorts = f.publishAll
-	hc.Binds = f.volumes
+	for _, v := range f.volumes {
+		if strings.Contains(v, ":") {
+			hc.Binds = append(hc.Binds, v)
+			continue
+		}
+		// -v /path: a volume of the container's own (anonymous).
+		if !path.IsAbs(v) {
+			return o, fmt.Errorf("invalid volume specification: '%s': invalid mount config for type \"volume\": invalid mount path: '%s' mount path must be absolute", v, v)
+		}
+		if cfg.Volumes == nil {
+			cfg.Volumes = map[string]struct{}{}
+		}
+		cfg.Volumes[path.Clean(v)] = struct{}{}
+	}
 	for _, t := range f.tmpfs {
 		dst, opts, _ := strings.Cut(t, ":")
 		if hc.Tmpfs == nil {
@@ -454,7 +460,7 @@ func (c *CLI) checkTTY(stdin, tty bool) error {
 // docker does.
 func (c *CLI) removeAfterFailedStart(e *engine.Engine, ctr *engine.Container) {
 	if ctr.HostConfig.AutoRemove {
-		_ = e.Remove(ctr.ID, true)
+		_ = e.Remove(ctr.ID, true, true)
 	}
 }
 

@@ -216,7 +216,7 @@ func (c *CLI) dfCmd() *cobra.Command {
 			fmt.Fprintln(tw, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
 			fmt.Fprintf(tw, "Images\t%d\t%d\t%s\t%s\n", du.Images, du.ActiveImages, units.HumanSize(float64(du.LayersSize)), share(du.ImagesReclaimable, du.LayersSize))
 			fmt.Fprintf(tw, "Containers\t%d\t%d\t%s\t%s\n", du.Containers, du.ActiveContainers, units.HumanSize(float64(du.ContainersSize)), share(du.ContainersReclaimable, du.ContainersSize))
-			fmt.Fprintln(tw, "Local Volumes\t0\t0\t0B\t0B") // cfs has bind mounts only
+			fmt.Fprintf(tw, "Local Volumes\t%d\t%d\t%s\t%s\n", du.Volumes, du.ActiveVolumes, units.HumanSize(float64(du.VolumesSize)), share(du.VolumesReclaimable, du.VolumesSize))
 			fmt.Fprintln(tw, "Build Cache\t0\t0\t0B\t0B")
 			return tw.Flush()
 		}))
@@ -226,7 +226,7 @@ func (c *CLI) dfCmd() *cobra.Command {
 // the images no container holds any more (with -a) or the dangling ones.
 // cfs has no networks, volumes or build cache of its own to prune.
 func (c *CLI) systemPruneCmd() *cobra.Command {
-	var force, all bool
+	var force, all, volumes bool
 	var match engine.PruneMatch
 	cmd := c.command("prune [OPTIONS]", "Remove unused data", 0, 0,
 		c.withEngine(1, func(cmd *cobra.Command, e *engine.Engine, args []string) error {
@@ -234,21 +234,32 @@ func (c *CLI) systemPruneCmd() *cobra.Command {
 			if all {
 				images = "all images without at least one container associated to them"
 			}
-			if !force && !c.confirm("WARNING! This will remove:\n  - all stopped containers\n  - "+images+"\n") {
+			warning := "WARNING! This will remove:\n  - all stopped containers\n"
+			if volumes {
+				warning += "  - all anonymous volumes not used by at least one container\n"
+			}
+			if !force && !c.confirm(warning+"  - "+images+"\n") {
 				return nil
 			}
 			fromContainers, err := c.pruneContainers(e, match)
 			if err != nil {
 				return err
 			}
+			var fromVolumes uint64
+			if volumes {
+				if fromVolumes, err = c.pruneVolumes(e, false, nil); err != nil {
+					return err
+				}
+			}
 			fromImages, err := c.pruneImages(e.Images, all, match)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(c.Out, "Total reclaimed space:", units.HumanSize(float64(fromContainers+fromImages)))
+			fmt.Fprintln(c.Out, "Total reclaimed space:", units.HumanSize(float64(fromContainers+fromVolumes+fromImages)))
 			return nil
 		}))
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
+	cmd.Flags().BoolVar(&volumes, "volumes", false, "prune anonymous volumes")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	pruneFilterFlag(cmd, &match)
 	return cmd

@@ -198,11 +198,7 @@ func (e *Engine) stoppedRoot(c *Container, write bool, fn func() error) error {
 			binds = append(binds, Bind{Source: filepath.Join(dir, f), Destination: "/etc/" + f})
 		}
 	}
-	for _, b := range c.HostConfig.Binds {
-		if bind, err := ParseBind(b); err == nil {
-			binds = append(binds, bind)
-		}
-	}
+	binds = append(binds, e.mounts(c)...)
 	return inThread(func() error {
 		if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
 			return os.NewSyscallError("unshare CLONE_NEWNS", err)

@@ -153,7 +153,15 @@ func (e *Engine) Create(opt CreateOptions) (c *Container, retErr error) {
 	if err := e.claimName(id, c.Name); err != nil {
 		return nil, err
 	}
-	if err := os.Rename(tmp, e.Dir(id)); err != nil {
+	undoVolumes, err := e.makeVolumes(c)
+	if err == nil && len(c.Volumes) > 0 {
+		err = writeJSON(filepath.Join(tmp, "container.json"), c)
+	}
+	if err == nil {
+		err = os.Rename(tmp, e.Dir(id))
+	}
+	if err != nil {
+		undoVolumes()
 		_ = os.Remove(e.path("names", c.Name))
 		return nil, err
 	}
@@ -288,6 +296,16 @@ func mergeImageConfig(cfg container.Config, img *image.Image) container.Config {
 				cfg.ExposedPorts[port] = struct{}{}
 			}
 		}
+	}
+	if len(ic.Volumes) > 0 { // the image's VOLUME places: each gets an anonymous volume
+		vols := map[string]struct{}{}
+		for v := range ic.Volumes {
+			vols[v] = struct{}{}
+		}
+		for v := range cfg.Volumes {
+			vols[v] = struct{}{}
+		}
+		cfg.Volumes = vols
 	}
 	if len(ic.Labels) > 0 {
 		labels := map[string]string{}
@@ -440,6 +458,11 @@ func CheckConfig(cfg *container.Config, hc *container.HostConfig) error {
 			return err
 		}
 	}
+	for dst := range cfg.Volumes {
+		if !strings.HasPrefix(dst, "/") || filepath.Clean(dst) == "/" {
+			return fmt.Errorf("invalid volume specification: '%s': the container path must be absolute, and not /", dst)
+		}
+	}
 	for dst := range hc.Tmpfs {
 		if !strings.HasPrefix(dst, "/") {
 			return fmt.Errorf("invalid mount path %s: mount path must be absolute", dst)
@@ -469,14 +492,15 @@ func knownCap(name string) bool {
 	return false
 }
 
-// Bind is one -v HOST:CTR[:ro].
+// Bind is one -v HOST:CTR[:ro] or VOLUME:CTR[:ro].
 type Bind struct {
 	Source, Destination string
 	ReadOnly            bool
+	Volume              string // the volume's name, for VOLUME:CTR (Source: its files, once resolved)
 }
 
-// ParseBind reads HOST:CTR[:ro|rw], docker's -v for a host directory.
-// Named volumes are not kept by cfs: HOST must be an absolute path.
+// ParseBind reads HOST:CTR[:ro|rw] or VOLUME:CTR[:ro|rw], docker's -v for
+// a host directory (an absolute path) or a volume (a name).
 func ParseBind(s string) (Bind, error) {
 	parts := strings.Split(s, ":")
 	var b Bind
@@ -498,7 +522,13 @@ func ParseBind(s string) (Bind, error) {
 		}
 	}
 	if !strings.HasPrefix(b.Source, "/") {
-		return b, fmt.Errorf("invalid volume specification: '%s': cfs keeps no named volumes; the host path must be absolute", s)
+		if b.Source == "" {
+			return b, fmt.Errorf("invalid volume specification: '%s'", s)
+		}
+		if err := checkVolumeName(b.Source); err != nil {
+			return b, err
+		}
+		b.Volume, b.Source = b.Source, ""
 	}
 	if !strings.HasPrefix(b.Destination, "/") {
 		return b, fmt.Errorf("invalid volume specification: '%s': invalid mount config: the container path must be absolute", s)

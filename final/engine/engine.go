@@ -10,6 +10,7 @@
 // in it:
 //
 //	stage 01-04  namespaces, PID 1, mounts, /dev, IPC   the OCI config (spec.go), run by final/runtime
+//	stage 03     bind mounts: -v, volumes               spec.go, volumes.go (a volume is a directory, bound in)
 //	stage 05     bridge, veth, NAT, -p                 final/network, called by the monitor; networks.go shows it
 //	stage 06     users: -u USER[:GROUP]                 spec.go (resolved from the image's /etc/passwd)
 //	stage 07     cgroups: -m, --cpus, --pids-limit      spec.go → linux.resources → final/cgroups
@@ -27,6 +28,7 @@
 //	    ID-json.log      its output, in docker's json-file format
 //	/var/lib/cfs/engine/names/NAME → ID   names are unique: a symbolic link each
 //	/var/lib/cfs/engine/tmp/ID/           a create under way, with its maker's owner record
+//	/var/lib/cfs/engine/volumes/NAME/     a volume: volume.json, its record; _data/, its files
 //	/run/cfs/engine/ID/                   while it runs: monitor.lock, attach.sock
 //
 // A running container has a monitor (monitor_linux.go): this program
@@ -166,6 +168,9 @@ type Container struct {
 	// RestartCount counts every start of its restart policy, as docker
 	// inspect shows it.
 	RestartCount int `json:"restartCount,omitempty"`
+	// Volumes are its anonymous volumes (-v /path, the image's VOLUME):
+	// the volume's name by its place in the container.
+	Volumes map[string]string `json:"volumes,omitempty"`
 }
 
 // Endpoint is the network part of the record.

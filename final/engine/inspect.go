@@ -50,10 +50,12 @@ func (e *Engine) Inspect(c *Container) container.InspectResponse {
 	if r.HostConfig.LogConfig.Type == "" {
 		r.HostConfig.LogConfig.Type = "json-file"
 	}
-	for _, b := range hc.Binds {
-		if bind, err := ParseBind(b); err == nil {
-			r.Mounts = append(r.Mounts, container.MountPoint{Type: "bind", Source: bind.Source, Destination: bind.Destination, RW: !bind.ReadOnly, Propagation: "rprivate"})
+	for _, b := range e.mounts(c) {
+		m := container.MountPoint{Type: "bind", Source: b.Source, Destination: b.Destination, RW: !b.ReadOnly, Propagation: "rprivate"}
+		if b.Volume != "" {
+			m = container.MountPoint{Type: "volume", Name: b.Volume, Source: b.Source, Destination: b.Destination, Driver: "local", Mode: "z", RW: !b.ReadOnly}
 		}
+		r.Mounts = append(r.Mounts, m)
 	}
 	ns := r.NetworkSettings
 	ep := &network.EndpointSettings{}
@@ -249,10 +251,15 @@ func inRange(v string, host bool) func(Port) bool {
 }
 
 // hasMount is a volume filter's test: a bind mount's source or target,
-// or a tmpfs's target, is path.
+// a volume's name or target, or a tmpfs's target, is path.
 func hasMount(c *Container, path string) bool {
 	for _, b := range c.HostConfig.Binds {
-		if bind, err := ParseBind(b); err == nil && (bind.Source == path || bind.Destination == path) {
+		if bind, err := ParseBind(b); err == nil && (bind.Source == path || bind.Destination == path || bind.Volume == path) {
+			return true
+		}
+	}
+	for dst, name := range c.Volumes {
+		if dst == path || name == path {
 			return true
 		}
 	}

@@ -249,8 +249,9 @@ func (e *Engine) freeze(arg string, pause bool) error {
 }
 
 // Remove removes the container arg names; a running one only with force,
-// which kills it first (docker rm -f).
-func (e *Engine) Remove(arg string, force bool) error {
+// which kills it first (docker rm -f); with volumes, its anonymous
+// volumes too (docker rm -v).
+func (e *Engine) Remove(arg string, force, volumes bool) error {
 	c, err := e.Get(arg)
 	if err != nil {
 		return err
@@ -294,6 +295,9 @@ func (e *Engine) Remove(arg string, force bool) error {
 		return err
 	}
 	e.ContainerEvent(c, events.ActionDestroy, nil)
+	if volumes {
+		return e.removeAnonymousVolumes(c)
+	}
 	return nil
 }
 
@@ -316,7 +320,7 @@ func (e *Engine) Prune(match PruneMatch) (removed []*Container, reclaimed uint64
 			continue
 		}
 		size := treeSize(filepath.Join(e.Dir(c.ID), "upper"))
-		err := e.Remove(c.ID, false)
+		err := e.Remove(c.ID, false, false)
 		var conflict *ConflictError
 		if errors.Is(err, ErrNotFound) || errors.As(err, &conflict) {
 			continue
@@ -462,7 +466,7 @@ func (e *Engine) reconcile(id string) error {
 	c.State = State{Status: Exited, ExitCode: 137, StartedAt: c.State.StartedAt, FinishedAt: time.Now().UTC(),
 		Error: fmt.Sprintf("its monitor (PID %d) was killed; the container was killed with it", monitor)}
 	if c.HostConfig.AutoRemove {
-		return e.removeFiles(id)
+		return errors.Join(e.removeFiles(id), e.removeAnonymousVolumes(c))
 	}
 	return e.save(c)
 }

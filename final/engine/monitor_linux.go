@@ -84,6 +84,7 @@ type plan struct {
 	StdinOnce   bool     `json:"stdinOnce"`
 	AutoRemove  bool     `json:"autoRemove"`
 	Cwd         string   `json:"cwd"`
+	Fill        []Bind   `json:"fill,omitempty"` // empty volumes, to fill from the image (copyUp)
 	UID         uint32   `json:"uid"`
 	GID         uint32   `json:"gid"`
 	Trace       bool     `json:"trace"`
@@ -234,6 +235,11 @@ func (m *monitor) setUp() error {
 	m.mounted = true
 	if err := m.makeWorkdir(); err != nil {
 		return err
+	}
+	for _, b := range p.Fill {
+		if err := copyUp(m.rootfs, b); err != nil {
+			return fmt.Errorf("copy the image's %s into volume %s: %w", b.Destination, b.Volume, err)
+		}
 	}
 
 	// 2. An address on the bridge, and the /etc files that name it.
@@ -682,6 +688,7 @@ func (m *monitor) finish(status int) {
 				errText = err.Error()
 			} else if c != nil {
 				m.e.ContainerEvent(c, events.ActionDestroy, nil)
+				_ = m.e.removeAnonymousVolumes(c) // --rm: with its anonymous volumes, as docker's
 			}
 		}
 	}

@@ -148,6 +148,8 @@ type DiskUsage struct {
 	LayersSize, ImagesReclaimable         int64 // every layer once; what removing unused images frees, as docker reckons it
 	Containers, ActiveContainers          int   // active: running or paused
 	ContainersSize, ContainersReclaimable int64 // writable layers; those of stopped containers
+	Volumes, ActiveVolumes                int   // active: a container mounts it
+	VolumesSize, VolumesReclaimable       int64 // their files; those of the volumes no container mounts
 }
 
 // Size is docker ps -s's: the bytes of the container's writable layer,
@@ -171,9 +173,17 @@ func (e *Engine) DiskUsage() (*DiskUsage, error) {
 	if err != nil {
 		return nil, err
 	}
-	du := &DiskUsage{Images: len(imgs), Containers: len(ctrs)}
+	vols, err := e.Volumes()
+	if err != nil {
+		return nil, err
+	}
+	du := &DiskUsage{Images: len(imgs), Containers: len(ctrs), Volumes: len(vols)}
 	made := map[string]bool{} // image IDs containers were made from
+	mounted := map[string]bool{}
 	for _, c := range ctrs {
+		for _, b := range e.mounts(c) {
+			mounted[b.Volume] = true
+		}
 		made[c.ImageID] = true
 		size, _ := e.Size(c)
 		du.ContainersSize += size
@@ -203,6 +213,15 @@ func (e *Engine) DiskUsage() (*DiskUsage, error) {
 			if holders[l.ChainID] == 1 {
 				du.ImagesReclaimable -= l.Size
 			}
+		}
+	}
+	for _, v := range vols {
+		size := e.VolumeSize(v.Name)
+		du.VolumesSize += size
+		if mounted[v.Name] {
+			du.ActiveVolumes++
+		} else {
+			du.VolumesReclaimable += size
 		}
 	}
 	return du, nil
@@ -358,7 +377,7 @@ func (e *Engine) Commit(ctx context.Context, arg string, opt CommitOptions) (*im
 	}
 	cfg := img.Config.Config
 	cfg.Env, cfg.Cmd, cfg.Entrypoint = c.Config.Env, c.Config.Cmd, c.Config.Entrypoint
-	cfg.WorkingDir, cfg.User, cfg.Labels = c.Config.WorkingDir, c.Config.User, c.Config.Labels
+	cfg.WorkingDir, cfg.User, cfg.Labels, cfg.Volumes = c.Config.WorkingDir, c.Config.User, c.Config.Labels, c.Config.Volumes
 	cfg.ExposedPorts = nil
 	for p := range c.Config.ExposedPorts {
 		if cfg.ExposedPorts == nil {

@@ -209,11 +209,7 @@ func (e *Engine) Spec(c *Container, lowers []string) (*specs.Spec, error) {
 	for _, f := range []string{"hostname", "hosts", "resolv.conf"} {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc/" + f, Type: "bind", Source: filepath.Join(dir, f), Options: []string{"rbind", "rprivate"}})
 	}
-	for _, b := range hc.Binds {
-		bind, err := ParseBind(b)
-		if err != nil {
-			return nil, err
-		}
+	for _, bind := range e.mounts(c) {
 		opts := []string{"rbind", "rprivate"}
 		if bind.ReadOnly {
 			opts = append(opts, "ro")

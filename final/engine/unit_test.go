@@ -73,8 +73,11 @@ func TestParseBind(t *testing.T) {
 	b, err := ParseBind("/srv:/data:ro")
 	require.NoError(t, err)
 	require.Equal(t, Bind{Source: "/srv", Destination: "/data", ReadOnly: true}, b)
+	b, err = ParseBind("pg-data:/var/lib/db")
+	require.NoError(t, err)
+	require.Equal(t, Bind{Volume: "pg-data", Destination: "/var/lib/db"}, b, "a name: a volume")
 	for in, msg := range map[string]string{
-		"vol:/data": "host path must be absolute", "/srv:data": "container path must be absolute",
+		"rel/dir:/data": `"rel/dir" includes invalid characters for a local volume name`, "/srv:data": "container path must be absolute",
 		"/srv:/": "destination can't be '/'", "/srv:/d:xx": "invalid mode", "/srv": "invalid volume specification",
 	} {
 		_, err := ParseBind(in)
@@ -243,7 +246,7 @@ func TestRemoveRacesStart(t *testing.T) {
 	unlock, err := e.lock(c.ID) // the start
 	require.NoError(t, err)
 	done := make(chan error, 1)
-	go func() { done <- e.Remove(c.ID, false) }()
+	go func() { done <- e.Remove(c.ID, false, false) }()
 	// Wait until the rm waits for the lock: /proc/locks lists a blocked
 	// request with "->" on the directory's inode.
 	var st unix.Stat_t
