@@ -84,7 +84,7 @@ type plan struct {
 	StdinOnce   bool     `json:"stdinOnce"`
 	AutoRemove  bool     `json:"autoRemove"`
 	Cwd         string   `json:"cwd"`
-	Fill        []Bind   `json:"fill,omitempty"` // empty volumes, to fill from the image (copyUp)
+	Fill        []Bind   `json:"fill,omitempty"` // the volumes, filled from the image if empty (fillVolume)
 	UID         uint32   `json:"uid"`
 	GID         uint32   `json:"gid"`
 	Trace       bool     `json:"trace"`
@@ -237,7 +237,7 @@ func (m *monitor) setUp() error {
 		return err
 	}
 	for _, b := range p.Fill {
-		if err := copyUp(m.rootfs, b); err != nil {
+		if err := fillVolume(m.rootfs, b); err != nil {
 			return fmt.Errorf("copy the image's %s into volume %s: %w", b.Destination, b.Volume, err)
 		}
 	}

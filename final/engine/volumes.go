@@ -313,19 +313,26 @@ func (e *Engine) makeVolumes(c *Container) (undo func(), err error) {
 	return undo, nil
 }
 
-// toFill are c's volumes that are empty: the monitor fills each with
-// what the image has at its place (copyUp), before the container runs.
-func (e *Engine) toFill(c *Container) []Bind {
-	var out []Bind
-	for _, b := range e.mounts(c) {
-		if b.Volume == "" {
-			continue
-		}
-		if entries, err := os.ReadDir(b.Source); err == nil && len(entries) == 0 {
-			out = append(out, b)
-		}
+// volumeMounts are c's volumes, which the monitor fills (fillVolume)
+// before the container runs.
+func (e *Engine) volumeMounts(c *Container) []Bind {
+	return slices.DeleteFunc(e.mounts(c), func(b Bind) bool { return b.Volume == "" })
+}
+
+// fillVolume fills volume b, if it is empty, with what the container's
+// root has at its place, under the volume's lock (flock on its
+// directory): two containers that start at once with one new volume
+// copy it once.
+func fillVolume(rootfs string, b Bind) error {
+	unlock, err := lockDir(filepath.Dir(b.Source), unix.LOCK_EX)
+	if err != nil {
+		return err
 	}
-	return out
+	defer unlock()
+	if entries, err := os.ReadDir(b.Source); err != nil || len(entries) > 0 {
+		return err
+	}
+	return copyUp(rootfs, b)
 }
 
 // copyUp copies what the container's root has at b's place into the

@@ -99,13 +99,14 @@ func TestVolumeMatcher(t *testing.T) {
 // copyUp: what the image has at the volume's place, kept as it is (modes,
 // links not followed), and nothing from outside the root.
 func TestCopyUp(t *testing.T) {
-	root, vol := t.TempDir(), t.TempDir()
+	root, vol := t.TempDir(), filepath.Join(t.TempDir(), "_data")
+	require.NoError(t, os.Mkdir(vol, 0o755))
 	data := filepath.Join(root, "var/lib/db")
 	require.NoError(t, os.MkdirAll(filepath.Join(data, "base"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(data, "base/PG_VERSION"), []byte("16\n"), 0o600))
 	require.NoError(t, os.Symlink("../../../etc/passwd", filepath.Join(data, "passwd")))
 	require.NoError(t, os.Chmod(data, 0o700))
-	require.NoError(t, copyUp(root, Bind{Source: vol, Destination: "/var/lib/db", Volume: "db"}))
+	require.NoError(t, fillVolume(root, Bind{Source: vol, Destination: "/var/lib/db", Volume: "db"}))
 	got, err := os.ReadFile(filepath.Join(vol, "base/PG_VERSION"))
 	require.NoError(t, err)
 	require.Equal(t, "16\n", string(got))
@@ -118,6 +119,11 @@ func TestCopyUp(t *testing.T) {
 	link, err := os.Readlink(filepath.Join(vol, "passwd"))
 	require.NoError(t, err)
 	require.Equal(t, "../../../etc/passwd", link, "a link is copied as a link")
+	// Filled once: a volume with files in it is left as it is.
+	require.NoError(t, os.Remove(filepath.Join(vol, "passwd")))
+	require.NoError(t, fillVolume(root, Bind{Source: vol, Destination: "/var/lib/db", Volume: "db"}))
+	_, err = os.Lstat(filepath.Join(vol, "passwd"))
+	require.ErrorIs(t, err, os.ErrNotExist)
 
 	// A place that is a link out of the root: resolved inside it, where
 	// nothing is, so nothing is copied.
