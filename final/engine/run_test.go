@@ -526,6 +526,28 @@ func TestDevices(t *testing.T) {
 		require.Contains(t, r.Stderr, "Operation not permitted", script)
 	}
 	ok(t, "rm", "-f", "devices")
+
+	// --privileged: the host's devices, all allowed; /proc unmasked, /sys
+	// writable (docker's). Without it, /proc/kcore is masked (a mount).
+	rmAll(t, "privileged")
+	ok(t, "run", "-d", "--name", "privileged", "--privileged", "--network", "none", "cfs/base", "sleep", "1000")
+	require.Equal(t, "written\n", ok(t, "exec", "privileged", "sh", "-c", "exec 3>/dev/kmsg && echo written"))
+	mi := ok(t, "exec", "privileged", "cat", "/proc/self/mountinfo")
+	require.NotContains(t, mi, " /proc/kcore ", "unmasked")
+	require.Regexp(t, `(?m)^\S+ \S+ \S+ \S+ /sys rw,`, mi, "/sys writable")
+	require.Contains(t, ok(t, "run", "--rm", "--network", "none", "cfs/base", "cat", "/proc/self/mountinfo"), " /proc/kcore ", "masked without --privileged")
+	pid = inspect(t, "privileged").State.Pid
+	require.NoError(t, unix.Stat(fmt.Sprintf("/proc/%d/root/dev/kmsg", pid), &st))
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil {
+		cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+		require.NoError(t, err)
+		dev := regexp.MustCompile(`(?m)^\d+:devices:(.*)$`).FindSubmatch(cg)
+		require.NotNil(t, dev)
+		list, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/devices", string(dev[1]), "devices.list"))
+		require.NoError(t, err)
+		require.Equal(t, "a *:* rwm\n", string(list), "every device")
+	}
+	ok(t, "rm", "-f", "privileged")
 }
 
 func TestLimits(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -93,19 +94,12 @@ func userDevices(m container.DeviceMapping) ([]specs.LinuxDevice, []specs.LinuxD
 	var devs []specs.LinuxDevice
 	var rules []specs.LinuxDeviceCgroup
 	add := func(path, dst string) error {
-		var st unix.Stat_t
-		if err := unix.Lstat(path, &st); err != nil {
-			return err
+		d, err := deviceNode(path, dst)
+		if err == nil {
+			devs = append(devs, d)
+			rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: d.Type, Major: &d.Major, Minor: &d.Minor, Access: perms})
 		}
-		typ := map[uint32]string{unix.S_IFCHR: "c", unix.S_IFBLK: "b"}[st.Mode&unix.S_IFMT]
-		if typ == "" {
-			return errors.New("not a device node")
-		}
-		major, minor := int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
-		mode, uid, gid := os.FileMode(st.Mode&0o777), st.Uid, st.Gid
-		devs = append(devs, specs.LinuxDevice{Path: dst, Type: typ, Major: major, Minor: minor, FileMode: &mode, UID: &uid, GID: &gid})
-		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: perms})
-		return nil
+		return err
 	}
 	err := add(host, ctr)
 	if fi, serr := os.Stat(host); err != nil && serr == nil && fi.IsDir() {
@@ -128,6 +122,45 @@ func userDevices(m container.DeviceMapping) ([]specs.LinuxDevice, []specs.LinuxD
 		return nil, nil, fmt.Errorf("%s: cfs makes a device under the container's /dev only", ctr)
 	}
 	return devs, rules, nil
+}
+
+// deviceNode is the host's device node at path, to be made at dst in the
+// container with its type, numbers, mode and owner.
+func deviceNode(path, dst string) (specs.LinuxDevice, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return specs.LinuxDevice{}, err
+	}
+	typ := map[uint32]string{unix.S_IFCHR: "c", unix.S_IFBLK: "b"}[st.Mode&unix.S_IFMT]
+	if typ == "" {
+		return specs.LinuxDevice{}, errors.New("not a device node")
+	}
+	mode, uid, gid := os.FileMode(st.Mode&0o777), st.Uid, st.Gid
+	return specs.LinuxDevice{Path: dst, Type: typ, Major: int64(unix.Major(st.Rdev)), Minor: int64(unix.Minor(st.Rdev)),
+		FileMode: &mode, UID: &uid, GID: &gid}, nil
+}
+
+// hostDevices are the host's device nodes, which --privileged gives the
+// container, as runc's HostDevices finds them: /dev but its pts, shm,
+// mqueue and fd (the container has its own) and /dev/console (its own
+// terminal).
+func hostDevices() []specs.LinuxDevice {
+	var out []specs.LinuxDevice
+	_ = filepath.WalkDir("/dev", func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return nil // gone meanwhile
+		case d.IsDir() && slices.Contains([]string{"pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"}, d.Name()):
+			return fs.SkipDir
+		case path == "/dev/console":
+			return nil
+		}
+		if dev, err := deviceNode(path, path); err == nil {
+			out = append(out, dev)
+		}
+		return nil
+	})
+	return out
 }
 
 // ValidDeviceMode reports whether mode is --device's PERMS: some of r, w
@@ -232,6 +265,19 @@ func (e *Engine) Spec(c *Container, lowers []string) (*specs.Spec, error) {
 		}
 		s.Linux.Devices = append(s.Linux.Devices, devs...)
 		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, rules...)
+	}
+	if hc.Privileged {
+		// docker's --privileged, beyond every capability and no seccomp:
+		// the host's devices, each allowed by the device cgroup; /proc
+		// unmasked, /sys and /sys/fs/cgroup writable.
+		s.Linux.Devices = append(hostDevices(), s.Linux.Devices...)
+		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+		for i, m := range s.Mounts {
+			if m.Destination == "/sys" || m.Destination == "/sys/fs/cgroup" {
+				s.Mounts[i].Options = slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool { return o == "ro" })
+			}
+		}
 	}
 	if hc.Init != nil && *hc.Init {
 		s.Annotations[runtime.InitAnnotation] = "true"
