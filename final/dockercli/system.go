@@ -222,9 +222,10 @@ func (c *CLI) dfCmd() *cobra.Command {
 		}))
 }
 
-// systemPruneCmd is docker system prune: the stopped containers, then
-// the images no container holds any more (with -a) or the dangling ones.
-// cfs has no networks, volumes or build cache of its own to prune.
+// systemPruneCmd is docker system prune: the stopped containers, with
+// --volumes the anonymous volumes no container mounts, then the images no
+// container holds any more (with -a) or the dangling ones. cfs has no
+// networks or build cache of its own to prune.
 func (c *CLI) systemPruneCmd() *cobra.Command {
 	var force, all, volumes bool
 	var match engine.PruneMatch
