@@ -296,8 +296,8 @@ func (e *Engine) makeVolumes(c *Container) (undo func(), err error) {
 		}
 	}
 	for dst := range c.Config.Volumes {
-		if covered[filepath.Clean(dst)] {
-			continue
+		if covered[filepath.Clean(dst)] || !filepath.IsAbs(dst) || filepath.Clean(dst) == "/" {
+			continue // (an image's VOLUME that is no place for one is let be)
 		}
 		v, err := e.createVolume("", map[string]string{AnonymousLabel: ""})
 		if err != nil {
