@@ -37,7 +37,7 @@ import (
 
 // containerCommands are the container commands' names, for Handles.
 var containerCommands = []string{"run", "create", "start", "attach", "ps", "logs", "exec", "stop", "kill", "rm", "inspect",
-	"wait", "top", "stats", "pause", "unpause", "port", "rename", "export", "diff", "cp", "commit", "update", "restart", "container", "network"}
+	"wait", "top", "stats", "pause", "unpause", "port", "rename", "export", "diff", "cp", "commit", "update", "restart", "container", "network", "volume"}
 
 // systemCommands are the commands about the engine itself.
 var systemCommands = []string{"info", "version", "events", "system"}

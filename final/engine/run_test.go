@@ -528,14 +528,14 @@ func TestDevices(t *testing.T) {
 	ok(t, "rm", "-f", "devices")
 
 	// --privileged: the host's devices, all allowed; /proc unmasked, /sys
-	// writable (docker's). Without it, /proc/kcore is masked (a mount).
+	// writable (docker's). Without it, /proc/sys is read-only (a mount).
 	rmAll(t, "privileged")
 	ok(t, "run", "-d", "--name", "privileged", "--privileged", "--network", "none", "cfs/base", "sleep", "1000")
 	require.Equal(t, "written\n", ok(t, "exec", "privileged", "sh", "-c", "exec 3>/dev/kmsg && echo written"))
 	mi := ok(t, "exec", "privileged", "cat", "/proc/self/mountinfo")
-	require.NotContains(t, mi, " /proc/kcore ", "unmasked")
+	require.NotContains(t, mi, " /proc/sys ", "not made read-only")
 	require.Regexp(t, `(?m)^\S+ \S+ \S+ \S+ /sys rw,`, mi, "/sys writable")
-	require.Contains(t, ok(t, "run", "--rm", "--network", "none", "cfs/base", "cat", "/proc/self/mountinfo"), " /proc/kcore ", "masked without --privileged")
+	require.Contains(t, ok(t, "run", "--rm", "--network", "none", "cfs/base", "cat", "/proc/self/mountinfo"), " /proc/sys ro,", "read-only without --privileged")
 	pid = inspect(t, "privileged").State.Pid
 	require.NoError(t, unix.Stat(fmt.Sprintf("/proc/%d/root/dev/kmsg", pid), &st))
 	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil {

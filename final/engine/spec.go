@@ -379,19 +379,25 @@ func capabilities(add, drop []string, privileged bool) *specs.LinuxCapabilities 
 		}
 		delete(set, norm(c))
 	}
-	for _, c := range add {
-		if strings.EqualFold(c, "ALL") {
-			for _, n := range runtime.CapNames() {
+	// ALL is every capability this engine holds: a host (or a sandbox, a
+	// container) may have dropped some from its bounding set, and
+	// capset(2) refuses to give what is not there.
+	all := func() {
+		for i, n := range runtime.CapNames() {
+			if held, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(i), 0, 0, 0); err == nil && held == 1 {
 				set[n] = true
 			}
+		}
+	}
+	for _, c := range add {
+		if strings.EqualFold(c, "ALL") {
+			all()
 			continue
 		}
 		set[norm(c)] = true
 	}
 	if privileged {
-		for _, n := range runtime.CapNames() {
-			set[n] = true
-		}
+		all()
 	}
 	var list []string
 	for _, n := range runtime.CapNames() { // in the kernel's order

@@ -16,6 +16,7 @@ import (
 	"cfs/internal/rootfs"
 	"cfs/internal/stagetest"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -337,4 +338,12 @@ func TestPrune(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, blobs)
 	tmpEmpty(t, s)
+}
+
+// VOLUME takes its places as a Dockerfile does: a JSON list, or words;
+// never a shell command.
+func TestApplyChangesVolume(t *testing.T) {
+	var c v1.Config
+	require.NoError(t, applyChanges(&c, []string{"VOLUME /data /cache", `VOLUME ["/srv"]`}))
+	require.Equal(t, map[string]struct{}{"/data": {}, "/cache": {}, "/srv": {}}, c.Volumes)
 }

@@ -52,7 +52,12 @@ func applyChanges(c *v1.Config, changes []string) error {
 			if c.Volumes == nil {
 				c.Volumes = map[string]struct{}{}
 			}
-			for _, v := range execForm(arg) {
+			// ["/a", "/b"], or the places separated by spaces: no shell.
+			var list []string
+			if !strings.HasPrefix(arg, "[") || json.Unmarshal([]byte(arg), &list) != nil {
+				list = strings.Fields(arg)
+			}
+			for _, v := range list {
 				c.Volumes[v] = struct{}{}
 			}
 		default:
