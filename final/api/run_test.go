@@ -460,10 +460,11 @@ func TestImages(t *testing.T) {
 func TestNotSupported(t *testing.T) {
 	setup(t)
 	s := serve(t)
-	for _, args := range [][]string{{"network", "create", "cfs-api-x"}, {"volume", "ls"}, {"swarm", "init"}} {
-		r := s.docker(t, "", args...)
+	for args, want := range map[string]string{"network create cfs-api-x": "not supported by cfs", "swarm init": "not supported by cfs",
+		"volume create --driver nfs cfs-api-x": `plugin "nfs" not found (cfs has the local driver only)`} {
+		r := s.docker(t, "", strings.Fields(args)...)
 		require.NotEqual(t, 0, r.Code, args)
-		require.Contains(t, r.Stderr, "not supported by cfs", args)
+		require.Contains(t, r.Stderr, want, args)
 	}
 	r := s.docker(t, "", "inspect", "cfs-api-nothing")
 	require.Equal(t, 1, r.Code)

@@ -40,7 +40,7 @@ func TestPingAndVersionPrefix(t *testing.T) {
 func TestNotSupportedIsJSON(t *testing.T) {
 	srv := httptest.NewServer(New(&engine.Engine{}))
 	defer srv.Close()
-	for _, path := range []string{"/v1.47/swarm", "/v1.47/build", "/v1.47/volumes", "/plugins"} {
+	for _, path := range []string{"/v1.47/swarm", "/v1.47/build", "/v1.47/secrets", "/plugins"} {
 		resp, err := http.Get(srv.URL + path)
 		require.NoError(t, err)
 		var e struct{ Message string }
