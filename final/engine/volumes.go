@@ -322,17 +322,37 @@ func (e *Engine) volumeMounts(c *Container) []Bind {
 // fillVolume fills volume b, if it is empty, with what the container's
 // root has at its place, under the volume's lock (flock on its
 // directory): two containers that start at once with one new volume
-// copy it once.
+// copy it once. A mark (volumes/NAME/copying) is there while it copies:
+// a start killed half-way leaves it, and the next start finds the
+// volume half full, empties it and copies again.
 func fillVolume(rootfs string, b Bind) error {
-	unlock, err := lockDir(filepath.Dir(b.Source), unix.LOCK_EX)
+	dir := filepath.Dir(b.Source)
+	unlock, err := lockDir(dir, unix.LOCK_EX)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if entries, err := os.ReadDir(b.Source); err != nil || len(entries) > 0 {
+	mark := filepath.Join(dir, "copying")
+	entries, err := os.ReadDir(b.Source)
+	if err != nil {
 		return err
 	}
-	return copyUp(rootfs, b)
+	if _, err := os.Stat(mark); err == nil {
+		for _, en := range entries {
+			if err := os.RemoveAll(filepath.Join(b.Source, en.Name())); err != nil {
+				return err
+			}
+		}
+	} else if len(entries) > 0 {
+		return nil
+	}
+	if err := os.WriteFile(mark, nil, 0o600); err != nil {
+		return err
+	}
+	if err := copyUp(rootfs, b); err != nil {
+		return err // (the mark stays: the next start copies again)
+	}
+	return os.Remove(mark)
 }
 
 // copyUp copies what the container's root has at b's place into the

@@ -124,13 +124,26 @@ func TestCopyUp(t *testing.T) {
 	require.NoError(t, fillVolume(root, Bind{Source: vol, Destination: "/var/lib/db", Volume: "db"}))
 	_, err = os.Lstat(filepath.Join(vol, "passwd"))
 	require.ErrorIs(t, err, os.ErrNotExist)
+	// A copy cut short (the mark left): emptied and copied again.
+	require.NoError(t, os.WriteFile(filepath.Join(vol, "half"), nil, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(vol), "copying"), nil, 0o600))
+	require.NoError(t, fillVolume(root, Bind{Source: vol, Destination: "/var/lib/db", Volume: "db"}))
+	entries, err := os.ReadDir(vol)
+	require.NoError(t, err)
+	var names []string
+	for _, en := range entries {
+		names = append(names, en.Name())
+	}
+	require.Equal(t, []string{"base", "passwd"}, names, "the half copy's file gone")
+	_, err = os.Stat(filepath.Join(filepath.Dir(vol), "copying"))
+	require.ErrorIs(t, err, os.ErrNotExist, "the mark goes once the copy is done")
 
 	// A place that is a link out of the root: resolved inside it, where
 	// nothing is, so nothing is copied.
 	require.NoError(t, os.Symlink("/etc", filepath.Join(root, "escape")))
 	empty := t.TempDir()
 	require.NoError(t, copyUp(root, Bind{Source: empty, Destination: "/escape", Volume: "x"}))
-	entries, err := os.ReadDir(empty)
+	entries, err = os.ReadDir(empty)
 	require.NoError(t, err)
 	require.Empty(t, entries, "the host's /etc is not copied")
 }
