@@ -4,6 +4,7 @@ package engine
 // HostConfig. Nothing runs yet; Start does that.
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -249,7 +250,7 @@ func (e *Engine) freeName() string {
 }
 
 // sweepTmp removes the work of creates whose maker is gone: those whose
-// lock it can take.
+// lock it can take, with the anonymous volumes they made.
 func (e *Engine) sweepTmp() {
 	entries, _ := os.ReadDir(e.path("tmp"))
 	for _, en := range entries {
@@ -258,8 +259,13 @@ func (e *Engine) sweepTmp() {
 		if err != nil {
 			continue // its maker works on it
 		}
+		c := &Container{}
+		if data, err := os.ReadFile(filepath.Join(dir, "container.json")); err == nil {
+			_ = json.Unmarshal(data, c)
+		}
 		_ = os.RemoveAll(dir)
 		unlock()
+		_ = e.removeAnonymousVolumes(c)
 		if layout.IsEngineID(en.Name()) {
 			_ = e.Images.Release(en.Name())
 		}

@@ -87,6 +87,17 @@ func TestNamedVolumes(t *testing.T) {
 	require.NotNil(t, m, "the image's file, owner kept, in a volume of its own:\n%s", out)
 	require.NoDirExists(t, filepath.Join("/var/lib/cfs/engine/volumes", m[1]), "--rm: the anonymous volume went with it")
 
+	// A create killed after it made its anonymous volume leaves its work
+	// (tmp/ID, unlocked once its maker is gone): the next create removes
+	// the work and the volume.
+	ok(t, "volume", "create", "--label", "com.docker.volume.anonymous=", "cfs-test-killed")
+	killed := filepath.Join("/var/lib/cfs/engine/tmp", strings.Repeat("e", 64))
+	require.NoError(t, os.Mkdir(killed, 0o711))
+	require.NoError(t, os.WriteFile(filepath.Join(killed, "container.json"), []byte(`{"volumes":{"/x":"cfs-test-killed"}}`), 0o600))
+	ok(t, "rm", strings.TrimSpace(ok(t, "create", "--network", "none", "cfs/base", "true")))
+	require.NoDirExists(t, killed)
+	require.NoDirExists(t, "/var/lib/cfs/engine/volumes/cfs-test-killed")
+
 	// prune, on this test's volume alone (the label): without -a only
 	// anonymous volumes go, with -a every unused one.
 	require.Equal(t, "cfs-test-spare\n", ok(t, "volume", "create", "--label", "cfs-test=volumes", "cfs-test-spare"))

@@ -22,8 +22,9 @@
 //	         the cgroup directories it recorded (cfs-runtime/ID by default), what runs in them
 //	engine   a container of `cfs run` (engine_linux.go) whose monitor is gone: its runtime
 //	         container, lease and veth as above, /run/cfs/engine/ID, and its record repaired
-//	         (or, with --rm, removed); a create killed half-way, /var/lib/cfs/engine/tmp/ID
-//	         and the name it took (engine/names/NAME)
+//	         (or, with --rm, removed with its anonymous volumes); a create killed half-way,
+//	         /var/lib/cfs/engine/tmp/ID, the name it took (engine/names/NAME) and the
+//	         anonymous volumes it made; a volume directory without its record (engine/volumes/NAME)
 //	cache    /var/lib/cfs/rootfs, layers and images: only with Options.Caches
 //
 // Lock files (/run/cfs/net.lock, /var/lib/cfs/rootfs.lock) stay: they are

@@ -1030,3 +1030,68 @@ func TestKilledCreateLeavesNoName(t *testing.T) {
 	}
 	require.Empty(t, rep.Failed)
 }
+
+// The anonymous volumes of a --rm container whose monitor was killed, and
+// of a create killed half-way, go with them, unless another container
+// mounts one; a volume directory without its record goes; a volume with
+// its record that no gone container made stays (the user's data).
+func TestEngineVolumesGoWithTheirContainers(t *testing.T) {
+	stagetest.RequireRoot(t)
+	at := func(parts ...string) string { return filepath.Join(append([]string{layout.EngineDir}, parts...)...) }
+	for _, d := range []string{"containers", "tmp", "volumes"} {
+		require.NoError(t, os.MkdirAll(at(d), 0o700))
+	}
+	if !exists(at("engine.lock")) {
+		require.NoError(t, os.WriteFile(at("engine.lock"), nil, 0o600))
+		t.Cleanup(func() { _ = os.Remove(at("engine.lock")) })
+	}
+	stale, stopped, killed := randomHex(64), randomHex(64), randomHex(64)
+	vol := func(what string) string { return "test-" + what + "-" + randomHex(8) }
+	anon, shared, ofCreate, cutShort, named := vol("anon"), vol("shared"), vol("create"), vol("cut"), vol("named")
+	record := func(dir string, r map[string]any) {
+		require.NoError(t, os.MkdirAll(dir, 0o700))
+		data, err := json.Marshal(r)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "container.json"), data, 0o600))
+	}
+	record(at("containers", stale), map[string]any{"id": stale, "name": "test-" + stale[:12],
+		"state":      map[string]any{"status": "running", "monitor": deadOwner(t)},
+		"hostConfig": map[string]any{"AutoRemove": true}, "volumes": map[string]string{"/a": anon, "/s": shared}})
+	record(at("containers", stopped), map[string]any{"id": stopped, "name": "test-" + stopped[:12],
+		"state": map[string]any{"status": "exited"}, "hostConfig": map[string]any{"Binds": []string{shared + ":/s:ro"}}})
+	record(at("tmp", killed), map[string]any{"id": killed, "volumes": map[string]string{"/c": ofCreate}})
+	for _, v := range []string{anon, shared, ofCreate, cutShort, named} {
+		require.NoError(t, os.MkdirAll(at("volumes", v, "_data"), 0o755))
+		if v != cutShort {
+			require.NoError(t, os.WriteFile(at("volumes", v, "volume.json"), []byte(`{"name":"`+v+`"}`), 0o600))
+		}
+	}
+	t.Cleanup(func() {
+		for _, p := range []string{at("containers", stale), at("containers", stopped), at("tmp", killed)} {
+			_ = os.RemoveAll(p)
+		}
+		for _, v := range []string{anon, shared, ofCreate, cutShort, named} {
+			_ = os.RemoveAll(at("volumes", v))
+		}
+	})
+	mine := func(r Resource) bool {
+		return slices.Contains([]string{stale, killed}, r.Container) || strings.Contains(r.Name, "/test-") ||
+			strings.Contains(r.Name, stale) || strings.Contains(r.Name, killed)
+	}
+	for _, dry := range []bool{true, false} {
+		var out bytes.Buffer
+		rep, err := Run(Options{Only: mine, Out: &out, DryRun: dry})
+		require.NoError(t, err)
+		require.Empty(t, rep.Failed)
+		for _, gone := range []string{anon, ofCreate, cutShort} {
+			require.Contains(t, out.String(), at("volumes", gone), "dry run %v", dry)
+			require.Equal(t, dry, exists(at("volumes", gone)), out.String())
+		}
+		for _, stays := range []string{shared, named} {
+			require.NotContains(t, out.String(), at("volumes", stays))
+			require.True(t, exists(at("volumes", stays)), out.String())
+		}
+		require.Equal(t, dry, exists(at("containers", stale)), out.String())
+		require.Equal(t, dry, exists(at("tmp", killed)), out.String())
+	}
+}

@@ -12,12 +12,19 @@ package cleanup
 // are the user's, as docker keeps them: cleanup leaves them, `cfs rm`
 // removes them. A create killed half-way leaves engine/tmp/ID, whose
 // flock died with its maker, and maybe engine/names/NAME pointing at no
-// container.
+// container. The anonymous volumes (engine/volumes/NAME) of a --rm
+// container removed here, or of a killed create, go with it, as the
+// engine's --rm takes them; a volume directory without its record
+// (volume.json, written last) is a making that was cut short. Every
+// other volume is the user's data, which docker keeps too.
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"cfs/internal/layout"
@@ -34,8 +41,23 @@ type engineRecord struct {
 		Monitor owner  `json:"monitor"`
 	} `json:"state"`
 	HostConfig struct {
-		AutoRemove bool `json:"AutoRemove"`
+		AutoRemove bool     `json:"AutoRemove"`
+		Binds      []string `json:"Binds"`
 	} `json:"hostConfig"`
+	Volumes map[string]string `json:"volumes"` // place → anonymous volume
+}
+
+// readEngineRecord reads the record in dir (containers/ID or tmp/ID).
+func readEngineRecord(dir string) (*engineRecord, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "container.json"))
+	if err != nil {
+		return nil, err
+	}
+	var r engineRecord
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
 
 // scanEngine adds the engine's running containers, with their monitors
@@ -47,16 +69,12 @@ func (h *host) scanEngine() {
 		if !layout.IsEngineID(e.Name()) {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(dir, e.Name(), "container.json"))
-		if err != nil {
-			continue
-		}
-		var r engineRecord
-		if json.Unmarshal(data, &r) != nil || (r.State.Status != "running" && r.State.Status != "paused" && r.State.Status != "restarting") {
+		r, err := readEngineRecord(filepath.Join(dir, e.Name()))
+		if err != nil || (r.State.Status != "running" && r.State.Status != "paused" && r.State.Status != "restarting") {
 			continue
 		}
 		c := h.get(e.Name())
-		c.engine = &r
+		c.engine = r
 		if r.State.Monitor.PID > 0 {
 			c.addOwner(r.State.Monitor)
 		}
@@ -66,6 +84,7 @@ func (h *host) scanEngine() {
 // removeEngine repairs the records of the engine containers that go, and
 // removes the work of creates whose maker is gone.
 func (h *host) removeEngine() {
+	gone := map[string][]string{} // the containers removed: their anonymous volumes
 	for _, c := range h.sorted() {
 		if c.engine == nil || !h.removing[c.ID] {
 			continue
@@ -75,6 +94,7 @@ func (h *host) removeEngine() {
 			h.do(Resource{Kind: KindState, Name: run, Container: c.ID}, func() error { return os.RemoveAll(run) })
 		}
 		if c.engine.HostConfig.AutoRemove {
+			gone[c.ID] = slices.Collect(maps.Values(c.engine.Volumes))
 			h.do(Resource{Kind: KindState, Name: dir, Container: c.ID, Why: "run with --rm"}, func() error {
 				link := filepath.Join(layout.EngineDir, "names", c.engine.Name)
 				if t, err := os.Readlink(link); err == nil && t == c.ID {
@@ -103,6 +123,9 @@ func (h *host) removeEngine() {
 			f.Close()
 			continue // its create runs
 		}
+		if r, err := readEngineRecord(p); err == nil {
+			gone[e.Name()] = slices.Collect(maps.Values(r.Volumes))
+		}
 		h.do(Resource{Kind: KindState, Name: p, Why: "a create killed half-way"}, func() error {
 			_ = os.Remove(filepath.Join(layout.ImagesDir, "holds", e.Name()))
 			return removeTree(p)
@@ -127,6 +150,83 @@ func (h *host) removeEngine() {
 			return os.Remove(link)
 		})
 	}
+	h.removeVolumes(gone)
+}
+
+// removeVolumes removes the anonymous volumes of the containers that went
+// (gone: ID → volumes) that no other container mounts, and the volume
+// directories without a record. It holds the engine's lock, under which
+// the engine makes containers and volumes and checks who mounts one, so
+// that no volume being made or mounted is taken.
+func (h *host) removeVolumes(gone map[string][]string) {
+	dir := filepath.Join(layout.EngineDir, "volumes")
+	lock, err := os.Open(filepath.Join(layout.EngineDir, "engine.lock"))
+	if err != nil {
+		return // no engine has run here
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		h.fail(Resource{Kind: KindState, Name: dir}, err)
+		return
+	}
+	entries, _ := os.ReadDir(dir)
+	var used map[string]bool
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		why := ""
+		switch {
+		case !e.IsDir():
+			continue
+		case !exists(filepath.Join(p, "volume.json")):
+			why = "a volume whose making was cut short"
+		case anonymousOf(gone, e.Name()):
+			if used == nil {
+				used = volumesInUse(gone)
+			}
+			if used[e.Name()] {
+				continue
+			}
+			why = "the anonymous volume of a container removed"
+		default:
+			continue
+		}
+		h.do(Resource{Kind: KindState, Name: p, Why: why}, func() error { return removeTree(p) })
+	}
+}
+
+func anonymousOf(gone map[string][]string, name string) bool {
+	for _, names := range gone {
+		if slices.Contains(names, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// volumesInUse are the volumes the engine's containers mount, but for
+// those that went: their anonymous volumes and the names their -v give.
+func volumesInUse(gone map[string][]string) map[string]bool {
+	used := map[string]bool{}
+	dir := filepath.Join(layout.EngineDir, "containers")
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if _, ok := gone[e.Name()]; ok {
+			continue // (still there under --dry-run)
+		}
+		r, err := readEngineRecord(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		for _, name := range r.Volumes {
+			used[name] = true
+		}
+		for _, b := range r.HostConfig.Binds {
+			if src, _, _ := strings.Cut(b, ":"); src != "" && !filepath.IsAbs(src) {
+				used[src] = true // NAME:/place
+			}
+		}
+	}
+	return used
 }
 
 // markExited rewrites an engine record's state as the engine would: the
