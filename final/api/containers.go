@@ -48,10 +48,6 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	warnings := []string{}
 	hc := &opt.HostConfig
-	if len(hc.Mounts) > 0 {
-		writeError(w, http.StatusBadRequest, "--mount is not supported by cfs: use -v HOST:CTR[:ro]")
-		return
-	}
 	if err := engine.CheckConfig(&opt.Config, hc); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return

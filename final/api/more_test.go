@@ -271,6 +271,16 @@ func TestRunFlags(t *testing.T) {
 	require.Equal(t, 1, r.Code, r.Stderr)
 	require.Equal(t, "1000\n1000\n/tmp\n1\nbox\nfrom the host\n", r.Stdout)
 	require.Contains(t, r.Stderr, "Read-only file system")
+	// --mount: the docker CLI sends HostConfig.Mounts, which the engine
+	// reads as -v and --tmpfs.
+	r = s.docker(t, "", "run", "--rm", "--network", "none", "--mount", "type=bind,src="+dir+",dst=/data,readonly",
+		"--mount", "type=tmpfs,dst=/t,tmpfs-size=1m", "cfs/base", "sh", "-c", "cat /data/f; grep ' /t ' /proc/self/mountinfo; touch /data/x")
+	require.Equal(t, 1, r.Code, r.Stderr)
+	require.Regexp(t, `^from the host\n.* /t .* tmpfs tmpfs rw,size=1024k\S*\n$`, r.Stdout)
+	require.Contains(t, r.Stderr, "Read-only file system")
+	r = s.docker(t, "", "run", "--rm", "--mount", "type=bind,src=/no/such/dir,dst=/x", "cfs/base", "true")
+	require.NotEqual(t, 0, r.Code)
+	require.Contains(t, r.Stderr, `invalid mount config for type "bind": bind source path does not exist: /no/such/dir`)
 	// --device: the host's node under another name (the engine's tests
 	// check the cgroup's rule).
 	require.Equal(t, "1:7 character special file\n", s.ok(t, "run", "--rm", "--network", "none", "--device", "/dev/full:/dev/other:r", "cfs/base", "stat", "-c", "%t:%T %F", "/dev/other"))

@@ -6,12 +6,15 @@ package dockercli
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -23,6 +26,7 @@ import (
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -35,7 +39,7 @@ type runFlags struct {
 	name, hostname, workdir, user, network, restart  string
 	entrypoint                                       *string
 	env, envFile, labels, publish, volumes, tmpfs    []string
-	devices                                          []string
+	mounts, devices                                  []string
 	capAdd, capDrop, securityOpt                     []string
 	limits                                           limitFlags
 	interactive, tty, publishAll, readOnly, init, rm bool
@@ -58,6 +62,7 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish all exposed ports to random ports")
 	fs.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind mount a host directory (`HOST:CTR[:ro]`)")
 	fs.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs directory (`PATH[:OPTIONS]`)")
+	fs.StringArrayVar(&f.mounts, "mount", nil, "attach a filesystem mount to the container (`type=bind|volume|tmpfs,source=…,target=…[,readonly]`)")
 	fs.StringArrayVar(&f.devices, "device", nil, "add a host device to the container (`HOST[:CTR][:PERMS]`, PERMS of r, w, m)")
 	fs.StringVar(&f.network, "network", "default", "connect a container to a network: bridge, host or none")
 	fs.StringVar(&f.network, "net", "default", "")
@@ -182,6 +187,13 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 		}
 		hc.Tmpfs[dst] = opts
 	}
+	for _, m := range f.mounts {
+		mt, err := parseMount(m)
+		if err != nil {
+			return o, fmt.Errorf("invalid argument %q for \"--mount\" flag: %v", m, err)
+		}
+		hc.Mounts = append(hc.Mounts, mt)
+	}
 	for _, d := range f.devices {
 		m, err := parseDevice(d)
 		if err != nil {
@@ -225,6 +237,90 @@ func parseDevice(s string) (container.DeviceMapping, error) {
 	}
 	if !path.IsAbs(m.PathInContainer) {
 		return m, fmt.Errorf("%s is not an absolute path", m.PathInContainer)
+	}
+	return m, nil
+}
+
+// parseMount reads docker's --mount, comma-separated KEY=VALUE fields
+// (a field with a comma in it quoted, as in CSV): type (volume unless
+// given), source or src (./DIR: this directory's), target, dst or
+// destination, readonly or ro, bind-propagation, volume-nocopy,
+// tmpfs-size, tmpfs-mode (octal). The engine checks what they say
+// (engine.CheckConfig).
+func parseMount(s string) (mount.Mount, error) {
+	m := mount.Mount{Type: mount.TypeVolume}
+	fields, err := csv.NewReader(strings.NewReader(s)).Read()
+	if err != nil {
+		return m, err
+	}
+	var vol, bind, tmpfs bool // a field of that type's given
+	for _, field := range fields {
+		key, val, hasVal := strings.Cut(field, "=")
+		flag := func() (bool, error) {
+			if !hasVal {
+				return true, nil
+			}
+			b, err := strconv.ParseBool(val)
+			if err != nil {
+				return false, fmt.Errorf("invalid value for %s: %s", key, val)
+			}
+			return b, nil
+		}
+		if !hasVal && !slices.Contains([]string{"readonly", "ro", "volume-nocopy"}, key) {
+			return m, fmt.Errorf("invalid field '%s' must be a key=value pair", field)
+		}
+		switch key {
+		case "type":
+			m.Type = mount.Type(strings.ToLower(val))
+		case "source", "src":
+			m.Source = val
+			if val == "." || strings.HasPrefix(val, "./") {
+				m.Source, err = filepath.Abs(val) // as docker's CLI: ./dir is here
+			}
+		case "target", "dst", "destination":
+			m.Target = val
+		case "readonly", "ro":
+			m.ReadOnly, err = flag()
+		case "bind-propagation":
+			bind = true
+			m.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(strings.ToLower(val))}
+		case "volume-nocopy":
+			vol = true
+			m.VolumeOptions = &mount.VolumeOptions{}
+			m.VolumeOptions.NoCopy, err = flag()
+		case "tmpfs-size", "tmpfs-mode":
+			tmpfs = true
+			if m.TmpfsOptions == nil {
+				m.TmpfsOptions = &mount.TmpfsOptions{}
+			}
+			if key == "tmpfs-size" {
+				m.TmpfsOptions.SizeBytes, err = units.RAMInBytes(val)
+			} else {
+				var mode uint64
+				mode, err = strconv.ParseUint(val, 8, 32)
+				m.TmpfsOptions.Mode = os.FileMode(mode)
+			}
+			if err != nil {
+				err = fmt.Errorf("invalid value for %s: %s", key, val)
+			}
+		default:
+			return m, fmt.Errorf("unexpected key '%s' in '%s' (cfs knows type, source, target, readonly, bind-propagation, volume-nocopy, tmpfs-size, tmpfs-mode)", key, field)
+		}
+		if err != nil {
+			return m, err
+		}
+	}
+	switch {
+	case m.Type == "":
+		return m, errors.New("type is required")
+	case m.Target == "":
+		return m, errors.New("target is required")
+	case vol && m.Type != mount.TypeVolume:
+		return m, fmt.Errorf("cannot mix 'volume-*' options with mount type '%s'", m.Type)
+	case bind && m.Type != mount.TypeBind:
+		return m, fmt.Errorf("cannot mix 'bind-*' options with mount type '%s'", m.Type)
+	case tmpfs && m.Type != mount.TypeTmpfs:
+		return m, fmt.Errorf("cannot mix 'tmpfs-*' options with mount type '%s'", m.Type)
 	}
 	return m, nil
 }

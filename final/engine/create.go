@@ -22,6 +22,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"golang.org/x/sys/unix"
 )
@@ -454,10 +455,19 @@ func CheckConfig(cfg *container.Config, hc *container.HostConfig) error {
 	if hc.AutoRemove && !hc.RestartPolicy.IsNone() {
 		return errors.New("can't create 'AutoRemove' container with restart policy")
 	}
-	for _, b := range hc.Binds {
-		if _, err := ParseBind(b); err != nil {
+	if err := mountsAsFlags(cfg, hc); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, s := range hc.Binds {
+		b, err := ParseBind(s)
+		if err != nil {
 			return err
 		}
+		if seen[filepath.Clean(b.Destination)] {
+			return fmt.Errorf("Duplicate mount point: %s", b.Destination)
+		}
+		seen[filepath.Clean(b.Destination)] = true
 	}
 	for _, m := range hc.Devices {
 		if _, _, err := userDevices(m); err != nil {
@@ -473,6 +483,9 @@ func CheckConfig(cfg *container.Config, hc *container.HostConfig) error {
 		if !strings.HasPrefix(dst, "/") {
 			return fmt.Errorf("invalid mount path %s: mount path must be absolute", dst)
 		}
+		if seen[filepath.Clean(dst)] {
+			return fmt.Errorf("Duplicate mount point: %s", dst)
+		}
 	}
 	for _, capName := range append(append([]string(nil), hc.CapAdd...), hc.CapDrop...) {
 		if strings.EqualFold(capName, "ALL") {
@@ -485,6 +498,100 @@ func CheckConfig(cfg *container.Config, hc *container.HostConfig) error {
 	if hc.Init != nil && *hc.Init && cfg.Tty {
 		// Works; nothing to refuse.
 	}
+	return nil
+}
+
+// mountsAsFlags reads --mount (HostConfig.Mounts) as the -v and --tmpfs
+// it stands for, with dockerd's checks: type=bind is -v HOST:CTR (the
+// host's path must be there), type=volume -v NAME:CTR (without a source,
+// -v CTR: an anonymous volume), type=tmpfs --tmpfs CTR:size=…,mode=….
+// The record keeps those, as one way to say each mount.
+func mountsAsFlags(cfg *container.Config, hc *container.HostConfig) error {
+	for _, m := range hc.Mounts {
+		bad := func(format string, a ...any) error {
+			return fmt.Errorf("invalid mount config for type %q: %s", m.Type, fmt.Sprintf(format, a...))
+		}
+		if !strings.HasPrefix(m.Target, "/") {
+			return bad("invalid mount path: '%s' mount path must be absolute", m.Target)
+		}
+		if filepath.Clean(m.Target) == "/" {
+			return bad("invalid specification: destination can't be '/'")
+		}
+		mode := ""
+		if m.ReadOnly {
+			mode = ":ro"
+		}
+		switch m.Type {
+		case mount.TypeBind:
+			if m.Source == "" {
+				return bad("field Source must not be empty")
+			}
+			if !filepath.IsAbs(m.Source) {
+				return bad("invalid mount path: '%s' mount path must be absolute", m.Source)
+			}
+			if _, err := os.Stat(m.Source); err != nil {
+				return bad("bind source path does not exist: %s", m.Source)
+			}
+			if o := m.BindOptions; o != nil && (o.NonRecursive || o.CreateMountpoint || o.ReadOnlyNonRecursive ||
+				o.ReadOnlyForceRecursive || o.Propagation != "" && o.Propagation != mount.PropagationRPrivate && o.Propagation != mount.PropagationPrivate) {
+				return bad("cfs's binds are recursive and private (bind-propagation=rprivate): no other bind options")
+			}
+			hc.Binds = append(hc.Binds, m.Source+":"+m.Target+mode)
+		case mount.TypeVolume:
+			o := m.VolumeOptions
+			if o == nil {
+				o = &mount.VolumeOptions{}
+			}
+			if len(o.Labels) > 0 || o.Subpath != "" || o.DriverConfig != nil && (o.DriverConfig.Name != "" && o.DriverConfig.Name != "local" || len(o.DriverConfig.Options) > 0) {
+				return bad("cfs's volumes are local directories: no volume-label, volume-subpath, volume-driver or volume-opt (make the volume with cfs volume create --label)")
+			}
+			if m.Source == "" {
+				if m.ReadOnly || o.NoCopy {
+					return bad("an anonymous volume (no source) is read-write and filled from the image in cfs: give it a name (source=NAME) to use ro or volume-nocopy")
+				}
+				if cfg.Volumes == nil {
+					cfg.Volumes = map[string]struct{}{}
+				}
+				cfg.Volumes[filepath.Clean(m.Target)] = struct{}{}
+				continue
+			}
+			if o.NoCopy && m.ReadOnly {
+				mode = ":ro,nocopy"
+			} else if o.NoCopy {
+				mode = ":nocopy"
+			}
+			hc.Binds = append(hc.Binds, m.Source+":"+m.Target+mode)
+		case mount.TypeTmpfs:
+			if m.Source != "" {
+				return bad("field Source must not be specified")
+			}
+			var opts []string
+			if o := m.TmpfsOptions; o != nil {
+				if o.SizeBytes < 0 {
+					return bad("invalid tmpfs size %d", o.SizeBytes)
+				}
+				if o.SizeBytes > 0 {
+					opts = append(opts, fmt.Sprintf("size=%d", o.SizeBytes))
+				}
+				if o.Mode != 0 {
+					opts = append(opts, fmt.Sprintf("mode=%o", uint32(o.Mode))) // the octal given, as dockerd passes it
+				}
+			}
+			if m.ReadOnly {
+				opts = append(opts, "ro")
+			}
+			if _, ok := hc.Tmpfs[m.Target]; ok {
+				return fmt.Errorf("Duplicate mount point: %s", m.Target)
+			}
+			if hc.Tmpfs == nil {
+				hc.Tmpfs = map[string]string{}
+			}
+			hc.Tmpfs[m.Target] = strings.Join(opts, ",")
+		default:
+			return fmt.Errorf("mount type %q is not supported by cfs (it has bind, volume and tmpfs)", m.Type)
+		}
+	}
+	hc.Mounts = nil
 	return nil
 }
 
@@ -503,10 +610,12 @@ type Bind struct {
 	Source, Destination string
 	ReadOnly            bool
 	Volume              string // the volume's name, for VOLUME:CTR (Source: its files, once resolved)
+	NoCopy              bool   // a volume not filled from the image (nocopy)
 }
 
-// ParseBind reads HOST:CTR[:ro|rw] or VOLUME:CTR[:ro|rw], docker's -v for
-// a host directory (an absolute path) or a volume (a name).
+// ParseBind reads HOST:CTR[:ro|rw] or VOLUME:CTR[:ro|rw][,nocopy],
+// docker's -v for a host directory (an absolute path) or a volume (a
+// name).
 func ParseBind(s string) (Bind, error) {
 	parts := strings.Split(s, ":")
 	var b Bind
@@ -521,6 +630,8 @@ func ParseBind(s string) (Bind, error) {
 			switch o {
 			case "ro":
 				b.ReadOnly = true
+			case "nocopy":
+				b.NoCopy = true
 			case "rw", "z", "Z", "rprivate", "private":
 			default:
 				return b, fmt.Errorf("invalid mode: %s", parts[2])
@@ -535,6 +646,9 @@ func ParseBind(s string) (Bind, error) {
 			return b, err
 		}
 		b.Volume, b.Source = b.Source, ""
+	}
+	if b.NoCopy && b.Volume == "" {
+		return b, fmt.Errorf("invalid mode: %s", parts[2])
 	}
 	if !strings.HasPrefix(b.Destination, "/") {
 		return b, fmt.Errorf("invalid volume specification: '%s': invalid mount config: the container path must be absolute", s)

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -104,6 +105,15 @@ func (e *Engine) Start(arg string, opt StartOptions) (*Attachment, error) {
 	spec, err := e.Spec(c, img.LowerDirs())
 	if err != nil {
 		return nil, err
+	}
+	// A host directory that -v names and that is not there is made, as
+	// dockerd makes it (--mount's type=bind was refused at create).
+	for _, b := range e.mounts(c) {
+		if _, err := os.Stat(b.Source); b.Volume == "" && errors.Is(err, fs.ErrNotExist) {
+			if err := os.MkdirAll(b.Source, 0o755); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := writeJSON(filepath.Join(e.Dir(id), "config.json"), spec); err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"cfs/internal/layout"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -76,12 +77,54 @@ func TestParseBind(t *testing.T) {
 	b, err = ParseBind("pg-data:/var/lib/db")
 	require.NoError(t, err)
 	require.Equal(t, Bind{Volume: "pg-data", Destination: "/var/lib/db"}, b, "a name: a volume")
+	b, err = ParseBind("cache:/c:ro,nocopy")
+	require.NoError(t, err)
+	require.Equal(t, Bind{Volume: "cache", Destination: "/c", ReadOnly: true, NoCopy: true}, b, "nocopy: not filled")
 	for in, msg := range map[string]string{
 		"rel/dir:/data": `"rel/dir" includes invalid characters for a local volume name`, "/srv:data": "container path must be absolute",
 		"/srv:/": "destination can't be '/'", "/srv:/d:xx": "invalid mode", "/srv": "invalid volume specification",
+		"/srv:/d:nocopy": "invalid mode: nocopy",
 	} {
 		_, err := ParseBind(in)
 		require.ErrorContains(t, err, msg, in)
+	}
+}
+
+// --mount is read as the -v and --tmpfs it stands for, with dockerd's
+// checks.
+func TestMountsAsFlags(t *testing.T) {
+	dir := t.TempDir()
+	cfg := &container.Config{Image: "cfs/base"}
+	hc := &container.HostConfig{Mounts: []mount.Mount{
+		{Type: mount.TypeBind, Source: dir, Target: "/src", ReadOnly: true},
+		{Type: mount.TypeVolume, Source: "data", Target: "/data"},
+		{Type: mount.TypeVolume, Source: "cache", Target: "/cache", ReadOnly: true, VolumeOptions: &mount.VolumeOptions{NoCopy: true}},
+		{Type: mount.TypeVolume, Target: "/anon/"},
+		{Type: mount.TypeTmpfs, Target: "/run/x", TmpfsOptions: &mount.TmpfsOptions{SizeBytes: 1 << 20, Mode: 0o1770}},
+	}}
+	require.NoError(t, CheckConfig(cfg, hc))
+	require.Equal(t, []string{dir + ":/src:ro", "data:/data", "cache:/cache:ro,nocopy"}, hc.Binds)
+	require.Equal(t, map[string]struct{}{"/anon": {}}, cfg.Volumes)
+	require.Equal(t, map[string]string{"/run/x": "size=1048576,mode=1770"}, hc.Tmpfs)
+	require.Empty(t, hc.Mounts, "the record keeps them as -v and --tmpfs")
+	for _, tc := range []struct {
+		m   mount.Mount
+		msg string
+	}{
+		{mount.Mount{Type: mount.TypeBind, Source: dir + "/nope", Target: "/x"}, `invalid mount config for type "bind": bind source path does not exist: ` + dir + "/nope"},
+		{mount.Mount{Type: mount.TypeBind, Target: "/x"}, "field Source must not be empty"},
+		{mount.Mount{Type: mount.TypeBind, Source: dir, Target: "x"}, "invalid mount path: 'x' mount path must be absolute"},
+		{mount.Mount{Type: mount.TypeVolume, Source: "vol", Target: "/"}, "destination can't be '/'"},
+		{mount.Mount{Type: mount.TypeTmpfs, Source: "t", Target: "/x"}, "field Source must not be specified"},
+		{mount.Mount{Type: mount.TypeImage, Source: "cfs/base", Target: "/x"}, `mount type "image" is not supported by cfs`},
+		{mount.Mount{Type: mount.TypeVolume, Target: "/x", ReadOnly: true}, "give it a name"},
+		{mount.Mount{Type: mount.TypeBind, Source: dir, Target: "/x", BindOptions: &mount.BindOptions{Propagation: mount.PropagationRShared}}, "recursive and private"},
+		{mount.Mount{Type: mount.TypeVolume, Source: "vol", Target: "/x", VolumeOptions: &mount.VolumeOptions{DriverConfig: &mount.Driver{Name: "nfs"}}}, "local directories"},
+		{mount.Mount{Type: mount.TypeVolume, Source: "vol", Target: "/data"}, "Duplicate mount point: /data"},
+		{mount.Mount{Type: mount.TypeTmpfs, Target: "/run/x"}, "Duplicate mount point: /run/x"},
+	} {
+		hc := &container.HostConfig{Binds: []string{"data:/data"}, Tmpfs: map[string]string{"/run/x": ""}, Mounts: []mount.Mount{tc.m}}
+		require.ErrorContains(t, CheckConfig(&container.Config{Image: "cfs/base"}, hc), tc.msg, "%+v", tc.m)
 	}
 }
 

@@ -22,7 +22,7 @@ import (
 func TestNamedVolumes(t *testing.T) {
 	setup(t)
 	rmAll(t, "vol-a", "vol-src")
-	names := []string{"cfs-test-notes", "cfs-test-etc", "cfs-test-spare"}
+	names := []string{"cfs-test-notes", "cfs-test-etc", "cfs-test-spare", "cfs-test-nocopy"}
 	t.Cleanup(func() {
 		cfs(t, "rmi", "-f", "cfs-test/seeded")
 		cfs(t, append([]string{"volume", "rm", "-f"}, names...)...)
@@ -86,6 +86,25 @@ func TestNamedVolumes(t *testing.T) {
 	m := regexp.MustCompile(`^1000 /seeded/f\n\S+ \S+ \S+ \S*volumes/([0-9a-f]{64})/_data /seeded `).FindStringSubmatch(out)
 	require.NotNil(t, m, "the image's file, owner kept, in a volume of its own:\n%s", out)
 	require.NoDirExists(t, filepath.Join("/var/lib/cfs/engine/volumes", m[1]), "--rm: the anonymous volume went with it")
+
+	// --mount says the same in docker's other words; volume-nocopy leaves
+	// a new volume empty where -v fills it (the image's /var has tmp).
+	host := t.TempDir()
+	out = ok(t, "run", "--rm", "--network", "none", "--mount", "type=volume,src=cfs-test-nocopy,dst=/var,volume-nocopy",
+		"--mount", "type=bind,src="+host+",dst=/host,readonly", "--mount", "type=tmpfs,dst=/scratch,tmpfs-size=1m,tmpfs-mode=1770",
+		"cfs/base", "sh", "-c", "ls -A /var; touch /host/x; grep -E ' /(host|scratch) ' /proc/self/mountinfo")
+	require.Regexp(t, `^\S+ \S+ \S+ \S+ /host ro,.*\n\S+ \S+ \S+ / /scratch \S+ - tmpfs tmpfs rw,size=1024k,mode=1770\n$`, out)
+	entries, err := os.ReadDir("/var/lib/cfs/engine/volumes/cfs-test-nocopy/_data")
+	require.NoError(t, err)
+	require.Empty(t, entries, "volume-nocopy: not filled from the image")
+	require.Equal(t, "tmp\n", ok(t, "run", "--rm", "--network", "none", "--mount", "src=cfs-test-spare,dst=/var", "cfs/base", "ls", "/var"))
+	r = cfs(t, "run", "--rm", "--mount", "type=bind,src=/no/such/dir,dst=/x", "cfs/base", "true")
+	require.Equal(t, 125, r.Code)
+	require.Equal(t, "cfs run: invalid mount config for type \"bind\": bind source path does not exist: /no/such/dir\n", r.Stderr)
+	ok(t, "volume", "rm", "cfs-test-spare")
+	// -v of a host directory that is not there makes it, as dockerd does.
+	ok(t, "run", "--rm", "--network", "none", "-v", host+"/made/here:/made", "cfs/base", "true")
+	require.DirExists(t, host+"/made/here")
 
 	// A create killed after it made its anonymous volume leaves its work
 	// (tmp/ID, unlocked once its maker is gone): the next create removes

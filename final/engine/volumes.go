@@ -314,9 +314,9 @@ func (e *Engine) makeVolumes(c *Container) (undo func(), err error) {
 }
 
 // volumeMounts are c's volumes, which the monitor fills (fillVolume)
-// before the container runs.
+// before the container runs, but for those -v names nocopy.
 func (e *Engine) volumeMounts(c *Container) []Bind {
-	return slices.DeleteFunc(e.mounts(c), func(b Bind) bool { return b.Volume == "" })
+	return slices.DeleteFunc(e.mounts(c), func(b Bind) bool { return b.Volume == "" || b.NoCopy })
 }
 
 // fillVolume fills volume b, if it is empty, with what the container's
