@@ -592,15 +592,12 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 // ---------------------------------------------------------------------------
 // stop, restart, kill, pause, unpause, rm, resize
 
-// stopTimeout is ?t=SECONDS, else the container's own, else docker's 10.
-func stopTimeout(r *http.Request, c *engine.Container) time.Duration {
-	if t, err := strconv.Atoi(r.URL.Query().Get("t")); err == nil && t >= 0 {
+// stopTimeout is ?t=SECONDS (-1: for ever), else the container's own.
+func stopTimeout(r *http.Request) time.Duration {
+	if t, err := strconv.Atoi(r.URL.Query().Get("t")); err == nil {
 		return time.Duration(t) * time.Second
 	}
-	if c.Config.StopTimeout != nil {
-		return time.Duration(*c.Config.StopTimeout) * time.Second
-	}
-	return 10 * time.Second
+	return engine.ItsOwnTimeout
 }
 
 // stopSignal is stop's and restart's signal=SIG (docker stop -s); none
@@ -634,7 +631,7 @@ func (s *Server) containerStop(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	if err := s.e.Stop(c.ID, sig, stopTimeout(r, c)); err != nil {
+	if err := s.e.Stop(c.ID, sig, stopTimeout(r)); err != nil {
 		fail(w, err)
 		return
 	}
@@ -654,7 +651,7 @@ func (s *Server) containerRestart(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	if err := s.e.Stop(c.ID, sig, stopTimeout(r, c)); err != nil {
+	if err := s.e.Stop(c.ID, sig, stopTimeout(r)); err != nil {
 		fail(w, err)
 		return
 	}

@@ -202,32 +202,43 @@ func (c *CLI) stopCmd() *cobra.Command {
 	var timeout int
 	var sig string
 	var s syscall.Signal
-	cmd := c.perContainer("stop [OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers",
+	var cmd *cobra.Command
+	cmd = c.perContainer("stop [OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers",
 		func(e *engine.Engine, a string) (string, error) {
-			return a, e.Stop(a, s, time.Duration(timeout)*time.Second)
+			return a, e.Stop(a, s, stopTimeout(cmd, timeout))
 		})
 	cmd.PreRunE = signalFlag(&sig, &s)
-	cmd.Flags().IntVarP(&timeout, "timeout", "t", 10, "seconds to wait before killing the container")
-	cmd.Flags().IntVar(&timeout, "time", 10, "")
+	cmd.Flags().IntVarP(&timeout, "timeout", "t", 0, "seconds to wait before killing the container (default: its --stop-timeout, else 10; -1: for ever)")
+	cmd.Flags().IntVar(&timeout, "time", 0, "")
 	_ = cmd.Flags().MarkHidden("time")
 	cmd.Flags().StringVarP(&sig, "signal", "s", "", "signal to send to the container (default: its stop signal, SIGTERM unless its image says)")
 	return cmd
+}
+
+// stopTimeout is stop's and restart's -t, or if it is not given the
+// container's own.
+func stopTimeout(cmd *cobra.Command, seconds int) time.Duration {
+	if cmd.Flags().Changed("timeout") || cmd.Flags().Changed("time") {
+		return time.Duration(seconds) * time.Second
+	}
+	return engine.ItsOwnTimeout
 }
 
 func (c *CLI) restartCmd() *cobra.Command {
 	var timeout int
 	var sig string
 	var s syscall.Signal
-	cmd := c.perContainer("restart [OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers",
+	var cmd *cobra.Command
+	cmd = c.perContainer("restart [OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers",
 		func(e *engine.Engine, a string) (string, error) {
-			if err := e.Stop(a, s, time.Duration(timeout)*time.Second); err != nil {
+			if err := e.Stop(a, s, stopTimeout(cmd, timeout)); err != nil {
 				return a, err
 			}
 			_, err := e.Start(a, engine.StartOptions{})
 			return a, err
 		})
 	cmd.PreRunE = signalFlag(&sig, &s)
-	cmd.Flags().IntVarP(&timeout, "timeout", "t", 10, "seconds to wait before killing the container")
+	cmd.Flags().IntVarP(&timeout, "timeout", "t", 0, "seconds to wait before killing the container (default: its --stop-timeout, else 10; -1: for ever)")
 	cmd.Flags().StringVarP(&sig, "signal", "s", "", "signal to send to the container (default: its stop signal, SIGTERM unless its image says)")
 	return cmd
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path"
@@ -22,6 +23,7 @@ import (
 
 	"cfs/final/engine"
 	"cfs/final/image"
+	"cfs/final/runtime"
 
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
@@ -40,6 +42,10 @@ type runFlags struct {
 	entrypoint                                       *string
 	env, envFile, labels, publish, volumes, tmpfs    []string
 	mounts, devices                                  []string
+	addHosts, dns, dnsSearch, dnsOptions, groupAdd   []string
+	ulimits, sysctls, expose                         []string
+	shmSize, stopSignal                              string
+	stopTimeout                                      int
 	capAdd, capDrop, securityOpt                     []string
 	limits                                           limitFlags
 	interactive, tty, publishAll, readOnly, init, rm bool
@@ -60,10 +66,21 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	f.limits.register(fs)
 	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container's port(s) to the host (`[HOSTPORT:]CTRPORT[/PROTO]`)")
 	fs.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish all exposed ports to random ports")
-	fs.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind mount a host directory (`HOST:CTR[:ro]`)")
+	fs.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind mount a host directory or a volume (`HOST|NAME:CTR[:ro]`; CTR alone: a volume of its own)")
 	fs.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs directory (`PATH[:OPTIONS]`)")
-	fs.StringArrayVar(&f.mounts, "mount", nil, "attach a filesystem mount to the container (`type=bind|volume|tmpfs,source=…,target=…[,readonly]`)")
+	fs.StringArrayVar(&f.mounts, "mount", nil, "attach a filesystem mount to the container (`MOUNT`: type=bind|volume|tmpfs,src=…,dst=…[,ro])")
 	fs.StringArrayVar(&f.devices, "device", nil, "add a host device to the container (`HOST[:CTR][:PERMS]`, PERMS of r, w, m)")
+	fs.StringArrayVar(&f.addHosts, "add-host", nil, "add a line to /etc/hosts (`NAME:IP`; IP host-gateway: the host)")
+	fs.StringArrayVar(&f.dns, "dns", nil, "set a DNS server in /etc/resolv.conf")
+	fs.StringArrayVar(&f.dnsSearch, "dns-search", nil, "set a DNS search domain in /etc/resolv.conf")
+	fs.StringArrayVar(&f.dnsOptions, "dns-option", nil, "set a DNS option in /etc/resolv.conf")
+	fs.StringArrayVar(&f.expose, "expose", nil, "expose a port (`PORT[/PROTO]`, which -P publishes)")
+	fs.StringArrayVar(&f.groupAdd, "group-add", nil, "add more groups to the container's process (names or GIDs)")
+	fs.StringArrayVar(&f.ulimits, "ulimit", nil, "set a resource limit (`NAME=SOFT[:HARD]`, as nofile=1024:2048)")
+	fs.StringArrayVar(&f.sysctls, "sysctl", nil, "set a namespaced kernel parameter (`KEY=VALUE`)")
+	fs.StringVar(&f.shmSize, "shm-size", "", "size of /dev/shm (default 64m)")
+	fs.StringVar(&f.stopSignal, "stop-signal", "", "signal to stop the container (default: the image's, else SIGTERM)")
+	fs.IntVar(&f.stopTimeout, "stop-timeout", 0, "seconds stop waits before it kills the container (default 10; -1: for ever)")
 	fs.StringVar(&f.network, "network", "default", "connect a container to a network: bridge, host or none")
 	fs.StringVar(&f.network, "net", "default", "")
 	_ = fs.MarkHidden("net")
@@ -187,6 +204,9 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 		}
 		hc.Tmpfs[dst] = opts
 	}
+	if err := f.etcAndProcess(cmd, cfg, hc); err != nil {
+		return o, err
+	}
 	for _, m := range f.mounts {
 		mt, err := parseMount(m)
 		if err != nil {
@@ -239,6 +259,74 @@ func parseDevice(s string) (container.DeviceMapping, error) {
 		return m, fmt.Errorf("%s is not an absolute path", m.PathInContainer)
 	}
 	return m, nil
+}
+
+// etcAndProcess reads --add-host, --dns, --dns-search, --dns-option,
+// --expose, --group-add, --ulimit, --sysctl, --shm-size, --stop-signal
+// and --stop-timeout, in docker's CLI's words; the engine checks what
+// they say.
+func (f *runFlags) etcAndProcess(cmd *cobra.Command, cfg *container.Config, hc *container.HostConfig) error {
+	bad := func(flag, v string, err error) error {
+		return fmt.Errorf("invalid argument %q for \"--%s\" flag: %v", v, flag, err)
+	}
+	for _, h := range f.addHosts {
+		if _, _, err := engine.ParseExtraHost(h); err != nil {
+			return bad("add-host", h, err)
+		}
+	}
+	hc.ExtraHosts = f.addHosts
+	for _, d := range f.dns {
+		ip, err := netip.ParseAddr(d)
+		if err != nil {
+			return bad("dns", d, fmt.Errorf("IP address is not correctly formatted: %s", d))
+		}
+		hc.DNS = append(hc.DNS, ip)
+	}
+	hc.DNSSearch, hc.DNSOptions, hc.GroupAdd = f.dnsSearch, f.dnsOptions, f.groupAdd
+	for _, e := range f.expose {
+		port, err := network.ParsePort(e)
+		if err != nil {
+			return bad("expose", e, err)
+		}
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = network.PortSet{}
+		}
+		cfg.ExposedPorts[port] = struct{}{}
+	}
+	for _, u := range f.ulimits {
+		l, err := units.ParseUlimit(u)
+		if err != nil {
+			return bad("ulimit", u, err)
+		}
+		hc.Ulimits = append(hc.Ulimits, l)
+	}
+	for _, kv := range f.sysctls {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return bad("sysctl", kv, fmt.Errorf("sysctl '%s' is not allowed (want KEY=VALUE)", kv))
+		}
+		if hc.Sysctls == nil {
+			hc.Sysctls = map[string]string{}
+		}
+		hc.Sysctls[k] = v
+	}
+	if f.shmSize != "" {
+		n, err := units.RAMInBytes(f.shmSize)
+		if err != nil {
+			return bad("shm-size", f.shmSize, err)
+		}
+		hc.ShmSize = n
+	}
+	if f.stopSignal != "" {
+		if _, err := runtime.ParseSignal(f.stopSignal); err != nil {
+			return err
+		}
+		cfg.StopSignal = f.stopSignal
+	}
+	if cmd.Flags().Changed("stop-timeout") {
+		cfg.StopTimeout = &f.stopTimeout
+	}
+	return nil
 }
 
 // parseMount reads docker's --mount, comma-separated KEY=VALUE fields

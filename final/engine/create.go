@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,10 +21,12 @@ import (
 	"cfs/final/runtime"
 	"cfs/internal/layout"
 
+	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -455,6 +458,12 @@ func CheckConfig(cfg *container.Config, hc *container.HostConfig) error {
 	if hc.AutoRemove && !hc.RestartPolicy.IsNone() {
 		return errors.New("can't create 'AutoRemove' container with restart policy")
 	}
+	if err := unsupported(cfg, hc); err != nil {
+		return err
+	}
+	if err := checkEtcAndProcess(cfg, hc); err != nil {
+		return err
+	}
 	if err := mountsAsFlags(cfg, hc); err != nil {
 		return err
 	}
@@ -499,6 +508,104 @@ func CheckConfig(cfg *container.Config, hc *container.HostConfig) error {
 		// Works; nothing to refuse.
 	}
 	return nil
+}
+
+// unsupported refuses what a docker client may ask that cfs does not do,
+// rather than leave it out without a word.
+func unsupported(cfg *container.Config, hc *container.HostConfig) error {
+	r := hc.Resources
+	for _, no := range []struct {
+		set  bool
+		what string
+	}{
+		{len(hc.VolumesFrom) > 0, "--volumes-from"},
+		{len(hc.Links) > 0, "--link"},
+		{hc.PidMode != "", "--pid"},
+		{hc.IpcMode != "" && hc.IpcMode != "private" && hc.IpcMode != "shareable", "--ipc"},
+		{hc.UTSMode != "", "--uts"},
+		{hc.UsernsMode != "", "--userns"},
+		{hc.CgroupnsMode != "" && (hc.CgroupnsMode == "host") == isCgroup2(), "--cgroupns " + string(hc.CgroupnsMode)},
+		{hc.Cgroup != "" || r.CgroupParent != "", "--cgroup-parent"},
+		{hc.OomScoreAdj != 0, "--oom-score-adj"},
+		{r.OomKillDisable != nil && *r.OomKillDisable, "--oom-kill-disable"},
+		{r.MemorySwappiness != nil && *r.MemorySwappiness != -1, "--memory-swappiness"},
+		{hc.Runtime != "" && hc.Runtime != "runc" && hc.Runtime != "cfs", "--runtime " + hc.Runtime},
+		{hc.LogConfig.Type != "" && hc.LogConfig.Type != "json-file", "--log-driver " + hc.LogConfig.Type},
+		{len(hc.LogConfig.Config) > 0, "--log-opt"},
+		{hc.Isolation != "" && hc.Isolation != "default", "--isolation"},
+		{len(hc.StorageOpt) > 0, "--storage-opt"},
+		{len(hc.DeviceCgroupRules) > 0, "--device-cgroup-rule"},
+		{len(r.DeviceRequests) > 0, "--gpus"},
+		{r.BlkioWeight != 0 || len(r.BlkioWeightDevice) > 0, "--blkio-weight"},
+		{len(r.BlkioDeviceReadBps)+len(r.BlkioDeviceWriteBps)+len(r.BlkioDeviceReadIOps)+len(r.BlkioDeviceWriteIOps) > 0, "--device-read-bps and the like"},
+		{r.CPURealtimePeriod != 0 || r.CPURealtimeRuntime != 0, "--cpu-rt-period and --cpu-rt-runtime"},
+		{r.CPUCount != 0 || r.CPUPercent != 0 || r.IOMaximumBandwidth != 0 || r.IOMaximumIOps != 0, "Windows' resource options"},
+		{cfg.Healthcheck != nil && len(cfg.Healthcheck.Test) > 0 && cfg.Healthcheck.Test[0] != "NONE", "--health-cmd"},
+	} {
+		if no.set {
+			return fmt.Errorf("%s is not supported by cfs (docs/11-engine.md, What cfs leaves out)", no.what)
+		}
+	}
+	return nil
+}
+
+// checkEtcAndProcess checks --add-host, --dns, --dns-search, --sysctl,
+// --ulimit, --shm-size, --stop-timeout, with docker's words.
+func checkEtcAndProcess(cfg *container.Config, hc *container.HostConfig) error {
+	for _, h := range hc.ExtraHosts {
+		_, ip, err := ParseExtraHost(h)
+		if err != nil {
+			return err
+		}
+		if ip == HostGateway && hc.NetworkMode == "none" {
+			return fmt.Errorf("--add-host %s: a container with --network none has no way to the host", h)
+		}
+	}
+	if hc.NetworkMode == "host" && len(hc.DNS)+len(hc.DNSSearch)+len(hc.DNSOptions) > 0 {
+		return errors.New("conflicting options: dns and the network mode")
+	}
+	for key := range hc.Sysctls {
+		ns, err := runtime.SysctlNamespace(key)
+		if err != nil {
+			return fmt.Errorf("sysctl '%s' is not allowed: %v", key, err)
+		}
+		if ns == specs.NetworkNamespace && hc.NetworkMode == "host" {
+			return fmt.Errorf("sysctl '%s' is not allowed in host network mode", key)
+		}
+	}
+	for _, u := range hc.Ulimits {
+		if _, err := units.ParseUlimit(fmt.Sprintf("%s=%d:%d", u.Name, u.Soft, u.Hard)); err != nil {
+			return err
+		}
+	}
+	if hc.ShmSize < 0 {
+		return errors.New("SHM size can not be less than 0")
+	}
+	if t := cfg.StopTimeout; t != nil && *t < -1 {
+		return fmt.Errorf("invalid stop timeout %d: -1 (wait for ever) or more", *t)
+	}
+	return nil
+}
+
+// HostGateway in --add-host NAME:host-gateway is the host, as the
+// container reaches it: the bridge's address.
+const HostGateway = "host-gateway"
+
+// ParseExtraHost reads --add-host NAME:IP (or NAME=IP), docker's form; IP
+// may be host-gateway.
+func ParseExtraHost(s string) (name, ip string, err error) {
+	name, ip, ok := strings.Cut(s, "=")
+	if !ok {
+		name, ip, ok = strings.Cut(s, ":")
+	}
+	if !ok || name == "" {
+		return "", "", fmt.Errorf("bad format for add-host: %q", s)
+	}
+	ip = strings.TrimSuffix(strings.TrimPrefix(ip, "["), "]")
+	if _, err := netip.ParseAddr(ip); err != nil && ip != HostGateway {
+		return "", "", fmt.Errorf("invalid IP address in add-host: %q", ip)
+	}
+	return name, ip, nil
 }
 
 // mountsAsFlags reads --mount (HostConfig.Mounts) as the -v and --tmpfs

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -159,13 +160,24 @@ func thawsOnSignal(c *Container, sig syscall.Signal) bool {
 	return err == nil && stop == sig
 }
 
+// ItsOwnTimeout, as Stop's timeout, is the container's own: its
+// --stop-timeout, else docker's 10 seconds.
+const ItsOwnTimeout time.Duration = math.MinInt64
+
 // Stop sends sig, or if it is 0 the container's stop signal (SIGTERM
 // unless its image or --stop-signal says otherwise), waits up to timeout
-// for it to exit, then kills it.
+// for it to exit (a negative one: for ever, as docker's -1), then kills
+// it.
 func (e *Engine) Stop(arg string, sig syscall.Signal, timeout time.Duration) error {
 	c, err := e.Get(arg)
 	if err != nil {
 		return err
+	}
+	if timeout == ItsOwnTimeout {
+		timeout = 10 * time.Second
+		if t := c.Config.StopTimeout; t != nil {
+			timeout = time.Duration(*t) * time.Second
+		}
 	}
 	if c.State.Status == Restarting {
 		if stopped, err := e.cancelRestart(c.ID); stopped || err != nil {
@@ -189,9 +201,13 @@ func (e *Engine) Stop(arg string, sig syscall.Signal, timeout time.Duration) err
 	if err := e.Kill(c.ID, sig); err != nil && !isNotRunning(err) {
 		return err
 	}
+	var expired <-chan time.Time // never, if timeout < 0
+	if timeout >= 0 {
+		expired = time.After(timeout)
+	}
 	select {
 	case <-done:
-	case <-time.After(timeout):
+	case <-expired:
 		if err := e.Kill(c.ID, unix.SIGKILL); err != nil && !isNotRunning(err) {
 			return err
 		}

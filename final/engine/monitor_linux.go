@@ -79,6 +79,8 @@ type plan struct {
 	Network     string   `json:"network"`
 	Ports       []Port   `json:"ports"`
 	Hostname    string   `json:"hostname"`
+	ExtraHosts  []string `json:"extraHosts,omitempty"` // --add-host
+	DNS         []string `json:"dns,omitempty"`        // --dns, --dns-search, --dns-option: resolv.conf's lines
 	Tty         bool     `json:"tty"`
 	OpenStdin   bool     `json:"openStdin"`
 	StdinOnce   bool     `json:"stdinOnce"`
@@ -425,7 +427,8 @@ func (m *monitor) makeWorkdir() error {
 }
 
 // writeEtc writes the container's hostname, hosts and resolv.conf (stage
-// 05's hostnet files), which config.json binds over the image's.
+// 05's hostnet files), which config.json binds over the image's, with
+// what --add-host and --dns say.
 func (m *monitor) writeEtc(ep *network.Endpoint) error {
 	dir := m.e.Dir(m.p.ID)
 	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
@@ -434,7 +437,7 @@ func (m *monitor) writeEtc(ep *network.Endpoint) error {
 	}
 	hostResolv, _ := os.ReadFile("/etc/resolv.conf")
 	systemdResolv, _ := os.ReadFile("/run/systemd/resolve/resolv.conf")
-	resolv := hostnet.ResolvConf(hostResolv, systemdResolv)
+	resolv := withDNS(hostnet.ResolvConf(hostResolv, systemdResolv), m.p.DNS)
 	hostname := m.p.Hostname + "\n"
 	if m.p.Network == network.Host {
 		// The host's network: its own files, as docker does.
@@ -443,12 +446,49 @@ func (m *monitor) writeEtc(ep *network.Endpoint) error {
 		}
 		resolv = string(hostResolv)
 	}
+	for _, h := range m.p.ExtraHosts {
+		name, ip, _ := ParseExtraHost(h) // checked at create
+		if ip == HostGateway {
+			ip = "127.0.0.1" // the host's own network
+			if ep != nil {
+				ip = ep.Gateway.String() // the bridge's address: the host, from the container
+			}
+		}
+		hosts += ip + "\t" + name + "\n"
+	}
 	for name, content := range map[string]string{"hosts": hosts, "resolv.conf": resolv, "hostname": hostname} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// withDNS is resolv.conf with --dns's servers, --dns-search's domains and
+// --dns-option's options (lines, as dnsLines gives them) in place of the
+// host's: each given replaces those of its kind, as dockerd does.
+func withDNS(resolv string, lines []string) string {
+	if len(lines) == 0 {
+		return resolv
+	}
+	kind := func(line string) string {
+		k, _, _ := strings.Cut(line, " ")
+		if k == "domain" {
+			return "search" // search and domain: the last one wins, so one replaces both
+		}
+		return k
+	}
+	given := map[string]bool{}
+	for _, l := range lines {
+		given[kind(l)] = true
+	}
+	var out []string
+	for _, l := range strings.Split(strings.TrimSuffix(resolv, "\n"), "\n") {
+		if !given[kind(l)] && !strings.HasPrefix(l, "# cfs:") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(append(lines, out...), "\n") + "\n"
 }
 
 // copyOut copies one of the container's outputs to the log and to the

@@ -389,6 +389,14 @@ func TestBadInput(t *testing.T) {
 		{[]string{"run", "--mount", "bind,dst=/x", "cfs/base"}, 125, `invalid argument "bind,dst=/x" for "--mount" flag: invalid field 'bind' must be a key=value pair`},
 		{[]string{"run", "--mount", "type=image,src=cfs/base,dst=/x", "cfs/base"}, 125, `mount type "image" is not supported by cfs (it has bind, volume and tmpfs)`},
 		{[]string{"run", "-v", "/tmp:/x", "--tmpfs", "/x", "cfs/base"}, 125, "Duplicate mount point: /x"},
+		{[]string{"run", "--add-host", "db", "cfs/base"}, 125, `invalid argument "db" for "--add-host" flag: bad format for add-host: "db"`},
+		{[]string{"run", "--network", "host", "--dns", "192.0.2.1", "cfs/base"}, 125, "conflicting options: dns and the network mode"},
+		{[]string{"run", "--dns", "1.2.3", "cfs/base"}, 125, "IP address is not correctly formatted: 1.2.3"},
+		{[]string{"run", "--sysctl", "kernel.panic=1", "cfs/base"}, 125, "sysctl 'kernel.panic' is not allowed"},
+		{[]string{"run", "--ulimit", "fly=1", "cfs/base"}, 125, "invalid ulimit type: fly"},
+		{[]string{"run", "--shm-size", "lots", "cfs/base"}, 125, `invalid argument "lots" for "--shm-size" flag`},
+		{[]string{"run", "--stop-signal", "SIGFLY", "cfs/base"}, 125, `unknown signal "SIGFLY"`},
+		{[]string{"run", "--expose", "99999", "cfs/base"}, 125, `invalid argument "99999" for "--expose" flag`},
 		{[]string{"run", "--cap-add", "CAP_FLY", "cfs/base"}, 125, "invalid capability"},
 		{[]string{"run", "--device", "/no/such/node", "cfs/base"}, 125, `error gathering device information while adding custom device "/no/such/node": no such file or directory`},
 		{[]string{"run", "--device", "/etc/hostname", "cfs/base"}, 125, `adding custom device "/etc/hostname": not a device node`},
@@ -767,4 +775,51 @@ func TestMonitorSlims(t *testing.T) {
 	stagetest.WaitGone(mon.PID)
 	require.False(t, mon.Alive())
 	require.Equal(t, "slim\n", ok(t, "rm", "slim"))
+}
+
+// --add-host, --dns*, --group-add, --ulimit, --sysctl, --shm-size, seen
+// from inside (the files, id, ulimit, /proc/sys, df) and from outside (the
+// init's /proc/PID/limits and status, the hosts file the engine wrote);
+// --stop-signal and --stop-timeout, by the exit status stop gives.
+func TestEtcAndProcessFlags(t *testing.T) {
+	setup(t)
+	rmAll(t, "etcflags", "stopflags")
+	ok(t, "run", "-d", "--name", "etcflags", "--add-host", "db:10.1.2.3", "--add-host", "gw:host-gateway",
+		"--dns", "192.0.2.53", "--dns-search", "corp.example", "--dns-option", "ndots:2", "--group-add", "29", "--group-add", "nogroup",
+		"--ulimit", "nofile=100:200", "--sysctl", "kernel.shm_rmid_forced=1", "--sysctl", "net.ipv4.ip_forward=1", "--shm-size", "8m",
+		"cfs/base", "sleep", "1000")
+	c := inspect(t, "etcflags")
+	gw := c.NetworkSettings.Networks["bridge"].Gateway.String()
+	hosts := ok(t, "exec", "etcflags", "cat", "/etc/hosts")
+	require.Contains(t, hosts, "10.1.2.3\tdb\n"+gw+"\tgw\n", "gw is the bridge's address")
+	require.Equal(t, "nameserver 192.0.2.53\nsearch corp.example\noptions ndots:2\n", ok(t, "exec", "etcflags", "cat", "/etc/resolv.conf"))
+	require.Equal(t, "uid=0(root) gid=0(root) groups=0(root),29,65534(nogroup)\n", ok(t, "exec", "etcflags", "id"))
+	require.Equal(t, "1\n1\n", ok(t, "exec", "etcflags", "cat", "/proc/sys/kernel/shm_rmid_forced", "/proc/sys/net/ipv4/ip_forward"))
+	require.Regexp(t, `(?m)^shm\s+8192\s`, ok(t, "exec", "etcflags", "df", "-k", "/dev/shm"))
+	// Outside: the init's limits and groups, and the file bound in.
+	limits, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", c.State.Pid))
+	require.NoError(t, err)
+	require.Regexp(t, `(?m)^Max open files\s+100\s+200\s+files`, string(limits))
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.State.Pid))
+	require.NoError(t, err)
+	require.Regexp(t, `(?m)^Groups:\s+0 29 65534\s*$`, string(status))
+	onHost, err := os.ReadFile(c.HostsPath)
+	require.NoError(t, err)
+	require.Equal(t, hosts, string(onHost))
+	ok(t, "rm", "-f", "etcflags")
+
+	// The stop signal is the container's (its trap exits 4); a stop
+	// timeout of 0 kills it at once, before its TERM trap (exit 3) runs.
+	trap := `trap "exit 3" TERM; trap "exit 4" USR1; while :; do sleep 0.2; done`
+	ok(t, "run", "-d", "--name", "stopflags", "--network", "none", "--stop-signal", "USR1", "cfs/base", "sh", "-c", trap)
+	ok(t, "stop", "stopflags")
+	require.Equal(t, "4\n", ok(t, "inspect", "-f", "{{.State.ExitCode}}", "stopflags"))
+	ok(t, "rm", "stopflags")
+	ok(t, "run", "-d", "--name", "stopflags", "--network", "none", "--stop-timeout", "0", "cfs/base", "sh", "-c", trap)
+	ok(t, "stop", "stopflags")
+	require.Equal(t, "137 0\n", ok(t, "inspect", "-f", "{{.State.ExitCode}} {{.Config.StopTimeout}}", "stopflags"))
+	ok(t, "start", "stopflags")
+	ok(t, "stop", "-t", "10", "stopflags")
+	require.Equal(t, "3\n", ok(t, "inspect", "-f", "{{.State.ExitCode}}", "stopflags"), "-t wins over --stop-timeout")
+	ok(t, "rm", "stopflags")
 }

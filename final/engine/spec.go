@@ -189,6 +189,16 @@ func (e *Engine) Spec(c *Container, lowers []string) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	// --group-add: more groups, by name (the image's /etc/group) or number.
+	for _, g := range hc.GroupAdd {
+		gid, err := resolveGroup(readImageFile(layers, "etc/group"), g)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(user.AdditionalGids, gid) {
+			user.AdditionalGids = append(user.AdditionalGids, gid)
+		}
+	}
 	cwd := cfg.WorkingDir
 	if cwd == "" {
 		cwd = "/"
@@ -211,7 +221,7 @@ func (e *Engine) Spec(c *Container, lowers []string) (*specs.Spec, error) {
 			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
 			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"ro", "nosuid", "noexec", "nodev"}},
 			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
-			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", shmSize(hc.ShmSize)}},
 		},
 		Linux: &specs.Linux{
 			Namespaces: []specs.LinuxNamespace{
@@ -229,6 +239,13 @@ func (e *Engine) Spec(c *Container, lowers []string) (*specs.Spec, error) {
 	if cs := hc.ConsoleSize; cfg.Tty && cs[0] > 0 && cs[1] > 0 {
 		s.Process.ConsoleSize = &specs.Box{Height: cs[0], Width: cs[1]}
 	}
+	// --ulimit: setrlimit(2) in the container's init, as `ulimit -n`.
+	for _, u := range hc.Ulimits {
+		s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(u.Name), Hard: uint64(u.Hard), Soft: uint64(u.Soft)})
+	}
+	// --sysctl: written in the container's /proc/sys, as `sysctl -w`; only
+	// those of its own namespaces (CheckConfig).
+	s.Linux.Sysctl = hc.Sysctls
 	if hc.NetworkMode != "host" {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	}
@@ -440,19 +457,11 @@ func resolveUser(spec string, layers []string) (specs.User, error) {
 		u.UID, u.GID = uint32(uid), uint32(gid)
 	}
 	if hasGroup {
-		if gid, err := strconv.ParseUint(group, 10, 32); err == nil {
-			u.GID = uint32(gid)
-		} else {
-			e := findEntry(groups, group, "")
-			if e == nil || len(e) < 3 {
-				return u, fmt.Errorf("unable to find group %s: no matching entries in group file", group)
-			}
-			g, err := strconv.ParseUint(e[2], 10, 32)
-			if err != nil {
-				return u, fmt.Errorf("group %s: bad entry in /etc/group", group)
-			}
-			u.GID = uint32(g)
+		gid, err := resolveGroup(groups, group)
+		if err != nil {
+			return u, err
 		}
+		u.GID = gid
 	}
 	// The primary group is a supplementary one too, as dockerd sets it
 	// (id: groups=33(web),29(audio)).
@@ -475,6 +484,47 @@ func resolveUser(spec string, layers []string) (specs.User, error) {
 		}
 	}
 	return u, nil
+}
+
+// resolveGroup is the ID of group, a number or a name in the image's
+// /etc/group (groups).
+func resolveGroup(groups []byte, group string) (uint32, error) {
+	if gid, err := strconv.ParseUint(group, 10, 32); err == nil {
+		return uint32(gid), nil
+	}
+	e := findEntry(groups, group, "")
+	if e == nil || len(e) < 3 {
+		return 0, fmt.Errorf("unable to find group %s: no matching entries in group file", group)
+	}
+	g, err := strconv.ParseUint(e[2], 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("group %s: bad entry in /etc/group", group)
+	}
+	return uint32(g), nil
+}
+
+// dnsLines are the resolv.conf lines of --dns, --dns-search and
+// --dns-option.
+func dnsLines(hc *container.HostConfig) []string {
+	var lines []string
+	for _, d := range hc.DNS {
+		lines = append(lines, "nameserver "+d.String())
+	}
+	if len(hc.DNSSearch) > 0 {
+		lines = append(lines, "search "+strings.Join(hc.DNSSearch, " "))
+	}
+	if len(hc.DNSOptions) > 0 {
+		lines = append(lines, "options "+strings.Join(hc.DNSOptions, " "))
+	}
+	return lines
+}
+
+// shmSize is /dev/shm's size option: --shm-size, docker's 64 MiB if none.
+func shmSize(n int64) string {
+	if n <= 0 {
+		n = 64 << 20
+	}
+	return fmt.Sprintf("size=%dk", (n+1023)/1024)
 }
 
 // findEntry finds a passwd or group line by name or by ID (field 3).

@@ -121,6 +121,7 @@ func (e *Engine) Start(arg string, opt StartOptions) (*Attachment, error) {
 	p := plan{
 		ID: id, Root: e.Root, RunRoot: e.RunRoot, RuntimeRoot: e.RuntimeRoot, ImagesRoot: e.Images.Root(),
 		Lowers: img.LowerDirs(), Network: string(c.HostConfig.NetworkMode), Hostname: c.Config.Hostname,
+		ExtraHosts: c.HostConfig.ExtraHosts, DNS: dnsLines(&c.HostConfig),
 		Tty: c.Config.Tty, OpenStdin: c.Config.OpenStdin, StdinOnce: c.Config.StdinOnce, AutoRemove: c.HostConfig.AutoRemove,
 		Cwd: spec.Process.Cwd, UID: spec.Process.User.UID, GID: spec.Process.User.GID, Fill: e.volumeMounts(c), Trace: e.Trace != nil,
 		TraceToEnd: e.Trace != nil && opt.Attach != nil,

@@ -6,6 +6,7 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -506,4 +507,54 @@ func TestCheckResources(t *testing.T) {
 	}
 	require.NoError(t, checkResources(&container.Resources{Memory: 64 << 20, MemoryReservation: 32 << 20, CpusetCpus: "0", CpusetMems: "0"}))
 	require.NoError(t, checkResources(&container.Resources{CPUPeriod: 50000, CPUQuota: -1}), "-1: no quota")
+}
+
+// --dns, --dns-search and --dns-option replace the host's lines of their
+// kind, and keep the others.
+func TestWithDNS(t *testing.T) {
+	host := "nameserver 10.0.0.2\nsearch corp.example\noptions edns0\n"
+	require.Equal(t, host, withDNS(host, nil))
+	hc := &container.HostConfig{DNS: []netip.Addr{netip.MustParseAddr("9.9.9.9")}, DNSOptions: []string{"ndots:2"}}
+	require.Equal(t, "nameserver 9.9.9.9\noptions ndots:2\nsearch corp.example\n", withDNS(host, dnsLines(hc)))
+	hc = &container.HostConfig{DNSSearch: []string{"a.example", "b.example"}}
+	require.Equal(t, "search a.example b.example\nnameserver 10.0.0.2\noptions edns0\n", withDNS("nameserver 10.0.0.2\ndomain x\noptions edns0\n", dnsLines(hc)))
+	require.Equal(t, "size=65536k", shmSize(0), "docker's 64 MiB")
+	require.Equal(t, "size=8192k", shmSize(8<<20))
+}
+
+// What cfs does not do is refused, not left out without a word; the
+// docker CLI's defaults are not refused.
+func TestUnsupportedAndEtcChecks(t *testing.T) {
+	no, yes, minus1 := false, true, int64(-1)
+	ok := &container.HostConfig{IpcMode: "private", Runtime: "runc", LogConfig: container.LogConfig{Type: "json-file"},
+		Resources: container.Resources{OomKillDisable: &no, MemorySwappiness: &minus1}, NetworkMode: "bridge"}
+	require.NoError(t, CheckConfig(&container.Config{Image: "cfs/base"}, ok))
+	for _, tc := range []struct {
+		hc  container.HostConfig
+		cfg container.Config
+		msg string
+	}{
+		{hc: container.HostConfig{PidMode: "host"}, msg: "--pid is not supported by cfs"},
+		{hc: container.HostConfig{VolumesFrom: []string{"other"}}, msg: "--volumes-from is not supported by cfs"},
+		{hc: container.HostConfig{LogConfig: container.LogConfig{Config: map[string]string{"max-size": "1m"}}}, msg: "--log-opt is not supported"},
+		{hc: container.HostConfig{Resources: container.Resources{OomKillDisable: &yes}}, msg: "--oom-kill-disable is not supported"},
+		{hc: container.HostConfig{Resources: container.Resources{BlkioWeight: 300}}, msg: "--blkio-weight is not supported"},
+		{cfg: container.Config{Healthcheck: &container.HealthConfig{Test: []string{"CMD", "true"}}}, msg: "--health-cmd is not supported"},
+		{hc: container.HostConfig{ExtraHosts: []string{"db"}}, msg: `bad format for add-host: "db"`},
+		{hc: container.HostConfig{ExtraHosts: []string{"gw:host-gateway"}, NetworkMode: "none"}, msg: "--network none has no way to the host"},
+		{hc: container.HostConfig{DNS: []netip.Addr{netip.MustParseAddr("1.1.1.1")}, NetworkMode: "host"}, msg: "conflicting options: dns and the network mode"},
+		{hc: container.HostConfig{Sysctls: map[string]string{"vm.swappiness": "1"}}, msg: "sysctl 'vm.swappiness' is not allowed"},
+		{hc: container.HostConfig{Sysctls: map[string]string{"net.ipv4.ip_forward": "1"}, NetworkMode: "host"}, msg: "not allowed in host network mode"},
+		{hc: container.HostConfig{Resources: container.Resources{Ulimits: []*container.Ulimit{{Name: "nofile", Soft: 10, Hard: 5}}}}, msg: "ulimit soft limit must be less than or equal to hard limit"},
+		{hc: container.HostConfig{ShmSize: -1}, msg: "SHM size can not be less than 0"},
+	} {
+		tc.cfg.Image = "cfs/base"
+		require.ErrorContains(t, CheckConfig(&tc.cfg, &tc.hc), tc.msg)
+	}
+	for s, want := range map[string][2]string{"db:10.0.0.5": {"db", "10.0.0.5"}, "db=10.0.0.5": {"db", "10.0.0.5"},
+		"v6:[::1]": {"v6", "::1"}, "v6:::1": {"v6", "::1"}, "gw:host-gateway": {"gw", "host-gateway"}} {
+		name, ip, err := ParseExtraHost(s)
+		require.NoError(t, err, s)
+		require.Equal(t, want, [2]string{name, ip}, s)
+	}
 }

@@ -315,20 +315,27 @@ func validateResources(r *specs.LinuxResources) error {
 // checkSysctl allows only the sysctls that belong to a namespace the
 // container has: setting another would change the host.
 func checkSysctl(key string, ns map[specs.LinuxNamespaceType]specs.LinuxNamespace) error {
-	need := specs.LinuxNamespaceType("")
-	switch {
-	case strings.HasPrefix(key, "net."):
-		need = specs.NetworkNamespace
-	case strings.HasPrefix(key, "fs.mqueue."), key == "kernel.msgmax", key == "kernel.msgmnb", key == "kernel.msgmni",
-		key == "kernel.sem", key == "kernel.shmall", key == "kernel.shmmax", key == "kernel.shmmni", key == "kernel.shm_rmid_forced":
-		need = specs.IPCNamespace
-	case key == "kernel.hostname", key == "kernel.domainname":
-		need = specs.UTSNamespace
-	default:
-		return fmt.Errorf("%s is not namespaced: setting it in a container would change the host", key)
+	need, err := SysctlNamespace(key)
+	if err != nil {
+		return err
 	}
 	if n, ok := ns[need]; !ok || n.Path != "" && need != specs.NetworkNamespace {
 		return fmt.Errorf("%s needs a new %s namespace", key, need)
 	}
 	return nil
+}
+
+// SysctlNamespace is the namespace sysctl key belongs to; one that
+// belongs to none is the host's, and an error.
+func SysctlNamespace(key string) (specs.LinuxNamespaceType, error) {
+	switch {
+	case strings.HasPrefix(key, "net."):
+		return specs.NetworkNamespace, nil
+	case strings.HasPrefix(key, "fs.mqueue."), key == "kernel.msgmax", key == "kernel.msgmnb", key == "kernel.msgmni",
+		key == "kernel.sem", key == "kernel.shmall", key == "kernel.shmmax", key == "kernel.shmmni", key == "kernel.shm_rmid_forced":
+		return specs.IPCNamespace, nil
+	case key == "kernel.hostname", key == "kernel.domainname":
+		return specs.UTSNamespace, nil
+	}
+	return "", fmt.Errorf("%s is not namespaced: setting it in a container would change the host", key)
 }
