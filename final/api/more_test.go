@@ -287,9 +287,9 @@ func TestRunFlags(t *testing.T) {
 		"--group-add", "29", "--ulimit", "nofile=100:200", "--sysctl", "net.ipv4.ip_forward=1", "--shm-size", "8m",
 		"cfs/base", "sh", "-c", "grep db /etc/hosts; cat /etc/resolv.conf; id -G; ulimit -n; cat /proc/sys/net/ipv4/ip_forward; df -k /dev/shm | tail -1")
 	require.Regexp(t, `^10\.1\.2\.3\tdb\nnameserver 192\.0\.2\.53\nsearch corp\.example\n0 29\n100\n1\nshm\s+8192\s`, out)
-	r = s.docker(t, "", "run", "--rm", "--pid", "host", "cfs/base", "true")
+	r = s.docker(t, "", "run", "--rm", "--log-opt", "max-size=1m", "cfs/base", "true")
 	require.Equal(t, 125, r.Code, r.Stderr)
-	require.Contains(t, r.Stderr, "--pid is not supported by cfs")
+	require.Contains(t, r.Stderr, "--log-opt is not supported by cfs")
 	// --device: the host's node under another name (the engine's tests
 	// check the cgroup's rule).
 	require.Equal(t, "1:7 character special file\n", s.ok(t, "run", "--rm", "--network", "none", "--device", "/dev/full:/dev/other:r", "cfs/base", "stat", "-c", "%t:%T %F", "/dev/other"))

@@ -43,8 +43,8 @@ type runFlags struct {
 	env, envFile, labels, publish, volumes, tmpfs    []string
 	mounts, devices                                  []string
 	addHosts, dns, dnsSearch, dnsOptions, groupAdd   []string
-	ulimits, sysctls, expose                         []string
-	shmSize, stopSignal                              string
+	ulimits, sysctls, expose, volumesFrom            []string
+	shmSize, stopSignal, pid, ipc, uts               string
 	stopTimeout                                      int
 	capAdd, capDrop, securityOpt                     []string
 	limits                                           limitFlags
@@ -67,6 +67,7 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container's port(s) to the host (`[HOSTPORT:]CTRPORT[/PROTO]`)")
 	fs.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish all exposed ports to random ports")
 	fs.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind mount a host directory or a volume (`HOST|NAME:CTR[:ro]`; CTR alone: a volume of its own)")
+	fs.StringArrayVar(&f.volumesFrom, "volumes-from", nil, "mount the volumes and binds of a container (`CONTAINER[:ro|rw]`)")
 	fs.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs directory (`PATH[:OPTIONS]`)")
 	fs.StringArrayVar(&f.mounts, "mount", nil, "attach a filesystem mount to the container (`MOUNT`: type=bind|volume|tmpfs,src=…,dst=…[,ro])")
 	fs.StringArrayVar(&f.devices, "device", nil, "add a host device to the container (`HOST[:CTR][:PERMS]`, PERMS of r, w, m)")
@@ -81,6 +82,9 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.shmSize, "shm-size", "", "size of /dev/shm (default 64m)")
 	fs.StringVar(&f.stopSignal, "stop-signal", "", "signal to stop the container (default: the image's, else SIGTERM)")
 	fs.IntVar(&f.stopTimeout, "stop-timeout", 0, "seconds stop waits before it kills the container (default 10; -1: for ever)")
+	fs.StringVar(&f.pid, "pid", "", "PID namespace to use: host, or container:NAME (default: its own)")
+	fs.StringVar(&f.ipc, "ipc", "", "IPC namespace to use: host, or container:NAME (default: its own)")
+	fs.StringVar(&f.uts, "uts", "", "UTS namespace to use: host (default: its own)")
 	fs.StringVar(&f.network, "network", "default", "connect a container to a network: bridge, host or none")
 	fs.StringVar(&f.network, "net", "default", "")
 	_ = fs.MarkHidden("net")
@@ -207,6 +211,8 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 	if err := f.etcAndProcess(cmd, cfg, hc); err != nil {
 		return o, err
 	}
+	hc.VolumesFrom = f.volumesFrom
+	hc.PidMode, hc.IpcMode, hc.UTSMode = container.PidMode(f.pid), container.IpcMode(f.ipc), container.UTSMode(f.uts)
 	for _, m := range f.mounts {
 		mt, err := parseMount(m)
 		if err != nil {

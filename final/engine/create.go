@@ -66,6 +66,13 @@ func (e *Engine) Create(opt CreateOptions) (c *Container, retErr error) {
 	if err := CheckConfig(&cfg, &hc); err != nil {
 		return nil, err
 	}
+	for _, mode := range []string{string(hc.PidMode), string(hc.IpcMode)} {
+		if other, ok := strings.CutPrefix(mode, "container:"); ok {
+			if _, err := e.Get(other); err != nil {
+				return nil, err // (it must run when this one starts: Spec)
+			}
+		}
+	}
 	if opt.Name != "" {
 		opt.Name = strings.TrimPrefix(opt.Name, "/")
 		if err := checkName(opt.Name); err != nil {
@@ -94,6 +101,9 @@ func (e *Engine) Create(opt CreateOptions) (c *Container, retErr error) {
 	}
 	if c.Config.Hostname == "" {
 		c.Config.Hostname = id[:12]
+	}
+	if hc.UTSMode == "host" {
+		c.Config.Hostname, _ = os.Hostname() // the host's, as dockerd records it
 	}
 
 	// The work directory, locked (flock) while this process makes it: a
@@ -158,8 +168,12 @@ func (e *Engine) Create(opt CreateOptions) (c *Container, retErr error) {
 	if err := e.claimName(id, c.Name); err != nil {
 		return nil, err
 	}
-	undoVolumes, err := e.makeVolumes(c)
-	if err == nil && len(c.Volumes) > 0 {
+	err = e.volumesFrom(&c.HostConfig)
+	undoVolumes := func() {}
+	if err == nil {
+		undoVolumes, err = e.makeVolumes(c)
+	}
+	if err == nil && (len(c.Volumes) > 0 || len(c.HostConfig.VolumesFrom) > 0) {
 		err = writeJSON(filepath.Join(tmp, "container.json"), c)
 	}
 	if err == nil {
@@ -464,8 +478,16 @@ func CheckConfig(cfg *container.Config, hc *container.HostConfig) error {
 	if err := checkEtcAndProcess(cfg, hc); err != nil {
 		return err
 	}
+	if err := checkNamespaceModes(cfg, hc); err != nil {
+		return err
+	}
 	if err := mountsAsFlags(cfg, hc); err != nil {
 		return err
+	}
+	for _, from := range hc.VolumesFrom {
+		if arg, mode, _ := strings.Cut(from, ":"); arg == "" || mode != "" && mode != "ro" && mode != "rw" {
+			return fmt.Errorf("invalid volumes-from %q: want CONTAINER[:ro|rw]", from)
+		}
 	}
 	seen := map[string]bool{}
 	for _, s := range hc.Binds {
@@ -518,11 +540,7 @@ func unsupported(cfg *container.Config, hc *container.HostConfig) error {
 		set  bool
 		what string
 	}{
-		{len(hc.VolumesFrom) > 0, "--volumes-from"},
 		{len(hc.Links) > 0, "--link"},
-		{hc.PidMode != "", "--pid"},
-		{hc.IpcMode != "" && hc.IpcMode != "private" && hc.IpcMode != "shareable", "--ipc"},
-		{hc.UTSMode != "", "--uts"},
 		{hc.UsernsMode != "", "--userns"},
 		{hc.CgroupnsMode != "" && (hc.CgroupnsMode == "host") == isCgroup2(), "--cgroupns " + string(hc.CgroupnsMode)},
 		{hc.Cgroup != "" || r.CgroupParent != "", "--cgroup-parent"},
@@ -583,6 +601,26 @@ func checkEtcAndProcess(cfg *container.Config, hc *container.HostConfig) error {
 	}
 	if t := cfg.StopTimeout; t != nil && *t < -1 {
 		return fmt.Errorf("invalid stop timeout %d: -1 (wait for ever) or more", *t)
+	}
+	return nil
+}
+
+// checkNamespaceModes checks --pid, --ipc and --uts, in dockerd's words:
+// a namespace of the container's own (the default), the host's (host),
+// or for pid and ipc another container's (container:NAME).
+func checkNamespaceModes(cfg *container.Config, hc *container.HostConfig) error {
+	for _, m := range []struct{ kind, mode string }{{"PID", string(hc.PidMode)}, {"IPC", string(hc.IpcMode)}, {"UTS", string(hc.UTSMode)}} {
+		other, isOther := strings.CutPrefix(m.mode, "container:")
+		switch {
+		case m.mode == "", m.mode == "host":
+		case m.kind == "IPC" && (m.mode == "private" || m.mode == "shareable"):
+		case m.kind != "UTS" && isOther && other != "":
+		default:
+			return fmt.Errorf("invalid %s mode: %s (cfs has host%s)", m.kind, m.mode, map[bool]string{true: "", false: " and container:NAME"}[m.kind == "UTS"])
+		}
+	}
+	if hc.UTSMode == "host" && cfg.Hostname != "" {
+		return errors.New("conflicting options: hostname and the UTS mode")
 	}
 	return nil
 }

@@ -823,3 +823,39 @@ func TestEtcAndProcessFlags(t *testing.T) {
 	require.Equal(t, "3\n", ok(t, "inspect", "-f", "{{.State.ExitCode}}", "stopflags"), "-t wins over --stop-timeout")
 	ok(t, "rm", "stopflags")
 }
+
+// --pid container:NAME joins a running container's PID namespace (its
+// processes seen from inside, the same /proc/PID/ns/pid from outside);
+// --pid host, --ipc host and --uts host leave the namespaces out.
+func TestNamespaceModes(t *testing.T) {
+	setup(t)
+	rmAll(t, "ns-target", "ns-joiner")
+	ok(t, "run", "-d", "--name", "ns-target", "--network", "none", "cfs/base", "sleep", "1000")
+	ok(t, "run", "-d", "--name", "ns-joiner", "--network", "none", "--pid", "container:ns-target", "--ipc", "container:ns-target",
+		"cfs/base", "sleep", "999")
+	target, joiner := inspect(t, "ns-target").State.Pid, inspect(t, "ns-joiner").State.Pid
+	for _, ns := range []string{"pid", "ipc"} {
+		require.Equal(t, stagetest.NS(t, target, ns), stagetest.NS(t, joiner, ns), ns)
+	}
+	require.NotEqual(t, stagetest.NS(t, target, "uts"), stagetest.NS(t, joiner, "uts"), "a UTS namespace of its own")
+	ps := ok(t, "exec", "ns-joiner", "ps", "-o", "pid,args")
+	require.Regexp(t, `(?m)^\s*1 sleep 1000$`, ps, "the target's PID 1, seen from the joiner")
+	require.Regexp(t, `(?m)^\s*\d+ sleep 999$`, ps)
+	r := cfs(t, "run", "--rm", "--pid", "container:nosuch", "cfs/base", "true")
+	require.Equal(t, 125, r.Code)
+	require.Contains(t, r.Stderr, "No such container: nosuch")
+	// The target's end is its PID namespace's: the joiner ends with it.
+	ok(t, "rm", "-f", "ns-target")
+	require.Equal(t, "137\n", ok(t, "wait", "ns-joiner"))
+	ok(t, "rm", "ns-joiner")
+
+	self := func(ns string) string { return stagetest.NS(t, os.Getpid(), ns) }
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	out := ok(t, "run", "--rm", "--network", "none", "--pid", "host", "--ipc", "host", "--uts", "host", "cfs/base",
+		"sh", "-c", "readlink /proc/self/ns/pid /proc/self/ns/ipc /proc/self/ns/uts; hostname")
+	require.Equal(t, self("pid")+"\n"+self("ipc")+"\n"+self("uts")+"\n"+host+"\n", out)
+	r = cfs(t, "run", "--rm", "--uts", "host", "-h", "box", "cfs/base", "true")
+	require.Equal(t, 125, r.Code)
+	require.Contains(t, r.Stderr, "conflicting options: hostname and the UTS mode")
+}

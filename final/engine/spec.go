@@ -249,6 +249,33 @@ func (e *Engine) Spec(c *Container, lowers []string) (*specs.Spec, error) {
 	if hc.NetworkMode != "host" {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	}
+	// --pid, --ipc, --uts: the host's namespace (none of its own), or
+	// another container's, joined by its path (setns(2), as `nsenter`).
+	for _, n := range []struct {
+		typ  specs.LinuxNamespaceType
+		mode string
+	}{{specs.PIDNamespace, string(hc.PidMode)}, {specs.IPCNamespace, string(hc.IpcMode)}, {specs.UTSNamespace, string(hc.UTSMode)}} {
+		i := slices.IndexFunc(s.Linux.Namespaces, func(x specs.LinuxNamespace) bool { return x.Type == n.typ })
+		other, isOther := strings.CutPrefix(n.mode, "container:")
+		switch {
+		case n.mode == "host":
+			s.Linux.Namespaces = slices.Delete(s.Linux.Namespaces, i, i+1)
+		case isOther:
+			path, err := e.namespaceOf(other, n.typ)
+			if err != nil {
+				return nil, err
+			}
+			s.Linux.Namespaces[i].Path = path
+		}
+	}
+	if hc.UTSMode == "host" {
+		s.Hostname = "" // the host's, which a container without a UTS namespace cannot set
+	}
+	if hc.IpcMode == "host" {
+		// The host's IPC namespace, and its /dev/shm, as docker gives it.
+		i := slices.IndexFunc(s.Mounts, func(m specs.Mount) bool { return m.Destination == "/dev/shm" })
+		s.Mounts[i] = specs.Mount{Destination: "/dev/shm", Type: "bind", Source: "/dev/shm", Options: []string{"rbind", "rprivate"}}
+	}
 	// A cgroup namespace of its own where the host has cgroup v2, as
 	// docker does; on v1 docker keeps the host's.
 	if isCgroup2() {
@@ -484,6 +511,20 @@ func resolveUser(spec string, layers []string) (specs.User, error) {
 		}
 	}
 	return u, nil
+}
+
+// namespaceOf is the path of a namespace of the running container arg
+// names, for another to join: its init's /proc/PID/ns/pid or ipc.
+func (e *Engine) namespaceOf(arg string, typ specs.LinuxNamespaceType) (string, error) {
+	c, err := e.Get(arg)
+	if err != nil {
+		return "", err
+	}
+	file := map[specs.LinuxNamespaceType]string{specs.PIDNamespace: "pid", specs.IPCNamespace: "ipc"}[typ]
+	if !c.Running() {
+		return "", &ConflictError{Msg: fmt.Sprintf("cannot join %s namespace of a non running container: %s", strings.ToUpper(file), arg)}
+	}
+	return fmt.Sprintf("/proc/%d/ns/%s", c.State.Pid, file), nil
 }
 
 // resolveGroup is the ID of group, a number or a name in the image's

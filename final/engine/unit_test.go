@@ -19,6 +19,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -534,8 +535,8 @@ func TestUnsupportedAndEtcChecks(t *testing.T) {
 		cfg container.Config
 		msg string
 	}{
-		{hc: container.HostConfig{PidMode: "host"}, msg: "--pid is not supported by cfs"},
-		{hc: container.HostConfig{VolumesFrom: []string{"other"}}, msg: "--volumes-from is not supported by cfs"},
+		{hc: container.HostConfig{UsernsMode: "host"}, msg: "--userns is not supported by cfs"},
+		{hc: container.HostConfig{Links: []string{"other:db"}}, msg: "--link is not supported by cfs"},
 		{hc: container.HostConfig{LogConfig: container.LogConfig{Config: map[string]string{"max-size": "1m"}}}, msg: "--log-opt is not supported"},
 		{hc: container.HostConfig{Resources: container.Resources{OomKillDisable: &yes}}, msg: "--oom-kill-disable is not supported"},
 		{hc: container.HostConfig{Resources: container.Resources{BlkioWeight: 300}}, msg: "--blkio-weight is not supported"},
@@ -556,5 +557,59 @@ func TestUnsupportedAndEtcChecks(t *testing.T) {
 		name, ip, err := ParseExtraHost(s)
 		require.NoError(t, err, s)
 		require.Equal(t, want, [2]string{name, ip}, s)
+	}
+}
+
+// --pid, --ipc, --uts: host leaves the namespace out (and --ipc host
+// binds the host's /dev/shm); container:NAME joins the running
+// container's by its /proc/PID/ns path.
+func TestNamespaceModes(t *testing.T) {
+	e := &Engine{Root: t.TempDir(), RunRoot: t.TempDir()}
+	require.NoError(t, e.init())
+	other := &Container{ID: strings.Repeat("cd", 32), Name: "other", State: State{Status: Running, Pid: os.Getpid(), Monitor: layout.Self()}}
+	require.NoError(t, os.MkdirAll(e.Dir(other.ID), 0o711))
+	require.NoError(t, e.save(other))
+	require.NoError(t, e.claimName(other.ID, "other"))
+	c := &Container{ID: strings.Repeat("ab", 32), Name: "x", Path: "true", Config: container.Config{Hostname: "x"},
+		HostConfig: container.HostConfig{NetworkMode: "none", PidMode: "host", IpcMode: "host", UTSMode: "host"}}
+	require.NoError(t, os.MkdirAll(filepath.Join(e.Dir(c.ID), "rootfs"), 0o755))
+	kinds := func(s *specs.Spec) map[specs.LinuxNamespaceType]string {
+		out := map[specs.LinuxNamespaceType]string{}
+		for _, n := range s.Linux.Namespaces {
+			out[n.Type] = n.Path
+		}
+		return out
+	}
+	s, err := e.Spec(c, nil)
+	require.NoError(t, err)
+	require.NoError(t, runtime.Validate(s, e.Dir(c.ID)))
+	ns := kinds(s)
+	for _, typ := range []specs.LinuxNamespaceType{specs.PIDNamespace, specs.IPCNamespace, specs.UTSNamespace} {
+		require.NotContains(t, ns, typ)
+	}
+	require.Contains(t, ns, specs.MountNamespace)
+	require.Empty(t, s.Hostname)
+	require.Contains(t, s.Mounts, specs.Mount{Destination: "/dev/shm", Type: "bind", Source: "/dev/shm", Options: []string{"rbind", "rprivate"}})
+
+	c.HostConfig = container.HostConfig{NetworkMode: "none", PidMode: "container:other", IpcMode: container.IpcMode("container:" + other.ID[:12])}
+	s, err = e.Spec(c, nil)
+	require.NoError(t, err)
+	ns = kinds(s)
+	require.Equal(t, fmt.Sprintf("/proc/%d/ns/pid", os.Getpid()), ns[specs.PIDNamespace])
+	require.Equal(t, fmt.Sprintf("/proc/%d/ns/ipc", os.Getpid()), ns[specs.IPCNamespace])
+	require.Equal(t, "", ns[specs.UTSNamespace], "a UTS namespace of its own")
+	other.State = State{Status: Exited}
+	require.NoError(t, e.save(other))
+	_, err = e.Spec(c, nil)
+	require.EqualError(t, err, "cannot join PID namespace of a non running container: other")
+
+	for hc, msg := range map[*container.HostConfig]string{
+		{PidMode: "private"}:                   "invalid PID mode: private (cfs has host and container:NAME)",
+		{IpcMode: "none"}:                      "invalid IPC mode: none (cfs has host and container:NAME)",
+		{UTSMode: "container:x"}:               "invalid UTS mode: container:x (cfs has host)",
+		{PidMode: "container:"}:                "invalid PID mode: container: (cfs has host and container:NAME)",
+		{UTSMode: "host", NetworkMode: "none"}: "conflicting options: hostname and the UTS mode",
+	} {
+		require.EqualError(t, CheckConfig(&container.Config{Image: "x", Hostname: "h"}, hc), msg)
 	}
 }

@@ -61,6 +61,17 @@ func TestNamedVolumes(t *testing.T) {
 	require.DirExists(t, filepath.Join("/var/lib/cfs/engine/volumes", anon, "_data"))
 	require.Equal(t, c.ID[:12]+"\n", ok(t, "ps", "-q", "-f", "volume=cfs-test-notes"))
 
+	// --volumes-from: vol-a's volumes as they are mounted there (notes
+	// read-only, its anonymous one writable), or all writable with :rw.
+	out := ok(t, "run", "--rm", "--network", "none", "--volumes-from", "vol-a", "cfs/base", "sh", "-c", "cat /notes/a; touch /scratch/from; touch /notes/x 2>&1; true")
+	require.Regexp(t, `^kept\n.*/notes/x.*Read-only file system\n$`, out)
+	require.FileExists(t, filepath.Join("/var/lib/cfs/engine/volumes", anon, "_data/from"), "the anonymous volume is vol-a's own")
+	ok(t, "run", "--rm", "--network", "none", "--volumes-from", "vol-a:rw", "cfs/base", "rm", "/scratch/from")
+	require.NoFileExists(t, filepath.Join("/var/lib/cfs/engine/volumes", anon, "_data/from"))
+	r = cfs(t, "run", "--rm", "--volumes-from", "nosuch", "cfs/base", "true")
+	require.Equal(t, 125, r.Code)
+	require.Contains(t, r.Stderr, "No such container: nosuch")
+
 	r = cfs(t, "volume", "rm", "cfs-test-notes")
 	require.Equal(t, 1, r.Code)
 	require.Equal(t, "Error response from daemon: remove cfs-test-notes: volume is in use - ["+c.ID+"]\n", r.Stderr)
@@ -82,7 +93,7 @@ func TestNamedVolumes(t *testing.T) {
 	// volume, filled from the image; --rm takes it away.
 	ok(t, "run", "--name", "vol-src", "--network", "none", "cfs/base", "sh", "-c", "mkdir /seeded && echo seed > /seeded/f && chown 1000:1000 /seeded/f")
 	ok(t, "commit", "-c", "VOLUME /seeded", "vol-src", "cfs-test/seeded")
-	out := ok(t, "run", "--rm", "--network", "none", "cfs-test/seeded", "sh", "-c", "stat -c '%u %n' /seeded/f; grep ' /seeded ' /proc/self/mountinfo")
+	out = ok(t, "run", "--rm", "--network", "none", "cfs-test/seeded", "sh", "-c", "stat -c '%u %n' /seeded/f; grep ' /seeded ' /proc/self/mountinfo")
 	m := regexp.MustCompile(`^1000 /seeded/f\n\S+ \S+ \S+ \S*volumes/([0-9a-f]{64})/_data /seeded `).FindStringSubmatch(out)
 	require.NotNil(t, m, "the image's file, owner kept, in a volume of its own:\n%s", out)
 	require.NoDirExists(t, filepath.Join("/var/lib/cfs/engine/volumes", m[1]), "--rm: the anonymous volume went with it")

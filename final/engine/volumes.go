@@ -27,6 +27,7 @@ import (
 
 	"cfs/final/runtime"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/volume"
 	"golang.org/x/sys/unix"
@@ -269,6 +270,46 @@ func (e *Engine) mounts(c *Container) []Bind {
 		out = append(out, Bind{Source: e.Mountpoint(c.Volumes[dst]), Destination: dst, Volume: c.Volumes[dst]})
 	}
 	return out
+}
+
+// volumesFrom adds to hc, as -v, the volumes and binds of the containers
+// --volumes-from CONTAINER[:ro|rw] names, as docker does at create: each
+// as it is mounted there, or all read-only (ro) or writable (rw). A place
+// the new container mounts itself keeps its own. Called under the
+// engine's lock, before the container's record is in place: a volume rm
+// waits for the lock, then finds the new container among its users.
+func (e *Engine) volumesFrom(hc *container.HostConfig) error {
+	own := map[string]bool{}
+	for _, s := range hc.Binds {
+		if b, err := ParseBind(s); err == nil {
+			own[filepath.Clean(b.Destination)] = true
+		}
+	}
+	for dst := range hc.Tmpfs {
+		own[filepath.Clean(dst)] = true
+	}
+	for _, from := range hc.VolumesFrom {
+		arg, mode, _ := strings.Cut(from, ":")
+		src, err := e.Get(arg)
+		if err != nil {
+			return err
+		}
+		for _, b := range e.mounts(src) {
+			if own[filepath.Clean(b.Destination)] {
+				continue
+			}
+			own[filepath.Clean(b.Destination)] = true
+			spec := b.Source + ":" + b.Destination
+			if b.Volume != "" {
+				spec = b.Volume + ":" + b.Destination
+			}
+			if mode == "ro" || b.ReadOnly && mode != "rw" {
+				spec += ":ro"
+			}
+			hc.Binds = append(hc.Binds, spec)
+		}
+	}
+	return nil
 }
 
 // makeVolumes makes, under the engine's lock, the volumes c's -v names

@@ -147,3 +147,28 @@ func TestCopyUp(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, entries, "the host's /etc is not copied")
 }
+
+// --volumes-from: the other container's volumes and binds, each as it is
+// mounted there or all ro or rw; a place of the new container's own
+// keeps its own mount.
+func TestVolumesFrom(t *testing.T) {
+	e := &Engine{Root: t.TempDir(), RunRoot: t.TempDir()}
+	require.NoError(t, e.init())
+	src := &Container{ID: NewID(), Name: "src", HostConfig: container.HostConfig{Binds: []string{"data:/data", "/srv:/srv:ro", "logs:/logs"}},
+		Volumes: map[string]string{"/cache": "anon"}}
+	require.NoError(t, os.MkdirAll(e.Dir(src.ID), 0o711))
+	require.NoError(t, e.save(src))
+	for from, want := range map[string][]string{
+		src.ID[:12]:    {"/mine:/logs", "data:/data", "/srv:/srv:ro", "anon:/cache"},
+		src.ID:         {"/mine:/logs", "data:/data", "/srv:/srv:ro", "anon:/cache"},
+		src.ID + ":ro": {"/mine:/logs", "data:/data:ro", "/srv:/srv:ro", "anon:/cache:ro"},
+		src.ID + ":rw": {"/mine:/logs", "data:/data", "/srv:/srv", "anon:/cache"},
+	} {
+		hc := &container.HostConfig{Binds: []string{"/mine:/logs"}, VolumesFrom: []string{from}}
+		require.NoError(t, e.volumesFrom(hc), from)
+		require.Equal(t, want, hc.Binds, from)
+	}
+	require.ErrorIs(t, e.volumesFrom(&container.HostConfig{VolumesFrom: []string{"nosuch"}}), ErrNotFound)
+	require.ErrorContains(t, CheckConfig(&container.Config{Image: "x"}, &container.HostConfig{VolumesFrom: []string{"src:rx"}}),
+		`invalid volumes-from "src:rx": want CONTAINER[:ro|rw]`)
+}
