@@ -279,6 +279,18 @@ func Valid(dir string) error {
 	if fi, err := os.Stat(filepath.Join(dir, "bin/sh")); err != nil || fi.Mode()&0o111 == 0 {
 		return errors.New("no executable /bin/sh")
 	}
+	// A tree of host binaries lacks what the host lacked when it was
+	// built: a tool installed since (ping, nc) makes it out of date.
+	if s.Source == "host" {
+		for _, name := range HostTools {
+			if _, err := os.Lstat(filepath.Join(dir, "bin", name)); err == nil {
+				continue
+			}
+			if _, err := exec.LookPath(name); err == nil {
+				return fmt.Errorf("the host has %s now, which the tree was built without", name)
+			}
+		}
+	}
 	return nil
 }
 

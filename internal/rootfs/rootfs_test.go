@@ -77,6 +77,25 @@ func TestValidNoticesABrokenTree(t *testing.T) {
 	require.ErrorContains(t, Valid(dir), "changed etc/hosts")
 }
 
+// A tree of host binaries built before a tool was installed is out of
+// date once the host has it: the next run builds it again, with the tool.
+func TestValidNoticesAToolInstalledSince(t *testing.T) {
+	bin := t.TempDir()
+	sh, err := exec.LookPath("sh")
+	require.NoError(t, err)
+	require.NoError(t, os.Symlink(sh, filepath.Join(bin, "sh")))
+	t.Setenv("PATH", bin) // a host with sh alone
+	dir := filepath.Join(t.TempDir(), "root")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	require.NoError(t, Build(dir, Source{Kind: "host"}))
+	require.NoError(t, Valid(dir))
+	require.NoFileExists(t, filepath.Join(dir, "bin/cat"))
+	cat, err := exec.LookPath("/bin/cat")
+	require.NoError(t, err)
+	require.NoError(t, os.Symlink(cat, filepath.Join(bin, "cat"))) // cat installed
+	require.EqualError(t, Valid(dir), "the host has cat now, which the tree was built without")
+}
+
 // Racing runs build once; a broken cache is rebuilt in place.
 func TestEnsureAtIsAtomicAndRepairs(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cache", "rootfs")
