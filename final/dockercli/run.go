@@ -41,11 +41,11 @@ type runFlags struct {
 	name, hostname, workdir, user, network, restart  string
 	entrypoint                                       *string
 	env, envFile, labels, publish, volumes, tmpfs    []string
-	mounts, devices                                  []string
+	mounts, devices, deviceRules                     []string
 	addHosts, dns, dnsSearch, dnsOptions, groupAdd   []string
 	ulimits, sysctls, expose, volumesFrom            []string
 	shmSize, stopSignal, pid, ipc, uts               string
-	stopTimeout                                      int
+	stopTimeout, oomScoreAdj                         int
 	capAdd, capDrop, securityOpt                     []string
 	limits                                           limitFlags
 	interactive, tty, publishAll, readOnly, init, rm bool
@@ -85,6 +85,8 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.pid, "pid", "", "PID namespace to use: host, or container:NAME (default: its own)")
 	fs.StringVar(&f.ipc, "ipc", "", "IPC namespace to use: host, or container:NAME (default: its own)")
 	fs.StringVar(&f.uts, "uts", "", "UTS namespace to use: host (default: its own)")
+	fs.StringArrayVar(&f.deviceRules, "device-cgroup-rule", nil, "add a rule to the cgroup's allowed devices list (`RULE`: TYPE MAJOR:MINOR ACCESS, as 'c 1:3 rwm')")
+	fs.IntVar(&f.oomScoreAdj, "oom-score-adj", 0, "tune the host's OOM preferences for the container (-1000 to 1000)")
 	fs.StringVar(&f.network, "network", "default", "connect a container to a network: bridge, host or none")
 	fs.StringVar(&f.network, "net", "default", "")
 	_ = fs.MarkHidden("net")
@@ -212,6 +214,7 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 		return o, err
 	}
 	hc.VolumesFrom = f.volumesFrom
+	hc.DeviceCgroupRules, hc.OomScoreAdj = f.deviceRules, f.oomScoreAdj
 	hc.PidMode, hc.IpcMode, hc.UTSMode = container.PidMode(f.pid), container.IpcMode(f.ipc), container.UTSMode(f.uts)
 	for _, m := range f.mounts {
 		mt, err := parseMount(m)

@@ -505,6 +505,14 @@ func CheckConfig(cfg *container.Config, hc *container.HostConfig) error {
 			return err
 		}
 	}
+	for _, r := range hc.DeviceCgroupRules {
+		if _, err := ParseDeviceRule(r); err != nil {
+			return err
+		}
+	}
+	if a := hc.OomScoreAdj; a < -1000 || a > 1000 {
+		return fmt.Errorf("Invalid value %d, range for oom score adj is [-1000, 1000]", a)
+	}
 	for dst := range cfg.Volumes {
 		if !strings.HasPrefix(dst, "/") || filepath.Clean(dst) == "/" {
 			return fmt.Errorf("invalid volume specification: '%s': the container path must be absolute, and not /", dst)
@@ -544,7 +552,6 @@ func unsupported(cfg *container.Config, hc *container.HostConfig) error {
 		{hc.UsernsMode != "", "--userns"},
 		{hc.CgroupnsMode != "" && (hc.CgroupnsMode == "host") == isCgroup2(), "--cgroupns " + string(hc.CgroupnsMode)},
 		{hc.Cgroup != "" || r.CgroupParent != "", "--cgroup-parent"},
-		{hc.OomScoreAdj != 0, "--oom-score-adj"},
 		{r.OomKillDisable != nil && *r.OomKillDisable, "--oom-kill-disable"},
 		{r.MemorySwappiness != nil && *r.MemorySwappiness != -1, "--memory-swappiness"},
 		{hc.Runtime != "" && hc.Runtime != "runc" && hc.Runtime != "cfs", "--runtime " + hc.Runtime},
@@ -552,7 +559,6 @@ func unsupported(cfg *container.Config, hc *container.HostConfig) error {
 		{len(hc.LogConfig.Config) > 0, "--log-opt"},
 		{hc.Isolation != "" && hc.Isolation != "default", "--isolation"},
 		{len(hc.StorageOpt) > 0, "--storage-opt"},
-		{len(hc.DeviceCgroupRules) > 0, "--device-cgroup-rule"},
 		{len(r.DeviceRequests) > 0, "--gpus"},
 		{r.BlkioWeight != 0 || len(r.BlkioWeightDevice) > 0, "--blkio-weight"},
 		{len(r.BlkioDeviceReadBps)+len(r.BlkioDeviceWriteBps)+len(r.BlkioDeviceReadIOps)+len(r.BlkioDeviceWriteIOps) > 0, "--device-read-bps and the like"},

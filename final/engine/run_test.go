@@ -538,6 +538,22 @@ func TestDevices(t *testing.T) {
 	}
 	ok(t, "rm", "-f", "devices")
 
+	// --device-cgroup-rule: a rule alone; the container's own node of
+	// that device opens as the rule says (w), not otherwise (r).
+	// --oom-score-adj: the init's, seen from outside, and its children's.
+	rmAll(t, "devrule")
+	ok(t, "run", "-d", "--name", "devrule", "--network", "none", "--device-cgroup-rule", "c 1:11 w", "--oom-score-adj", "500",
+		"cfs/base", "sleep", "1000")
+	require.Equal(t, "written\n", ok(t, "exec", "devrule", "sh", "-c", "mknod /tmp/k c 1 11 && exec 3>/tmp/k && echo written"))
+	r := cfs(t, "exec", "devrule", "sh", "-c", "exec 3</tmp/k")
+	require.NotEqual(t, 0, r.Code)
+	require.Contains(t, r.Stderr, "Operation not permitted")
+	adj, err := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", inspect(t, "devrule").State.Pid))
+	require.NoError(t, err)
+	require.Equal(t, "500\n", string(adj))
+	require.Equal(t, "500\n", ok(t, "exec", "devrule", "cat", "/proc/self/oom_score_adj"))
+	ok(t, "rm", "-f", "devrule")
+
 	// --privileged: the host's devices, all allowed; /proc unmasked, /sys
 	// writable (docker's). Without it, /proc/sys is read-only (a mount).
 	rmAll(t, "privileged")
@@ -853,7 +869,7 @@ func TestNamespaceModes(t *testing.T) {
 	host, err := os.Hostname()
 	require.NoError(t, err)
 	out := ok(t, "run", "--rm", "--network", "none", "--pid", "host", "--ipc", "host", "--uts", "host", "cfs/base",
-		"sh", "-c", "readlink /proc/self/ns/pid /proc/self/ns/ipc /proc/self/ns/uts; hostname")
+		"sh", "-c", "for ns in pid ipc uts; do readlink /proc/self/ns/$ns; done; hostname")
 	require.Equal(t, self("pid")+"\n"+self("ipc")+"\n"+self("uts")+"\n"+host+"\n", out)
 	r = cfs(t, "run", "--rm", "--uts", "host", "-h", "box", "cfs/base", "true")
 	require.Equal(t, 125, r.Code)

@@ -163,6 +163,37 @@ func hostDevices() []specs.LinuxDevice {
 	return out
 }
 
+// ParseDeviceRule reads --device-cgroup-rule, the device cgroup's own
+// form (v1's devices.allow): TYPE MAJOR:MINOR ACCESS, TYPE one of a, b,
+// c, MAJOR and MINOR numbers or *, ACCESS some of r, w, m.
+func ParseDeviceRule(s string) (specs.LinuxDeviceCgroup, error) {
+	r := specs.LinuxDeviceCgroup{Allow: true}
+	f := strings.Fields(s)
+	bad := fmt.Errorf("invalid device cgroup rule %q: want TYPE MAJOR:MINOR ACCESS, as 'c 1:3 rwm' or 'b 8:* r'", s)
+	if len(f) != 3 || (f[0] != "a" && f[0] != "b" && f[0] != "c") || !ValidDeviceMode(f[2]) {
+		return r, bad
+	}
+	major, minor, ok := strings.Cut(f[1], ":")
+	if !ok {
+		return r, bad
+	}
+	num := func(v string) (*int64, bool) {
+		if v == "*" {
+			return nil, true
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		return &n, err == nil && n >= 0
+	}
+	var okMajor, okMinor bool
+	r.Major, okMajor = num(major)
+	r.Minor, okMinor = num(minor)
+	if !okMajor || !okMinor {
+		return r, bad
+	}
+	r.Type, r.Access = f[0], f[2]
+	return r, nil
+}
+
 // ValidDeviceMode reports whether mode is --device's PERMS: some of r, w
 // and m, each at most once.
 func ValidDeviceMode(mode string) bool {
@@ -309,6 +340,21 @@ func (e *Engine) Spec(c *Container, lowers []string) (*specs.Spec, error) {
 		}
 		s.Linux.Devices = append(s.Linux.Devices, devs...)
 		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, rules...)
+	}
+	// --device-cgroup-rule: a rule alone, for nodes the container makes
+	// itself (mknod) or is given later.
+	for _, r := range hc.DeviceCgroupRules {
+		rule, err := ParseDeviceRule(r)
+		if err != nil {
+			return nil, err
+		}
+		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, rule)
+	}
+	// --oom-score-adj: the init's /proc/PID/oom_score_adj, which its
+	// children inherit: the OOM killer's choice among the host's processes.
+	if hc.OomScoreAdj != 0 {
+		adj := hc.OomScoreAdj
+		s.Process.OOMScoreAdj = &adj
 	}
 	if hc.Privileged {
 		// docker's --privileged, beyond every capability and no seccomp:

@@ -613,3 +613,34 @@ func TestNamespaceModes(t *testing.T) {
 		require.EqualError(t, CheckConfig(&container.Config{Image: "x", Hostname: "h"}, hc), msg)
 	}
 }
+
+// --device-cgroup-rule in the device cgroup's own form; --oom-score-adj
+// in its range.
+func TestDeviceRuleAndOOMScore(t *testing.T) {
+	n := func(v int64) *int64 { return &v }
+	for s, want := range map[string]specs.LinuxDeviceCgroup{
+		"c 1:3 rwm": {Allow: true, Type: "c", Major: n(1), Minor: n(3), Access: "rwm"},
+		"b 8:* r":   {Allow: true, Type: "b", Major: n(8), Access: "r"},
+		"a *:* m":   {Allow: true, Type: "a", Access: "m"},
+	} {
+		got, err := ParseDeviceRule(s)
+		require.NoError(t, err, s)
+		require.Equal(t, want, got, s)
+	}
+	for _, s := range []string{"c 1:3", "x 1:3 rwm", "c 1 rwm", "c a:3 rwm", "c 1:3 rwx", "c -1:3 r"} {
+		_, err := ParseDeviceRule(s)
+		require.ErrorContains(t, err, "invalid device cgroup rule", s)
+	}
+	require.EqualError(t, CheckConfig(&container.Config{Image: "x"}, &container.HostConfig{OomScoreAdj: 1001}),
+		"Invalid value 1001, range for oom score adj is [-1000, 1000]")
+
+	e := &Engine{Root: t.TempDir()}
+	c := &Container{ID: strings.Repeat("ab", 32), Name: "x", Path: "true", Config: container.Config{Hostname: "x"},
+		HostConfig: container.HostConfig{NetworkMode: "none", OomScoreAdj: 500, Resources: container.Resources{DeviceCgroupRules: []string{"c 10:200 rwm"}}}}
+	require.NoError(t, os.MkdirAll(filepath.Join(e.Dir(c.ID), "rootfs"), 0o755))
+	s, err := e.Spec(c, nil)
+	require.NoError(t, err)
+	require.NoError(t, runtime.Validate(s, e.Dir(c.ID)))
+	require.Equal(t, 500, *s.Process.OOMScoreAdj)
+	require.Contains(t, s.Linux.Resources.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: n(10), Minor: n(200), Access: "rwm"})
+}
