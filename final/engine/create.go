@@ -107,15 +107,24 @@ func (e *Engine) Create(opt CreateOptions) (c *Container, retErr error) {
 	}
 
 	// The work directory, locked (flock) while this process makes it: a
-	// sweeper that can take the lock knows its maker is gone. Between the
-	// mkdir and the flock a sweeper may take it first; then try another ID.
+	// sweeper that can take the lock knows its maker is gone. It is made
+	// and locked under the engine's lock, under which the engine's
+	// sweepers sweep, so none takes it between the mkdir and the flock;
+	// cfs cleanup, which does not wait for that lock, may: then try
+	// another ID.
 	var tmp string
 	for try := 0; ; try++ {
 		tmp = e.path("tmp", id)
+		unlockEngine, err := e.lockEngine()
+		if err != nil {
+			return nil, err
+		}
 		if err := os.Mkdir(tmp, 0o711); err != nil {
+			unlockEngine()
 			return nil, err
 		}
 		unlockTmp, err := lockDir(tmp, unix.LOCK_EX|unix.LOCK_NB)
+		unlockEngine()
 		if err == nil {
 			// A sweeper may have locked and removed it between our open
 			// and our flock: then the lock is on a directory that is gone.
@@ -268,8 +277,15 @@ func (e *Engine) freeName() string {
 }
 
 // sweepTmp removes the work of creates whose maker is gone: those whose
-// lock it can take, with the anonymous volumes they made.
+// lock it can take, with the anonymous volumes they made. It sweeps
+// under the engine's lock, under which a maker makes and locks its
+// directory, and removes the volumes after (RemoveVolume takes that lock).
 func (e *Engine) sweepTmp() {
+	unlockEngine, err := e.lockEngine()
+	if err != nil {
+		return
+	}
+	var gone []*Container
 	entries, _ := os.ReadDir(e.path("tmp"))
 	for _, en := range entries {
 		dir := e.path("tmp", en.Name())
@@ -281,11 +297,16 @@ func (e *Engine) sweepTmp() {
 		if data, err := os.ReadFile(filepath.Join(dir, "container.json")); err == nil {
 			_ = json.Unmarshal(data, c)
 		}
+		c.ID = en.Name()
 		_ = os.RemoveAll(dir)
 		unlock()
+		gone = append(gone, c)
+	}
+	unlockEngine()
+	for _, c := range gone {
 		_ = e.removeAnonymousVolumes(c)
-		if layout.IsEngineID(en.Name()) {
-			_ = e.Images.Release(en.Name())
+		if layout.IsEngineID(c.ID) {
+			_ = e.Images.Release(c.ID)
 		}
 	}
 }
